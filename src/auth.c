@@ -1,0 +1,48 @@
+/*
+ * Authorization parsing and token hashing with libcrypto.  The scheme is
+ * matched case-insensitively; the token must be 1-4096 visible ASCII bytes
+ * with nothing after it but optional spaces.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "auth.h"
+#include "util.h"
+
+int
+auth_parse(const char *hdr, const char **tok, size_t *len)
+{
+	const char *p, *end;
+
+	if (hdr == NULL || strncasecmp(hdr, "Bearer", 6) != 0)
+		return -1;
+	p = hdr + 6;
+	if (*p != ' ' && *p != '\t')
+		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	for (end = p; *end > 0x20 && *end < 0x7f; end++)
+		;
+	if (end == p || (size_t)(end - p) > AUTH_TOKEN_MAX)
+		return -1;
+	for (const char *q = end; *q != '\0'; q++)
+		if (*q != ' ' && *q != '\t')
+			return -1;
+	*tok = p;
+	*len = (size_t)(end - p);
+	return 0;
+}
+
+void
+auth_token_id(const char *tok, size_t len, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(tok, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		assert(!"SHA-256 failed");
+	util_hex(md, 32, out);
+}

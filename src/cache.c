@@ -1,0 +1,453 @@
+/*
+ * SQLite storage for the jobs route.  A file is checked before anything is
+ * written to it: it must be empty, or carry our application_id with a
+ * schema version we know.  Statements are prepared once at open; lookups
+ * are one indexed query and never write.  Writes are short transactions on
+ * the miss path; a terminal job is committed before its answer is sent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/buffer.h>
+#include <sqlite3.h>
+
+#include "cache.h"
+#include "util.h"
+
+#define CACHE_MAGIC		0x43414348u
+#define APPLICATION_ID		0x4c554d41	/* "LUMA" */
+
+extern const char *const schema_migrations[];
+extern const size_t schema_nmigrations;
+
+enum {
+	ST_LOOKUP,
+	ST_LOOKUP_NEG,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_PUT_JOB,
+	ST_PUT_GRANT,
+	ST_DEL_NEG,
+	ST_PUT_NEG,
+	ST_REVOKE,
+	ST_EXPIRE_NEG,
+	ST_COUNT,
+	ST_PING,
+	ST__MAX
+};
+
+static const char *const stmt_sql[ST__MAX] = {
+	[ST_LOOKUP] =
+	    "SELECT j.status, j.terminal, j.etag, j.fetched_at, g.fetched_at,"
+	    " j.body FROM grants g JOIN jobs j ON j.jobid = g.jobid"
+	    " WHERE g.jobid = ?1 AND g.token_id = ?2",
+	[ST_LOOKUP_NEG] =
+	    "SELECT status, fetched_at, expires_at, body FROM negatives"
+	    " WHERE jobid = ?1 AND token_id = ?2",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	/* A terminal row is only ever replaced by another terminal row. */
+	[ST_PUT_JOB] =
+	    "INSERT INTO jobs (jobid, type, status, terminal, etag, body,"
+	    " fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT (jobid) DO UPDATE SET type = excluded.type,"
+	    " status = excluded.status, terminal = excluded.terminal,"
+	    " etag = excluded.etag, body = excluded.body,"
+	    " fetched_at = excluded.fetched_at"
+	    " WHERE jobs.terminal = 0 OR excluded.terminal = 1",
+	[ST_PUT_GRANT] =
+	    "INSERT INTO grants (jobid, token_id, fetched_at) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (jobid, token_id) DO UPDATE"
+	    " SET fetched_at = excluded.fetched_at",
+	[ST_DEL_NEG] = "DELETE FROM negatives WHERE jobid = ?1 AND token_id = ?2",
+	[ST_PUT_NEG] =
+	    "INSERT OR REPLACE INTO negatives (jobid, token_id, status, body,"
+	    " fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_REVOKE] = "DELETE FROM grants WHERE jobid = ?1 AND token_id = ?2",
+	[ST_EXPIRE_NEG] =
+	    "DELETE FROM negatives WHERE (jobid, token_id) IN (SELECT jobid,"
+	    " token_id FROM negatives"
+	    " WHERE expires_at <= ?1 LIMIT ?2)",
+	[ST_COUNT] = "SELECT count(*), coalesce(sum(terminal), 0) FROM jobs",
+	[ST_PING] = "SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1)",
+};
+
+struct cache {
+	unsigned	 magic;
+	sqlite3		*db;			/* owned */
+	sqlite3_stmt	*st[ST__MAX];		/* owned */
+};
+
+int
+cache_schema_version(void)
+{
+	return (int)schema_nmigrations;
+}
+
+/* Runs a one-value integer query; -1 on error. */
+static int
+query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Decides whether db may be used, before anything writes to it.  Returns
+ * the schema version found (0: a new, empty database), or -1 with err set.
+ */
+static int
+cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int64_t appid, version, objects;
+	sqlite3_stmt *st;
+	const char *res;
+	int ok;
+
+	if (query_int(db, "PRAGMA application_id", &appid) != 0 ||
+	    query_int(db, "PRAGMA user_version", &version) != 0 ||
+	    query_int(db, "SELECT count(*) FROM sqlite_schema", &objects) != 0) {
+		snprintf(err, errlen, "%s: not a lumaproxy database (%s)",
+		    path, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (appid == 0 && version == 0 && objects == 0)
+		return 0;
+	if (appid != APPLICATION_ID) {
+		snprintf(err, errlen, "%s: not a lumaproxy database", path);
+		return -1;
+	}
+	if (version > (int64_t)schema_nmigrations) {
+		snprintf(err, errlen, "%s: database schema version %lld is newer"
+		    " than this lumaproxy understands (%d)", path,
+		    (long long)version, (int)schema_nmigrations);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st,
+	    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	ok = sqlite3_step(st) == SQLITE_ROW &&
+	    (res = (const char *)sqlite3_column_text(st, 0)) != NULL &&
+	    strcmp(res, "ok") == 0;
+	sqlite3_finalize(st);
+	if (!ok) {
+		snprintf(err, errlen, "%s: database is corrupt", path);
+		return -1;
+	}
+	return (int)version;
+}
+
+/* Applies migrations from version `from` on, each in its own transaction. */
+static int
+cache_migrate(sqlite3 *db, int from, char *err, size_t errlen)
+{
+	char sql[128];
+	char *msg = NULL;
+	int v;
+
+	for (v = from; v < (int)schema_nmigrations; v++) {
+		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d;"
+		    " PRAGMA user_version = %d; COMMIT", APPLICATION_ID, v + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, schema_migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "migrating to schema version %d: %s",
+			    v + 1, msg ? msg : sqlite3_errmsg(db));
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct cache *
+cache_open(const char *path, char *err, size_t errlen)
+{
+	struct cache *c;
+	struct stat sb;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	int version, i;
+	char *msg = NULL;
+
+	/* Never create a file next to one we were told to use but cannot. */
+	if (strcmp(path, ":memory:") != 0 && stat(path, &sb) != 0)
+		flags |= SQLITE_OPEN_CREATE;
+	else if (strcmp(path, ":memory:") == 0)
+		flags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY;
+	else if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->magic = CACHE_MAGIC;
+	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open database: %s", path,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	if ((version = cache_check(c->db, path, err, errlen)) < 0)
+		goto fail;
+	if (sqlite3_exec(c->db, "PRAGMA journal_mode = WAL;"
+	    " PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+	    " PRAGMA busy_timeout = 1000", NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg ? msg :
+		    sqlite3_errmsg(c->db));
+		sqlite3_free(msg);
+		goto fail;
+	}
+	if (cache_migrate(c->db, version, err, errlen) != 0)
+		goto fail;
+	for (i = 0; i < ST__MAX; i++) {
+		if (sqlite3_prepare_v3(c->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: preparing statement: %s",
+			    path, sqlite3_errmsg(c->db));
+			goto fail;
+		}
+	}
+	return c;
+fail:
+	cache_close(c);
+	return NULL;
+}
+
+void
+cache_close(struct cache *c)
+{
+	int i;
+
+	if (c == NULL)
+		return;
+	CHECK_OBJ(c, CACHE_MAGIC);
+	for (i = 0; i < ST__MAX; i++)
+		sqlite3_finalize(c->st[i]);
+	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
+		sqlite3_close_v2(c->db);
+	memset(c, 0, sizeof(*c));
+	free(c);
+}
+
+/* Binds the (jobid, token_id) key shared by most statements as ?1, ?2. */
+static sqlite3_stmt *
+bind_key(struct cache *c, int which, const char *jobid, const char *token_id)
+{
+	sqlite3_stmt *st;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[which];
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, token_id, -1, SQLITE_STATIC);
+	return st;
+}
+
+/* Copies a text column into out (len bytes), "" when NULL or too long. */
+static void
+column_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+
+	if (s == NULL || n >= len)
+		n = 0;
+	else
+		memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/* Appends a blob column to buf; -1 when out of memory. */
+static int
+column_body(sqlite3_stmt *st, int col, struct evbuffer *buf, size_t *len)
+{
+	const void *p = sqlite3_column_blob(st, col);
+
+	*len = (size_t)sqlite3_column_bytes(st, col);
+	if (buf == NULL || *len == 0)
+		return 0;
+	return p == NULL ? -1 : evbuffer_add(buf, p, *len);
+}
+
+int
+cache_lookup(struct cache *c, const char *jobid, const char *token_id,
+    struct cache_job *job, struct evbuffer *body)
+{
+	sqlite3_stmt *st = bind_key(c, ST_LOOKUP, jobid, token_id);
+	int rc;
+
+	memset(job, 0, sizeof(*job));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		column_copy(st, 0, job->status, sizeof(job->status));
+		job->terminal = sqlite3_column_int(st, 1);
+		column_copy(st, 2, job->etag, sizeof(job->etag));
+		job->job_fetched_at = sqlite3_column_int64(st, 3);
+		job->grant_fetched_at = sqlite3_column_int64(st, 4);
+		rc = column_body(st, 5, body, &job->len) == 0 ? 1 : -1;
+	} else
+		rc = rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
+cache_lookup_negative(struct cache *c, const char *jobid, const char *token_id,
+    struct cache_negative *neg, struct evbuffer *body)
+{
+	sqlite3_stmt *st = bind_key(c, ST_LOOKUP_NEG, jobid, token_id);
+	int rc;
+
+	memset(neg, 0, sizeof(*neg));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		neg->status = sqlite3_column_int(st, 0);
+		neg->fetched_at = sqlite3_column_int64(st, 1);
+		neg->expires_at = sqlite3_column_int64(st, 2);
+		rc = column_body(st, 3, body, &neg->len) == 0 ? 1 : -1;
+	} else
+		rc = rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Steps a write statement to completion and resets it; 0 on success. */
+static int
+step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+tx_begin(struct cache *c)
+{
+	return step_done(c->st[ST_BEGIN]);
+}
+
+/* Commits, or rolls back when ok is not 0; returns 0 once committed. */
+static int
+tx_end(struct cache *c, int ok)
+{
+	if (ok == 0 && step_done(c->st[ST_COMMIT]) == 0)
+		return 0;
+	step_done(c->st[ST_ROLLBACK]);
+	return -1;
+}
+
+int
+cache_store_job(struct cache *c, const char *jobid, const char *token_id,
+    const struct record *rec, const void *body, size_t len, int64_t now)
+{
+	char etag[ETAG_LEN + 1];
+	sqlite3_stmt *st;
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	record_etag(body, len, etag);
+	if (tx_begin(c) != 0)
+		return -1;
+	st = bind_key(c, ST_PUT_JOB, jobid, NULL);
+	if (rec->type[0] != '\0')
+		sqlite3_bind_text(st, 2, rec->type, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_text(st, 3, rec->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, rec->terminal);
+	sqlite3_bind_text(st, 5, etag, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 6, body, len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, now);
+	rc = step_done(st);
+	if (rc == 0) {
+		st = bind_key(c, ST_PUT_GRANT, jobid, token_id);
+		sqlite3_bind_int64(st, 3, now);
+		rc = step_done(st);
+	}
+	if (rc == 0)
+		rc = step_done(bind_key(c, ST_DEL_NEG, jobid, token_id));
+	return tx_end(c, rc);
+}
+
+int
+cache_store_negative(struct cache *c, const char *jobid, const char *token_id,
+    int status, const void *body, size_t len, int64_t now, int64_t expires)
+{
+	sqlite3_stmt *st = bind_key(c, ST_PUT_NEG, jobid, token_id);
+
+	sqlite3_bind_int(st, 3, status);
+	sqlite3_bind_blob64(st, 4, len ? body : "", len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, expires);
+	return step_done(st);
+}
+
+int
+cache_revoke(struct cache *c, const char *jobid, const char *token_id)
+{
+	return step_done(bind_key(c, ST_REVOKE, jobid, token_id));
+}
+
+int
+cache_expire_negatives(struct cache *c, int64_t now, int limit)
+{
+	sqlite3_stmt *st;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_EXPIRE_NEG];
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, limit);
+	if (step_done(st) != 0)
+		return -1;
+	return sqlite3_changes(c->db);
+}
+
+int
+cache_count_jobs(struct cache *c, int64_t *all, int64_t *terminal)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_COUNT];
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*all = sqlite3_column_int64(st, 0);
+		*terminal = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+cache_ping(struct cache *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_PING];
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}

@@ -1,0 +1,87 @@
+/*
+ * The SQLite cache: opening (refusing foreign, corrupt or newer files),
+ * migrations, and the rows of the jobs route in and out through prepared
+ * statements.  It knows nothing of HTTP; bodies are copied into evbuffers.
+ */
+#ifndef CACHE_H
+#define CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct cache;
+struct evbuffer;
+
+/* A job row granted to a token, as cache_lookup() finds it. */
+struct cache_job {
+	char	status[RECORD_FIELD_MAX];
+	char	etag[ETAG_LEN + 1];
+	int	terminal;
+	int64_t	job_fetched_at;		/* when the body was fetched (ms) */
+	int64_t	grant_fetched_at;	/* last upstream fetch for the pair */
+	size_t	len;			/* body length */
+};
+
+/* A negative entry: upstream's 400/403/404 for a (jobid, token). */
+struct cache_negative {
+	int	status;
+	int64_t	fetched_at;
+	int64_t	expires_at;
+	size_t	len;
+};
+
+/*
+ * Opens (creating when missing) and migrates the cache at path, or
+ * ":memory:".  Returns NULL with a message in err when the file is not a
+ * lumaproxy cache, is corrupt, newer, or cannot be opened; such a file is
+ * left untouched.
+ */
+struct cache	*cache_open(const char *path, char *err, size_t errlen);
+
+/* Closes the database cleanly (WAL checkpointed).  NULL is a no-op. */
+void	cache_close(struct cache *);
+
+/* The schema version this build writes. */
+int	cache_schema_version(void);
+
+/*
+ * Finds the job row granted to (jobid, token_id).  Returns 1 and fills *job
+ * (appending the body to body when not NULL), 0 when there is none, -1 on a
+ * database error.  Reads only.
+ */
+int	cache_lookup(struct cache *, const char *jobid, const char *token_id,
+	    struct cache_job *job, struct evbuffer *body);
+
+/* As cache_lookup(), for the negative entry of (jobid, token_id). */
+int	cache_lookup_negative(struct cache *, const char *jobid,
+	    const char *token_id, struct cache_negative *neg,
+	    struct evbuffer *body);
+
+/*
+ * Stores upstream's 200 for (jobid, token_id) in one transaction: the job
+ * row (a terminal row is only replaced by a terminal one), the grant with
+ * fetched_at = now, and drops the pair's negative entry.  0 once committed.
+ */
+int	cache_store_job(struct cache *, const char *jobid, const char *token_id,
+	    const struct record *, const void *body, size_t len, int64_t now);
+
+/* Stores a negative entry for (jobid, token_id) until expires (ms). */
+int	cache_store_negative(struct cache *, const char *jobid,
+	    const char *token_id, int status, const void *body, size_t len,
+	    int64_t now, int64_t expires);
+
+/* Removes the grant of (jobid, token_id), if any. */
+int	cache_revoke(struct cache *, const char *jobid, const char *token_id);
+
+/* Deletes up to limit negative entries that expired before now. */
+int	cache_expire_negatives(struct cache *, int64_t now, int limit);
+
+/* Counts job rows (all, and terminal ones); -1 on error. */
+int	cache_count_jobs(struct cache *, int64_t *all, int64_t *terminal);
+
+/* Whether a read of the cache's own tables succeeds (0) or not (-1). */
+int	cache_ping(struct cache *);
+
+#endif

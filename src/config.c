@@ -1,0 +1,462 @@
+/*
+ * The serve option table and its two readers: the command line (--name
+ * value, --name=value, -x value) and the config file (name = value lines).
+ * Every value goes through one setter, so both accept the same things and
+ * report errors the same way.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "util.h"
+
+enum opt_id {
+	OPT_CONFIG, OPT_HELP, OPT_VERSION, OPT_LISTEN, OPT_UPSTREAM, OPT_DB,
+	OPT_PENDING_INTERVAL, OPT_PENDING_MODE, OPT_NEGATIVE_TTL,
+	OPT_UPSTREAM_TIMEOUT, OPT_MAX_UPSTREAM_BODY, OPT_MAX_CONNECTIONS,
+	OPT_MAX_REQUEST_BODY, OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+};
+
+struct opt_def {
+	enum opt_id	 id;
+	const char	*name;		/* long name, also the config file key */
+	char		 shortname;	/* 0: none */
+	const char	*arg;		/* NULL: a flag */
+	const char	*help;
+	const char	*dflt;
+};
+
+static const struct opt_def opts[] = {
+	{ OPT_CONFIG, "config", 'c', "FILE", "read key = value settings from FILE", NULL },
+	{ OPT_LISTEN, "listen", 'l', "HOST:PORT", "address to serve on ([::1]:8080 for IPv6)", "127.0.0.1:8080" },
+	{ OPT_UPSTREAM, "upstream", 'u', "URL", "upstream API base URL (http or https)", "https://api.useapi.net" },
+	{ OPT_DB, "db", 'd', "PATH", "SQLite cache file", "lumaproxy.db" },
+	{ OPT_PENDING_INTERVAL, "pending-interval", 0, "SECONDS", "fetch an unfinished job at most this often per token", "5" },
+	{ OPT_PENDING_MODE, "pending-mode", 0, "serve|reject", "within the interval: serve the last snapshot, or 429", "serve" },
+	{ OPT_NEGATIVE_TTL, "negative-ttl", 0, "SECONDS", "repeat upstream's 400/403/404 for this long", "30" },
+	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, "SECONDS", "give up on an upstream request after this long", "30" },
+	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, "BYTES", "largest upstream answer accepted", "1048576" },
+	{ OPT_MAX_CONNECTIONS, "max-connections", 0, "N", "client connections served at once", "4096" },
+	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, "BYTES", "largest request body accepted", "67108864" },
+	{ OPT_OFFLINE, "offline", 0, NULL, "never call upstream; answer from the cache only", "off" },
+	{ OPT_LOG_LEVEL, "log-level", 0, "LEVEL", "debug, info, warn or error", "info" },
+	{ OPT_LOG_FORMAT, "log-format", 0, "FORMAT", "text or json", "text" },
+	{ OPT_HELP, "help", 'h', NULL, "show this help and exit", NULL },
+	{ OPT_VERSION, "version", 'V', NULL, "show the version and exit", NULL },
+};
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+	cfg->listen_port = 8080;
+	snprintf(cfg->upstream, sizeof(cfg->upstream), "https://api.useapi.net");
+	snprintf(cfg->db, sizeof(cfg->db), "lumaproxy.db");
+	cfg->pending_interval = 5;
+	cfg->pending_mode = PENDING_SERVE;
+	cfg->negative_ttl = 30;
+	cfg->upstream_timeout = 30;
+	cfg->max_upstream_body = 1048576;
+	cfg->max_connections = 4096;
+	cfg->max_request_body = 67108864;
+	cfg->offline = 0;
+	cfg->log_level = LOG_INFO;
+	cfg->log_format = LOG_TEXT;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" into cfg. */
+static int
+set_listen(struct config *cfg, const char *v, const char **err)
+{
+	const char *colon, *host = v;
+	size_t hostlen;
+	uint64_t port;
+
+	if ((colon = strrchr(v, ':')) == NULL) {
+		*err = "expected HOST:PORT";
+		return -1;
+	}
+	hostlen = (size_t)(colon - v);
+	if (v[0] == '[') {
+		if (hostlen < 3 || v[hostlen - 1] != ']') {
+			*err = "expected [IPV6]:PORT";
+			return -1;
+		}
+		host = v + 1;
+		hostlen -= 2;
+	} else if (memchr(v, ':', hostlen) != NULL) {
+		*err = "IPv6 addresses go in brackets, as [::1]:8080";
+		return -1;
+	}
+	if (hostlen == 0 || hostlen >= sizeof(cfg->listen_host)) {
+		*err = "bad host";
+		return -1;
+	}
+	if (parse_uint(colon + 1, 0, 65535, &port, err) != 0)
+		return -1;
+	memcpy(cfg->listen_host, host, hostlen);
+	cfg->listen_host[hostlen] = '\0';
+	cfg->listen_port = (unsigned)port;
+	return 0;
+}
+
+/* An http(s) URL with a host and no query or fragment, checked by curl. */
+static int
+set_upstream(struct config *cfg, const char *v, const char **err)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
+	size_t n = strlen(v);
+	int rc = -1;
+
+	*err = "expected an http:// or https:// URL";
+	if (u == NULL || n >= sizeof(cfg->upstream))
+		goto done;
+	if (curl_url_set(u, CURLUPART_URL, v, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto done;
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		goto done;
+	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) {
+		*err = "the upstream URL takes no query or fragment";
+		goto done;
+	}
+	while (n > 0 && v[n - 1] == '/')
+		n--;
+	memcpy(cfg->upstream, v, n);
+	cfg->upstream[n] = '\0';
+	rc = 0;
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(query);
+	curl_free(frag);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static int
+set_bool(int *out, const char *v, const char **err)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < nitems(yes); i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	*err = "expected true or false";
+	return -1;
+}
+
+/* One choice among names[0..n); its index into *out. */
+static int
+set_choice(int *out, const char *v, const char *const *names, size_t n,
+    const char **err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	}
+	*err = "not one of the allowed values";
+	return -1;
+}
+
+static int
+set_int64(int64_t *out, const char *v, uint64_t min, uint64_t max,
+    const char **err)
+{
+	uint64_t n;
+
+	if (parse_uint(v, min, max, &n, err) != 0)
+		return -1;
+	*out = (int64_t)n;
+	return 0;
+}
+
+/* Applies one option's value to cfg (flags get "true"/"false"). */
+static int
+config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
+{
+	static const char *const modes[] = { "serve", "reject" };
+	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	static const char *const formats[] = { "text", "json" };
+	int choice, rc;
+
+	switch (id) {
+	case OPT_LISTEN:
+		return set_listen(cfg, v, err);
+	case OPT_UPSTREAM:
+		return set_upstream(cfg, v, err);
+	case OPT_DB:
+		if (*v == '\0' || strlen(v) >= sizeof(cfg->db)) {
+			*err = "bad path";
+			return -1;
+		}
+		snprintf(cfg->db, sizeof(cfg->db), "%s", v);
+		return 0;
+	case OPT_PENDING_INTERVAL:
+		return set_int64(&cfg->pending_interval, v, 0, 86400, err);
+	case OPT_NEGATIVE_TTL:
+		return set_int64(&cfg->negative_ttl, v, 0, 86400 * 365, err);
+	case OPT_UPSTREAM_TIMEOUT:
+		return set_int64(&cfg->upstream_timeout, v, 1, 3600, err);
+	case OPT_MAX_UPSTREAM_BODY:
+		return parse_uint(v, 1024, 1024ULL << 20, &cfg->max_upstream_body,
+		    err);
+	case OPT_MAX_CONNECTIONS:
+		return parse_uint(v, 1, 1000000, &cfg->max_connections, err);
+	case OPT_MAX_REQUEST_BODY:
+		return parse_uint(v, 0, 1ULL << 40, &cfg->max_request_body, err);
+	case OPT_OFFLINE:
+		return set_bool(&cfg->offline, v, err);
+	case OPT_PENDING_MODE:
+		rc = set_choice(&choice, v, modes, nitems(modes), err);
+		if (rc == 0)
+			cfg->pending_mode = (enum pending_mode)choice;
+		return rc;
+	case OPT_LOG_LEVEL:
+		rc = set_choice(&choice, v, levels, nitems(levels), err);
+		if (rc == 0)
+			cfg->log_level = (enum log_level)choice;
+		return rc;
+	case OPT_LOG_FORMAT:
+		rc = set_choice(&choice, v, formats, nitems(formats), err);
+		if (rc == 0)
+			cfg->log_format = (enum log_format)choice;
+		return rc;
+	case OPT_CONFIG:
+	case OPT_HELP:
+	case OPT_VERSION:
+		break;
+	}
+	return 0;
+}
+
+static const struct opt_def *
+find_long(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(opts); i++)
+		if (strlen(opts[i].name) == len &&
+		    strncmp(opts[i].name, name, len) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static const struct opt_def *
+find_short(char c)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(opts); i++)
+		if (opts[i].shortname == c)
+			return &opts[i];
+	return NULL;
+}
+
+/*
+ * Walks argv once.  With cfg NULL, only finds -c/-h/-V and checks the
+ * shape; otherwise applies every option to cfg.
+ */
+static enum config_result
+walk_args(struct config *cfg, int argc, char *const *argv, const char **cfile,
+    char *err, size_t errlen)
+{
+	enum config_result result = CONFIG_OK;
+	const struct opt_def *o;
+	const char *a, *v, *why;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		a = argv[i];
+		v = NULL;
+		if (a[0] == '-' && a[1] == '-' && a[2] != '\0') {
+			const char *eq = strchr(a + 2, '=');
+
+			o = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+			if (o != NULL && eq != NULL) {
+				if (o->arg == NULL) {
+					snprintf(err, errlen, "option --%s takes no value",
+					    o->name);
+					return CONFIG_ERROR;
+				}
+				v = eq + 1;
+			}
+		} else if (a[0] == '-' && a[1] != '\0' && a[2] == '\0')
+			o = find_short(a[1]);
+		else {
+			snprintf(err, errlen, "unexpected argument '%s'", a);
+			return CONFIG_ERROR;
+		}
+		if (o == NULL) {
+			snprintf(err, errlen, "unknown option '%s' (see --help)", a);
+			return CONFIG_ERROR;
+		}
+		if (o->arg != NULL && v == NULL) {
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "option --%s needs a value (%s)",
+				    o->name, o->arg);
+				return CONFIG_ERROR;
+			}
+			v = argv[++i];
+		}
+		if (o->id == OPT_HELP && result == CONFIG_OK)
+			result = CONFIG_HELP;
+		else if (o->id == OPT_VERSION && result == CONFIG_OK)
+			result = CONFIG_VERSION;
+		else if (o->id == OPT_CONFIG)
+			*cfile = v;
+		if (cfg != NULL && config_set(cfg, o->id, v ? v : "true", &why) != 0) {
+			snprintf(err, errlen, "option --%s: '%s': %s", o->name, v, why);
+			return CONFIG_ERROR;
+		}
+	}
+	return result;
+}
+
+enum config_result
+config_parse(struct config *cfg, int argc, char *const *argv, char *err,
+    size_t errlen)
+{
+	const char *cfile = NULL;
+	enum config_result r;
+
+	config_defaults(cfg);
+	r = walk_args(NULL, argc, argv, &cfile, err, errlen);
+	if (r != CONFIG_OK)
+		return r;
+	if (cfile != NULL && config_load_file(cfg, cfile, err, errlen) != 0)
+		return CONFIG_ERROR;
+	return walk_args(cfg, argc, argv, &cfile, err, errlen);
+}
+
+/* Trims spaces at both ends of s in place; returns the new start. */
+static char *
+trim(char *s)
+{
+	size_t n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+int
+config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	const struct opt_def *o;
+	char line[8192], *key, *val, *p;
+	const char *why;
+	unsigned lineno = 0;
+	FILE *f;
+	int rc = -1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			goto done;
+		}
+		/* '#' starts a comment at the start of a line or after a space. */
+		for (p = line; *p != '\0'; p++)
+			if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
+				*p = '\0';
+				break;
+			}
+		key = trim(line);
+		if (*key == '\0')
+			continue;
+		if ((p = strchr(key, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%u: expected 'key = value'",
+			    path, lineno);
+			goto done;
+		}
+		*p = '\0';
+		key = trim(key);
+		val = trim(p + 1);
+		o = find_long(key, strlen(key));
+		if (o == NULL || o->id == OPT_CONFIG || o->id == OPT_HELP ||
+		    o->id == OPT_VERSION) {
+			snprintf(err, errlen, "%s:%u: unknown key '%s'", path,
+			    lineno, key);
+			goto done;
+		}
+		if (config_set(cfg, o->id, val, &why) != 0) {
+			snprintf(err, errlen, "%s:%u: %s: '%s': %s", path, lineno,
+			    key, val, why);
+			goto done;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto done;
+	}
+	rc = 0;
+done:
+	fclose(f);
+	return rc;
+}
+
+void
+config_usage(FILE *fp)
+{
+	char left[64];
+	size_t i;
+
+	fprintf(fp,
+	    "usage: lumaproxy [serve] [options]\n"
+	    "\n"
+	    "A caching proxy for the useapi.net Luma API.  Point clients at it\n"
+	    "instead of https://api.useapi.net: finished jobs are answered from a\n"
+	    "SQLite cache, polling of unfinished jobs reaches upstream at most once\n"
+	    "per job and token per pending-interval.\n"
+	    "\n"
+	    "options (each also a 'key = value' line in the -c file; the command\n"
+	    "line beats the file, the file beats the defaults):\n");
+	for (i = 0; i < nitems(opts); i++) {
+		const struct opt_def *o = &opts[i];
+
+		if (o->shortname)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shortname,
+			    o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(fp, "  %-32s %s", left, o->help);
+		if (o->dflt != NULL)
+			fprintf(fp, " (default: %s)", o->dflt);
+		fputc('\n', fp);
+	}
+	fprintf(fp,
+	    "\n"
+	    "signals: SIGINT or SIGTERM stop accepting, finish requests in flight\n"
+	    "(at most 5 s), close the database and exit 0.\n");
+}

@@ -1,0 +1,133 @@
+/*
+ * The logger: the only mutable global besides the signal flag.  Text lines
+ * are "TIME LEVEL message"; the access line is space separated with "-" for
+ * missing fields and bytes outside printable ASCII escaped as \xNN, so that
+ * a hostile path cannot forge a line.  JSON lines are encoded by jansson.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "util.h"
+
+static enum log_level	log_min = LOG_INFO;
+static enum log_format	log_fmt = LOG_TEXT;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void
+log_init(enum log_level level, enum log_format format)
+{
+	log_min = level;
+	log_fmt = format;
+}
+
+/* Copies s into buf with bytes outside 0x21-0x7e (and '\') escaped. */
+static const char *
+log_sanitize(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+
+	if (s == NULL || *s == '\0')
+		return "-";
+	for (; *s != '\0' && i + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c > 0x20 && c < 0x7f && c != '\\')
+			buf[i++] = (char)c;
+		else {
+			buf[i++] = '\\';
+			buf[i++] = 'x';
+			buf[i++] = hex[c >> 4];
+			buf[i++] = hex[c & 0xf];
+		}
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+static void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char when[32], msg[2048];
+
+	if (level < log_min)
+		return;
+	util_iso8601_ms(util_now_ms(), when, sizeof(when));
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_fmt == LOG_JSON) {
+		json_t *o = json_pack("{s:s, s:s, s:s}", "time", when,
+		    "level", level_names[level], "msg", msg);
+		char *line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+		if (line != NULL)
+			fprintf(stderr, "%s\n", line);
+		free(line);
+		json_decref(o);
+	} else
+		fprintf(stderr, "%s %s %s\n", when, level_names[level], msg);
+}
+
+#define LOG_FN(name, level)					\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list ap;						\
+								\
+	va_start(ap, fmt);					\
+	log_vmsg(level, fmt, ap);				\
+	va_end(ap);						\
+}
+LOG_FN(log_debug, LOG_DEBUG)
+LOG_FN(log_info, LOG_INFO)
+LOG_FN(log_warn, LOG_WARN)
+LOG_FN(log_error, LOG_ERROR)
+
+void
+log_access(const struct log_access *a)
+{
+	char when[32], path[1024], ups[8];
+
+	util_iso8601_ms(util_now_ms(), when, sizeof(when));
+	if (log_fmt == LOG_JSON) {
+		json_t *o = json_object();
+		char *line;
+
+		json_object_set_new(o, "time", json_string(when));
+		json_object_set_new(o, "client", json_string(a->client));
+		json_object_set_new(o, "method", json_string(a->method));
+		/* json_string() refuses invalid UTF-8: fall back to escaping. */
+		if (json_object_set_new(o, "path", json_string(a->path)) != 0)
+			json_object_set_new(o, "path", json_string(
+			    log_sanitize(a->path, path, sizeof(path))));
+		json_object_set_new(o, "status", json_integer(a->status));
+		json_object_set_new(o, "cache",
+		    a->cache ? json_string(a->cache) : json_null());
+		json_object_set_new(o, "upstream_status", a->upstream_status ?
+		    json_integer(a->upstream_status) : json_null());
+		json_object_set_new(o, "duration_ms",
+		    json_integer(a->duration_ms));
+		json_object_set_new(o, "token",
+		    a->token ? json_string(a->token) : json_null());
+		line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (line != NULL)
+			fprintf(stderr, "%s\n", line);
+		free(line);
+		json_decref(o);
+		return;
+	}
+	if (a->upstream_status)
+		snprintf(ups, sizeof(ups), "%d", a->upstream_status);
+	else
+		snprintf(ups, sizeof(ups), "-");
+	fprintf(stderr, "%s %s %s %s %d %s %s %lldms %s\n", when,
+	    a->client ? a->client : "-", a->method,
+	    log_sanitize(a->path, path, sizeof(path)), a->status,
+	    a->cache ? a->cache : "-", ups, (long long)a->duration_ms,
+	    a->token ? a->token : "-");
+}

@@ -1,0 +1,34 @@
+/*
+ * Logging to stderr: leveled messages and the one-line-per-request access
+ * log, as text or as JSON objects.  Nothing here ever sees a raw token; the
+ * access entry carries only its fingerprint.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdint.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_format { LOG_TEXT, LOG_JSON };
+
+/* One request, as the access log shows it.  All strings are borrowed. */
+struct log_access {
+	const char	*client;	/* "127.0.0.1:5555" */
+	const char	*method;
+	const char	*path;		/* without the query string */
+	int		 status;
+	const char	*cache;		/* "HIT", "MISS", "STALE" or NULL */
+	int		 upstream_status; /* 0: no upstream answer */
+	int64_t		 duration_ms;
+	const char	*token;		/* fingerprint, or NULL */
+};
+
+void	log_init(enum log_level, enum log_format);
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Writes one access line for a finished request. */
+void	log_access(const struct log_access *);
+
+#endif

@@ -1,0 +1,434 @@
+/*
+ * The HTTP front end.  evhttp parses requests, with limits on header size,
+ * body size and idle time; connections are counted (evhttp 2.1 has no
+ * limit of its own) and the listener pauses while --max-connections are
+ * open.  Requests are routed here, answered through server_reply() (which
+ * writes the access log line), and SIGINT/SIGTERM drain what is in flight.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "cache.h"
+#include "config.h"
+#include "jobs.h"
+#include "log.h"
+#include "proxy.h"
+#include "server.h"
+#include "upstream.h"
+#include "util.h"
+
+#define SERVER_MAGIC		0x53525652u
+#define MAX_HEADERS_SIZE	16384		/* request line and headers */
+#define IDLE_TIMEOUT_S		60		/* read/write inactivity */
+#define DRAIN_TIMEOUT_S		5
+#define CONN_SWEEP_MS		200
+
+#define JOBS_PREFIX		"/v1/luma/jobs"
+
+struct server {
+	unsigned			 magic;
+	struct proxy			*px;		/* borrowed */
+	struct evhttp_bound_socket	*bound;		/* owned by evhttp */
+	struct bufferevent		**conns;	/* owned refs, one per open connection */
+	size_t				 nconns;
+	size_t				 maxconns;
+	int				 paused;	/* listener disabled at the limit */
+	int				 draining;
+	struct event			*conn_sweep;	/* owned */
+	struct event			*sig_int;	/* owned */
+	struct event			*sig_term;	/* owned */
+	struct event			*deadline;	/* owned: drain timeout */
+	char				 addr[300];	/* actual listen address */
+};
+
+int
+server_error_body(struct evbuffer *buf, const char *msg)
+{
+	json_t *o = json_pack("{s:s}", "error", msg);
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	int rc = -1;
+
+	if (s != NULL)
+		rc = evbuffer_add(buf, s, strlen(s));
+	free(s);
+	json_decref(o);
+	return rc;
+}
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:		return "GET";
+	case EVHTTP_REQ_POST:		return "POST";
+	case EVHTTP_REQ_HEAD:		return "HEAD";
+	case EVHTTP_REQ_PUT:		return "PUT";
+	case EVHTTP_REQ_DELETE:		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:	return "OPTIONS";
+	case EVHTTP_REQ_TRACE:		return "TRACE";
+	case EVHTTP_REQ_CONNECT:	return "CONNECT";
+	case EVHTTP_REQ_PATCH:		return "PATCH";
+	}
+	return "-";
+}
+
+void
+server_reply(struct proxy *px, struct evhttp_request *req, int status,
+    struct evbuffer *body, const struct reply_info *ri)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct log_access la;
+	const struct evhttp_uri *uri;
+	char client[80], len[24];
+	const char *cs = NULL;
+	char *host = NULL;
+	ev_uint16_t port = 0;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	if (evhttp_find_header(h, "Content-Type") == NULL)
+		evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+	if (ri->cache != NULL) {
+		evhttp_add_header(h, "X-Cache", ri->cache);
+		if (strcmp(ri->cache, "HIT") == 0)
+			cs = "lumaproxy; hit";
+		else if (strcmp(ri->cache, "STALE") == 0)
+			cs = "lumaproxy; hit; detail=stale";
+		else
+			cs = ri->stored ? "lumaproxy; fwd=miss; stored" :
+			    "lumaproxy; fwd=miss";
+		evhttp_add_header(h, "Cache-Status", cs);
+	}
+	/* evhttp drops the body of HEAD answers but not its length. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD && status != 304) {
+		snprintf(len, sizeof(len), "%zu",
+		    body ? evbuffer_get_length(body) : (size_t)0);
+		evhttp_add_header(h, "Content-Length", len);
+	}
+
+	memset(&la, 0, sizeof(la));
+	client[0] = '\0';
+	if (evcon != NULL) {
+		evhttp_connection_get_peer(evcon, &host, &port);
+		snprintf(client, sizeof(client), "%s:%u", host ? host : "-",
+		    (unsigned)port);
+	}
+	uri = evhttp_request_get_evhttp_uri(req);
+	la.client = client;
+	la.method = method_name(evhttp_request_get_command(req));
+	la.path = uri ? evhttp_uri_get_path(uri) : NULL;
+	la.status = status;
+	la.cache = ri->cache;
+	la.upstream_status = ri->upstream_status;
+	la.duration_ms = util_mono_ms() - ri->started;
+	la.token = ri->token;
+	log_access(&la);
+
+	evhttp_send_reply(req, status, NULL, body);
+}
+
+void
+server_reply_error(struct proxy *px, struct evhttp_request *req, int status,
+    const char *msg, const struct reply_info *ri)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (body != NULL)
+		server_error_body(body, msg);
+	server_reply(px, req, status, body, ri);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
+/* Ends the loop once draining and nothing is in flight. */
+static void
+maybe_finish(struct server *sv)
+{
+	if (sv->draining && sv->px->pending <= 0)
+		event_base_loopexit(sv->px->base, NULL);
+}
+
+void
+server_request_done(struct proxy *px)
+{
+	CHECK_OBJ(px, PROXY_MAGIC);
+	px->pending--;
+	if (px->server != NULL)
+		maybe_finish(px->server);
+}
+
+/* evhttp: every request; routes by path. */
+static void
+request_cb(struct evhttp_request *req, void *arg)
+{
+	struct proxy *px = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct reply_info ri;
+	size_t n = sizeof(JOBS_PREFIX) - 1;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	memset(&ri, 0, sizeof(ri));
+	ri.started = util_mono_ms();
+	if (path == NULL || path[0] != '/') {
+		server_reply_error(px, req, 400, "Bad request", &ri);
+		return;
+	}
+	if (strncmp(path, JOBS_PREFIX, n) == 0 &&
+	    (path[n] == '/' || path[n] == '\0')) {
+		jobs_handle(px->jobs, req, path + n, ri.started);
+		return;
+	}
+	server_reply_error(px, req, 404, "Not found", &ri);
+}
+
+/*
+ * Connection accounting.  evhttp makes each connection's bufferevent
+ * through bevcb; we keep a reference to it, and a bufferevent whose
+ * callbacks were all cleared has been released by evhttp (its socket is
+ * already closed), so the sweep drops our reference and the count.
+ */
+static void
+conn_sweep(struct server *sv)
+{
+	bufferevent_data_cb rd, wr;
+	bufferevent_event_cb ev;
+	size_t i = 0;
+
+	while (i < sv->nconns) {
+		bufferevent_getcb(sv->conns[i], &rd, &wr, &ev, NULL);
+		if (rd == NULL && wr == NULL && ev == NULL) {
+			bufferevent_decref(sv->conns[i]);
+			sv->conns[i] = sv->conns[--sv->nconns];
+		} else
+			i++;
+	}
+	if (sv->paused && sv->nconns < sv->maxconns && !sv->draining) {
+		evconnlistener_enable(evhttp_bound_socket_get_listener(sv->bound));
+		sv->paused = 0;
+	}
+}
+
+static void
+conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_sweep(arg);
+}
+
+/* evhttp: a connection was accepted; make and count its bufferevent. */
+static struct bufferevent *
+bev_cb(struct event_base *base, void *arg)
+{
+	struct server *sv = arg;
+	struct bufferevent *bev;
+
+	CHECK_OBJ(sv, SERVER_MAGIC);
+	/* Without CLOSE_ON_FREE evhttp closes the socket itself, at once. */
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
+		return NULL;
+	if (sv->nconns >= sv->maxconns)
+		conn_sweep(sv);
+	if (sv->nconns < sv->maxconns) {
+		bufferevent_incref(bev);
+		sv->conns[sv->nconns++] = bev;
+	}
+	if (sv->nconns >= sv->maxconns && !sv->paused) {
+		evconnlistener_disable(evhttp_bound_socket_get_listener(sv->bound));
+		sv->paused = 1;
+		log_warn("server: %zu connections open, not accepting more",
+		    sv->nconns);
+	}
+	return bev;
+}
+
+/* A signal: stop accepting, let requests in flight finish (5 s at most). */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *sv = arg;
+	struct timeval tv = { DRAIN_TIMEOUT_S, 0 };
+
+	(void)what;
+	CHECK_OBJ(sv, SERVER_MAGIC);
+	if (sv->draining) {
+		log_info("server: second signal, stopping now");
+		event_base_loopexit(sv->px->base, NULL);
+		return;
+	}
+	log_info("server: %s, finishing %lld requests in flight",
+	    strsignal((int)sig), (long long)sv->px->pending);
+	sv->draining = 1;
+	evhttp_del_accept_socket(sv->px->http, sv->bound);
+	sv->bound = NULL;
+	sv->paused = 1;
+	event_add(sv->deadline, &tv);
+	maybe_finish(sv);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *sv = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("server: drain timeout, %lld requests cut short",
+	    (long long)sv->px->pending);
+	event_base_loopexit(sv->px->base, NULL);
+}
+
+/* Binds the listen address; fills sv->addr with the actual one. */
+static int
+server_listen(struct server *sv, const struct config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	unsigned port = 0;
+
+	sv->bound = evhttp_bind_socket_with_handle(sv->px->http,
+	    cfg->listen_host, (ev_uint16_t)cfg->listen_port);
+	if (sv->bound == NULL) {
+		fprintf(stderr, "lumaproxy: cannot listen on %s%s%s:%u: %s\n",
+		    strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
+		    strchr(cfg->listen_host, ':') ? "]" : "", cfg->listen_port,
+		    errno ? strerror(errno) : "bad address");
+		return -1;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(sv->bound),
+	    (struct sockaddr *)&ss, &sslen) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+			port = ntohs(s6->sin6_port);
+			snprintf(sv->addr, sizeof(sv->addr), "[%s]:%u", host, port);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+			port = ntohs(s4->sin_port);
+			snprintf(sv->addr, sizeof(sv->addr), "%s:%u", host, port);
+		}
+	}
+	return 0;
+}
+
+int
+server_run(const struct config *cfg)
+{
+	struct proxy px;
+	struct server sv;
+	struct upstream_options uo;
+	struct timeval sweep_tv = { 0, CONN_SWEEP_MS * 1000 };
+	char err[512];
+	int64_t all = 0, terminal = 0;
+	int rc = 1;
+
+	memset(&px, 0, sizeof(px));
+	memset(&sv, 0, sizeof(sv));
+	px.magic = PROXY_MAGIC;
+	px.cfg = cfg;
+	px.policy.pending_interval_ms = cfg->pending_interval * 1000;
+	px.policy.negative_ttl_ms = cfg->negative_ttl * 1000;
+	px.policy.pending_mode = cfg->pending_mode;
+	sv.magic = SERVER_MAGIC;
+	sv.px = &px;
+	sv.maxconns = cfg->max_connections;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "lumaproxy: cannot initialize libcurl\n");
+		return 1;
+	}
+	if ((px.base = event_base_new()) == NULL ||
+	    (px.http = evhttp_new(px.base)) == NULL ||
+	    (sv.conns = calloc(sv.maxconns, sizeof(*sv.conns))) == NULL) {
+		fprintf(stderr, "lumaproxy: out of memory\n");
+		goto done;
+	}
+	evhttp_set_max_headers_size(px.http, MAX_HEADERS_SIZE);
+	evhttp_set_max_body_size(px.http, (ev_ssize_t)cfg->max_request_body);
+	evhttp_set_timeout(px.http, IDLE_TIMEOUT_S);
+	evhttp_set_allowed_methods(px.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_default_content_type(px.http, "application/json; charset=utf-8");
+	evhttp_set_gencb(px.http, request_cb, &px);
+	evhttp_set_bevcb(px.http, bev_cb, &sv);
+
+	/* Listen first: a bad address must not leave a database behind. */
+	if (server_listen(&sv, cfg) != 0)
+		goto done;
+	if ((px.cache = cache_open(cfg->db, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "lumaproxy: %s\n", err);
+		goto done;
+	}
+	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
+	uo.max_body = (size_t)cfg->max_upstream_body;
+	if ((px.up = upstream_new(px.base, &uo)) == NULL ||
+	    (px.jobs = jobs_new(&px)) == NULL ||
+	    (sv.conn_sweep = event_new(px.base, -1, EV_PERSIST, conn_sweep_cb,
+	    &sv)) == NULL ||
+	    event_add(sv.conn_sweep, &sweep_tv) != 0 ||
+	    (sv.sig_int = evsignal_new(px.base, SIGINT, signal_cb, &sv)) == NULL ||
+	    (sv.sig_term = evsignal_new(px.base, SIGTERM, signal_cb, &sv)) == NULL ||
+	    (sv.deadline = evtimer_new(px.base, deadline_cb, &sv)) == NULL ||
+	    event_add(sv.sig_int, NULL) != 0 || event_add(sv.sig_term, NULL) != 0) {
+		fprintf(stderr, "lumaproxy: cannot set up the event loop\n");
+		goto done;
+	}
+	px.server = &sv;
+	cache_count_jobs(px.cache, &all, &terminal);
+	log_info("lumaproxy %s listening on %s, upstream %s, database %s"
+	    " (%lld jobs, %lld finished)%s", PACKAGE_VERSION, sv.addr,
+	    cfg->upstream, cfg->db, (long long)all, (long long)terminal,
+	    cfg->offline ? ", offline" : "");
+
+	if (event_base_dispatch(px.base) != 0)
+		log_error("server: event loop failed");
+	else
+		rc = 0;
+	log_info("server: stopped");
+done:
+	px.server = NULL;
+	jobs_free(px.jobs);		/* answers what is left with 503 */
+	upstream_free(px.up);
+	if (px.http != NULL)
+		evhttp_free(px.http);
+	conn_sweep(&sv);
+	for (size_t i = 0; i < sv.nconns; i++)
+		bufferevent_decref(sv.conns[i]);
+	free(sv.conns);
+	if (sv.conn_sweep != NULL)
+		event_free(sv.conn_sweep);
+	if (sv.sig_int != NULL)
+		event_free(sv.sig_int);
+	if (sv.sig_term != NULL)
+		event_free(sv.sig_term);
+	if (sv.deadline != NULL)
+		event_free(sv.deadline);
+	cache_close(px.cache);
+	if (px.base != NULL)
+		event_base_free(px.base);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * The HTTP front end: evhttp on the listen address, connection limits,
+ * routing, replies with the proxy's headers and the access log line, and
+ * graceful shutdown on SIGINT/SIGTERM.
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <stdint.h>
+
+struct config;
+struct evbuffer;
+struct evhttp_request;
+struct proxy;
+
+/* Per-request facts for the reply headers and the access log. */
+struct reply_info {
+	int64_t		 started;	/* util_mono_ms() when the request came */
+	const char	*cache;		/* "HIT", "MISS", "STALE" or NULL */
+	int		 stored;	/* a MISS stored something */
+	int		 upstream_status;
+	const char	*token;		/* fingerprint or NULL */
+};
+
+/*
+ * Runs the server until a signal asks it to stop.  Returns the exit status
+ * (0 after a clean shutdown); start-up failures print one line and return 1.
+ */
+int	server_run(const struct config *);
+
+/*
+ * Sends status and body (may be NULL; drained) as the answer to req, with
+ * Content-Type JSON, X-Cache and Cache-Status from ri, and logs the line.
+ * HEAD requests get the headers only, with the Content-Length of the body.
+ */
+void	server_reply(struct proxy *, struct evhttp_request *, int status,
+	    struct evbuffer *body, const struct reply_info *);
+
+/* Sends {"error": msg} with status. */
+void	server_reply_error(struct proxy *, struct evhttp_request *, int status,
+	    const char *msg, const struct reply_info *);
+
+/* Appends {"error": msg} (JSON-encoded) to buf; -1 when out of memory. */
+int	server_error_body(struct evbuffer *buf, const char *msg);
+
+/* Called when an asynchronously answered request has been answered. */
+void	server_request_done(struct proxy *);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * Small helpers shared by every module: bounded number parsing, the clock,
+ * time formatting and the magic-number check for objects that travel through
+ * void pointers.  Nothing here allocates.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Asserts that p is a live object of the kind whose magic is m. */
+#define CHECK_OBJ(p, m) assert((p) != NULL && (p)->magic == (m))
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Parses a decimal integer in [min, max]; on failure sets *err and returns -1. */
+int	parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+	    const char **err);
+
+/* Wall-clock time in milliseconds since the Unix epoch. */
+int64_t	util_now_ms(void);
+
+/* Monotonic time in milliseconds, for durations. */
+int64_t	util_mono_ms(void);
+
+/* Formats ms since the epoch as "2026-11-29T03:40:08.123Z" (buf >= 32). */
+void	util_iso8601_ms(int64_t ms, char *buf, size_t len);
+
+/* Formats ms since the epoch as "2026-11-29T03:40:08Z" (buf >= 32). */
+void	util_iso8601(int64_t ms, char *buf, size_t len);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void	util_hex(const unsigned char *in, size_t n, char *out);
+
+#endif
