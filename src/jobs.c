@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -45,6 +46,7 @@ struct waiter {
 	unsigned		 magic;
 	struct slot		*slot;		/* borrowed */
 	struct evhttp_request	*req;		/* borrowed from evhttp */
+	struct event		*closed;	/* owned: EV_CLOSED on the socket */
 	int64_t			 started;
 	TAILQ_ENTRY(waiter)	 entry;
 };
@@ -247,35 +249,83 @@ age_seconds(int64_t now, int64_t fetched_at)
 	return now > fetched_at ? (now - fetched_at) / 1000 : 0;
 }
 
-/* closecb: the client of a waiting request went away before its answer. */
+/* Unhooks w from its connection: no close callback, no close watch. */
 static void
-waiter_gone(struct evhttp_connection *evcon, void *arg)
+waiter_unhook(struct waiter *w)
 {
-	struct waiter *w = arg;
-	struct slot *s;
-	struct jobs *j;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(w->req);
 
-	(void)evcon;
-	CHECK_OBJ(w, WAITER_MAGIC);
-	s = w->slot;
-	j = s->jobs;
-	/*
-	 * evhttp has detached the request from the connection (and will not
-	 * free it) when it was still unanswered; otherwise it frees it.
-	 */
-	if (evhttp_request_get_connection(w->req) == NULL)
-		evhttp_request_free(w->req);
+	if (evcon != NULL)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (w->closed != NULL) {
+		event_free(w->closed);
+		w->closed = NULL;
+	}
+}
+
+/*
+ * The client of a waiting request went away before its answer: log it as
+ * 499, drop the waiter, and cancel the fetch when nobody else waits.
+ */
+static void
+waiter_abandon(struct waiter *w)
+{
+	struct slot *s = w->slot;
+	struct jobs *j = s->jobs;
+	struct reply_info ri;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.started = w->started;
+	ri.token = s->fp;
+	server_log(w->req, 499, &ri);
 	TAILQ_REMOVE(&s->waiters, w, entry);
 	memset(w, 0, sizeof(*w));
 	free(w);
 	server_request_done(j->px);
-	log_debug("client left while waiting for %s (token %s)", s->jobid, s->fp);
-	/* Nobody waits any more: the fetch is not worth finishing. */
 	if (TAILQ_EMPTY(&s->waiters) && s->fetch != NULL) {
 		upstream_cancel(s->fetch);
 		s->fetch = NULL;
 	}
 	slot_release(s, util_now_ms());
+}
+
+/* closecb: evhttp is freeing the connection of a waiting request. */
+static void
+waiter_conn_freed(struct evhttp_connection *evcon, void *arg)
+{
+	struct waiter *w = arg;
+
+	(void)evcon;
+	CHECK_OBJ(w, WAITER_MAGIC);
+	if (w->closed != NULL) {
+		event_free(w->closed);
+		w->closed = NULL;
+	}
+	/*
+	 * An unanswered request whose connection failed has been detached
+	 * from it, and is ours to free; otherwise evhttp frees it.
+	 */
+	if (evhttp_request_get_connection(w->req) == NULL)
+		evhttp_request_free(w->req);
+	waiter_abandon(w);
+}
+
+/* EV_CLOSED on the socket of a waiting request: the client hung up. */
+static void
+waiter_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	struct evhttp_connection *evcon;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(w, WAITER_MAGIC);
+	evcon = evhttp_request_get_connection(w->req);
+	waiter_unhook(w);
+	waiter_abandon(w);
+	/* Frees the request too; nothing will be written to the dead socket. */
+	if (evcon != NULL)
+		evhttp_connection_free(evcon);
 }
 
 /* Answers one waiter with the outcome and frees it. */
@@ -284,14 +334,12 @@ waiter_answer(struct waiter *w, const struct outcome *o)
 {
 	struct slot *s = w->slot;
 	struct proxy *px = s->jobs->px;
-	struct evhttp_connection *evcon;
 	struct reply_info ri;
 	struct evbuffer *body;
 
 	CHECK_OBJ(w, WAITER_MAGIC);
 	TAILQ_REMOVE(&s->waiters, w, entry);
-	if ((evcon = evhttp_request_get_connection(w->req)) != NULL)
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	waiter_unhook(w);
 	memset(&ri, 0, sizeof(ri));
 	ri.started = w->started;
 	ri.cache = o->cache;
@@ -499,6 +547,7 @@ static int
 slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
 	struct waiter *w;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -508,8 +557,18 @@ slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
 	w->req = req;
 	w->started = started;
 	TAILQ_INSERT_TAIL(&s->waiters, w, entry);
-	if (evcon != NULL)
-		evhttp_connection_set_closecb(evcon, waiter_gone, w);
+	/*
+	 * evhttp does not read while a request is being answered, so it
+	 * would not notice a client hanging up: watch the socket for that.
+	 */
+	if (evcon != NULL) {
+		evhttp_connection_set_closecb(evcon, waiter_conn_freed, w);
+		bev = evhttp_connection_get_bufferevent(evcon);
+		w->closed = event_new(s->jobs->px->base, bufferevent_getfd(bev),
+		    EV_CLOSED, waiter_closed_cb, w);
+		if (w->closed != NULL)
+			event_add(w->closed, NULL);
+	}
 	s->jobs->px->pending++;
 	return 0;
 }
@@ -749,12 +808,9 @@ jobs_free(struct jobs *j)
 			}
 			while (!TAILQ_EMPTY(&s->waiters)) {
 				struct waiter *w = TAILQ_FIRST(&s->waiters);
-				struct evhttp_connection *evcon;
 
 				TAILQ_REMOVE(&s->waiters, w, entry);
-				evcon = evhttp_request_get_connection(w->req);
-				if (evcon != NULL)
-					evhttp_connection_set_closecb(evcon, NULL, NULL);
+				waiter_unhook(w);
 				memset(&ri, 0, sizeof(ri));
 				ri.started = w->started;
 				ri.token = s->fp;

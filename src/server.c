@@ -36,7 +36,7 @@
 #define MAX_HEADERS_SIZE	16384		/* request line and headers */
 #define IDLE_TIMEOUT_S		60		/* read/write inactivity */
 #define DRAIN_TIMEOUT_S		5
-#define CONN_SWEEP_MS		200
+#define CONN_SWEEP_MS		100
 
 #define JOBS_PREFIX		"/v1/luma/jobs"
 
@@ -49,6 +49,7 @@ struct server {
 	size_t				 maxconns;
 	int				 paused;	/* listener disabled at the limit */
 	int				 draining;
+	int64_t				 unsent;	/* replies being written while draining */
 	struct event			*conn_sweep;	/* owned */
 	struct event			*sig_int;	/* owned */
 	struct event			*sig_term;	/* owned */
@@ -87,18 +88,33 @@ method_name(enum evhttp_cmd_type m)
 	return "-";
 }
 
+/* Ends the loop once draining and nothing is in flight or being written. */
+static void
+maybe_finish(struct server *sv)
+{
+	if (sv->draining && sv->px->pending <= 0 && sv->unsent <= 0)
+		event_base_loopexit(sv->px->base, NULL);
+}
+
+/* evhttp: a reply sent while draining has been written whole. */
+static void
+sent_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *sv = arg;
+
+	(void)req;
+	CHECK_OBJ(sv, SERVER_MAGIC);
+	sv->unsent--;
+	maybe_finish(sv);
+}
+
 void
 server_reply(struct proxy *px, struct evhttp_request *req, int status,
     struct evbuffer *body, const struct reply_info *ri)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct log_access la;
-	const struct evhttp_uri *uri;
-	char client[80], len[24];
 	const char *cs = NULL;
-	char *host = NULL;
-	ev_uint16_t port = 0;
+	char len[24];
 
 	CHECK_OBJ(px, PROXY_MAGIC);
 	if (evhttp_find_header(h, "Content-Type") == NULL)
@@ -121,8 +137,26 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 		evhttp_add_header(h, "Content-Length", len);
 	}
 
+	server_log(req, status, ri);
+	if (px->server != NULL && px->server->draining) {
+		px->server->unsent++;
+		evhttp_request_set_on_complete_cb(req, sent_cb, px->server);
+	}
+	evhttp_send_reply(req, status, NULL, body);
+}
+
+void
+server_log(struct evhttp_request *req, int status, const struct reply_info *ri)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct evhttp_uri *uri;
+	struct log_access la;
+	char client[80];
+	char *host = NULL;
+	ev_uint16_t port = 0;
+
 	memset(&la, 0, sizeof(la));
-	client[0] = '\0';
+	snprintf(client, sizeof(client), "-");
 	if (evcon != NULL) {
 		evhttp_connection_get_peer(evcon, &host, &port);
 		snprintf(client, sizeof(client), "%s:%u", host ? host : "-",
@@ -138,8 +172,6 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 	la.duration_ms = util_mono_ms() - ri->started;
 	la.token = ri->token;
 	log_access(&la);
-
-	evhttp_send_reply(req, status, NULL, body);
 }
 
 void
@@ -155,13 +187,6 @@ server_reply_error(struct proxy *px, struct evhttp_request *req, int status,
 		evbuffer_free(body);
 }
 
-/* Ends the loop once draining and nothing is in flight. */
-static void
-maybe_finish(struct server *sv)
-{
-	if (sv->draining && sv->px->pending <= 0)
-		event_base_loopexit(sv->px->base, NULL);
-}
 
 void
 server_request_done(struct proxy *px)
@@ -240,8 +265,11 @@ bev_cb(struct event_base *base, void *arg)
 	struct bufferevent *bev;
 
 	CHECK_OBJ(sv, SERVER_MAGIC);
-	/* Without CLOSE_ON_FREE evhttp closes the socket itself, at once. */
-	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
+	/*
+	 * With CLOSE_ON_FREE, evhttp only shuts the socket down when it is
+	 * done; the sweep's last reference closes it after its events are gone.
+	 */
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		return NULL;
 	if (sv->nconns >= sv->maxconns)
 		conn_sweep(sv);

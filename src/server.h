@@ -36,6 +36,9 @@ int	server_run(const struct config *);
 void	server_reply(struct proxy *, struct evhttp_request *, int status,
 	    struct evbuffer *body, const struct reply_info *);
 
+/* Writes the access log line of req (answered with status, or 499: gone). */
+void	server_log(struct evhttp_request *, int status, const struct reply_info *);
+
 /* Sends {"error": msg} with status. */
 void	server_reply_error(struct proxy *, struct evhttp_request *, int status,
 	    const char *msg, const struct reply_info *);
