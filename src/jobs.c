@@ -457,11 +457,11 @@ fetch_done(const struct upstream_result *res, void *arg)
 			o.etag = etag;
 		}
 	}
-	if (po.store_negative) {
+	if (po.store_negative && px->policy.negative_ttl_ms > 0) {
 		if (cache_store_negative(px->cache, s->jobid, s->token_id,
 		    (int)res->status, res->body, res->len, now,
 		    now + px->policy.negative_ttl_ms) == 0)
-			o.stored = px->policy.negative_ttl_ms > 0;
+			o.stored = 1;
 		else
 			log_error("cache: cannot store negative entry for %s",
 			    s->jobid);
@@ -682,7 +682,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 
 	now = util_now_ms();
 	memset(&st, 0, sizeof(st));
-	if ((jobbody = evbuffer_new()) == NULL || (negbody = evbuffer_new()) == NULL) {
+	if ((jobbody = evbuffer_new()) == NULL) {
 		server_reply_error(px, req, 503, "Out of memory", &ri);
 		goto done;
 	}
@@ -695,7 +695,11 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		st.fetched_at = job.grant_fetched_at;
 	}
 	/* Terminal hits are decided by the first query alone. */
-	if (!(st.granted && st.terminal) || rq.no_cache) {
+	if (!(st.granted && st.terminal)) {
+		if ((negbody = evbuffer_new()) == NULL) {
+			server_reply_error(px, req, 503, "Out of memory", &ri);
+			goto done;
+		}
 		rc = cache_lookup_negative(px->cache, jobid, token_id, &neg,
 		    negbody);
 		if (rc < 0)
