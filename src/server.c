@@ -365,6 +365,7 @@ server_run(const struct config *cfg)
 	struct proxy px;
 	struct server sv;
 	struct upstream_options uo;
+	struct jobs_stats js;
 	struct timeval sweep_tv = { 0, CONN_SWEEP_MS * 1000 };
 	char err[512];
 	int64_t all = 0, terminal = 0;
@@ -435,7 +436,12 @@ server_run(const struct config *cfg)
 		log_error("server: event loop failed");
 	else
 		rc = 0;
-	log_info("server: stopped");
+	jobs_get_stats(px.jobs, &js);
+	log_info("server: stopped after %llu upstream calls, %llu coalesced"
+	    " waits, %llu rate-limited answers",
+	    (unsigned long long)js.upstream_calls,
+	    (unsigned long long)js.coalesced,
+	    (unsigned long long)js.rate_limited);
 done:
 	px.server = NULL;
 	jobs_free(px.jobs);		/* answers what is left with 503 */
