@@ -52,11 +52,11 @@ log_sanitize(const char *s, char *buf, size_t len)
 }
 
 static void
-log_vmsg(enum log_level level, const char *fmt, va_list ap)
+log_vmsg(enum log_level level, int force, const char *fmt, va_list ap)
 {
 	char when[32], msg[2048];
 
-	if (level < log_min)
+	if (level < log_min && !force)
 		return;
 	util_iso8601_ms(util_now_ms(), when, sizeof(when));
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -80,13 +80,23 @@ name(const char *fmt, ...)					\
 	va_list ap;						\
 								\
 	va_start(ap, fmt);					\
-	log_vmsg(level, fmt, ap);				\
+	log_vmsg(level, 0, fmt, ap);				\
 	va_end(ap);						\
 }
 LOG_FN(log_debug, LOG_DEBUG)
 LOG_FN(log_info, LOG_INFO)
 LOG_FN(log_warn, LOG_WARN)
 LOG_FN(log_error, LOG_ERROR)
+
+void
+log_always(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_INFO, 1, fmt, ap);
+	va_end(ap);
+}
 
 void
 log_access(const struct log_access *a)

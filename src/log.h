@@ -28,6 +28,8 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* An info line printed whatever the level (start and stop). */
+void	log_always(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Writes one access line for a finished request. */
 void	log_access(const struct log_access *);
 

@@ -427,7 +427,7 @@ server_run(const struct config *cfg)
 	}
 	px.server = &sv;
 	cache_count_jobs(px.cache, &all, &terminal);
-	log_info("lumaproxy %s listening on %s, upstream %s, database %s"
+	log_always("lumaproxy %s listening on %s, upstream %s, database %s"
 	    " (%lld jobs, %lld finished)%s", PACKAGE_VERSION, sv.addr,
 	    cfg->upstream, cfg->db, (long long)all, (long long)terminal,
 	    cfg->offline ? ", offline" : "");
@@ -437,7 +437,7 @@ server_run(const struct config *cfg)
 	else
 		rc = 0;
 	jobs_get_stats(px.jobs, &js);
-	log_info("server: stopped after %llu upstream calls, %llu coalesced"
+	log_always("server: stopped after %llu upstream calls, %llu coalesced"
 	    " waits, %llu rate-limited answers",
 	    (unsigned long long)js.upstream_calls,
 	    (unsigned long long)js.coalesced,
