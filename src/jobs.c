@@ -414,7 +414,8 @@ fetch_done(const struct upstream_result *res, void *arg)
 	switch (res->error) {
 	case UPSTREAM_OK:
 		if (res->status == 200)
-			is_record = record_parse(res->body, res->len, &rec) == 0;
+			is_record = record_parse(px->parser, res->body,
+			    res->len, &rec) == 0;
 		kind = policy_classify(res->status, is_record);
 		break;
 	case UPSTREAM_TOO_LARGE:

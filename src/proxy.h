@@ -14,6 +14,7 @@ struct config;
 struct event_base;
 struct evhttp;
 struct jobs;
+struct record_parser;
 struct upstream;
 
 #define PROXY_MAGIC	0x50525859u
@@ -26,6 +27,7 @@ struct proxy {
 	struct upstream		*up;		/* owned */
 	struct cache		*cache;		/* owned */
 	struct jobs		*jobs;		/* owned */
+	struct record_parser	*parser;	/* owned */
 	struct server		*server;	/* owned: listener, limits */
 	struct policy_config	 policy;
 	int64_t			 pending;	/* requests not yet answered */

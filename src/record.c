@@ -1,55 +1,111 @@
 /*
- * Job record inspection with jansson.  The body is never rewritten: the
- * parse only decides whether to cache it and under which status; the cache
- * keeps and serves the bytes upstream sent.
+ * Job record inspection with SQLite's JSON functions, on a private
+ * in-memory connection with one prepared statement.  The body is never
+ * rewritten: the parse only decides whether to cache it and under which
+ * status; the cache keeps and serves the bytes upstream sent.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "record.h"
 #include "util.h"
 
-/* Copies a JSON string member of o into out; "" unless it fits. */
-static int
-copy_string(json_t *o, const char *key, char *out, size_t len)
-{
-	json_t *v = json_object_get(o, key);
-	size_t n;
+#define RECORD_PARSER_MAGIC	0x52435052u
 
-	out[0] = '\0';
-	if (!json_is_string(v))
-		return -1;
-	n = json_string_length(v);
-	if (n >= len || memchr(json_string_value(v), '\0', n) != NULL)
-		return -1;
-	memcpy(out, json_string_value(v), n + 1);
-	return 0;
+struct record_parser {
+	unsigned	 magic;
+	sqlite3		*db;		/* owned */
+	sqlite3_stmt	*st;		/* owned */
+};
+
+/* json_valid() first: the other functions raise errors on bad JSON. */
+static const char parse_sql[] =
+    "SELECT json_type(?1), json_type(?1, '$.status'),"
+    " json_extract(?1, '$.status'), json_type(?1, '$.type'),"
+    " json_extract(?1, '$.type') WHERE json_valid(?1)";
+
+struct record_parser *
+record_parser_new(void)
+{
+	struct record_parser *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->magic = RECORD_PARSER_MAGIC;
+	if (sqlite3_open_v2(":memory:", &p->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(p->db, parse_sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &p->st, NULL) != SQLITE_OK) {
+		record_parser_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+record_parser_free(struct record_parser *p)
+{
+	if (p == NULL)
+		return;
+	CHECK_OBJ(p, RECORD_PARSER_MAGIC);
+	sqlite3_finalize(p->st);
+	sqlite3_close(p->db);
+	memset(p, 0, sizeof(*p));
+	free(p);
+}
+
+/* Copies text column col into out, truncated to fit. */
+static void
+column_string(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+
+	if (s == NULL)
+		n = 0;
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 int
-record_parse(const void *body, size_t len, struct record *rec)
+record_parse(struct record_parser *p, const void *body, size_t len,
+    struct record *rec)
 {
-	json_error_t jerr;
-	json_t *root;
+	const char *t;
 	int rc = -1;
 
+	CHECK_OBJ(p, RECORD_PARSER_MAGIC);
 	memset(rec, 0, sizeof(*rec));
-	/* Integers as reals: a huge number is still a valid record. */
-	root = json_loadb(body, len, JSON_DECODE_INT_AS_REAL, &jerr);
-	if (root == NULL)
+	/* A raw NUL is never JSON, and SQLite would stop reading there. */
+	if (len == 0 || len > INT32_MAX || memchr(body, '\0', len) != NULL)
 		return -1;
-	if (!json_is_object(root))
+	if (sqlite3_bind_text(p->st, 1, body, (int)len, SQLITE_STATIC) != SQLITE_OK)
 		goto done;
-	if (copy_string(root, "status", rec->status, sizeof(rec->status)) != 0)
+	if (sqlite3_step(p->st) != SQLITE_ROW)
 		goto done;
-	(void)copy_string(root, "type", rec->type, sizeof(rec->type));
-	rec->terminal = record_status_terminal(rec->status);
+	if ((t = (const char *)sqlite3_column_text(p->st, 0)) == NULL ||
+	    strcmp(t, "object") != 0)
+		goto done;
+	if ((t = (const char *)sqlite3_column_text(p->st, 1)) == NULL ||
+	    strcmp(t, "text") != 0)
+		goto done;
+	column_string(p->st, 2, rec->status, sizeof(rec->status));
+	t = (const char *)sqlite3_column_text(p->st, 3);
+	if (t != NULL && strcmp(t, "text") == 0)
+		column_string(p->st, 4, rec->type, sizeof(rec->type));
+	/* Only the whole string counts: not one cut short or holding a NUL. */
+	rec->terminal = record_status_terminal(rec->status) &&
+	    strlen(rec->status) == (size_t)sqlite3_column_bytes(p->st, 2);
 	rc = 0;
 done:
-	json_decref(root);
+	sqlite3_reset(p->st);
+	sqlite3_clear_bindings(p->st);
 	return rc;
 }
 

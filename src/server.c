@@ -28,6 +28,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "proxy.h"
+#include "record.h"
 #include "server.h"
 #include "upstream.h"
 #include "util.h"
@@ -414,6 +415,7 @@ server_run(const struct config *cfg)
 	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
 	uo.max_body = (size_t)cfg->max_upstream_body;
 	if ((px.up = upstream_new(px.base, &uo)) == NULL ||
+	    (px.parser = record_parser_new()) == NULL ||
 	    (px.jobs = jobs_new(&px)) == NULL ||
 	    (sv.conn_sweep = event_new(px.base, -1, EV_PERSIST, conn_sweep_cb,
 	    &sv)) == NULL ||
@@ -460,6 +462,7 @@ done:
 		event_free(sv.sig_term);
 	if (sv.deadline != NULL)
 		event_free(sv.deadline);
+	record_parser_free(px.parser);
 	cache_close(px.cache);
 	if (px.base != NULL)
 		event_base_free(px.base);

@@ -1,0 +1,887 @@
+/*
+ * Unit tests of cache.c, each run on :memory: and on a temporary file:
+ * schema creation, job rows and grants per (jobid, token_id), terminal rows
+ * that stay, negative entries and their expiry, revocation, reopening, and
+ * refusal of files that are not ours, which must be left byte for byte.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <event2/buffer.h>
+#include <sqlite3.h>
+
+#include "cache.h"
+#include "record.h"
+
+/* Parses with a parser of its own, as the server does with its one. */
+static int
+parse(const void *body, size_t len, struct record *rec)
+{
+	struct record_parser *p = record_parser_new();
+	int rc;
+
+	ck_assert_ptr_nonnull(p);
+	rc = record_parse(p, body, len, rec);
+	record_parser_free(p);
+	return rc;
+}
+
+#define T		1700000000000LL
+#define JOB1		"j0326140530123456789v-u12345-email:user@example.com:" \
+			"a1b2c3d4-e5f6-7890-abcd-ef1234567890-bot:luma"
+#define JOB2		"j0326140530123456789i-u12345-email:user@example.com:" \
+			"c3d4e5f6-a7b8-9012-cdef-345678901234-bot:luma"
+#define TOK_A		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define TOK_B		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define APPLICATION_ID	0x4c554d41
+
+static const char pending_body[] =
+	"{\"jobid\":\"" JOB1 "\",\"type\":\"video\",\"status\":\"pending\","
+	"\"response\":null}";
+static const char processing_body[] =
+	"{\"jobid\":\"" JOB1 "\",\"type\":\"video\",\"status\":\"processing\","
+	"\"response\":null}";
+static const char completed_body[] =
+	"{\"jobid\":\"" JOB1 "\",\"type\":\"video\",\"status\":\"completed\","
+	"\"response\":{\"video\":{\"url\":\"https://storage.cdn-luma.com/a.mp4\"}}}";
+static const char completed_body2[] =
+	"{\"jobid\":\"" JOB1 "\",\"type\":\"video\",\"status\":\"completed\","
+	"\"response\":{\"video\":{\"url\":\"https://storage.cdn-luma.com/b.mp4\"}}}";
+static const char failed_body[] =
+	"{\"jobid\":\"" JOB2 "\",\"type\":\"image\",\"status\":\"failed\"}";
+static const char not_found[] = "{\"error\":\"Job not found\"}";
+static const char forbidden[] = "{\"error\":\"Job does not belong to this user\"}";
+
+/* The database of the current test: ":memory:" or a temporary file. */
+static char dbpath[64];
+
+/* Removes a database file and its companions. */
+static void
+remove_db(const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		(void)unlink(p);
+	}
+}
+
+/* A fresh temporary path; the file exists (empty) unless keep is 0. */
+static void
+make_temp(char *path, size_t len, int keep)
+{
+	int fd;
+
+	snprintf(path, len, "/tmp/check_cache.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_msg(fd >= 0, "mkstemp: %s", strerror(errno));
+	close(fd);
+	if (!keep)
+		ck_assert_int_eq(unlink(path), 0);
+}
+
+/* Opens the backend of loop iteration i: 0 is :memory:, 1 a new file. */
+static struct cache *
+open_backend(int i)
+{
+	char err[512] = "";
+	struct cache *c;
+
+	if (i == 0)
+		snprintf(dbpath, sizeof(dbpath), ":memory:");
+	else
+		make_temp(dbpath, sizeof(dbpath), 0);
+	c = cache_open(dbpath, err, sizeof(err));
+	ck_assert_msg(c != NULL, "cache_open(%s): %s", dbpath, err);
+	return c;
+}
+
+static void
+close_backend(struct cache *c)
+{
+	cache_close(c);
+	if (strcmp(dbpath, ":memory:") != 0)
+		remove_db(dbpath);
+}
+
+/* Stores body as upstream's 200 for (jobid, tok) at now. */
+static void
+store(struct cache *c, const char *jobid, const char *tok, const char *body,
+    int64_t now)
+{
+	struct record rec;
+
+	ck_assert_int_eq(parse(body, strlen(body), &rec), 0);
+	ck_assert_int_eq(cache_store_job(c, jobid, tok, &rec, body,
+	    strlen(body), now), 0);
+}
+
+/* Looks (jobid, tok) up and checks it finds exactly body. */
+static void
+expect_job(struct cache *c, const char *jobid, const char *tok,
+    const char *body, const char *status, int terminal, int64_t fetched)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct cache_job job;
+	char etag[ETAG_LEN + 1];
+	size_t n = strlen(body);
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(cache_lookup(c, jobid, tok, &job, buf), 1);
+	ck_assert_uint_eq(job.len, n);
+	ck_assert_uint_eq(evbuffer_get_length(buf), n);
+	ck_assert_mem_eq(evbuffer_pullup(buf, -1), body, n);
+	ck_assert_str_eq(job.status, status);
+	ck_assert_int_eq(!!job.terminal, terminal);
+	record_etag(body, n, etag);
+	ck_assert_str_eq(job.etag, etag);
+	ck_assert_int_eq(job.job_fetched_at, fetched);
+	evbuffer_free(buf);
+}
+
+static void
+expect_no_job(struct cache *c, const char *jobid, const char *tok)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct cache_job job;
+
+	ck_assert_int_eq(cache_lookup(c, jobid, tok, &job, buf), 0);
+	ck_assert_uint_eq(evbuffer_get_length(buf), 0);
+	evbuffer_free(buf);
+}
+
+static void
+expect_counts(struct cache *c, int64_t all, int64_t terminal)
+{
+	int64_t a = -1, t = -1;
+
+	ck_assert_int_eq(cache_count_jobs(c, &a, &t), 0);
+	ck_assert_int_eq(a, all);
+	ck_assert_int_eq(t, terminal);
+}
+
+START_TEST(test_open_empty)
+{
+	struct cache *c = open_backend(_i);
+
+	ck_assert_int_ge(cache_schema_version(), 1);
+	ck_assert_int_eq(cache_ping(c), 0);
+	expect_counts(c, 0, 0);
+	expect_no_job(c, JOB1, TOK_A);
+	close_backend(c);
+}
+END_TEST
+
+/* A new file carries our application_id and the current user_version. */
+START_TEST(test_open_creates_schema)
+{
+	char path[64], err[512];
+	struct cache *c;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	cache_close(c);
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1,
+	    &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), cache_schema_version());
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA application_id", -1,
+	    &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), APPLICATION_ID);
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1,
+	    &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	remove_db(path);
+}
+END_TEST
+
+START_TEST(test_store_lookup)
+{
+	struct cache *c = open_backend(_i);
+	struct cache_job job;
+
+	store(c, JOB1, TOK_A, completed_body, T);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_A, &job, NULL), 1);
+	ck_assert_int_eq(job.grant_fetched_at, T);
+	ck_assert_uint_eq(job.len, strlen(completed_body));
+	ck_assert_int_eq(job.etag[0], '"');
+
+	/* Not granted to another token, nor another job. */
+	expect_no_job(c, JOB1, TOK_B);
+	expect_no_job(c, JOB2, TOK_A);
+	expect_counts(c, 1, 1);
+
+	store(c, JOB2, TOK_A, failed_body, T + 5);
+	expect_job(c, JOB2, TOK_A, failed_body, "failed", 1, T + 5);
+	store(c, "j-pending", TOK_A, pending_body, T + 6);
+	expect_job(c, "j-pending", TOK_A, pending_body, "pending", 0, T + 6);
+	expect_counts(c, 3, 2);
+	ck_assert_int_eq(cache_ping(c), 0);
+	close_backend(c);
+}
+END_TEST
+
+/* The body is kept byte for byte, NUL and high bytes included. */
+START_TEST(test_store_binary)
+{
+	struct cache *c = open_backend(_i);
+	struct evbuffer *buf = evbuffer_new();
+	struct record rec;
+	struct cache_job job;
+	size_t n = 300000, i;
+	unsigned char *body = malloc(n);
+
+	ck_assert_ptr_nonnull(body);
+	for (i = 0; i < n; i++)
+		body[i] = (unsigned char)(i * 7 + i / 251);
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.status, sizeof(rec.status), "completed");
+	snprintf(rec.type, sizeof(rec.type), "video");
+	rec.terminal = 1;
+	ck_assert_int_eq(cache_store_job(c, JOB1, TOK_A, &rec, body, n, T), 0);
+	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_A, &job, buf), 1);
+	ck_assert_uint_eq(job.len, n);
+	ck_assert_uint_eq(evbuffer_get_length(buf), n);
+	ck_assert_int_eq(memcmp(evbuffer_pullup(buf, -1), body, n), 0);
+	evbuffer_free(buf);
+	free(body);
+	close_backend(c);
+}
+END_TEST
+
+/* The body is appended to what the buffer already holds. */
+START_TEST(test_lookup_appends)
+{
+	struct cache *c = open_backend(_i);
+	struct evbuffer *buf = evbuffer_new();
+	struct cache_job job;
+	size_t n = strlen(pending_body);
+
+	store(c, JOB1, TOK_A, pending_body, T);
+	evbuffer_add(buf, "xy", 2);
+	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_A, &job, buf), 1);
+	ck_assert_uint_eq(evbuffer_get_length(buf), n + 2);
+	ck_assert_mem_eq(evbuffer_pullup(buf, -1), "xy", 2);
+	ck_assert_mem_eq(evbuffer_pullup(buf, -1) + 2, pending_body, n);
+	evbuffer_free(buf);
+	close_backend(c);
+}
+END_TEST
+
+START_TEST(test_pending_replaced)
+{
+	struct cache *c = open_backend(_i);
+	struct cache_job job;
+
+	store(c, JOB1, TOK_A, pending_body, T);
+	expect_job(c, JOB1, TOK_A, pending_body, "pending", 0, T);
+	store(c, JOB1, TOK_A, processing_body, T + 5000);
+	expect_job(c, JOB1, TOK_A, processing_body, "processing", 0, T + 5000);
+	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_A, &job, NULL), 1);
+	ck_assert_int_eq(job.grant_fetched_at, T + 5000);
+	expect_counts(c, 1, 0);
+
+	store(c, JOB1, TOK_A, completed_body, T + 10000);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T + 10000);
+	expect_counts(c, 1, 1);
+	close_backend(c);
+}
+END_TEST
+
+/* A terminal row stays against a later unfinished answer. */
+START_TEST(test_terminal_kept)
+{
+	struct cache *c = open_backend(_i);
+	struct cache_job job;
+
+	store(c, JOB1, TOK_A, completed_body, T);
+	store(c, JOB1, TOK_A, pending_body, T + 6000);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	store(c, JOB1, TOK_B, processing_body, T + 7000);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_B, &job, NULL), 1);
+	ck_assert_int_eq(job.terminal, 1);
+	/* Each grant still records the pair's last upstream fetch. */
+	ck_assert_int_eq(job.job_fetched_at, T);
+	ck_assert_int_eq(job.grant_fetched_at, T + 7000);
+	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_A, &job, NULL), 1);
+	ck_assert_int_eq(job.grant_fetched_at, T + 6000);
+	expect_counts(c, 1, 1);
+	close_backend(c);
+}
+END_TEST
+
+/* ... but a later terminal answer (renewed media URLs) replaces it. */
+START_TEST(test_terminal_replaced_by_terminal)
+{
+	struct cache *c = open_backend(_i);
+	struct cache_job a, b;
+
+	store(c, JOB1, TOK_A, completed_body, T);
+	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_A, &a, NULL), 1);
+	store(c, JOB1, TOK_A, completed_body2, T + 9000);
+	expect_job(c, JOB1, TOK_A, completed_body2, "completed", 1, T + 9000);
+	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_A, &b, NULL), 1);
+	ck_assert_str_ne(a.etag, b.etag);
+	ck_assert_int_eq(b.grant_fetched_at, T + 9000);
+	expect_counts(c, 1, 1);
+	close_backend(c);
+}
+END_TEST
+
+START_TEST(test_grants)
+{
+	struct cache *c = open_backend(_i);
+
+	store(c, JOB1, TOK_A, completed_body, T);
+	expect_no_job(c, JOB1, TOK_B);
+	store(c, JOB1, TOK_B, completed_body, T + 1);
+	expect_job(c, JOB1, TOK_B, completed_body, "completed", 1, T + 1);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T + 1);
+	expect_counts(c, 1, 1);
+
+	/* Revoking is per token; the row stays for the others. */
+	ck_assert_int_eq(cache_revoke(c, JOB1, TOK_A), 0);
+	expect_no_job(c, JOB1, TOK_A);
+	expect_job(c, JOB1, TOK_B, completed_body, "completed", 1, T + 1);
+	expect_counts(c, 1, 1);
+
+	/* Revoking what is not there is fine. */
+	ck_assert_int_eq(cache_revoke(c, JOB1, TOK_A), 0);
+	ck_assert_int_eq(cache_revoke(c, JOB2, TOK_B), 0);
+	expect_job(c, JOB1, TOK_B, completed_body, "completed", 1, T + 1);
+
+	/* A new 200 grants again. */
+	store(c, JOB1, TOK_A, completed_body, T + 2);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T + 2);
+	close_backend(c);
+}
+END_TEST
+
+static void
+expect_negative(struct cache *c, const char *jobid, const char *tok,
+    int status, const char *body, int64_t fetched, int64_t expires)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct cache_negative neg;
+	size_t n = strlen(body);
+
+	ck_assert_int_eq(cache_lookup_negative(c, jobid, tok, &neg, buf), 1);
+	ck_assert_int_eq(neg.status, status);
+	ck_assert_int_eq(neg.fetched_at, fetched);
+	ck_assert_int_eq(neg.expires_at, expires);
+	ck_assert_uint_eq(neg.len, n);
+	ck_assert_uint_eq(evbuffer_get_length(buf), n);
+	if (n > 0)
+		ck_assert_mem_eq(evbuffer_pullup(buf, -1), body, n);
+	evbuffer_free(buf);
+}
+
+static void
+expect_no_negative(struct cache *c, const char *jobid, const char *tok)
+{
+	struct cache_negative neg;
+
+	ck_assert_int_eq(cache_lookup_negative(c, jobid, tok, &neg, NULL), 0);
+}
+
+static void
+store_negative(struct cache *c, const char *jobid, const char *tok,
+    int status, const char *body, int64_t now, int64_t expires)
+{
+	ck_assert_int_eq(cache_store_negative(c, jobid, tok, status, body,
+	    strlen(body), now, expires), 0);
+}
+
+START_TEST(test_negative)
+{
+	struct cache *c = open_backend(_i);
+
+	expect_no_negative(c, JOB1, TOK_A);
+	store_negative(c, JOB1, TOK_A, 404, not_found, T, T + 30000);
+	expect_negative(c, JOB1, TOK_A, 404, not_found, T, T + 30000);
+	expect_no_negative(c, JOB1, TOK_B);
+	expect_no_negative(c, JOB2, TOK_A);
+	/* A negative entry is not a job. */
+	expect_no_job(c, JOB1, TOK_A);
+	expect_counts(c, 0, 0);
+
+	/* A new answer for the pair replaces it. */
+	store_negative(c, JOB1, TOK_A, 403, forbidden, T + 100, T + 30100);
+	expect_negative(c, JOB1, TOK_A, 403, forbidden, T + 100, T + 30100);
+
+	/* An empty body is kept as empty. */
+	store_negative(c, JOB2, TOK_B, 400, "", T, T + 30000);
+	expect_negative(c, JOB2, TOK_B, 400, "", T, T + 30000);
+	close_backend(c);
+}
+END_TEST
+
+START_TEST(test_negative_expire)
+{
+	struct cache *c = open_backend(_i);
+
+	store_negative(c, JOB1, TOK_A, 404, not_found, T, T + 30000);
+	store_negative(c, JOB1, TOK_B, 403, forbidden, T, T + 10);
+	store_negative(c, JOB2, TOK_A, 400, not_found, T, T + 20);
+
+	ck_assert_int_eq(cache_expire_negatives(c, T, 100), 0);
+	ck_assert_int_eq(cache_expire_negatives(c, T + 9, 100), 0);
+	expect_negative(c, JOB1, TOK_B, 403, forbidden, T, T + 10);
+
+	/* Expired once now reaches expires_at, as the policy sees it. */
+	ck_assert_int_eq(cache_expire_negatives(c, T + 10, 100), 1);
+	expect_no_negative(c, JOB1, TOK_B);
+	expect_negative(c, JOB2, TOK_A, 400, not_found, T, T + 20);
+	expect_negative(c, JOB1, TOK_A, 404, not_found, T, T + 30000);
+
+	ck_assert_int_eq(cache_expire_negatives(c, T + 29999, 100), 1);
+	expect_no_negative(c, JOB2, TOK_A);
+	expect_negative(c, JOB1, TOK_A, 404, not_found, T, T + 30000);
+	ck_assert_int_eq(cache_expire_negatives(c, T + 30000, 100), 1);
+	expect_no_negative(c, JOB1, TOK_A);
+	ck_assert_int_eq(cache_expire_negatives(c, T + 99999, 100), 0);
+	close_backend(c);
+}
+END_TEST
+
+/* Expiry works in batches of at most limit rows. */
+START_TEST(test_negative_expire_limit)
+{
+	struct cache *c = open_backend(_i);
+	char jobid[32];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(jobid, sizeof(jobid), "j%d", i);
+		store_negative(c, jobid, TOK_A, 404, not_found, T, T + i);
+	}
+	store_negative(c, "jlive", TOK_A, 404, not_found, T, T + 1000000);
+	ck_assert_int_eq(cache_expire_negatives(c, T + 100, 2), 2);
+	ck_assert_int_eq(cache_expire_negatives(c, T + 100, 2), 2);
+	ck_assert_int_eq(cache_expire_negatives(c, T + 100, 2), 1);
+	ck_assert_int_eq(cache_expire_negatives(c, T + 100, 2), 0);
+	for (i = 0; i < 5; i++) {
+		snprintf(jobid, sizeof(jobid), "j%d", i);
+		expect_no_negative(c, jobid, TOK_A);
+	}
+	expect_negative(c, "jlive", TOK_A, 404, not_found, T, T + 1000000);
+	close_backend(c);
+}
+END_TEST
+
+/* A 200 drops the pair's negative entry, and only the pair's. */
+START_TEST(test_store_drops_negative)
+{
+	struct cache *c = open_backend(_i);
+
+	store_negative(c, JOB1, TOK_A, 404, not_found, T, T + 30000);
+	store_negative(c, JOB1, TOK_B, 404, not_found, T, T + 30000);
+	store_negative(c, JOB2, TOK_A, 404, not_found, T, T + 30000);
+	store(c, JOB1, TOK_A, pending_body, T + 1);
+	expect_no_negative(c, JOB1, TOK_A);
+	expect_negative(c, JOB1, TOK_B, 404, not_found, T, T + 30000);
+	expect_negative(c, JOB2, TOK_A, 404, not_found, T, T + 30000);
+	expect_job(c, JOB1, TOK_A, pending_body, "pending", 0, T + 1);
+	close_backend(c);
+}
+END_TEST
+
+START_TEST(test_count_jobs)
+{
+	struct cache *c = open_backend(_i);
+	char jobid[32];
+	int i;
+
+	expect_counts(c, 0, 0);
+	for (i = 0; i < 7; i++) {
+		snprintf(jobid, sizeof(jobid), "jp%d", i);
+		store(c, jobid, TOK_A, pending_body, T);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(jobid, sizeof(jobid), "jc%d", i);
+		store(c, jobid, i % 2 ? TOK_A : TOK_B, completed_body, T);
+	}
+	store(c, "jf", TOK_B, failed_body, T);
+	expect_counts(c, 12, 5);
+	/* Grants are not jobs. */
+	store(c, "jf", TOK_A, failed_body, T);
+	expect_counts(c, 12, 5);
+	store(c, "jp0", TOK_A, completed_body, T + 1);
+	expect_counts(c, 12, 6);
+	close_backend(c);
+}
+END_TEST
+
+/* Job ids and token ids are data, never SQL. */
+START_TEST(test_hostile_keys)
+{
+	struct cache *c = open_backend(_i);
+	static const char evil[] = "j'); DROP TABLE jobs; --";
+
+	store(c, evil, TOK_A, completed_body, T);
+	expect_job(c, evil, TOK_A, completed_body, "completed", 1, T);
+	expect_no_job(c, "j", TOK_A);
+	expect_no_job(c, evil, "' OR '1'='1");
+	ck_assert_int_eq(cache_ping(c), 0);
+	expect_counts(c, 1, 1);
+	close_backend(c);
+}
+END_TEST
+
+START_TEST(test_reopen)
+{
+	char path[64], err[512];
+	struct cache *c;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	store(c, JOB1, TOK_A, completed_body, T);
+	store(c, JOB2, TOK_B, pending_body, T + 1);
+	store_negative(c, "jneg", TOK_A, 404, not_found, T, T + 30000);
+	cache_close(c);
+
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "reopen: %s", err);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	expect_job(c, JOB2, TOK_B, pending_body, "pending", 0, T + 1);
+	expect_no_job(c, JOB1, TOK_B);
+	expect_negative(c, "jneg", TOK_A, 404, not_found, T, T + 30000);
+	expect_counts(c, 2, 1);
+	ck_assert_int_eq(cache_ping(c), 0);
+	cache_close(c);
+
+	/* A third open, once more from a cleanly closed file. */
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "reopen: %s", err);
+	expect_counts(c, 2, 1);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
+/* An existing empty file (as touch or mkstemp leave) becomes a cache. */
+START_TEST(test_open_empty_file)
+{
+	char path[64], err[512];
+	struct cache *c;
+	struct stat sb;
+
+	make_temp(path, sizeof(path), 1);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	store(c, JOB1, TOK_A, completed_body, T);
+	cache_close(c);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "reopen: %s", err);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
+/* Reads a whole file into *buf (malloc'd); returns its size. */
+static size_t
+slurp(const char *path, unsigned char **buf)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1 << 16, n = 0, r;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	*buf = malloc(cap);
+	ck_assert_ptr_nonnull(*buf);
+	while ((r = fread(*buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			cap *= 2;
+			*buf = realloc(*buf, cap);
+			ck_assert_ptr_nonnull(*buf);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* cache_open(path) must fail, name path, and leave the file as it was. */
+static void
+expect_refused(const char *path)
+{
+	unsigned char *before, *after;
+	size_t nb, na;
+	char err[1024] = "";
+	struct cache *c;
+
+	nb = slurp(path, &before);
+	c = cache_open(path, err, sizeof(err));
+	if (c != NULL)
+		cache_close(c);
+	ck_assert_msg(c == NULL, "%s was accepted", path);
+	ck_assert_msg(strstr(err, path) != NULL, "message '%s' does not name %s",
+	    err, path);
+	na = slurp(path, &after);
+	ck_assert_msg(na == nb, "%s: size %zu, was %zu", path, na, nb);
+	ck_assert_msg(memcmp(before, after, nb) == 0, "%s was modified", path);
+	free(before);
+	free(after);
+}
+
+static void
+write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Runs sql on a new SQLite database at path, in rollback-journal mode. */
+static void
+make_sqlite(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+	    "%s", msg ? msg : "?");
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+
+START_TEST(test_refuse_text)
+{
+	char path[64];
+	char text[8192];
+	size_t i;
+
+	make_temp(path, sizeof(path), 1);
+	for (i = 0; i < sizeof(text); i++)
+		text[i] = "precious notes, not a database\n"[i % 31];
+	write_file(path, text, sizeof(text));
+	expect_refused(path);
+	remove_db(path);
+}
+END_TEST
+
+START_TEST(test_refuse_short_text)
+{
+	char path[64];
+
+	make_temp(path, sizeof(path), 1);
+	write_file(path, "hello\n", 6);
+	expect_refused(path);
+	remove_db(path);
+}
+END_TEST
+
+START_TEST(test_refuse_foreign_table)
+{
+	char path[64];
+
+	make_temp(path, sizeof(path), 0);
+	make_sqlite(path, "CREATE TABLE accounts (id INTEGER PRIMARY KEY,"
+	    " name TEXT); INSERT INTO accounts (name) VALUES ('alice'), ('bob');");
+	expect_refused(path);
+	remove_db(path);
+}
+END_TEST
+
+/* Another program's application_id, even with no tables. */
+START_TEST(test_refuse_foreign_appid)
+{
+	char path[64];
+
+	make_temp(path, sizeof(path), 0);
+	make_sqlite(path, "PRAGMA application_id = 305419896;");
+	expect_refused(path);
+	remove_db(path);
+}
+END_TEST
+
+/* Our application_id with tables from a newer lumaproxy. */
+START_TEST(test_refuse_newer)
+{
+	char path[64], sql[256];
+
+	make_temp(path, sizeof(path), 0);
+	snprintf(sql, sizeof(sql), "CREATE TABLE future (x); PRAGMA"
+	    " application_id = %d; PRAGMA user_version = %d;", APPLICATION_ID,
+	    cache_schema_version() + 1);
+	make_sqlite(path, sql);
+	expect_refused(path);
+	remove_db(path);
+}
+END_TEST
+
+/* A cache this build wrote, later stamped by a newer lumaproxy. */
+START_TEST(test_refuse_newer_migrated)
+{
+	char path[64], err[512], sql[128];
+	struct cache *c;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	store(c, JOB1, TOK_A, completed_body, T);
+	cache_close(c);
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = DELETE;"
+	    " PRAGMA user_version = %d;", cache_schema_version() + 5);
+	make_sqlite(path, sql);
+	expect_refused(path);
+	remove_db(path);
+}
+END_TEST
+
+/* A cache whose table pages were overwritten is refused as corrupt. */
+START_TEST(test_refuse_corrupt)
+{
+	char path[64], err[512];
+	struct cache *c;
+	unsigned char *data;
+	size_t n, page, i;
+	char jobid[32];
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	for (i = 0; i < 50; i++) {
+		snprintf(jobid, sizeof(jobid), "j%zu", i);
+		store(c, jobid, TOK_A, completed_body, T);
+	}
+	cache_close(c);
+	make_sqlite(path, "PRAGMA journal_mode = DELETE;");
+	n = slurp(path, &data);
+	page = (size_t)data[16] << 8 | data[17];
+	if (page == 1)
+		page = 65536;
+	ck_assert_uint_ge(n, 3 * page);
+	/* Garble every page but the first (the header and schema). */
+	for (i = page; i < n; i++)
+		data[i] = (unsigned char)(0xa5 ^ i);
+	write_file(path, data, n);
+	free(data);
+	expect_refused(path);
+	remove_db(path);
+}
+END_TEST
+
+START_TEST(test_refuse_unopenable)
+{
+	char err[512] = "";
+	struct cache *c;
+
+	c = cache_open("/nonexistent-dir-check-cache/x.db", err, sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, "/nonexistent-dir-check-cache/x.db") != NULL,
+	    "message: %s", err);
+
+	c = cache_open("/tmp", err, sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, "/tmp") != NULL, "message: %s", err);
+}
+END_TEST
+
+/* When the cache's tables cannot be read, ping and counts say so. */
+START_TEST(test_ping_fails)
+{
+	char path[64], err[512];
+	struct cache *c;
+	int64_t a, t;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	store(c, JOB1, TOK_A, completed_body, T);
+	ck_assert_int_eq(cache_ping(c), 0);
+	/* Another connection drops the tables from under it. */
+	make_sqlite(path, "DROP TABLE grants; DROP TABLE jobs;");
+	ck_assert_int_eq(cache_ping(c), -1);
+	ck_assert_int_eq(cache_count_jobs(c, &a, &t), -1);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
+START_TEST(test_close_null)
+{
+	cache_close(NULL);
+}
+END_TEST
+
+static Suite *
+cache_suite(void)
+{
+	Suite *s = suite_create("cache");
+	TCase *tc;
+
+	/* Iteration 0 runs on :memory:, 1 on a temporary file. */
+	tc = tcase_create("rows");
+	tcase_add_loop_test(tc, test_open_empty, 0, 2);
+	tcase_add_loop_test(tc, test_store_lookup, 0, 2);
+	tcase_add_loop_test(tc, test_store_binary, 0, 2);
+	tcase_add_loop_test(tc, test_lookup_appends, 0, 2);
+	tcase_add_loop_test(tc, test_pending_replaced, 0, 2);
+	tcase_add_loop_test(tc, test_terminal_kept, 0, 2);
+	tcase_add_loop_test(tc, test_terminal_replaced_by_terminal, 0, 2);
+	tcase_add_loop_test(tc, test_grants, 0, 2);
+	tcase_add_loop_test(tc, test_negative, 0, 2);
+	tcase_add_loop_test(tc, test_negative_expire, 0, 2);
+	tcase_add_loop_test(tc, test_negative_expire_limit, 0, 2);
+	tcase_add_loop_test(tc, test_store_drops_negative, 0, 2);
+	tcase_add_loop_test(tc, test_count_jobs, 0, 2);
+	tcase_add_loop_test(tc, test_hostile_keys, 0, 2);
+	tcase_add_test(tc, test_close_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("file");
+	tcase_add_test(tc, test_open_creates_schema);
+	tcase_add_test(tc, test_reopen);
+	tcase_add_test(tc, test_open_empty_file);
+	tcase_add_test(tc, test_refuse_text);
+	tcase_add_test(tc, test_refuse_short_text);
+	tcase_add_test(tc, test_refuse_foreign_table);
+	tcase_add_test(tc, test_refuse_foreign_appid);
+	tcase_add_test(tc, test_refuse_newer);
+	tcase_add_test(tc, test_refuse_newer_migrated);
+	tcase_add_test(tc, test_refuse_corrupt);
+	tcase_add_test(tc, test_refuse_unopenable);
+	tcase_add_test(tc, test_ping_fails);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(cache_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,592 @@
+/*
+ * Unit tests of config.c: the defaults of SPEC 5, every serve option from
+ * the command line (--name value, --name=value, short forms), rejections
+ * that name the option, the -c file (FILE:LINE in errors, command line
+ * beats file beats defaults), -h / -V, and the usage text.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "config.h"
+
+/* Parses a NULL-terminated argument list. */
+static enum config_result
+parse_list(struct config *cfg, char *err, size_t errlen, char *const *argv)
+{
+	int argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	err[0] = '\0';
+	/* Whatever cfg held before, parsing starts from the defaults. */
+	memset(cfg, 0xa5, sizeof(*cfg));
+	return config_parse(cfg, argc, argv, err, errlen);
+}
+
+#define PARSE(cfg, err, ...) \
+	parse_list((cfg), (err), sizeof(err), (char *const[]){ __VA_ARGS__, NULL })
+
+static void
+assert_defaults(const struct config *c)
+{
+	ck_assert_str_eq(c->listen_host, "127.0.0.1");
+	ck_assert_uint_eq(c->listen_port, 8080);
+	ck_assert_str_eq(c->upstream, "https://api.useapi.net");
+	ck_assert_str_eq(c->db, "lumaproxy.db");
+	ck_assert_int_eq(c->pending_interval, 5);
+	ck_assert_int_eq(c->pending_mode, PENDING_SERVE);
+	ck_assert_int_eq(c->negative_ttl, 30);
+	ck_assert_int_eq(c->upstream_timeout, 30);
+	ck_assert_uint_eq(c->max_upstream_body, 1048576);
+	ck_assert_uint_eq(c->max_connections, 4096);
+	ck_assert_uint_eq(c->max_request_body, 67108864);
+	ck_assert_int_eq(c->offline, 0);
+	ck_assert_int_eq(c->log_level, LOG_INFO);
+	ck_assert_int_eq(c->log_format, LOG_TEXT);
+}
+
+START_TEST(test_defaults)
+{
+	struct config cfg;
+	char err[512];
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	config_defaults(&cfg);
+	assert_defaults(&cfg);
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	ck_assert_int_eq(config_parse(&cfg, 0, NULL, err, sizeof(err)),
+	    CONFIG_OK);
+	assert_defaults(&cfg);
+}
+END_TEST
+
+enum field {
+	F_LISTEN, F_UPSTREAM, F_DB, F_PENDING_INTERVAL, F_PENDING_MODE,
+	F_NEGATIVE_TTL, F_UPSTREAM_TIMEOUT, F_MAX_UPSTREAM_BODY,
+	F_MAX_CONNECTIONS, F_MAX_REQUEST_BODY, F_OFFLINE, F_LOG_LEVEL,
+	F_LOG_FORMAT,
+};
+
+struct opt_case {
+	const char	*a0, *a1;	/* one or two arguments */
+	enum field	 f;
+	const char	*s;		/* expected string (host for F_LISTEN) */
+	int64_t		 n;		/* expected number (port for F_LISTEN) */
+};
+
+static const struct opt_case opt_cases[] = {
+	{ "--listen", "0.0.0.0:9090", F_LISTEN, "0.0.0.0", 9090 },
+	{ "--listen=0.0.0.0:9091", NULL, F_LISTEN, "0.0.0.0", 9091 },
+	{ "-l", "localhost:0", F_LISTEN, "localhost", 0 },
+	{ "-l", "127.0.0.2:1", F_LISTEN, "127.0.0.2", 1 },
+	{ "--listen", "127.0.0.1:65535", F_LISTEN, "127.0.0.1", 65535 },
+	{ "--listen", "[::1]:8080", F_LISTEN, "::1", 8080 },
+	{ "-l", "[::]:0", F_LISTEN, "::", 0 },
+	{ "--listen=[fe80::1]:4443", NULL, F_LISTEN, "fe80::1", 4443 },
+	{ "--upstream", "http://127.0.0.1:9999", F_UPSTREAM, "http://127.0.0.1:9999", 0 },
+	{ "--upstream=https://example.com", NULL, F_UPSTREAM, "https://example.com", 0 },
+	{ "-u", "https://example.com/", F_UPSTREAM, "https://example.com", 0 },
+	{ "-u", "http://[::1]:8081/base", F_UPSTREAM, "http://[::1]:8081/base", 0 },
+	{ "--db", "/tmp/x.db", F_DB, "/tmp/x.db", 0 },
+	{ "--db=rel/cache.db", NULL, F_DB, "rel/cache.db", 0 },
+	{ "-d", "other.db", F_DB, "other.db", 0 },
+	{ "--pending-interval", "7", F_PENDING_INTERVAL, NULL, 7 },
+	{ "--pending-interval=12", NULL, F_PENDING_INTERVAL, NULL, 12 },
+	{ "--pending-interval", "0", F_PENDING_INTERVAL, NULL, 0 },
+	{ "--pending-mode", "reject", F_PENDING_MODE, NULL, PENDING_REJECT },
+	{ "--pending-mode=serve", NULL, F_PENDING_MODE, NULL, PENDING_SERVE },
+	{ "--negative-ttl", "0", F_NEGATIVE_TTL, NULL, 0 },
+	{ "--negative-ttl=600", NULL, F_NEGATIVE_TTL, NULL, 600 },
+	{ "--upstream-timeout", "1", F_UPSTREAM_TIMEOUT, NULL, 1 },
+	{ "--upstream-timeout=120", NULL, F_UPSTREAM_TIMEOUT, NULL, 120 },
+	{ "--max-upstream-body", "2097152", F_MAX_UPSTREAM_BODY, NULL, 2097152 },
+	{ "--max-upstream-body=65536", NULL, F_MAX_UPSTREAM_BODY, NULL, 65536 },
+	{ "--max-connections", "10", F_MAX_CONNECTIONS, NULL, 10 },
+	{ "--max-connections=100000", NULL, F_MAX_CONNECTIONS, NULL, 100000 },
+	{ "--max-request-body", "1024", F_MAX_REQUEST_BODY, NULL, 1024 },
+	{ "--max-request-body=0", NULL, F_MAX_REQUEST_BODY, NULL, 0 },
+	{ "--offline", NULL, F_OFFLINE, NULL, 1 },
+	{ "--log-level", "debug", F_LOG_LEVEL, NULL, LOG_DEBUG },
+	{ "--log-level", "info", F_LOG_LEVEL, NULL, LOG_INFO },
+	{ "--log-level=warn", NULL, F_LOG_LEVEL, NULL, LOG_WARN },
+	{ "--log-level", "error", F_LOG_LEVEL, NULL, LOG_ERROR },
+	{ "--log-format", "json", F_LOG_FORMAT, NULL, LOG_JSON },
+	{ "--log-format=text", NULL, F_LOG_FORMAT, NULL, LOG_TEXT },
+};
+
+/* Checks the field of case c in cfg. */
+static void
+assert_field(const struct opt_case *c, const struct config *cfg)
+{
+	switch (c->f) {
+	case F_LISTEN:
+		ck_assert_str_eq(cfg->listen_host, c->s);
+		ck_assert_uint_eq(cfg->listen_port, (unsigned)c->n);
+		break;
+	case F_UPSTREAM:
+		ck_assert_str_eq(cfg->upstream, c->s);
+		break;
+	case F_DB:
+		ck_assert_str_eq(cfg->db, c->s);
+		break;
+	case F_PENDING_INTERVAL:
+		ck_assert_int_eq(cfg->pending_interval, c->n);
+		break;
+	case F_PENDING_MODE:
+		ck_assert_int_eq(cfg->pending_mode, c->n);
+		break;
+	case F_NEGATIVE_TTL:
+		ck_assert_int_eq(cfg->negative_ttl, c->n);
+		break;
+	case F_UPSTREAM_TIMEOUT:
+		ck_assert_int_eq(cfg->upstream_timeout, c->n);
+		break;
+	case F_MAX_UPSTREAM_BODY:
+		ck_assert_uint_eq(cfg->max_upstream_body, (uint64_t)c->n);
+		break;
+	case F_MAX_CONNECTIONS:
+		ck_assert_uint_eq(cfg->max_connections, (uint64_t)c->n);
+		break;
+	case F_MAX_REQUEST_BODY:
+		ck_assert_uint_eq(cfg->max_request_body, (uint64_t)c->n);
+		break;
+	case F_OFFLINE:
+		ck_assert_int_eq(cfg->offline, c->n);
+		break;
+	case F_LOG_LEVEL:
+		ck_assert_int_eq(cfg->log_level, c->n);
+		break;
+	case F_LOG_FORMAT:
+		ck_assert_int_eq(cfg->log_format, c->n);
+		break;
+	}
+}
+
+START_TEST(test_option)
+{
+	const struct opt_case *c = &opt_cases[_i];
+	struct config cfg;
+	char err[512];
+	enum config_result r;
+
+	if (c->a1 != NULL)
+		r = PARSE(&cfg, err, (char *)c->a0, (char *)c->a1);
+	else
+		r = PARSE(&cfg, err, (char *)c->a0);
+	ck_assert_msg(r == CONFIG_OK, "%s %s: %d (%s)", c->a0,
+	    c->a1 ? c->a1 : "", (int)r, err);
+	assert_field(c, &cfg);
+}
+END_TEST
+
+/* Several options at once; the last of a repeated one wins. */
+START_TEST(test_options_together)
+{
+	struct config cfg;
+	char err[512];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "-l", "[::1]:0", "--offline",
+	    "--pending-interval", "2", "-d", "a.db", "--pending-mode=reject",
+	    "--pending-interval", "3", "-u", "http://127.0.0.1:1/"), CONFIG_OK);
+	ck_assert_str_eq(cfg.listen_host, "::1");
+	ck_assert_uint_eq(cfg.listen_port, 0);
+	ck_assert_int_eq(cfg.offline, 1);
+	ck_assert_int_eq(cfg.pending_interval, 3);
+	ck_assert_str_eq(cfg.db, "a.db");
+	ck_assert_int_eq(cfg.pending_mode, PENDING_REJECT);
+	ck_assert_str_eq(cfg.upstream, "http://127.0.0.1:1");
+	/* Untouched options keep their defaults. */
+	ck_assert_int_eq(cfg.negative_ttl, 30);
+	ck_assert_uint_eq(cfg.max_upstream_body, 1048576);
+}
+END_TEST
+
+struct bad_case {
+	const char	*a0, *a1;
+	const char	*named;		/* what the message must mention */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "--bogus", NULL, "--bogus" },
+	{ "--bogus=1", NULL, "bogus" },
+	{ "-x", NULL, "-x" },
+	{ "stray", NULL, "stray" },
+	{ "--listen", NULL, "listen" },
+	{ "-l", NULL, "listen" },
+	{ "-u", NULL, "upstream" },
+	{ "-d", NULL, "db" },
+	{ "-c", NULL, "config" },
+	{ "--pending-interval", NULL, "pending-interval" },
+	{ "--pending-mode", NULL, "pending-mode" },
+	{ "--log-level", NULL, "log-level" },
+	{ "--pending-interval", "abc", "pending-interval" },
+	{ "--pending-interval", "-1", "pending-interval" },
+	{ "--pending-interval", "1.5", "pending-interval" },
+	{ "--pending-interval", "5s", "pending-interval" },
+	{ "--pending-interval", "", "pending-interval" },
+	{ "--pending-interval", "18446744073709551616", "pending-interval" },
+	{ "--pending-interval=x", NULL, "pending-interval" },
+	{ "--negative-ttl", "ten", "negative-ttl" },
+	{ "--negative-ttl", "18446744073709551616", "negative-ttl" },
+	{ "--upstream-timeout", "x", "upstream-timeout" },
+	{ "--upstream-timeout", "18446744073709551616", "upstream-timeout" },
+	{ "--max-upstream-body", "1MiB", "max-upstream-body" },
+	{ "--max-upstream-body", "18446744073709551616", "max-upstream-body" },
+	{ "--max-connections", "0", "max-connections" },
+	{ "--max-connections", "many", "max-connections" },
+	{ "--max-connections", "18446744073709551616", "max-connections" },
+	{ "--max-request-body", "-5", "max-request-body" },
+	{ "--max-request-body", "18446744073709551616", "max-request-body" },
+	{ "--pending-mode", "fast", "pending-mode" },
+	{ "--pending-mode", "", "pending-mode" },
+	{ "--pending-mode=servereject", NULL, "pending-mode" },
+	{ "--log-level", "verbose", "log-level" },
+	{ "--log-format", "xml", "log-format" },
+	{ "--upstream", "ftp://example.com", "upstream" },
+	{ "--upstream", "api.useapi.net", "upstream" },
+	{ "--upstream", "https://api.useapi.net/?x=1", "upstream" },
+	{ "--upstream", "https://api.useapi.net/v1?x", "upstream" },
+	{ "--upstream", "https://api.useapi.net#frag", "upstream" },
+	{ "--upstream", "", "upstream" },
+	{ "-u", "file:///etc/passwd", "upstream" },
+	{ "--listen", "::1:8080", "listen" },
+	{ "--listen", "::1", "listen" },
+	{ "--listen", "localhost", "listen" },
+	{ "--listen", "127.0.0.1:", "listen" },
+	{ "--listen", "127.0.0.1:65536", "listen" },
+	{ "--listen", "127.0.0.1:http", "listen" },
+	{ "--listen", "127.0.0.1:-1", "listen" },
+	{ "--listen", "[::1]", "listen" },
+	{ "--listen", "[::1:8080", "listen" },
+	{ "--listen=", NULL, "listen" },
+	{ "--db", "", "db" },
+};
+
+START_TEST(test_bad_option)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	struct config cfg;
+	char err[512];
+	enum config_result r;
+
+	if (c->a1 != NULL)
+		r = PARSE(&cfg, err, (char *)c->a0, (char *)c->a1);
+	else
+		r = PARSE(&cfg, err, (char *)c->a0);
+	ck_assert_msg(r == CONFIG_ERROR, "%s %s accepted", c->a0,
+	    c->a1 ? c->a1 : "");
+	ck_assert_msg(strstr(err, c->named) != NULL,
+	    "%s: message '%s' does not name %s", c->a0, err, c->named);
+	ck_assert_ptr_null(strchr(err, '\n'));
+}
+END_TEST
+
+/* A bad option after good ones is still an error. */
+START_TEST(test_bad_after_good)
+{
+	struct config cfg;
+	char err[512];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "--offline", "-l", "[::1]:1",
+	    "--pending-mode", "nope"), CONFIG_ERROR);
+	ck_assert_ptr_nonnull(strstr(err, "pending-mode"));
+}
+END_TEST
+
+START_TEST(test_help_version)
+{
+	struct config cfg;
+	char err[512];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "-h"), CONFIG_HELP);
+	ck_assert_int_eq(PARSE(&cfg, err, "--help"), CONFIG_HELP);
+	ck_assert_int_eq(PARSE(&cfg, err, "--offline", "-h"), CONFIG_HELP);
+	ck_assert_int_eq(PARSE(&cfg, err, "-V"), CONFIG_VERSION);
+	ck_assert_int_eq(PARSE(&cfg, err, "--version"), CONFIG_VERSION);
+	ck_assert_int_eq(PARSE(&cfg, err, "-d", "x.db", "--version"),
+	    CONFIG_VERSION);
+}
+END_TEST
+
+/* The config file of the current test. */
+static char cfgpath[64];
+
+static void
+write_config(const char *text)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(cfgpath, sizeof(cfgpath), "/tmp/check_config.XXXXXX");
+	fd = mkstemp(cfgpath);
+	ck_assert_msg(fd >= 0, "mkstemp: %s", strerror(errno));
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void
+remove_config(void)
+{
+	(void)unlink(cfgpath);
+}
+
+static const char good_file[] =
+	"# lumaproxy settings\n"
+	"\n"
+	"   \n"
+	"listen = 0.0.0.0:7070\n"
+	"upstream = http://127.0.0.1:1234/\n"
+	"db=/var/tmp/luma.db\n"
+	"  pending-interval   =   9   \n"
+	"pending-mode = reject  # trailing comment\n"
+	"\t# an indented comment\n"
+	"negative-ttl = 45\n"
+	"upstream-timeout = 12\n"
+	"max-upstream-body = 2048\n"
+	"max-connections = 77\n"
+	"max-request-body = 4096\n"
+	"offline = true\n"
+	"log-level = warn\n"
+	"log-format = json\n";
+
+static void
+assert_good_file(const struct config *cfg)
+{
+	ck_assert_str_eq(cfg->listen_host, "0.0.0.0");
+	ck_assert_uint_eq(cfg->listen_port, 7070);
+	ck_assert_str_eq(cfg->upstream, "http://127.0.0.1:1234");
+	ck_assert_str_eq(cfg->db, "/var/tmp/luma.db");
+	ck_assert_int_eq(cfg->pending_interval, 9);
+	ck_assert_int_eq(cfg->pending_mode, PENDING_REJECT);
+	ck_assert_int_eq(cfg->negative_ttl, 45);
+	ck_assert_int_eq(cfg->upstream_timeout, 12);
+	ck_assert_uint_eq(cfg->max_upstream_body, 2048);
+	ck_assert_uint_eq(cfg->max_connections, 77);
+	ck_assert_uint_eq(cfg->max_request_body, 4096);
+	ck_assert_int_eq(cfg->offline, 1);
+	ck_assert_int_eq(cfg->log_level, LOG_WARN);
+	ck_assert_int_eq(cfg->log_format, LOG_JSON);
+}
+
+START_TEST(test_file)
+{
+	struct config cfg;
+	char err[512], arg[128];
+
+	write_config(good_file);
+	ck_assert_msg(PARSE(&cfg, err, "-c", cfgpath) == CONFIG_OK, "%s", err);
+	assert_good_file(&cfg);
+	ck_assert_msg(PARSE(&cfg, err, "--config", cfgpath) == CONFIG_OK,
+	    "%s", err);
+	assert_good_file(&cfg);
+	snprintf(arg, sizeof(arg), "--config=%s", cfgpath);
+	ck_assert_msg(PARSE(&cfg, err, arg) == CONFIG_OK, "%s", err);
+	assert_good_file(&cfg);
+	remove_config();
+}
+END_TEST
+
+/* The file applies on top of what cfg holds. */
+START_TEST(test_load_file)
+{
+	struct config cfg;
+	char err[512] = "";
+
+	write_config("listen = [::1]:1\noffline = false\n");
+	config_defaults(&cfg);
+	cfg.pending_interval = 42;
+	cfg.offline = 1;
+	ck_assert_msg(config_load_file(&cfg, cfgpath, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_str_eq(cfg.listen_host, "::1");
+	ck_assert_uint_eq(cfg.listen_port, 1);
+	ck_assert_int_eq(cfg.offline, 0);
+	ck_assert_int_eq(cfg.pending_interval, 42);
+	remove_config();
+}
+END_TEST
+
+START_TEST(test_file_empty)
+{
+	struct config cfg;
+	char err[512];
+
+	write_config("");
+	ck_assert_msg(PARSE(&cfg, err, "-c", cfgpath) == CONFIG_OK, "%s", err);
+	assert_defaults(&cfg);
+	remove_config();
+	write_config("# only a comment\n\n");
+	ck_assert_msg(PARSE(&cfg, err, "-c", cfgpath) == CONFIG_OK, "%s", err);
+	assert_defaults(&cfg);
+	remove_config();
+}
+END_TEST
+
+/* Command line beats config file, wherever -c is on the line. */
+START_TEST(test_file_precedence)
+{
+	struct config cfg;
+	char err[512];
+
+	write_config("pending-interval = 9\nlisten = 0.0.0.0:7070\n"
+	    "db = file.db\nlog-level = error\n");
+	ck_assert_int_eq(PARSE(&cfg, err, "--pending-interval", "3", "-c",
+	    cfgpath, "-l", "127.0.0.1:6060"), CONFIG_OK);
+	ck_assert_int_eq(cfg.pending_interval, 3);
+	ck_assert_str_eq(cfg.listen_host, "127.0.0.1");
+	ck_assert_uint_eq(cfg.listen_port, 6060);
+	/* From the file, not on the command line. */
+	ck_assert_str_eq(cfg.db, "file.db");
+	ck_assert_int_eq(cfg.log_level, LOG_ERROR);
+	/* From the defaults, in neither. */
+	ck_assert_int_eq(cfg.negative_ttl, 30);
+
+	ck_assert_int_eq(PARSE(&cfg, err, "-c", cfgpath, "--db=cli.db"),
+	    CONFIG_OK);
+	ck_assert_str_eq(cfg.db, "cli.db");
+	ck_assert_int_eq(cfg.pending_interval, 9);
+	remove_config();
+}
+END_TEST
+
+struct bad_file_case {
+	const char	*text;
+	int		 line;
+	const char	*named;		/* also in the message, or NULL */
+};
+
+static const struct bad_file_case bad_file_cases[] = {
+	{ "listen 127.0.0.1:80\n", 1, NULL },
+	{ "# ok\n\nlisten 127.0.0.1:80\n", 3, NULL },
+	{ "pending-interval = 5\npending-interval = x\n", 2, "pending-interval" },
+	{ "offline = true\n\n\nbogus = 1\n", 4, "bogus" },
+	{ "pending-mode = fast\n", 1, "pending-mode" },
+	{ "upstream = ftp://example.com\n", 1, "upstream" },
+	{ "listen = ::1:8080\n", 1, "listen" },
+	{ "offline = maybe\n", 1, "offline" },
+	{ "negative-ttl = -3\n", 1, "negative-ttl" },
+	{ "max-connections = 0\n", 1, "max-connections" },
+	{ "log-level = loud\n", 1, "log-level" },
+	{ "= 5\n", 1, NULL },
+};
+
+START_TEST(test_file_bad_line)
+{
+	const struct bad_file_case *c = &bad_file_cases[_i];
+	struct config cfg;
+	char err[512], where[128];
+
+	write_config(c->text);
+	ck_assert_msg(PARSE(&cfg, err, "-c", cfgpath) == CONFIG_ERROR,
+	    "case %d accepted", _i);
+	snprintf(where, sizeof(where), "%s:%d", cfgpath, c->line);
+	ck_assert_msg(strstr(err, where) != NULL,
+	    "case %d: message '%s' does not name %s", _i, err, where);
+	if (c->named != NULL)
+		ck_assert_msg(strstr(err, c->named) != NULL,
+		    "case %d: message '%s' does not name %s", _i, err, c->named);
+	remove_config();
+}
+END_TEST
+
+START_TEST(test_file_missing)
+{
+	struct config cfg;
+	char err[512];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "-c", "/nonexistent/lumaproxy.conf"),
+	    CONFIG_ERROR);
+	ck_assert_msg(strstr(err, "/nonexistent/lumaproxy.conf") != NULL,
+	    "message: %s", err);
+}
+END_TEST
+
+/* Reads what config_usage() prints. */
+static char *
+usage_text(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	config_usage(f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(buf);
+	return buf;
+}
+
+static const char *const usage_words[] = {
+	"-c, --config", "-l, --listen", "-u, --upstream", "-d, --db",
+	"--pending-interval", "--pending-mode", "--negative-ttl",
+	"--upstream-timeout", "--max-upstream-body", "--max-connections",
+	"--max-request-body", "--offline", "--log-level", "--log-format",
+	"-h, --help", "-V, --version",
+	/* the defaults of SPEC 5 */
+	"127.0.0.1:8080", "https://api.useapi.net", "lumaproxy.db",
+	"1048576", "4096", "67108864", "serve", "reject",
+};
+
+START_TEST(test_usage)
+{
+	char *text = usage_text();
+	const char *w = usage_words[_i];
+
+	ck_assert_msg(strstr(text, w) != NULL, "usage does not mention '%s'", w);
+	free(text);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+
+	tc = tcase_create("argv");
+	tcase_add_test(tc, test_defaults);
+	tcase_add_loop_test(tc, test_option, 0,
+	    (int)(sizeof(opt_cases) / sizeof(opt_cases[0])));
+	tcase_add_test(tc, test_options_together);
+	tcase_add_loop_test(tc, test_bad_option, 0,
+	    (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_test(tc, test_bad_after_good);
+	tcase_add_test(tc, test_help_version);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("file");
+	tcase_add_test(tc, test_file);
+	tcase_add_test(tc, test_load_file);
+	tcase_add_test(tc, test_file_empty);
+	tcase_add_test(tc, test_file_precedence);
+	tcase_add_loop_test(tc, test_file_bad_line, 0,
+	    (int)(sizeof(bad_file_cases) / sizeof(bad_file_cases[0])));
+	tcase_add_test(tc, test_file_missing);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("usage");
+	tcase_add_loop_test(tc, test_usage, 0,
+	    (int)(sizeof(usage_words) / sizeof(usage_words[0])));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

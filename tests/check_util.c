@@ -1,0 +1,152 @@
+/*
+ * Unit tests of util.c: parse_uint() (decimal only, bounds inclusive, an
+ * error message on every failure), time formatting and hex.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "util.h"
+
+struct uint_case {
+	const char	*s;
+	uint64_t	 min, max;
+	int		 ok;
+	uint64_t	 want;
+};
+
+static const struct uint_case uint_cases[] = {
+	{ "0", 0, 10, 1, 0 },
+	{ "10", 0, 10, 1, 10 },
+	{ "11", 0, 10, 0, 0 },
+	{ "5", 5, 5, 1, 5 },
+	{ "4", 5, 5, 0, 0 },
+	{ "6", 5, 5, 0, 0 },
+	{ "007", 0, 10, 1, 7 },
+	{ "65535", 0, 65535, 1, 65535 },
+	{ "65536", 0, 65535, 0, 0 },
+	{ "18446744073709551615", 0, UINT64_MAX, 1, UINT64_MAX },
+	{ "18446744073709551616", 0, UINT64_MAX, 0, 0 },
+	{ "99999999999999999999999", 0, UINT64_MAX, 0, 0 },
+	{ "", 0, 10, 0, 0 },
+	{ "-1", 0, 10, 0, 0 },
+	{ "-0", 0, 10, 0, 0 },
+	{ "+1", 0, 10, 0, 0 },
+	{ " 1", 0, 10, 0, 0 },
+	{ "1 ", 0, 10, 0, 0 },
+	{ "1a", 0, 10, 0, 0 },
+	{ "0x10", 0, 100, 0, 0 },
+	{ "1.0", 0, 10, 0, 0 },
+	{ "1e2", 0, 1000, 0, 0 },
+	{ "abc", 0, 10, 0, 0 },
+};
+
+START_TEST(test_parse_uint)
+{
+	const struct uint_case *c = &uint_cases[_i];
+	uint64_t out = 12345;
+	const char *err = NULL;
+	int rc;
+
+	rc = parse_uint(c->s, c->min, c->max, &out, &err);
+	if (c->ok) {
+		ck_assert_msg(rc == 0, "'%s' rejected: %s", c->s,
+		    err ? err : "?");
+		ck_assert_uint_eq(out, c->want);
+	} else {
+		ck_assert_msg(rc == -1, "'%s' accepted", c->s);
+		ck_assert_ptr_nonnull(err);
+		ck_assert_uint_gt(strlen(err), 0);
+		ck_assert_uint_eq(out, 12345);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_uint_null)
+{
+	uint64_t out = 1;
+	const char *err = NULL;
+
+	ck_assert_int_eq(parse_uint(NULL, 0, 10, &out, &err), -1);
+	ck_assert_ptr_nonnull(err);
+}
+END_TEST
+
+struct time_case {
+	int64_t		 ms;
+	const char	*iso_ms;
+	const char	*iso;
+};
+
+static const struct time_case time_cases[] = {
+	{ 0, "1970-01-01T00:00:00.000Z", "1970-01-01T00:00:00Z" },
+	{ 1700000000123LL, "2023-11-14T22:13:20.123Z", "2023-11-14T22:13:20Z" },
+	{ 1774533930999LL, "2026-03-26T14:05:30.999Z", "2026-03-26T14:05:30Z" },
+	{ 951782400001LL, "2000-02-29T00:00:00.001Z", "2000-02-29T00:00:00Z" },
+};
+
+START_TEST(test_iso8601)
+{
+	const struct time_case *c = &time_cases[_i];
+	char buf[32];
+
+	util_iso8601_ms(c->ms, buf, sizeof(buf));
+	ck_assert_str_eq(buf, c->iso_ms);
+	util_iso8601(c->ms, buf, sizeof(buf));
+	ck_assert_str_eq(buf, c->iso);
+}
+END_TEST
+
+START_TEST(test_hex)
+{
+	static const unsigned char in[] = { 0x00, 0x01, 0x7f, 0x80, 0xab, 0xff };
+	char out[2 * sizeof(in) + 1];
+
+	memset(out, 'X', sizeof(out));
+	util_hex(in, sizeof(in), out);
+	ck_assert_str_eq(out, "00017f80abff");
+	util_hex(in, 0, out);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* The clocks move forward and the wall clock is after 2020. */
+START_TEST(test_clocks)
+{
+	int64_t a = util_mono_ms(), b = util_mono_ms();
+
+	ck_assert_int_ge(b, a);
+	ck_assert_int_gt(util_now_ms(), 1577836800000LL);
+}
+END_TEST
+
+static Suite *
+util_suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("util");
+
+	tcase_add_loop_test(tc, test_parse_uint, 0,
+	    (int)(sizeof(uint_cases) / sizeof(uint_cases[0])));
+	tcase_add_test(tc, test_parse_uint_null);
+	tcase_add_loop_test(tc, test_iso8601, 0,
+	    (int)(sizeof(time_cases) / sizeof(time_cases[0])));
+	tcase_add_test(tc, test_hex);
+	tcase_add_test(tc, test_clocks);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(util_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
