@@ -131,11 +131,14 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 			    "lumaproxy; fwd=miss";
 		evhttp_add_header(h, "Cache-Status", cs);
 	}
-	/* evhttp drops the body of HEAD answers but not its length. */
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD && status != 304) {
-		snprintf(len, sizeof(len), "%zu",
-		    body ? evbuffer_get_length(body) : (size_t)0);
-		evhttp_add_header(h, "Content-Length", len);
+	/* HEAD: the length of the body GET would get, and no body. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		if (status != 304) {
+			snprintf(len, sizeof(len), "%zu",
+			    body ? evbuffer_get_length(body) : (size_t)0);
+			evhttp_add_header(h, "Content-Length", len);
+		}
+		body = NULL;
 	}
 
 	server_log(req, status, ri);
@@ -323,6 +326,16 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(sv->px->base, NULL);
 }
 
+/* libevent's own warnings go to our log, where they belong. */
+static void
+libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_error("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
 /* Binds the listen address; fills sv->addr with the actual one. */
 static int
 server_listen(struct server *sv, const struct config *cfg)
@@ -332,6 +345,7 @@ server_listen(struct server *sv, const struct config *cfg)
 	char host[INET6_ADDRSTRLEN];
 	unsigned port = 0;
 
+	errno = 0;
 	sv->bound = evhttp_bind_socket_with_handle(sv->px->http,
 	    cfg->listen_host, (ev_uint16_t)cfg->listen_port);
 	if (sv->bound == NULL) {
@@ -384,6 +398,7 @@ server_run(const struct config *cfg)
 	sv.maxconns = cfg->max_connections;
 
 	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "lumaproxy: cannot initialize libcurl\n");
 		return 1;
