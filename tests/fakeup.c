@@ -1,0 +1,820 @@
+/*
+ * fakeup: a fake useapi.net upstream for the integration tests, and for
+ * people trying lumaproxy by hand (--demo).  It answers
+ * GET /v1/luma/jobs/{jobid} (jobid percent-decoded) with "Authorization:
+ * Bearer TOKEN" from jobs that tests script through a control API under
+ * /_fake/, counts every request under /v1/, and serves small fake media
+ * files under /media/.  It owns no real data and speaks no TLS.
+ *
+ * Unscripted: no token or the token "bad" -> 401 {"error":"Unauthorized"};
+ * unknown jobid -> 404 {"error":"Job not found"}; a scripted job asked by a
+ * token that is not among its owners -> 403.  With --demo any jobid
+ * starting with 'j' is a video job, pending for the first two fetches of a
+ * (jobid, token), processing for the third, then completed; one line per
+ * request goes to stderr.
+ *
+ * Control API (query parameters describe one step; the request body is the
+ * step's exact answer body):
+ *   PUT    /_fake/jobs/{jobid}?owner=T&status=200&delay=MS&retry-after=V
+ *                              &close=1&size=BYTES&type=CT
+ *          replaces the job's answers with this one step; owner= may repeat
+ *          (no owner: every token); close=1 drops the connection unanswered;
+ *          size= pads the body (default {"status":"pending"}) with spaces;
+ *   POST   /_fake/jobs/{jobid}?...   appends a step; each request by an owner
+ *                                    takes the next step, the last repeats;
+ *   DELETE /_fake/jobs/{jobid}       forgets the job;
+ *   GET    /_fake/stats              "total N", then "job JOBID TOKEN N" lines;
+ *   GET    /_fake/requests           one "TOKEN RAW-URI" line per request;
+ *   POST   /_fake/reset              forgets jobs, counters and the request log.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#define FAKEUP_MAGIC	0x46414b45u
+#define REPLY_MAGIC	0x52504c59u
+
+#define JOBS_PREFIX	"/v1/luma/jobs/"
+#define CONTROL_JOBS	"/_fake/jobs/"
+#define MAX_BODY	(64u << 20)	/* control bodies and size= */
+#define MAX_DELAY_MS	600000
+#define MAX_STEPS	1000
+#define REQLOG_MAX	(1u << 20)	/* bytes of /_fake/requests kept */
+#define JSON_CT		"application/json; charset=utf-8"
+
+#define CHECK_OBJ(p, m)	do { if ((p) == NULL || (p)->magic != (m)) abort(); } while (0)
+
+/* One scripted answer. */
+struct step {
+	int		 status;
+	long		 delay_ms;
+	int		 close;		/* drop the connection instead of answering */
+	char		 retry_after[64];	/* "" for none */
+	char		 type[128];	/* Content-Type */
+	struct evbuffer	*body;		/* owned */
+};
+
+/* A scripted job: who may see it, and its answers in order. */
+struct job {
+	char		*jobid;		/* owned, decoded */
+	char		**owners;	/* owned; none: every token */
+	size_t		 nowners;
+	struct step	*steps;		/* owned */
+	size_t		 nsteps;
+	size_t		 next;		/* index of the next answer */
+	struct job	*link;
+};
+
+/* Requests seen for one (jobid, token). */
+struct counter {
+	char		*jobid;		/* owned */
+	char		*token;		/* owned */
+	unsigned long	 n;
+	struct counter	*link;
+};
+
+/* An answer waiting for its delay (or for the connection to be dropped). */
+struct reply {
+	unsigned		 magic;
+	struct fakeup		*fu;		/* borrowed */
+	struct evhttp_request	*req;		/* borrowed from evhttp */
+	struct event		*timer;		/* owned */
+	int			 status;
+	int			 close;
+	struct evbuffer		*body;		/* owned */
+	struct reply		*link;
+};
+
+struct fakeup {
+	unsigned		 magic;
+	struct event_base	*base;
+	struct evhttp		*http;
+	int			 demo;
+	char			 origin[300];	/* http://HOST:PORT */
+	struct job		*jobs;
+	struct counter		*counters, **counters_tail;
+	unsigned long		 total;
+	struct evbuffer		*reqlog;
+	struct reply		*replies;	/* delayed answers */
+};
+
+/* Reason phrases of the statuses tests use; "Status" for the others. */
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 596: return "Session Error";
+	}
+	return "Status";
+}
+
+/* strdup that aborts: fakeup is a test tool, out of memory is fatal. */
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+/* A decimal number in [min, max] from s; -1 when s is not one. */
+static int
+parse_num(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Appends s to buf as the inside of a JSON string. */
+static void
+json_escape(struct evbuffer *buf, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(buf, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			evbuffer_add_printf(buf, "\\u%04x", c);
+		else
+			evbuffer_add(buf, s, 1);
+	}
+}
+
+/* Sends status with body (a string) and the given Content-Type. */
+static void
+send_text(struct evhttp_request *req, int status, const char *type,
+    const char *body)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL)
+		abort();
+	evbuffer_add(b, body, strlen(body));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", type);
+	evhttp_send_reply(req, status, reason(status), b);
+	evbuffer_free(b);
+}
+
+/* Sends status with a JSON body. */
+static void
+send_json(struct evhttp_request *req, int status, const char *body)
+{
+	send_text(req, status, JSON_CT, body);
+}
+
+/* Frees what step s owns and zeroes it. */
+static void
+step_clear(struct step *s)
+{
+	if (s->body != NULL)
+		evbuffer_free(s->body);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Frees job j and its steps; j must be unlinked. */
+static void
+job_free(struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->nsteps; i++)
+		step_clear(&j->steps[i]);
+	for (i = 0; i < j->nowners; i++)
+		free(j->owners[i]);
+	free(j->owners);
+	free(j->steps);
+	free(j->jobid);
+	free(j);
+}
+
+/* The scripted job named jobid (decoded), or NULL. */
+static struct job *
+job_find(struct fakeup *fu, const char *jobid)
+{
+	struct job *j;
+
+	for (j = fu->jobs; j != NULL; j = j->link)
+		if (strcmp(j->jobid, jobid) == 0)
+			return j;
+	return NULL;
+}
+
+/* Unlinks and frees the job named jobid; 0 when it existed. */
+static int
+job_delete(struct fakeup *fu, const char *jobid)
+{
+	struct job **pp, *j;
+
+	for (pp = &fu->jobs; (j = *pp) != NULL; pp = &j->link)
+		if (strcmp(j->jobid, jobid) == 0) {
+			*pp = j->link;
+			job_free(j);
+			return 0;
+		}
+	return -1;
+}
+
+/* Whether token may see job j (a job without owners is everyone's). */
+static int
+job_owned_by(const struct job *j, const char *token)
+{
+	size_t i;
+
+	if (j->nowners == 0)
+		return 1;
+	for (i = 0; i < j->nowners; i++)
+		if (strcmp(j->owners[i], token) == 0)
+			return 1;
+	return 0;
+}
+
+/* Counts one request for (jobid, token); returns the pair's new count. */
+static unsigned long
+count_request(struct fakeup *fu, const char *jobid, const char *token)
+{
+	struct counter *c;
+
+	fu->total++;
+	for (c = fu->counters; c != NULL; c = c->link)
+		if (strcmp(c->jobid, jobid) == 0 && strcmp(c->token, token) == 0)
+			return ++c->n;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		abort();
+	c->jobid = xstrdup(jobid);
+	c->token = xstrdup(token);
+	c->n = 1;
+	*fu->counters_tail = c;
+	fu->counters_tail = &c->link;
+	return 1;
+}
+
+/* Forgets jobs, counters and the request log (POST /_fake/reset). */
+static void
+reset_all(struct fakeup *fu)
+{
+	struct counter *c;
+	struct job *j;
+
+	while ((j = fu->jobs) != NULL) {
+		fu->jobs = j->link;
+		job_free(j);
+	}
+	while ((c = fu->counters) != NULL) {
+		fu->counters = c->link;
+		free(c->jobid);
+		free(c->token);
+		free(c);
+	}
+	fu->counters_tail = &fu->counters;
+	fu->total = 0;
+	evbuffer_drain(fu->reqlog, evbuffer_get_length(fu->reqlog));
+}
+
+/* Unlinks r and frees it; the request is evhttp's (or already answered). */
+static void
+reply_free(struct reply *r)
+{
+	struct reply **pp;
+
+	for (pp = &r->fu->replies; *pp != r; pp = &(*pp)->link)
+		;
+	*pp = r->link;
+	event_free(r->timer);
+	evbuffer_free(r->body);
+	memset(r, 0, sizeof(*r));
+	free(r);
+}
+
+/* Timer: a delayed answer is due; fires once per struct reply. */
+static void
+reply_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct reply *r = arg;
+	struct evhttp_connection *evcon;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(r, REPLY_MAGIC);
+	evcon = evhttp_request_get_connection(r->req);
+	if (!r->close)
+		/* Frees a request whose connection is already gone, too. */
+		evhttp_send_reply(r->req, r->status, reason(r->status), r->body);
+	else if (evcon != NULL)
+		evhttp_connection_free(evcon);		/* frees the request */
+	else
+		evhttp_request_free(r->req);
+	reply_free(r);
+}
+
+/* Answers req with step s (after its delay, or by dropping the connection). */
+static void
+answer_step(struct fakeup *fu, struct evhttp_request *req, const struct step *s)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct timeval tv;
+	struct reply *r;
+
+	if (s->retry_after[0] != '\0')
+		evhttp_add_header(h, "Retry-After", s->retry_after);
+	evhttp_add_header(h, "Content-Type", s->type);
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->body = evbuffer_new()) == NULL ||
+	    (r->timer = evtimer_new(fu->base, reply_due, r)) == NULL)
+		abort();
+	r->magic = REPLY_MAGIC;
+	r->fu = fu;
+	r->req = req;
+	r->status = s->status;
+	r->close = s->close;
+	/* Copies without draining: the step answers again. */
+	evbuffer_add(r->body, evbuffer_pullup(s->body, -1),
+	    evbuffer_get_length(s->body));
+	r->link = fu->replies;
+	fu->replies = r;
+	/* Even "now" goes through the loop: never free a connection in its callback. */
+	tv.tv_sec = s->delay_ms / 1000;
+	tv.tv_usec = (s->delay_ms % 1000) * 1000;
+	evtimer_add(r->timer, &tv);
+}
+
+/* Appends the demo record of jobid after its n-th fetch to buf. */
+static void
+demo_record(struct fakeup *fu, struct evbuffer *b, const char *jobid,
+    unsigned long n)
+{
+	const char *status = n <= 2 ? "pending" : n == 3 ? "processing" :
+	    "completed";
+	struct evbuffer *id = evbuffer_new();
+	char *enc;
+
+	if (id == NULL)
+		abort();
+	json_escape(id, jobid);
+	evbuffer_add(id, "", 1);
+	evbuffer_add_printf(b, "{\n  \"jobid\": \"%s\",\n  \"type\": \"video\",\n"
+	    "  \"status\": \"%s\",\n  \"created\": \"2026-03-26T14:05:30.123Z\",\n",
+	    (const char *)evbuffer_pullup(id, -1), status);
+	evbuffer_free(id);
+	if (n <= 3) {
+		evbuffer_add_printf(b, "  \"updated\": %s,\n  \"response\": null,\n"
+		    "  \"credits\": null\n}\n", n == 3 ?
+		    "\"2026-03-26T14:06:10.000Z\"" : "null");
+		return;
+	}
+	if ((enc = evhttp_uriencode(jobid, -1, 0)) == NULL)
+		abort();
+	evbuffer_add_printf(b,
+	    "  \"updated\": \"2026-03-26T14:08:45.678Z\",\n"
+	    "  \"response\": {\n"
+	    "    \"video\": {\n"
+	    "      \"media_type\": \"video\",\n"
+	    "      \"url\": \"%s/media/%s/video.mp4\",\n"
+	    "      \"width\": 1280,\n      \"height\": 720,\n"
+	    "      \"duration\": 5.04\n    },\n"
+	    "    \"video_hdr_exr\": null,\n"
+	    "    \"thumbnail\": {\n"
+	    "      \"media_type\": \"image\",\n"
+	    "      \"url\": \"%s/media/%s/thumbnail.jpg\",\n"
+	    "      \"width\": 1280,\n      \"height\": 720\n    },\n"
+	    "    \"last_frame\": {\n"
+	    "      \"media_type\": \"image\",\n"
+	    "      \"url\": \"%s/media/%s/last_frame.jpg\",\n"
+	    "      \"width\": 1280,\n      \"height\": 720\n    }\n"
+	    "  },\n"
+	    "  \"credits\": {\n    \"dm_usage\": 20,\n"
+	    "    \"dm_relaxed_usage\": null\n  }\n}\n",
+	    fu->origin, enc, fu->origin, enc, fu->origin, enc);
+	free(enc);
+}
+
+/* The token of "Bearer TOKEN" (scheme in any case), or NULL. */
+static const char *
+bearer_token(const char *h)
+{
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h != '\0' ? h : NULL;
+}
+
+/*
+ * Everything under /v1/: GET /v1/luma/jobs/{jobid} is the upstream endpoint;
+ * any other path is counted (under its raw path) and answered 404.
+ */
+static void
+handle_v1(struct fakeup *fu, struct evhttp_request *req, const char *path)
+{
+	const char *token = bearer_token(evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization"));
+	const char *seg = NULL, *status = "-";
+	struct evbuffer *b;
+	struct job *j;
+	unsigned long n;
+	char *jobid;
+
+	if (strncmp(path, JOBS_PREFIX, strlen(JOBS_PREFIX)) == 0)
+		seg = path + strlen(JOBS_PREFIX);
+	if (seg == NULL || strchr(seg, '/') != NULL)
+		jobid = xstrdup(path);
+	else if ((jobid = evhttp_uridecode(seg, 0, NULL)) == NULL)
+		abort();
+	n = count_request(fu, jobid, token ? token : "-");
+	if (evbuffer_get_length(fu->reqlog) < REQLOG_MAX)
+		evbuffer_add_printf(fu->reqlog, "%s %s\n", token ? token : "-",
+		    evhttp_request_get_uri(req));
+
+	if (seg == NULL || strchr(seg, '/') != NULL) {
+		send_json(req, 404, "{\"error\":\"Not found\"}");
+		status = "404";
+	} else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		send_json(req, 405, "{\"error\":\"Method not allowed\"}");
+		status = "405";
+	} else if (token == NULL || strcmp(token, "bad") == 0) {
+		send_json(req, 401, "{\"error\":\"Unauthorized\"}");
+		status = "401";
+	} else if ((j = job_find(fu, jobid)) != NULL) {
+		if (!job_owned_by(j, token)) {
+			send_json(req, 403,
+			    "{\"error\":\"Job does not belong to this user\"}");
+			status = "403";
+		} else {
+			answer_step(fu, req, &j->steps[j->next]);
+			if (j->next + 1 < j->nsteps)
+				j->next++;
+			status = "scripted";
+		}
+	} else if (fu->demo && jobid[0] == 'j') {
+		if ((b = evbuffer_new()) == NULL)
+			abort();
+		demo_record(fu, b, jobid, n);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", JSON_CT);
+		evhttp_send_reply(req, 200, "OK", b);
+		evbuffer_free(b);
+		status = n <= 2 ? "pending" : n == 3 ? "processing" : "completed";
+	} else {
+		send_json(req, 404, "{\"error\":\"Job not found\"}");
+		status = "404";
+	}
+	if (fu->demo)
+		fprintf(stderr, "fakeup: GET %s (fetch %lu of this job and token)"
+		    " -> %s\n", path, n, status);
+	free(jobid);
+}
+
+/* Fills step s from the query q and body b; -1 with *err on a bad value. */
+static int
+step_parse(struct step *s, const struct evkeyvalq *q, struct evbuffer *b,
+    const char **err)
+{
+	const char *v;
+	long size = -1, n;
+
+	memset(s, 0, sizeof(*s));
+	s->status = 200;
+	snprintf(s->type, sizeof(s->type), "%s", JSON_CT);
+	if ((v = evhttp_find_header(q, "status")) != NULL) {
+		if (parse_num(v, 100, 999, &n) != 0) {
+			*err = "status: 100 to 999";
+			return -1;
+		}
+		s->status = (int)n;
+	}
+	if ((v = evhttp_find_header(q, "delay")) != NULL &&
+	    parse_num(v, 0, MAX_DELAY_MS, &s->delay_ms) != 0) {
+		*err = "delay: milliseconds, 0 to 600000";
+		return -1;
+	}
+	if ((v = evhttp_find_header(q, "close")) != NULL)
+		s->close = strcmp(v, "0") != 0;
+	if ((v = evhttp_find_header(q, "retry-after")) != NULL &&
+	    (size_t)snprintf(s->retry_after, sizeof(s->retry_after), "%s",
+	    v) >= sizeof(s->retry_after)) {
+		*err = "retry-after: too long";
+		return -1;
+	}
+	if ((v = evhttp_find_header(q, "type")) != NULL &&
+	    (size_t)snprintf(s->type, sizeof(s->type), "%s", v) >= sizeof(s->type)) {
+		*err = "type: too long";
+		return -1;
+	}
+	if ((v = evhttp_find_header(q, "size")) != NULL &&
+	    parse_num(v, 0, MAX_BODY, &size) != 0) {
+		*err = "size: bytes, at most 64 MiB";
+		return -1;
+	}
+	if ((s->body = evbuffer_new()) == NULL)
+		abort();
+	evbuffer_add_buffer(s->body, b);
+	if (size >= 0) {
+		/* A job record padded with spaces to exactly size bytes. */
+		char pad[4096];
+		size_t have, want = (size_t)size, chunk;
+
+		memset(pad, ' ', sizeof(pad));
+		if (evbuffer_get_length(s->body) == 0)
+			evbuffer_add_printf(s->body, "{\"status\":\"pending\"}");
+		if ((have = evbuffer_get_length(s->body)) > want) {
+			*err = "size: smaller than the body";
+			step_clear(s);
+			return -1;
+		}
+		for (; have < want; have += chunk) {
+			chunk = want - have < sizeof(pad) ? want - have : sizeof(pad);
+			evbuffer_add(s->body, pad, chunk);
+		}
+	}
+	return 0;
+}
+
+/* PUT (replace) or POST (append) a step, DELETE a job. */
+static void
+handle_control_job(struct fakeup *fu, struct evhttp_request *req,
+    const char *seg)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq q;
+	struct evkeyval *kv;
+	struct step s, *steps;
+	const char *err = NULL;
+	struct job *j;
+	char *jobid, msg[256];
+
+	TAILQ_INIT(&q);
+	if ((jobid = evhttp_uridecode(seg, 0, NULL)) == NULL)
+		abort();
+	if (cmd == EVHTTP_REQ_DELETE) {
+		send_json(req, job_delete(fu, jobid) == 0 ? 200 : 404, "{}");
+		goto done;
+	}
+	if (cmd != EVHTTP_REQ_PUT && cmd != EVHTTP_REQ_POST) {
+		send_json(req, 405, "{\"error\":\"PUT, POST or DELETE\"}");
+		goto done;
+	}
+	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
+		send_json(req, 400, "{\"error\":\"bad query\"}");
+		goto done;
+	}
+	if (step_parse(&s, &q, evhttp_request_get_input_buffer(req), &err) != 0) {
+		snprintf(msg, sizeof(msg), "{\"error\":\"%s\"}", err);
+		send_json(req, 400, msg);
+		goto done;
+	}
+	if ((j = job_find(fu, jobid)) != NULL && cmd == EVHTTP_REQ_PUT) {
+		job_delete(fu, jobid);
+		j = NULL;
+	}
+	if (j == NULL) {
+		if ((j = calloc(1, sizeof(*j))) == NULL)
+			abort();
+		j->jobid = xstrdup(jobid);
+		j->link = fu->jobs;
+		fu->jobs = j;
+	}
+	if (j->nsteps >= MAX_STEPS) {
+		step_clear(&s);
+		send_json(req, 400, "{\"error\":\"too many steps\"}");
+		goto done;
+	}
+	if ((steps = realloc(j->steps, (j->nsteps + 1) * sizeof(*steps))) == NULL)
+		abort();
+	j->steps = steps;
+	j->steps[j->nsteps++] = s;
+	/* owner= (repeatable) replaces the owners when given. */
+	if (evhttp_find_header(&q, "owner") != NULL) {
+		while (j->nowners > 0)
+			free(j->owners[--j->nowners]);
+		TAILQ_FOREACH(kv, &q, next) {
+			if (strcmp(kv->key, "owner") != 0)
+				continue;
+			j->owners = realloc(j->owners,
+			    (j->nowners + 1) * sizeof(*j->owners));
+			if (j->owners == NULL)
+				abort();
+			j->owners[j->nowners++] = xstrdup(kv->value);
+		}
+	}
+	snprintf(msg, sizeof(msg), "{\"steps\":%zu}", j->nsteps);
+	send_json(req, 200, msg);
+done:
+	evhttp_clear_headers(&q);
+	free(jobid);
+}
+
+/* GET /_fake/stats: shell-friendly counters. */
+static void
+handle_stats(struct fakeup *fu, struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+	struct counter *c;
+
+	if (b == NULL)
+		abort();
+	evbuffer_add_printf(b, "total %lu\n", fu->total);
+	for (c = fu->counters; c != NULL; c = c->link)
+		evbuffer_add_printf(b, "job %s %s %lu\n", c->jobid, c->token, c->n);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* GET /_fake/requests: the request log (a copy: evhttp drains what it sends). */
+static void
+handle_requests(struct fakeup *fu, struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL)
+		abort();
+	evbuffer_add(b, evbuffer_pullup(fu->reqlog, -1),
+	    evbuffer_get_length(fu->reqlog));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* GET /media/...: a few bytes standing in for a video or an image. */
+static void
+handle_media(struct evhttp_request *req, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n > 4 && strcmp(path + n - 4, ".mp4") == 0)
+		send_text(req, 200, "video/mp4", "fake mp4 bytes\n");
+	else
+		send_text(req, 200, "image/jpeg", "fake jpeg bytes\n");
+}
+
+/* evhttp: every request. */
+static void
+request_cb(struct evhttp_request *req, void *arg)
+{
+	struct fakeup *fu = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	CHECK_OBJ(fu, FAKEUP_MAGIC);
+	if (path == NULL)
+		path = "";
+	if (strncmp(path, "/v1/", 4) == 0)
+		handle_v1(fu, req, path);
+	else if (strncmp(path, CONTROL_JOBS, strlen(CONTROL_JOBS)) == 0)
+		handle_control_job(fu, req, path + strlen(CONTROL_JOBS));
+	else if (strcmp(path, "/_fake/stats") == 0 && cmd == EVHTTP_REQ_GET)
+		handle_stats(fu, req);
+	else if (strcmp(path, "/_fake/requests") == 0 && cmd == EVHTTP_REQ_GET)
+		handle_requests(fu, req);
+	else if (strcmp(path, "/_fake/reset") == 0 && cmd == EVHTTP_REQ_POST) {
+		reset_all(fu);
+		send_json(req, 200, "{}");
+	} else if (strncmp(path, "/media/", 7) == 0 && cmd == EVHTTP_REQ_GET)
+		handle_media(req, path);
+	else
+		send_json(req, 404, "{\"error\":\"Not found\"}");
+}
+
+/* SIGINT/SIGTERM: leave the loop; main exits 0. */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct fakeup *fu = arg;
+
+	(void)sig;
+	(void)what;
+	event_base_loopexit(fu->base, NULL);
+}
+
+/* Prints the usage line and exits 2. */
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: fakeup [-l HOST:PORT] [--demo]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fakeup fu;
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct event *sigint = NULL, *sigterm = NULL;
+	const char *listen = "127.0.0.1:0";
+	char host[256], addr[INET_ADDRSTRLEN];
+	const char *colon;
+	long port;
+	int i, rc = 1;
+
+	memset(&fu, 0, sizeof(fu));
+	fu.magic = FAKEUP_MAGIC;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-l") == 0 && i + 1 < argc)
+			listen = argv[++i];
+		else if (strcmp(argv[i], "--demo") == 0)
+			fu.demo = 1;
+		else
+			usage();
+	}
+	if ((colon = strrchr(listen, ':')) == NULL ||
+	    (size_t)(colon - listen) >= sizeof(host) ||
+	    parse_num(colon + 1, 0, 65535, &port) != 0) {
+		fprintf(stderr, "fakeup: bad listen address '%s' (HOST:PORT)\n",
+		    listen);
+		return 2;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+
+	signal(SIGPIPE, SIG_IGN);
+	fu.counters_tail = &fu.counters;
+	if ((fu.base = event_base_new()) == NULL ||
+	    (fu.http = evhttp_new(fu.base)) == NULL ||
+	    (fu.reqlog = evbuffer_new()) == NULL)
+		abort();
+	evhttp_set_allowed_methods(fu.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	evhttp_set_max_body_size(fu.http, MAX_BODY);
+	evhttp_set_gencb(fu.http, request_cb, &fu);
+	if ((bound = evhttp_bind_socket_with_handle(fu.http, host,
+	    (ev_uint16_t)port)) == NULL) {
+		fprintf(stderr, "fakeup: cannot listen on %s: %s\n", listen,
+		    strerror(errno));
+		goto done;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(bound),
+	    (struct sockaddr *)&sin, &slen) != 0 || sin.sin_family != AF_INET ||
+	    inet_ntop(AF_INET, &sin.sin_addr, addr, sizeof(addr)) == NULL) {
+		fprintf(stderr, "fakeup: %s is not an IPv4 address\n", listen);
+		goto done;
+	}
+	snprintf(fu.origin, sizeof(fu.origin), "http://%s:%u", addr,
+	    (unsigned)ntohs(sin.sin_port));
+	sigint = evsignal_new(fu.base, SIGINT, signal_cb, &fu);
+	sigterm = evsignal_new(fu.base, SIGTERM, signal_cb, &fu);
+	if (sigint == NULL || sigterm == NULL || event_add(sigint, NULL) != 0 ||
+	    event_add(sigterm, NULL) != 0)
+		abort();
+	printf("fakeup listening on %s:%u\n", addr, (unsigned)ntohs(sin.sin_port));
+	fflush(stdout);
+
+	if (event_base_dispatch(fu.base) == 0)
+		rc = 0;
+
+	/* Requests whose connection already went are ours to free. */
+	while (fu.replies != NULL) {
+		if (evhttp_request_get_connection(fu.replies->req) == NULL)
+			evhttp_request_free(fu.replies->req);
+		reply_free(fu.replies);
+	}
+done:
+	reset_all(&fu);
+	evbuffer_free(fu.reqlog);
+	evhttp_free(fu.http);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	event_base_free(fu.base);
+	return rc;
+}
