@@ -30,30 +30,30 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-# Starts a program, waits for its "listening on HOST:PORT" line, prints PORT.
+# Starts a program, waits for its "listening on HOST:PORT" line, sets $port.
 start() {
 	local log=$1; shift
 	"$@" >"$log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do
-		port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2)
-		[ -n "$port" ] && { echo "$port"; return; }
+		port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2 || true)
+		[ -n "$port" ] && return
 		sleep 0.05
 	done
 	echo "bench: $1 did not start" >&2; cat "$log" >&2; exit 1
 }
 
-up=$(start "$work/fakeup.log" tests/fakeup)
+start "$work/fakeup.log" tests/fakeup; up=$port
 body='{"jobid":"jbench","type":"video","status":"completed","created":"2026-03-26T14:05:30.123Z","updated":"2026-03-26T14:08:45.678Z","response":{"video":{"media_type":"video","url":"https://storage.cdn-luma.com/bench/video.mp4","width":1280,"height":720,"duration":5.04},"video_hdr_exr":null,"thumbnail":{"media_type":"image","url":"https://storage.cdn-luma.com/bench/thumbnail.jpg","width":1280,"height":720},"last_frame":{"media_type":"image","url":"https://storage.cdn-luma.com/bench/last_frame.jpg","width":1280,"height":720}},"credits":{"dm_usage":20,"dm_relaxed_usage":null}}'
 pending='{"jobid":"jpend","type":"video","status":"processing","created":"2026-03-26T14:05:30.123Z","updated":null,"response":null,"credits":null}'
 curl -fsS -X PUT --data-binary "$body" "http://127.0.0.1:$up/_fake/jobs/jbench?owner=tok" >/dev/null
 curl -fsS -X PUT --data-binary "$pending" "http://127.0.0.1:$up/_fake/jobs/jpend?owner=tok" >/dev/null
 curl -fsS -X PUT --data-binary "$pending" "http://127.0.0.1:$up/_fake/jobs/jslow?owner=tok&delay=50" >/dev/null
 
-px=$(start "$work/px.log" src/lumaproxy -l 127.0.0.1:0 -u "http://127.0.0.1:$up" \
-	-d "$work/bench.db" --pending-interval 3600 --log-level error)
-px0=$(start "$work/px0.log" src/lumaproxy -l 127.0.0.1:0 -u "http://127.0.0.1:$up" \
-	-d "$work/bench0.db" --pending-interval 0 --log-level error)
+start "$work/px.log" src/lumaproxy -l 127.0.0.1:0 -u "http://127.0.0.1:$up" \
+	-d "$work/bench.db" --pending-interval 3600 --log-level error; px=$port
+start "$work/px0.log" src/lumaproxy -l 127.0.0.1:0 -u "http://127.0.0.1:$up" \
+	-d "$work/bench0.db" --pending-interval 0 --log-level error; px0=$port
 for j in jbench jpend; do
 	curl -fsS -o /dev/null -H 'Authorization: Bearer tok' "http://127.0.0.1:$px/v1/luma/jobs/$j"
 done
@@ -76,6 +76,6 @@ for sc in hit:$px:jbench pending:$px:jpend coalesce:$px0:jslow; do
 	printf '%-10s %12s %10s %10s %8.2f   upstream calls: %d\n' "$name" "$rps" "$p50" \
 	    "$p99" "$(awk -v a="$rps" -v b="$base" 'BEGIN { print a / b }')" "$((after - before))"
 done
-for p in "${pids[@]:1}"; do
-	printf 'lumaproxy pid %s peak RSS: %s\n' "$p" "$(awk '/VmHWM/ { print $2 " " $3 }' /proc/"$p"/status)"
-done
+printf 'lumaproxy peak RSS: %s (hit, pending), %s (coalesce)\n' \
+    "$(awk '/VmHWM/ { print $2 " " $3 }' /proc/"${pids[1]}"/status)" \
+    "$(awk '/VmHWM/ { print $2 " " $3 }' /proc/"${pids[2]}"/status)"
