@@ -36,6 +36,8 @@ enum {
 	ST_EXPIRE_NEG,
 	ST_COUNT,
 	ST_PING,
+	ST_SYNC_FULL,
+	ST_SYNC_NORMAL,
 	ST__MAX
 };
 
@@ -74,6 +76,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	    " WHERE expires_at <= ?1 LIMIT ?2)",
 	[ST_COUNT] = "SELECT count(*), coalesce(sum(terminal), 0) FROM jobs",
 	[ST_PING] = "SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1)",
+	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 };
 
 struct cache {
@@ -118,9 +122,12 @@ cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 
 	if (query_int(db, "PRAGMA application_id", &appid) != 0 ||
 	    query_int(db, "PRAGMA user_version", &version) != 0 ||
-	    query_int(db, "SELECT count(*) FROM sqlite_schema", &objects) != 0) {
-		snprintf(err, errlen, "%s: not a lumaproxy database (%s)",
-		    path, sqlite3_errmsg(db));
+	    query_int(db, "SELECT count(*) FROM sqlite_master", &objects) != 0) {
+		if ((sqlite3_errcode(db) & 0xff) == SQLITE_NOTADB)
+			snprintf(err, errlen, "%s: not a lumaproxy database (%s)",
+			    path, sqlite3_errmsg(db));
+		else
+			snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		return -1;
 	}
 	if (appid == 0 && version == 0 && objects == 0)
@@ -149,6 +156,29 @@ cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return (int)version;
+}
+
+/* Puts db in WAL mode, checking that it took (":memory:" stays "memory"). */
+static int
+set_wal(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	const char *mode;
+	int ok;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	ok = sqlite3_step(st) == SQLITE_ROW &&
+	    (mode = (const char *)sqlite3_column_text(st, 0)) != NULL &&
+	    (strcmp(mode, "wal") == 0 || strcmp(mode, "memory") == 0);
+	if (!ok)
+		snprintf(err, errlen, "%s: cannot use WAL mode: %s", path,
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
 }
 
 /* Applies migrations from version `from` on, each in its own transaction. */
@@ -206,11 +236,16 @@ cache_open(const char *path, char *err, size_t errlen)
 	sqlite3_extended_result_codes(c->db, 1);
 	if ((version = cache_check(c->db, path, err, errlen)) < 0)
 		goto fail;
-	if (sqlite3_exec(c->db, "PRAGMA journal_mode = WAL;"
-	    " PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-	    " PRAGMA busy_timeout = 1000", NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, msg ? msg :
-		    sqlite3_errmsg(c->db));
+	/*
+	 * synchronous = NORMAL is durable against crashes in WAL mode;
+	 * terminal jobs are committed with FULL (cache_store_job).  A
+	 * writer from another process may hold the loop 200 ms at most.
+	 */
+	if (sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL;"
+	    " PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 200", NULL, NULL,
+	    &msg) != SQLITE_OK || set_wal(c->db, path, err, errlen) != 0) {
+		if (msg != NULL)
+			snprintf(err, errlen, "%s: %s", path, msg);
 		sqlite3_free(msg);
 		goto fail;
 	}
@@ -357,16 +392,26 @@ tx_end(struct cache *c, int ok)
 
 int
 cache_store_job(struct cache *c, const char *jobid, const char *token_id,
-    const struct record *rec, const void *body, size_t len, int64_t now)
+    const struct record *rec, const char *etag, const void *body, size_t len,
+    int64_t now)
 {
-	char etag[ETAG_LEN + 1];
+	char tag[ETAG_LEN + 1];
 	sqlite3_stmt *st;
 	int rc;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	record_etag(body, len, etag);
-	if (tx_begin(c) != 0)
+	if (etag == NULL) {
+		record_etag(body, len, tag);
+		etag = tag;
+	}
+	/* A finished job must survive a power cut too, once answered. */
+	if (rec->terminal)
+		step_done(c->st[ST_SYNC_FULL]);
+	if (tx_begin(c) != 0) {
+		if (rec->terminal)
+			step_done(c->st[ST_SYNC_NORMAL]);
 		return -1;
+	}
 	st = bind_key(c, ST_PUT_JOB, jobid, NULL);
 	if (rec->type[0] != '\0')
 		sqlite3_bind_text(st, 2, rec->type, -1, SQLITE_STATIC);
@@ -385,7 +430,10 @@ cache_store_job(struct cache *c, const char *jobid, const char *token_id,
 	}
 	if (rc == 0)
 		rc = step_done(bind_key(c, ST_DEL_NEG, jobid, token_id));
-	return tx_end(c, rc);
+	rc = tx_end(c, rc);
+	if (rec->terminal)
+		step_done(c->st[ST_SYNC_NORMAL]);
+	return rc;
 }
 
 int

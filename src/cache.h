@@ -62,10 +62,13 @@ int	cache_lookup_negative(struct cache *, const char *jobid,
 /*
  * Stores upstream's 200 for (jobid, token_id) in one transaction: the job
  * row (a terminal row is only replaced by a terminal one), the grant with
- * fetched_at = now, and drops the pair's negative entry.  0 once committed.
+ * fetched_at = now, and drops the pair's negative entry.  etag is the
+ * body's (record_etag), or NULL to compute it.  0 once committed; a
+ * terminal row is synced to disk before that.
  */
 int	cache_store_job(struct cache *, const char *jobid, const char *token_id,
-	    const struct record *, const void *body, size_t len, int64_t now);
+	    const struct record *, const char *etag, const void *body,
+	    size_t len, int64_t now);
 
 /* Stores a negative entry for (jobid, token_id) until expires (ms). */
 int	cache_store_negative(struct cache *, const char *jobid,

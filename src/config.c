@@ -19,7 +19,7 @@ enum opt_id {
 	OPT_CONFIG, OPT_HELP, OPT_VERSION, OPT_LISTEN, OPT_UPSTREAM, OPT_DB,
 	OPT_PENDING_INTERVAL, OPT_PENDING_MODE, OPT_NEGATIVE_TTL,
 	OPT_UPSTREAM_TIMEOUT, OPT_MAX_UPSTREAM_BODY, OPT_MAX_CONNECTIONS,
-	OPT_MAX_REQUEST_BODY, OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 };
 
 struct opt_def {
@@ -42,7 +42,6 @@ static const struct opt_def opts[] = {
 	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, "SECONDS", "give up on an upstream request after this long", "30" },
 	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, "BYTES", "largest upstream answer accepted", "1048576" },
 	{ OPT_MAX_CONNECTIONS, "max-connections", 0, "N", "client connections served at once", "4096" },
-	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, "BYTES", "largest request body accepted", "67108864" },
 	{ OPT_OFFLINE, "offline", 0, NULL, "never call upstream; answer from the cache only", "off" },
 	{ OPT_LOG_LEVEL, "log-level", 0, "LEVEL", "debug, info, warn or error", "info" },
 	{ OPT_LOG_FORMAT, "log-format", 0, "FORMAT", "text or json", "text" },
@@ -64,7 +63,6 @@ config_defaults(struct config *cfg)
 	cfg->upstream_timeout = 30;
 	cfg->max_upstream_body = 1048576;
 	cfg->max_connections = 4096;
-	cfg->max_request_body = 67108864;
 	cfg->offline = 0;
 	cfg->log_level = LOG_INFO;
 	cfg->log_format = LOG_TEXT;
@@ -225,8 +223,6 @@ config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
 		    err);
 	case OPT_MAX_CONNECTIONS:
 		return parse_uint(v, 1, 1000000, &cfg->max_connections, err);
-	case OPT_MAX_REQUEST_BODY:
-		return parse_uint(v, 0, 1ULL << 40, &cfg->max_request_body, err);
 	case OPT_OFFLINE:
 		return set_bool(&cfg->offline, v, err);
 	case OPT_PENDING_MODE:
@@ -295,8 +291,10 @@ walk_args(struct config *cfg, int argc, char *const *argv, const char **cfile,
 			const char *eq = strchr(a + 2, '=');
 
 			o = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+			/* --flag=false lets the command line undo the file. */
 			if (o != NULL && eq != NULL) {
-				if (o->arg == NULL) {
+				if (o->arg == NULL && (o->id == OPT_HELP ||
+				    o->id == OPT_VERSION)) {
 					snprintf(err, errlen, "option --%s takes no value",
 					    o->name);
 					return CONFIG_ERROR;

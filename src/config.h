@@ -26,7 +26,6 @@ struct config {
 	int64_t			upstream_timeout;	/* seconds */
 	uint64_t		max_upstream_body;	/* bytes */
 	uint64_t		max_connections;
-	uint64_t		max_request_body;	/* bytes */
 	int			offline;
 	enum log_level		log_level;
 	enum log_format		log_format;

@@ -38,8 +38,10 @@
 #define SLOT_BUCKETS		4096		/* power of two */
 #define SLOTS_MAX		100000		/* slots kept for 429 back-off */
 #define BACKOFF_BODY_MAX	16384
+#define BACKOFF_MAX_S		3600		/* longest Retry-After honoured */
 #define SWEEP_INTERVAL_S	10
 #define SWEEP_BATCH		500
+#define SWEEP_BATCHES		20		/* at most per sweep */
 
 /* One request waiting for a fetch. */
 struct waiter {
@@ -60,7 +62,8 @@ struct slot {
 	char			 fp[FINGERPRINT_LEN + 1];
 	struct upstream_request	*fetch;		/* owned while in flight */
 	TAILQ_HEAD(, waiter)	 waiters;
-	int64_t			 backoff_until;	/* ms; 0: none */
+	int64_t			 backoff_until;	/* upstream's 429: wait until (ms) */
+	int64_t			 hold_until;	/* upstream failing: wait until (ms) */
 	struct evbuffer		*backoff_body;	/* owned, upstream's 429 body */
 	struct slot		*next;		/* bucket chain */
 };
@@ -74,18 +77,15 @@ struct jobs {
 	struct jobs_stats	 stats;
 };
 
-/* What a finished fetch answers to every waiter. */
-struct outcome {
+/* An answer, local or from a fetch, before the reply headers are added. */
+struct answer {
 	int			 status;
-	const unsigned char	*body;		/* borrowed */
+	const unsigned char	*body;		/* borrowed, copied when sent */
 	size_t			 len;
 	const char		*content_type;	/* NULL: JSON */
-	const char		*cache;		/* "MISS" or "STALE" */
-	int			 stored;
-	int			 upstream_status;
 	const char		*etag;		/* terminal 200s, else NULL */
 	int64_t			 age;		/* seconds, -1: no Age */
-	int64_t			 retry_after;	/* seconds, -1: none */
+	int64_t			 retry_after;	/* seconds, 0: none */
 };
 
 static const char	*json_ct = "application/json; charset=utf-8";
@@ -162,7 +162,7 @@ static void
 slot_release(struct slot *s, int64_t now)
 {
 	if (s->fetch == NULL && TAILQ_EMPTY(&s->waiters) &&
-	    s->backoff_until <= now)
+	    s->backoff_until <= now && s->hold_until <= now)
 		slot_free(s);
 }
 
@@ -215,38 +215,43 @@ add_header_int(struct evkeyvalq *h, const char *key, int64_t v)
 	evhttp_add_header(h, key, buf);
 }
 
-/*
- * Sends a 200 job body (or a 304 when If-None-Match matches a terminal
- * answer) with the headers every cached or fetched job answer carries.
- */
-static void
-reply_job(struct proxy *px, struct evhttp_request *req, int status,
-    struct evbuffer *body, const char *etag, int64_t age, int64_t retry_after,
-    const char *content_type, const struct reply_info *ri)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	const char *inm;
-
-	if (content_type != NULL)
-		evhttp_add_header(h, "Content-Type", content_type);
-	if (age >= 0)
-		add_header_int(h, "Age", age);
-	if (retry_after > 0)
-		add_header_int(h, "Retry-After", retry_after);
-	if (etag != NULL) {
-		evhttp_add_header(h, "ETag", etag);
-		inm = evhttp_find_header(evhttp_request_get_input_headers(req),
-		    "If-None-Match");
-		if (status == 200 && inm != NULL && etag_matches(inm, etag))
-			status = 304;
-	}
-	server_reply(px, req, status, body, ri);
-}
-
 static int64_t
 age_seconds(int64_t now, int64_t fetched_at)
 {
 	return now > fetched_at ? (now - fetched_at) / 1000 : 0;
+}
+
+/*
+ * Sends answer a to req (its body copied), with the headers a job answer
+ * carries; a 200 with an ETag that If-None-Match matches becomes a 304.
+ */
+static void
+send_answer(struct proxy *px, struct evhttp_request *req,
+    const struct answer *a, const struct reply_info *ri)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *body;
+	const char *inm;
+	int status = a->status;
+
+	evhttp_add_header(h, "Content-Type",
+	    a->content_type != NULL ? a->content_type : json_ct);
+	if (a->age >= 0)
+		add_header_int(h, "Age", a->age);
+	if (a->retry_after > 0)
+		add_header_int(h, "Retry-After", a->retry_after);
+	if (a->etag != NULL) {
+		evhttp_add_header(h, "ETag", a->etag);
+		inm = evhttp_find_header(evhttp_request_get_input_headers(req),
+		    "If-None-Match");
+		if (status == 200 && inm != NULL && etag_matches(inm, a->etag))
+			status = 304;
+	}
+	if ((body = evbuffer_new()) != NULL && a->len > 0)
+		evbuffer_add(body, a->body, a->len);
+	server_reply(px, req, status, body, ri);
+	if (body != NULL)
+		evbuffer_free(body);
 }
 
 /* Unhooks w from its connection: no close callback, no close watch. */
@@ -263,6 +268,38 @@ waiter_unhook(struct waiter *w)
 	}
 }
 
+/* Takes w off its slot and frees it; the request is no longer ours. */
+static void
+waiter_free(struct waiter *w)
+{
+	struct proxy *px = w->slot->jobs->px;
+
+	TAILQ_REMOVE(&w->slot->waiters, w, entry);
+	memset(w, 0, sizeof(*w));
+	free(w);
+	server_request_done(px);
+}
+
+/* Answers one waiter with a (for the cache result `cache`), frees it. */
+static void
+waiter_answer(struct waiter *w, const struct answer *a, const char *cache,
+    int stored, int upstream_status)
+{
+	struct slot *s = w->slot;
+	struct reply_info ri;
+
+	CHECK_OBJ(w, WAITER_MAGIC);
+	waiter_unhook(w);
+	memset(&ri, 0, sizeof(ri));
+	ri.started = w->started;
+	ri.cache = cache;
+	ri.stored = stored;
+	ri.upstream_status = upstream_status;
+	ri.token = s->fp;
+	send_answer(s->jobs->px, w->req, a, &ri);
+	waiter_free(w);
+}
+
 /*
  * The client of a waiting request went away before its answer: log it as
  * 499, drop the waiter, and cancel the fetch when nobody else waits.
@@ -271,17 +308,13 @@ static void
 waiter_abandon(struct waiter *w)
 {
 	struct slot *s = w->slot;
-	struct jobs *j = s->jobs;
 	struct reply_info ri;
 
 	memset(&ri, 0, sizeof(ri));
 	ri.started = w->started;
 	ri.token = s->fp;
 	server_log(w->req, 499, &ri);
-	TAILQ_REMOVE(&s->waiters, w, entry);
-	memset(w, 0, sizeof(*w));
-	free(w);
-	server_request_done(j->px);
+	waiter_free(w);
 	if (TAILQ_EMPTY(&s->waiters) && s->fetch != NULL) {
 		upstream_cancel(s->fetch);
 		s->fetch = NULL;
@@ -294,20 +327,22 @@ static void
 waiter_conn_freed(struct evhttp_connection *evcon, void *arg)
 {
 	struct waiter *w = arg;
+	struct evhttp_request *req;
 
 	(void)evcon;
 	CHECK_OBJ(w, WAITER_MAGIC);
+	req = w->req;
 	if (w->closed != NULL) {
 		event_free(w->closed);
 		w->closed = NULL;
 	}
+	waiter_abandon(w);
 	/*
 	 * An unanswered request whose connection failed has been detached
 	 * from it, and is ours to free; otherwise evhttp frees it.
 	 */
-	if (evhttp_request_get_connection(w->req) == NULL)
-		evhttp_request_free(w->req);
-	waiter_abandon(w);
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
 }
 
 /* EV_CLOSED on the socket of a waiting request: the client hung up. */
@@ -328,57 +363,24 @@ waiter_closed_cb(evutil_socket_t fd, short what, void *arg)
 		evhttp_connection_free(evcon);
 }
 
-/* Answers one waiter with the outcome and frees it. */
-static void
-waiter_answer(struct waiter *w, const struct outcome *o)
-{
-	struct slot *s = w->slot;
-	struct proxy *px = s->jobs->px;
-	struct reply_info ri;
-	struct evbuffer *body;
-
-	CHECK_OBJ(w, WAITER_MAGIC);
-	TAILQ_REMOVE(&s->waiters, w, entry);
-	waiter_unhook(w);
-	memset(&ri, 0, sizeof(ri));
-	ri.started = w->started;
-	ri.cache = o->cache;
-	ri.stored = o->stored;
-	ri.upstream_status = o->upstream_status;
-	ri.token = s->fp;
-	if ((body = evbuffer_new()) != NULL && o->len > 0)
-		evbuffer_add(body, o->body, o->len);
-	if (o->status == 200)
-		reply_job(px, w->req, o->status, body, o->etag, o->age,
-		    o->retry_after, o->content_type, &ri);
-	else {
-		struct evkeyvalq *h = evhttp_request_get_output_headers(w->req);
-
-		if (o->content_type != NULL)
-			evhttp_add_header(h, "Content-Type", o->content_type);
-		if (o->retry_after >= 0)
-			add_header_int(h, "Retry-After", o->retry_after);
-		if (o->age >= 0)
-			add_header_int(h, "Age", o->age);
-		server_reply(px, w->req, o->status, body, &ri);
-	}
-	if (body != NULL)
-		evbuffer_free(body);
-	memset(w, 0, sizeof(*w));
-	free(w);
-	server_request_done(px);
-}
-
 /* Keeps upstream's 429 for the slot until Retry-After (or one interval). */
 static void
 slot_backoff(struct slot *s, const struct upstream_result *res, int64_t now)
 {
-	const struct policy_config *pc = &s->jobs->px->policy;
+	struct jobs *j = s->jobs;
 	int64_t secs = res->retry_after >= 0 ? res->retry_after :
-	    pc->pending_interval_ms / 1000;
+	    j->px->policy.pending_interval_ms / 1000;
 
+	/* Half the table stays free for fetches, whatever 429s come. */
+	if (j->nslots >= SLOTS_MAX / 2) {
+		log_warn("in-flight table half full: not keeping a 429 for %s",
+		    s->jobid);
+		return;
+	}
 	if (secs < 1)
 		secs = 1;
+	if (secs > BACKOFF_MAX_S)
+		secs = BACKOFF_MAX_S;
 	s->backoff_until = now + secs * 1000;
 	if (s->backoff_body == NULL)
 		s->backoff_body = evbuffer_new();
@@ -389,135 +391,149 @@ slot_backoff(struct slot *s, const struct upstream_result *res, int64_t now)
 	}
 }
 
+/* Which rule of SPEC 2.4 an upstream result falls under; fills rec for 200s. */
+static enum upstream_kind
+classify(struct proxy *px, const struct upstream_result *res,
+    struct record *rec)
+{
+	switch (res->error) {
+	case UPSTREAM_OK:
+		return policy_classify(res->status, res->status == 200 &&
+		    record_parse(px->parser, res->body, res->len, rec) == 0);
+	case UPSTREAM_TOO_LARGE:
+		return UP_TOO_LARGE;
+	case UPSTREAM_TIMEOUT:
+		return UP_TIMEOUT;
+	case UPSTREAM_UNREACHABLE:
+		break;
+	}
+	return UP_UNREACHABLE;
+}
+
+/*
+ * Carries out what policy_answer() said to keep for slot s; sets
+ * *stored when something was committed.  etag is the body's, or NULL.
+ */
+static void
+keep_outcome(struct slot *s, const struct policy_outcome *po,
+    const struct upstream_result *res, const struct record *rec,
+    const char *etag, int64_t now, int *stored)
+{
+	struct proxy *px = s->jobs->px;
+
+	*stored = 0;
+	if (po->store_job) {
+		if (cache_store_job(px->cache, s->jobid, s->token_id, rec, etag,
+		    res->body, res->len, now) == 0)
+			*stored = 1;
+		else
+			log_error("cache: cannot store job %s", s->jobid);
+	}
+	if (po->store_negative && px->policy.negative_ttl_ms > 0) {
+		if (cache_store_negative(px->cache, s->jobid, s->token_id,
+		    (int)res->status, res->body, res->len, now,
+		    now + px->policy.negative_ttl_ms) == 0)
+			*stored = 1;
+		else
+			log_error("cache: cannot store negative entry for %s",
+			    s->jobid);
+	}
+	if (po->revoke_grant && cache_revoke(px->cache, s->jobid,
+	    s->token_id) != 0)
+		log_error("cache: cannot revoke grant for %s", s->jobid);
+	if (po->backoff)
+		slot_backoff(s, res, now);
+}
+
 /* upstream done_cb: runs once per fetch; answers every waiter of the slot. */
 static void
 fetch_done(const struct upstream_result *res, void *arg)
 {
 	struct slot *s = arg;
-	struct jobs *j;
 	struct proxy *px;
 	struct policy_outcome po;
-	struct outcome o;
+	struct answer a;
 	struct record rec;
 	struct cache_job snap;
 	struct evbuffer *snapbody = NULL, *errbody = NULL;
 	enum upstream_kind kind;
+	const char *cache = "MISS", *err = NULL;
 	char etag[ETAG_LEN + 1], msg[512];
 	int64_t now = util_now_ms();
-	int is_record = 0, has_snap = 0;
+	int has_snap = 0, stored;
 
 	CHECK_OBJ(s, SLOT_MAGIC);
-	j = s->jobs;
-	px = j->px;
+	px = s->jobs->px;
 	s->fetch = NULL;
-
-	switch (res->error) {
-	case UPSTREAM_OK:
-		if (res->status == 200)
-			is_record = record_parse(px->parser, res->body,
-			    res->len, &rec) == 0;
-		kind = policy_classify(res->status, is_record);
-		break;
-	case UPSTREAM_TOO_LARGE:
-		kind = UP_TOO_LARGE;
-		break;
-	case UPSTREAM_TIMEOUT:
-		kind = UP_TIMEOUT;
-		break;
-	case UPSTREAM_UNREACHABLE:
-	default:
-		kind = UP_UNREACHABLE;
-		break;
-	}
+	memset(&rec, 0, sizeof(rec));
+	kind = classify(px, res, &rec);
 	if (kind == UP_SERVER_ERROR || kind == UP_UNREACHABLE ||
 	    kind == UP_TIMEOUT) {
 		if ((snapbody = evbuffer_new()) != NULL)
 			has_snap = cache_lookup(px->cache, s->jobid, s->token_id,
 			    &snap, snapbody) == 1;
+		/* Upstream is failing: one attempt per interval is enough. */
+		if (has_snap)
+			s->hold_until = now + px->policy.pending_interval_ms;
 	}
 	policy_answer(kind, res->status, has_snap, &po);
+	if (kind == UP_JOB && rec.terminal)
+		record_etag(res->body, res->len, etag);
+	keep_outcome(s, &po, res, &rec, kind == UP_JOB && rec.terminal ?
+	    etag : NULL, now, &stored);
 
-	memset(&o, 0, sizeof(o));
-	o.status = (int)res->status;
-	o.body = res->body;
-	o.len = res->len;
-	o.cache = "MISS";
-	o.upstream_status = res->error == UPSTREAM_OK ? (int)res->status : 0;
-	o.age = -1;
-	o.retry_after = -1;
-	o.content_type = json_ct;
-
-	if (po.store_job) {
-		if (cache_store_job(px->cache, s->jobid, s->token_id, &rec,
-		    res->body, res->len, now) == 0)
-			o.stored = 1;
-		else
-			log_error("cache: cannot store job %s", s->jobid);
-		if (rec.terminal) {
-			record_etag(res->body, res->len, etag);
-			o.etag = etag;
-		}
-	}
-	if (po.store_negative && px->policy.negative_ttl_ms > 0) {
-		if (cache_store_negative(px->cache, s->jobid, s->token_id,
-		    (int)res->status, res->body, res->len, now,
-		    now + px->policy.negative_ttl_ms) == 0)
-			o.stored = 1;
-		else
-			log_error("cache: cannot store negative entry for %s",
-			    s->jobid);
-	}
-	if (po.revoke_grant && cache_revoke(px->cache, s->jobid,
-	    s->token_id) != 0)
-		log_error("cache: cannot revoke grant for %s", s->jobid);
-	if (po.backoff) {
-		slot_backoff(s, res, now);
-		o.retry_after = (s->backoff_until - now) / 1000;
-	}
-
+	memset(&a, 0, sizeof(a));
+	a.status = (int)res->status;
+	a.body = res->body;
+	a.len = res->len;
+	a.age = -1;
+	a.etag = kind == UP_JOB && rec.terminal ? etag : NULL;
+	if (po.backoff && s->backoff_until > now)
+		a.retry_after = (s->backoff_until - now + 999) / 1000;
+	/* Job records and negative entries are JSON; the rest keeps its type. */
+	if (kind != UP_JOB && kind != UP_NEGATIVE)
+		a.content_type = res->content_type;
 	switch (po.body) {
 	case BODY_UPSTREAM:
-		if (kind != UP_JOB && kind != UP_NEGATIVE &&
-		    res->content_type != NULL)
-			o.content_type = res->content_type;
 		break;
 	case BODY_SNAPSHOT:
-		o.status = 200;
-		o.body = evbuffer_pullup(snapbody, -1);
-		o.len = evbuffer_get_length(snapbody);
-		o.cache = "STALE";
-		o.age = age_seconds(now, snap.job_fetched_at);
-		o.etag = snap.terminal ? snap.etag : NULL;
+		cache = "STALE";
+		a.status = 200;
+		a.body = evbuffer_pullup(snapbody, -1);
+		a.len = evbuffer_get_length(snapbody);
+		a.content_type = NULL;
+		a.age = age_seconds(now, snap.job_fetched_at);
+		a.etag = snap.terminal ? snap.etag : NULL;
 		break;
 	case BODY_INVALID_RECORD:
-	case BODY_TOO_LARGE:
-	case BODY_UNREACHABLE:
-	case BODY_TIMEOUT:
-		o.status = po.body == BODY_TIMEOUT ? 504 : 502;
-		if (po.body == BODY_UNREACHABLE)
-			snprintf(msg, sizeof(msg), "Upstream unreachable: %s",
-			    res->reason);
-		else
-			snprintf(msg, sizeof(msg), "%s",
-			    po.body == BODY_INVALID_RECORD ?
-			    "Upstream sent an invalid job record" :
-			    po.body == BODY_TOO_LARGE ?
-			    "Upstream answer too large" : "Upstream timed out");
-		if ((errbody = evbuffer_new()) != NULL)
-			server_error_body(errbody, msg);
-		o.body = errbody ? evbuffer_pullup(errbody, -1) : NULL;
-		o.len = errbody ? evbuffer_get_length(errbody) : 0;
+		err = "Upstream sent an invalid job record";
 		break;
+	case BODY_TOO_LARGE:
+		err = "Upstream answer too large";
+		break;
+	case BODY_UNREACHABLE:
+		snprintf(msg, sizeof(msg), "Upstream unreachable: %s", res->reason);
+		err = msg;
+		break;
+	case BODY_TIMEOUT:
+		err = "Upstream timed out";
+		break;
+	}
+	if (err != NULL) {
+		a.status = po.body == BODY_TIMEOUT ? 504 : 502;
+		a.content_type = NULL;
+		if ((errbody = evbuffer_new()) != NULL)
+			server_error_body(errbody, err);
+		a.body = errbody ? evbuffer_pullup(errbody, -1) : NULL;
+		a.len = errbody ? evbuffer_get_length(errbody) : 0;
 	}
 	if (res->error != UPSTREAM_OK)
 		log_warn("upstream: %s for %s (token %s) after %lldms",
 		    res->reason, s->jobid, s->fp, (long long)res->elapsed_ms);
-	else
-		log_debug("upstream: %ld for %s (token %s) after %lldms",
-		    res->status, s->jobid, s->fp, (long long)res->elapsed_ms);
 
 	while (!TAILQ_EMPTY(&s->waiters))
-		waiter_answer(TAILQ_FIRST(&s->waiters), &o);
+		waiter_answer(TAILQ_FIRST(&s->waiters), &a, cache, stored,
+		    res->error == UPSTREAM_OK ? (int)res->status : 0);
 	if (snapbody != NULL)
 		evbuffer_free(snapbody);
 	if (errbody != NULL)
@@ -570,7 +586,7 @@ slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
 		if (w->closed != NULL)
 			event_add(w->closed, NULL);
 	}
-	s->jobs->px->pending++;
+	server_request_started(s->jobs->px);
 	return 0;
 }
 
@@ -583,21 +599,40 @@ answer_local(struct jobs *j, struct evhttp_request *req,
     int64_t now)
 {
 	struct proxy *px = j->px;
+	struct answer a;
 	char msg[64];
 
+	memset(&a, 0, sizeof(a));
+	a.age = -1;
+	a.retry_after = d->retry_after;
 	switch (d->action) {
 	case ACT_HIT:
 	case ACT_STALE:
 		ri->cache = d->action == ACT_HIT ? "HIT" : "STALE";
-		reply_job(px, req, 200, jobbody, job->terminal ? job->etag : NULL,
-		    age_seconds(now, job->job_fetched_at),
-		    job->terminal ? 0 : d->retry_after, json_ct, ri);
+		a.status = 200;
+		a.body = evbuffer_pullup(jobbody, -1);
+		a.len = evbuffer_get_length(jobbody);
+		a.age = age_seconds(now, job->job_fetched_at);
+		if (job->terminal) {
+			a.etag = job->etag;
+			a.retry_after = 0;
+		}
 		break;
 	case ACT_HIT_NEGATIVE:
 		ri->cache = "HIT";
-		add_header_int(evhttp_request_get_output_headers(req), "Age",
-		    age_seconds(now, neg->fetched_at));
-		server_reply(px, req, neg->status, negbody, ri);
+		a.status = neg->status;
+		a.body = evbuffer_pullup(negbody, -1);
+		a.len = evbuffer_get_length(negbody);
+		a.age = age_seconds(now, neg->fetched_at);
+		break;
+	case ACT_BACKOFF:
+		ri->cache = "HIT";
+		a.status = 429;
+		if (s != NULL && s->backoff_body != NULL) {
+			a.body = evbuffer_pullup(s->backoff_body, -1);
+			a.len = evbuffer_get_length(s->backoff_body);
+		}
+		j->stats.rate_limited++;
 		break;
 	case ACT_TOO_FAST:
 		j->stats.rate_limited++;
@@ -606,21 +641,15 @@ answer_local(struct jobs *j, struct evhttp_request *req,
 		add_header_int(evhttp_request_get_output_headers(req),
 		    "Retry-After", d->retry_after);
 		server_reply_error(px, req, 429, msg, ri);
-		break;
-	case ACT_BACKOFF:
-		j->stats.rate_limited++;
-		ri->cache = "HIT";
-		add_header_int(evhttp_request_get_output_headers(req),
-		    "Retry-After", d->retry_after);
-		server_reply(px, req, 429, s ? s->backoff_body : NULL, ri);
-		break;
+		return;
 	case ACT_OFFLINE_MISS:
 		server_reply_error(px, req, 504, "Not in cache (offline)", ri);
-		break;
+		return;
 	case ACT_FETCH:
 		assert(!"ACT_FETCH is not local");
-		break;
+		return;
 	}
+	send_answer(px, req, &a, ri);
 }
 
 void
@@ -660,9 +689,12 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		server_reply_error(px, req, 405, "Method not allowed", &ri);
 		return;
 	}
-	/* rest is "/<segment>"; a further '/' is part of the segment. */
-	if (rest[0] != '/' ||
-	    jobid_decode(rest + 1, strlen(rest + 1), jobid) != 0) {
+	/*
+	 * rest is "/<segment>"; a further '/' is part of the segment.  A raw
+	 * '#' ended the path, cut off by evhttp as a fragment.
+	 */
+	if (rest[0] != '/' || jobid_decode(rest + 1, strlen(rest + 1), jobid) != 0 ||
+	    evhttp_uri_get_fragment(evhttp_request_get_evhttp_uri(req)) != NULL) {
 		server_reply_error(px, req, 400, "Invalid jobid", &ri);
 		return;
 	}
@@ -710,8 +742,10 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 			st.negative_expires = neg.expires_at;
 		}
 	}
-	if ((s = slot_find(j, jobid, token_id)) != NULL)
+	if ((s = slot_find(j, jobid, token_id)) != NULL) {
 		st.backoff_until = s->backoff_until;
+		st.hold_until = s->hold_until;
+	}
 
 	policy_decide(&px->policy, &st, &rq, now, &d);
 	if (d.action != ACT_FETCH) {
@@ -762,7 +796,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	struct slot *s, *next;
 	int64_t now = util_now_ms();
 	size_t b;
-	int n;
+	int i, n;
 
 	(void)fd;
 	(void)what;
@@ -772,8 +806,14 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			next = s->next;
 			slot_release(s, now);
 		}
-	if ((n = cache_expire_negatives(j->px->cache, now, SWEEP_BATCH)) > 0)
-		log_debug("cache: dropped %d expired negative entries", n);
+	/* Small batches, so that the loop is never held long. */
+	for (i = 0; i < SWEEP_BATCHES; i++) {
+		if ((n = cache_expire_negatives(j->px->cache, now,
+		    SWEEP_BATCH)) < 0)
+			log_error("cache: cannot drop expired negative entries");
+		if (n < SWEEP_BATCH)
+			break;
+	}
 }
 
 struct jobs *
@@ -798,36 +838,36 @@ jobs_new(struct proxy *px)
 void
 jobs_free(struct jobs *j)
 {
+	struct evbuffer *body;
+	struct answer a;
 	struct slot *s;
-	struct reply_info ri;
 	size_t b;
 
 	if (j == NULL)
 		return;
 	CHECK_OBJ(j, JOBS_MAGIC);
+	memset(&a, 0, sizeof(a));
+	a.status = 503;
+	a.age = -1;
+	if ((body = evbuffer_new()) != NULL &&
+	    server_error_body(body, "Shutting down") == 0) {
+		a.body = evbuffer_pullup(body, -1);
+		a.len = evbuffer_get_length(body);
+	}
 	for (b = 0; b < SLOT_BUCKETS; b++)
 		while ((s = j->buckets[b]) != NULL) {
 			if (s->fetch != NULL) {
 				upstream_cancel(s->fetch);
 				s->fetch = NULL;
 			}
-			while (!TAILQ_EMPTY(&s->waiters)) {
-				struct waiter *w = TAILQ_FIRST(&s->waiters);
-
-				TAILQ_REMOVE(&s->waiters, w, entry);
-				waiter_unhook(w);
-				memset(&ri, 0, sizeof(ri));
-				ri.started = w->started;
-				ri.token = s->fp;
-				server_reply_error(j->px, w->req, 503,
-				    "Shutting down", &ri);
-				memset(w, 0, sizeof(*w));
-				free(w);
-				server_request_done(j->px);
-			}
-			s->backoff_until = 0;
+			while (!TAILQ_EMPTY(&s->waiters))
+				waiter_answer(TAILQ_FIRST(&s->waiters), &a, NULL,
+				    0, 0);
+			s->backoff_until = s->hold_until = 0;
 			slot_free(s);
 		}
+	if (body != NULL)
+		evbuffer_free(body);
 	if (j->sweep != NULL)
 		event_free(j->sweep);
 	memset(j, 0, sizeof(*j));

@@ -1,8 +1,8 @@
 /*
  * Pure decision rules (SPEC 2.3 and 2.4).  The order of the checks in
  * policy_decide() is the order of the spec: offline first, then terminal
- * hits, negative entries, the pending interval, 429 back-off, and finally a
- * fetch.  Tests drive these functions as tables.
+ * hits, negative entries, the pending interval, 429 back-off (and the
+ * hold after an upstream failure), and finally a fetch.  Tests drive these functions as tables.
  */
 #include <string.h>
 
@@ -22,9 +22,11 @@ policy_decide(const struct policy_config *cfg, const struct policy_state *st,
     const struct policy_request *rq, int64_t now, struct policy_decision *d)
 {
 	int negative = st->negative && now < st->negative_expires;
-	int fresh = st->granted &&
+	/* A fetch "in the future" (the clock stepped back) is not fresh. */
+	int fresh = st->granted && now >= st->fetched_at &&
 	    now - st->fetched_at < cfg->pending_interval_ms;
 	int backoff = st->backoff_until > now;
+	int hold = st->granted && st->hold_until > now;
 
 	memset(d, 0, sizeof(*d));
 	if (rq->offline) {
@@ -40,7 +42,7 @@ policy_decide(const struct policy_config *cfg, const struct policy_state *st,
 	}
 	if (st->granted && st->terminal) {
 		/* no-cache renews a finished job, once per interval. */
-		if (rq->no_cache && !fresh && !backoff)
+		if (rq->no_cache && !fresh && !backoff && !hold)
 			d->action = ACT_FETCH;
 		else
 			d->action = ACT_HIT;
@@ -60,6 +62,12 @@ policy_decide(const struct policy_config *cfg, const struct policy_state *st,
 	if (backoff) {
 		d->retry_after = seconds_until(st->backoff_until, now);
 		d->action = st->granted ? ACT_STALE : ACT_BACKOFF;
+		return;
+	}
+	/* Upstream failed this pair lately: the snapshot, once per interval. */
+	if (hold) {
+		d->retry_after = seconds_until(st->hold_until, now);
+		d->action = ACT_STALE;
 		return;
 	}
 	d->action = ACT_FETCH;

@@ -24,6 +24,7 @@ struct policy_state {
 	int	negative;	/* a negative entry exists ... */
 	int64_t	negative_expires; /* ... until this time (ms) */
 	int64_t	backoff_until;	/* upstream said 429: wait until (ms), or 0 */
+	int64_t	hold_until;	/* upstream failed the pair: wait until (ms) */
 };
 
 struct policy_request {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <curl/curl.h>
@@ -38,6 +39,9 @@
 #define IDLE_TIMEOUT_S		60		/* read/write inactivity */
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
+#define READ_HIGH_WATER		65536
+#define MAX_BODY_SIZE		65536		/* the jobs route takes no body */
+#define FD_RESERVE		64		/* for curl, SQLite, logs */
 
 #define JOBS_PREFIX		"/v1/luma/jobs"
 
@@ -140,6 +144,11 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 		}
 		body = NULL;
 	}
+	/* evhttp 2.1 would write a body after a 304 or 204 too. */
+	if (status == 304 || status == 204)
+		body = NULL;
+	if (px->server != NULL && px->server->draining)
+		evhttp_add_header(h, "Connection", "close");
 
 	server_log(req, status, ri);
 	if (px->server != NULL && px->server->draining) {
@@ -193,6 +202,13 @@ server_reply_error(struct proxy *px, struct evhttp_request *req, int status,
 
 
 void
+server_request_started(struct proxy *px)
+{
+	CHECK_OBJ(px, PROXY_MAGIC);
+	px->pending++;
+}
+
+void
 server_request_done(struct proxy *px)
 {
 	CHECK_OBJ(px, PROXY_MAGIC);
@@ -214,6 +230,11 @@ request_cb(struct evhttp_request *req, void *arg)
 	CHECK_OBJ(px, PROXY_MAGIC);
 	memset(&ri, 0, sizeof(ri));
 	ri.started = util_mono_ms();
+	/* Keep-alive clients may still ask while we drain: send them away. */
+	if (px->server != NULL && px->server->draining) {
+		server_reply_error(px, req, 503, "Shutting down", &ri);
+		return;
+	}
 	if (path == NULL || path[0] != '/') {
 		server_reply_error(px, req, 400, "Bad request", &ri);
 		return;
@@ -247,7 +268,8 @@ conn_sweep(struct server *sv)
 		} else
 			i++;
 	}
-	if (sv->paused && sv->nconns < sv->maxconns && !sv->draining) {
+	/* Resumes after the limit or an accept error (enabling is idempotent). */
+	if (sv->nconns < sv->maxconns && !sv->draining && sv->bound != NULL) {
 		evconnlistener_enable(evhttp_bound_socket_get_listener(sv->bound));
 		sv->paused = 0;
 	}
@@ -275,12 +297,12 @@ bev_cb(struct event_base *base, void *arg)
 	 */
 	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		return NULL;
-	if (sv->nconns >= sv->maxconns)
-		conn_sweep(sv);
-	if (sv->nconns < sv->maxconns) {
-		bufferevent_incref(bev);
-		sv->conns[sv->nconns++] = bev;
-	}
+	/* Bounds what a dead connection can buffer until the sweep. */
+	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH_WATER);
+	/* The listener is paused at the limit, so there is always room. */
+	assert(sv->nconns < sv->maxconns);
+	bufferevent_incref(bev);
+	sv->conns[sv->nconns++] = bev;
 	if (sv->nconns >= sv->maxconns && !sv->paused) {
 		evconnlistener_disable(evhttp_bound_socket_get_listener(sv->bound));
 		sv->paused = 1;
@@ -288,6 +310,48 @@ bev_cb(struct event_base *base, void *arg)
 		    sv->nconns);
 	}
 	return bev;
+}
+
+/*
+ * accept() failed (out of file descriptors, most likely): pause the
+ * listener instead of spinning on it; the sweep resumes it.  arg is
+ * evhttp's, not ours.
+ */
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	evconnlistener_disable(lev);
+	log_warn("server: accept: %s; pausing new connections",
+	    evutil_socket_error_to_string(err));
+}
+
+/*
+ * Raises the file descriptor limit as far as allowed and returns how many
+ * connections fit in it, which may be fewer than asked.
+ */
+static size_t
+fit_connections(size_t want)
+{
+	struct rlimit rl;
+	size_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return want;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want + FD_RESERVE)
+		return want;
+	room = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE :
+	    rl.rlim_cur / 2;
+	log_warn("server: the file descriptor limit (%llu) allows %zu"
+	    " connections, not %zu", (unsigned long long)rl.rlim_cur, room, want);
+	return room;
 }
 
 /* A signal: stop accepting, let requests in flight finish (5 s at most). */
@@ -395,7 +459,7 @@ server_run(const struct config *cfg)
 	px.policy.pending_mode = cfg->pending_mode;
 	sv.magic = SERVER_MAGIC;
 	sv.px = &px;
-	sv.maxconns = cfg->max_connections;
+	sv.maxconns = fit_connections((size_t)cfg->max_connections);
 
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(libevent_log);
@@ -410,7 +474,7 @@ server_run(const struct config *cfg)
 		goto done;
 	}
 	evhttp_set_max_headers_size(px.http, MAX_HEADERS_SIZE);
-	evhttp_set_max_body_size(px.http, (ev_ssize_t)cfg->max_request_body);
+	evhttp_set_max_body_size(px.http, MAX_BODY_SIZE);
 	evhttp_set_timeout(px.http, IDLE_TIMEOUT_S);
 	evhttp_set_allowed_methods(px.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -423,6 +487,8 @@ server_run(const struct config *cfg)
 	/* Listen first: a bad address must not leave a database behind. */
 	if (server_listen(&sv, cfg) != 0)
 		goto done;
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(sv.bound),
+	    accept_error_cb);
 	if ((px.cache = cache_open(cfg->db, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "lumaproxy: %s\n", err);
 		goto done;
@@ -461,7 +527,9 @@ server_run(const struct config *cfg)
 	    (unsigned long long)js.rate_limited);
 done:
 	px.server = NULL;
-	jobs_free(px.jobs);		/* answers what is left with 503 */
+	jobs_free(px.jobs);		/* answers what is left with 503 ... */
+	for (int i = 0; px.base != NULL && i < 10; i++)	/* ... and sends it */
+		event_base_loop(px.base, EVLOOP_NONBLOCK);
 	upstream_free(px.up);
 	if (px.http != NULL)
 		evhttp_free(px.http);

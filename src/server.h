@@ -46,7 +46,10 @@ void	server_reply_error(struct proxy *, struct evhttp_request *, int status,
 /* Appends {"error": msg} (JSON-encoded) to buf; -1 when out of memory. */
 int	server_error_body(struct evbuffer *buf, const char *msg);
 
-/* Called when an asynchronously answered request has been answered. */
+/* A request will be answered later (it waits for upstream). */
+void	server_request_started(struct proxy *);
+
+/* A request counted by server_request_started() has been answered. */
 void	server_request_done(struct proxy *);
 
 #endif

@@ -138,7 +138,8 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 	if (what == CURL_POLL_REMOVE) {
 		if (si != NULL) {
 			CHECK_OBJ(si, SOCKINFO_MAGIC);
-			event_free(si->ev);
+			if (si->ev != NULL)
+				event_free(si->ev);
 			memset(si, 0, sizeof(*si));
 			free(si);
 			curl_multi_assign(up->multi, s, NULL);
@@ -155,7 +156,8 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 		curl_multi_assign(up->multi, s, si);
 	} else {
 		CHECK_OBJ(si, SOCKINFO_MAGIC);
-		event_free(si->ev);
+		if (si->ev != NULL)
+			event_free(si->ev);
 	}
 	si->ev = event_new(up->base, s, kind, event_cb, up);
 	if (si->ev == NULL || event_add(si->ev, NULL) != 0)
@@ -369,7 +371,11 @@ upstream_get(struct upstream *up, const char *url, const char *token,
 	if ((r->easy = e = curl_easy_init()) == NULL)
 		goto fail;
 	curl_easy_setopt(e, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
@@ -399,11 +405,4 @@ void
 upstream_cancel(struct upstream_request *r)
 {
 	request_free(r);
-}
-
-int
-upstream_active(const struct upstream *up)
-{
-	CHECK_OBJ(up, UPSTREAM_MAGIC);
-	return up->active;
 }

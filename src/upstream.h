@@ -58,7 +58,4 @@ struct upstream_request *upstream_get(struct upstream *, const char *url,
 /* Stops a request; its done callback will not run. */
 void	upstream_cancel(struct upstream_request *);
 
-/* Number of requests in flight. */
-int	upstream_active(const struct upstream *);
-
 #endif

@@ -71,17 +71,6 @@ util_iso8601_ms(int64_t ms, char *buf, size_t len)
 }
 
 void
-util_iso8601(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	if (strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 && len > 0)
-		buf[0] = '\0';
-}
-
-void
 util_hex(const unsigned char *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -28,9 +28,6 @@ int64_t	util_mono_ms(void);
 /* Formats ms since the epoch as "2026-11-29T03:40:08.123Z" (buf >= 32). */
 void	util_iso8601_ms(int64_t ms, char *buf, size_t len);
 
-/* Formats ms since the epoch as "2026-11-29T03:40:08Z" (buf >= 32). */
-void	util_iso8601(int64_t ms, char *buf, size_t len);
-
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void	util_hex(const unsigned char *in, size_t n, char *out);
 

@@ -120,7 +120,7 @@ store(struct cache *c, const char *jobid, const char *tok, const char *body,
 	struct record rec;
 
 	ck_assert_int_eq(parse(body, strlen(body), &rec), 0);
-	ck_assert_int_eq(cache_store_job(c, jobid, tok, &rec, body,
+	ck_assert_int_eq(cache_store_job(c, jobid, tok, &rec, NULL, body,
 	    strlen(body), now), 0);
 }
 
@@ -259,7 +259,7 @@ START_TEST(test_store_binary)
 	snprintf(rec.status, sizeof(rec.status), "completed");
 	snprintf(rec.type, sizeof(rec.type), "video");
 	rec.terminal = 1;
-	ck_assert_int_eq(cache_store_job(c, JOB1, TOK_A, &rec, body, n, T), 0);
+	ck_assert_int_eq(cache_store_job(c, JOB1, TOK_A, &rec, NULL, body, n, T), 0);
 	ck_assert_int_eq(cache_lookup(c, JOB1, TOK_A, &job, buf), 1);
 	ck_assert_uint_eq(job.len, n);
 	ck_assert_uint_eq(evbuffer_get_length(buf), n);

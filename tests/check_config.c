@@ -44,7 +44,6 @@ assert_defaults(const struct config *c)
 	ck_assert_int_eq(c->upstream_timeout, 30);
 	ck_assert_uint_eq(c->max_upstream_body, 1048576);
 	ck_assert_uint_eq(c->max_connections, 4096);
-	ck_assert_uint_eq(c->max_request_body, 67108864);
 	ck_assert_int_eq(c->offline, 0);
 	ck_assert_int_eq(c->log_level, LOG_INFO);
 	ck_assert_int_eq(c->log_format, LOG_TEXT);
@@ -69,7 +68,7 @@ END_TEST
 enum field {
 	F_LISTEN, F_UPSTREAM, F_DB, F_PENDING_INTERVAL, F_PENDING_MODE,
 	F_NEGATIVE_TTL, F_UPSTREAM_TIMEOUT, F_MAX_UPSTREAM_BODY,
-	F_MAX_CONNECTIONS, F_MAX_REQUEST_BODY, F_OFFLINE, F_LOG_LEVEL,
+	F_MAX_CONNECTIONS, F_OFFLINE, F_LOG_LEVEL,
 	F_LOG_FORMAT,
 };
 
@@ -109,9 +108,9 @@ static const struct opt_case opt_cases[] = {
 	{ "--max-upstream-body=65536", NULL, F_MAX_UPSTREAM_BODY, NULL, 65536 },
 	{ "--max-connections", "10", F_MAX_CONNECTIONS, NULL, 10 },
 	{ "--max-connections=100000", NULL, F_MAX_CONNECTIONS, NULL, 100000 },
-	{ "--max-request-body", "1024", F_MAX_REQUEST_BODY, NULL, 1024 },
-	{ "--max-request-body=0", NULL, F_MAX_REQUEST_BODY, NULL, 0 },
 	{ "--offline", NULL, F_OFFLINE, NULL, 1 },
+	{ "--offline=false", NULL, F_OFFLINE, NULL, 0 },
+	{ "--offline=true", NULL, F_OFFLINE, NULL, 1 },
 	{ "--log-level", "debug", F_LOG_LEVEL, NULL, LOG_DEBUG },
 	{ "--log-level", "info", F_LOG_LEVEL, NULL, LOG_INFO },
 	{ "--log-level=warn", NULL, F_LOG_LEVEL, NULL, LOG_WARN },
@@ -152,9 +151,6 @@ assert_field(const struct opt_case *c, const struct config *cfg)
 		break;
 	case F_MAX_CONNECTIONS:
 		ck_assert_uint_eq(cfg->max_connections, (uint64_t)c->n);
-		break;
-	case F_MAX_REQUEST_BODY:
-		ck_assert_uint_eq(cfg->max_request_body, (uint64_t)c->n);
 		break;
 	case F_OFFLINE:
 		ck_assert_int_eq(cfg->offline, c->n);
@@ -241,8 +237,7 @@ static const struct bad_case bad_cases[] = {
 	{ "--max-connections", "0", "max-connections" },
 	{ "--max-connections", "many", "max-connections" },
 	{ "--max-connections", "18446744073709551616", "max-connections" },
-	{ "--max-request-body", "-5", "max-request-body" },
-	{ "--max-request-body", "18446744073709551616", "max-request-body" },
+	{ "--offline=maybe", NULL, "offline" },
 	{ "--pending-mode", "fast", "pending-mode" },
 	{ "--pending-mode", "", "pending-mode" },
 	{ "--pending-mode=servereject", NULL, "pending-mode" },
@@ -352,7 +347,6 @@ static const char good_file[] =
 	"upstream-timeout = 12\n"
 	"max-upstream-body = 2048\n"
 	"max-connections = 77\n"
-	"max-request-body = 4096\n"
 	"offline = true\n"
 	"log-level = warn\n"
 	"log-format = json\n";
@@ -370,7 +364,6 @@ assert_good_file(const struct config *cfg)
 	ck_assert_int_eq(cfg->upstream_timeout, 12);
 	ck_assert_uint_eq(cfg->max_upstream_body, 2048);
 	ck_assert_uint_eq(cfg->max_connections, 77);
-	ck_assert_uint_eq(cfg->max_request_body, 4096);
 	ck_assert_int_eq(cfg->offline, 1);
 	ck_assert_int_eq(cfg->log_level, LOG_WARN);
 	ck_assert_int_eq(cfg->log_format, LOG_JSON);
@@ -528,11 +521,11 @@ static const char *const usage_words[] = {
 	"-c, --config", "-l, --listen", "-u, --upstream", "-d, --db",
 	"--pending-interval", "--pending-mode", "--negative-ttl",
 	"--upstream-timeout", "--max-upstream-body", "--max-connections",
-	"--max-request-body", "--offline", "--log-level", "--log-format",
+	"--offline", "--log-level", "--log-format",
 	"-h, --help", "-V, --version",
 	/* the defaults of SPEC 5 */
 	"127.0.0.1:8080", "https://api.useapi.net", "lumaproxy.db",
-	"1048576", "4096", "67108864", "serve", "reject",
+	"1048576", "4096", "serve", "reject",
 };
 
 START_TEST(test_usage)

@@ -27,10 +27,10 @@ struct decide_case {
 	int64_t			 retry_after;
 };
 
-/* State shorthands: { granted, terminal, fetched_at, negative, negative_expires, backoff_until } */
-#define NOTHING			{ 0, 0, 0, 0, 0, 0 }
-#define TERM(age)		{ 1, 1, T - (age), 0, 0, 0 }
-#define PEND(age)		{ 1, 0, T - (age), 0, 0, 0 }
+/* State shorthands: { granted, terminal, fetched_at, negative, negative_expires, backoff_until, hold_until } */
+#define NOTHING			{ 0, 0, 0, 0, 0, 0, 0 }
+#define TERM(age)		{ 1, 1, T - (age), 0, 0, 0, 0 }
+#define PEND(age)		{ 1, 0, T - (age), 0, 0, 0, 0 }
 #define ONLINE			{ 0, 0 }
 #define NO_CACHE		{ 0, 1 }
 #define OFFLINE			{ 1, 0 }
@@ -38,6 +38,18 @@ struct decide_case {
 
 static const struct decide_case decide_cases[] = {
 	{ "nothing cached", SERVE, IVL, NOTHING, ONLINE, T, ACT_FETCH, 0 },
+
+	/* After an upstream failure: the snapshot until the hold is over. */
+	{ "pending, upstream failed lately", SERVE, IVL,
+	  { 1, 0, T - 60000, 0, 0, 0, T + 2000 }, ONLINE, T, ACT_STALE, 2 },
+	{ "pending, hold just over", SERVE, IVL,
+	  { 1, 0, T - 60000, 0, 0, 0, T }, ONLINE, T, ACT_FETCH, 0 },
+	{ "not granted: a hold does not apply", SERVE, IVL,
+	  { 0, 0, 0, 0, 0, 0, T + 2000 }, ONLINE, T, ACT_FETCH, 0 },
+	{ "terminal, no-cache during a hold", SERVE, IVL,
+	  { 1, 1, T - 60000, 0, 0, 0, T + 2000 }, NO_CACHE, T, ACT_HIT, 0 },
+	{ "pending, fetched in the future (clock stepped back)", SERVE, IVL,
+	  PEND(-5000), ONLINE, T, ACT_FETCH, 0 },
 	{ "nothing cached, no-cache", SERVE, IVL, NOTHING, NO_CACHE, T, ACT_FETCH, 0 },
 	{ "nothing cached, reject", REJECT, IVL, NOTHING, ONLINE, T, ACT_FETCH, 0 },
 
@@ -46,7 +58,7 @@ static const struct decide_case decide_cases[] = {
 	{ "terminal, just fetched", SERVE, IVL, TERM(0), ONLINE, T, ACT_HIT, 0 },
 	{ "terminal, reject mode", REJECT, IVL, TERM(1000), ONLINE, T, ACT_HIT, 0 },
 	{ "terminal, cached for another token only", SERVE, IVL,
-	  { 0, 1, T - 1000, 0, 0, 0 }, ONLINE, T, ACT_FETCH, 0 },
+	  { 0, 1, T - 1000, 0, 0, 0, 0 }, ONLINE, T, ACT_FETCH, 0 },
 
 	/* no-cache renews a terminal job at most once per interval. */
 	{ "terminal, no-cache, age 0", SERVE, IVL, TERM(0), NO_CACHE, T, ACT_HIT, 0 },
@@ -55,9 +67,9 @@ static const struct decide_case decide_cases[] = {
 	{ "terminal, no-cache, age interval+1", SERVE, IVL, TERM(IVL + 1), NO_CACHE, T, ACT_FETCH, 0 },
 	{ "terminal, no-cache, reject mode, fresh", REJECT, IVL, TERM(10), NO_CACHE, T, ACT_HIT, 0 },
 	{ "terminal, no-cache, during 429 back-off", SERVE, IVL,
-	  { 1, 1, T - 60000, 0, 0, T + 2000 }, NO_CACHE, T, ACT_HIT, 0 },
+	  { 1, 1, T - 60000, 0, 0, T + 2000, 0 }, NO_CACHE, T, ACT_HIT, 0 },
 	{ "terminal, no-cache, back-off just over", SERVE, IVL,
-	  { 1, 1, T - 60000, 0, 0, T }, NO_CACHE, T, ACT_FETCH, 0 },
+	  { 1, 1, T - 60000, 0, 0, T, 0 }, NO_CACHE, T, ACT_FETCH, 0 },
 
 	/* 3. unfinished within the interval, serve mode. */
 	{ "pending, age 0", SERVE, IVL, PEND(0), ONLINE, T, ACT_HIT, 5 },
@@ -78,7 +90,7 @@ static const struct decide_case decide_cases[] = {
 	{ "pending, 60 s interval, age 500", SERVE, 60000, PEND(500), ONLINE, T, ACT_HIT, 60 },
 	{ "pending, interval 0", SERVE, 0, PEND(0), ONLINE, T, ACT_FETCH, 0 },
 	{ "not granted, recent fetched_at", SERVE, IVL,
-	  { 0, 0, T - 10, 0, 0, 0 }, ONLINE, T, ACT_FETCH, 0 },
+	  { 0, 0, T - 10, 0, 0, 0, 0 }, ONLINE, T, ACT_FETCH, 0 },
 
 	/* 3. the same in reject mode. */
 	{ "reject, age 0", REJECT, IVL, PEND(0), ONLINE, T, ACT_TOO_FAST, 5 },
@@ -88,66 +100,66 @@ static const struct decide_case decide_cases[] = {
 	{ "reject, no-cache", REJECT, IVL, PEND(2500), NO_CACHE, T, ACT_TOO_FAST, 3 },
 
 	/* 2. negative entries: until they expire, before pending snapshots. */
-	{ "negative", SERVE, IVL, { 0, 0, 0, 1, T + 30000, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
-	{ "negative, 1 ms left", SERVE, IVL, { 0, 0, 0, 1, T + 1, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
-	{ "negative, expires now", SERVE, IVL, { 0, 0, 0, 1, T, 0 }, ONLINE, T, ACT_FETCH, 0 },
-	{ "negative, expired", SERVE, IVL, { 0, 0, 0, 1, T - 1, 0 }, ONLINE, T, ACT_FETCH, 0 },
-	{ "negative, no-cache", SERVE, IVL, { 0, 0, 0, 1, T + 30000, 0 }, NO_CACHE, T, ACT_HIT_NEGATIVE, ANY },
+	{ "negative", SERVE, IVL, { 0, 0, 0, 1, T + 30000, 0, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
+	{ "negative, 1 ms left", SERVE, IVL, { 0, 0, 0, 1, T + 1, 0, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
+	{ "negative, expires now", SERVE, IVL, { 0, 0, 0, 1, T, 0, 0 }, ONLINE, T, ACT_FETCH, 0 },
+	{ "negative, expired", SERVE, IVL, { 0, 0, 0, 1, T - 1, 0, 0 }, ONLINE, T, ACT_FETCH, 0 },
+	{ "negative, no-cache", SERVE, IVL, { 0, 0, 0, 1, T + 30000, 0, 0 }, NO_CACHE, T, ACT_HIT_NEGATIVE, ANY },
 	{ "negative beats a fresh pending snapshot", SERVE, IVL,
-	  { 1, 0, T - 100, 1, T + 30000, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
+	  { 1, 0, T - 100, 1, T + 30000, 0, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
 	{ "negative beats a stale pending snapshot", SERVE, IVL,
-	  { 1, 0, T - 60000, 1, T + 30000, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
+	  { 1, 0, T - 60000, 1, T + 30000, 0, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
 	{ "negative beats too-fast", REJECT, IVL,
-	  { 1, 0, T - 100, 1, T + 30000, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
+	  { 1, 0, T - 100, 1, T + 30000, 0, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
 	{ "expired negative, fresh pending snapshot", SERVE, IVL,
-	  { 1, 0, T - 1000, 1, T - 1, 0 }, ONLINE, T, ACT_HIT, 4 },
+	  { 1, 0, T - 1000, 1, T - 1, 0, 0 }, ONLINE, T, ACT_HIT, 4 },
 	{ "expired negative, stale pending snapshot", SERVE, IVL,
-	  { 1, 0, T - 60000, 1, T, 0 }, ONLINE, T, ACT_FETCH, 0 },
+	  { 1, 0, T - 60000, 1, T, 0, 0 }, ONLINE, T, ACT_FETCH, 0 },
 	{ "terminal beats negative", SERVE, IVL,
-	  { 1, 1, T - 60000, 1, T + 30000, 0 }, ONLINE, T, ACT_HIT, 0 },
+	  { 1, 1, T - 60000, 1, T + 30000, 0, 0 }, ONLINE, T, ACT_HIT, 0 },
 	{ "negative beats back-off", SERVE, IVL,
-	  { 0, 0, 0, 1, T + 30000, T + 5000 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
+	  { 0, 0, 0, 1, T + 30000, T + 5000, 0 }, ONLINE, T, ACT_HIT_NEGATIVE, ANY },
 
 	/* 429 back-off: no upstream call before Retry-After. */
-	{ "back-off, no snapshot", SERVE, IVL, { 0, 0, 0, 0, 0, T + 2500 }, ONLINE, T, ACT_BACKOFF, 3 },
-	{ "back-off, no snapshot, 1 ms left", SERVE, IVL, { 0, 0, 0, 0, 0, T + 1 }, ONLINE, T, ACT_BACKOFF, 1 },
-	{ "back-off, no snapshot, 1000 ms left", SERVE, IVL, { 0, 0, 0, 0, 0, T + 1000 }, ONLINE, T, ACT_BACKOFF, 1 },
-	{ "back-off, no snapshot, 1001 ms left", SERVE, IVL, { 0, 0, 0, 0, 0, T + 1001 }, ONLINE, T, ACT_BACKOFF, 2 },
-	{ "back-off, no snapshot, 60 s left", SERVE, IVL, { 0, 0, 0, 0, 0, T + 60000 }, ONLINE, T, ACT_BACKOFF, 60 },
-	{ "back-off over", SERVE, IVL, { 0, 0, 0, 0, 0, T }, ONLINE, T, ACT_FETCH, 0 },
-	{ "back-off long over", SERVE, IVL, { 0, 0, 0, 0, 0, T - 9999 }, ONLINE, T, ACT_FETCH, 0 },
-	{ "back-off, no-cache", SERVE, IVL, { 0, 0, 0, 0, 0, T + 2500 }, NO_CACHE, T, ACT_BACKOFF, 3 },
-	{ "back-off, reject mode", REJECT, IVL, { 0, 0, 0, 0, 0, T + 2500 }, ONLINE, T, ACT_BACKOFF, 3 },
+	{ "back-off, no snapshot", SERVE, IVL, { 0, 0, 0, 0, 0, T + 2500, 0 }, ONLINE, T, ACT_BACKOFF, 3 },
+	{ "back-off, no snapshot, 1 ms left", SERVE, IVL, { 0, 0, 0, 0, 0, T + 1, 0 }, ONLINE, T, ACT_BACKOFF, 1 },
+	{ "back-off, no snapshot, 1000 ms left", SERVE, IVL, { 0, 0, 0, 0, 0, T + 1000, 0 }, ONLINE, T, ACT_BACKOFF, 1 },
+	{ "back-off, no snapshot, 1001 ms left", SERVE, IVL, { 0, 0, 0, 0, 0, T + 1001, 0 }, ONLINE, T, ACT_BACKOFF, 2 },
+	{ "back-off, no snapshot, 60 s left", SERVE, IVL, { 0, 0, 0, 0, 0, T + 60000, 0 }, ONLINE, T, ACT_BACKOFF, 60 },
+	{ "back-off over", SERVE, IVL, { 0, 0, 0, 0, 0, T, 0 }, ONLINE, T, ACT_FETCH, 0 },
+	{ "back-off long over", SERVE, IVL, { 0, 0, 0, 0, 0, T - 9999, 0 }, ONLINE, T, ACT_FETCH, 0 },
+	{ "back-off, no-cache", SERVE, IVL, { 0, 0, 0, 0, 0, T + 2500, 0 }, NO_CACHE, T, ACT_BACKOFF, 3 },
+	{ "back-off, reject mode", REJECT, IVL, { 0, 0, 0, 0, 0, T + 2500, 0 }, ONLINE, T, ACT_BACKOFF, 3 },
 	{ "back-off, stale pending snapshot", SERVE, IVL,
-	  { 1, 0, T - 60000, 0, 0, T + 2500 }, ONLINE, T, ACT_STALE, ANY },
+	  { 1, 0, T - 60000, 0, 0, T + 2500, 0 }, ONLINE, T, ACT_STALE, ANY },
 	{ "back-off, stale pending snapshot, reject", REJECT, IVL,
-	  { 1, 0, T - 60000, 0, 0, T + 2500 }, ONLINE, T, ACT_STALE, ANY },
+	  { 1, 0, T - 60000, 0, 0, T + 2500, 0 }, ONLINE, T, ACT_STALE, ANY },
 	{ "back-off, stale pending snapshot, no-cache", SERVE, IVL,
-	  { 1, 0, T - 60000, 0, 0, T + 2500 }, NO_CACHE, T, ACT_STALE, ANY },
+	  { 1, 0, T - 60000, 0, 0, T + 2500, 0 }, NO_CACHE, T, ACT_STALE, ANY },
 	{ "back-off over, stale pending snapshot", SERVE, IVL,
-	  { 1, 0, T - 60000, 0, 0, T }, ONLINE, T, ACT_FETCH, 0 },
+	  { 1, 0, T - 60000, 0, 0, T, 0 }, ONLINE, T, ACT_FETCH, 0 },
 	{ "fresh snapshot during back-off", SERVE, IVL,
-	  { 1, 0, T - 1000, 0, 0, T + 60000 }, ONLINE, T, ACT_HIT, 4 },
+	  { 1, 0, T - 1000, 0, 0, T + 60000, 0 }, ONLINE, T, ACT_HIT, 4 },
 	{ "terminal during back-off", SERVE, IVL,
-	  { 1, 1, T - 60000, 0, 0, T + 60000 }, ONLINE, T, ACT_HIT, 0 },
+	  { 1, 1, T - 60000, 0, 0, T + 60000, 0 }, ONLINE, T, ACT_HIT, 0 },
 
 	/* 5. offline: never FETCH. */
 	{ "offline, nothing", SERVE, IVL, NOTHING, OFFLINE, T, ACT_OFFLINE_MISS, ANY },
 	{ "offline, terminal", SERVE, IVL, TERM(86400000), OFFLINE, T, ACT_HIT, 0 },
 	{ "offline, terminal, no-cache", SERVE, IVL, TERM(86400000), OFFLINE_NO_CACHE, T, ACT_HIT, 0 },
 	{ "offline, terminal of another token", SERVE, IVL,
-	  { 0, 1, T - 1000, 0, 0, 0 }, OFFLINE, T, ACT_OFFLINE_MISS, ANY },
+	  { 0, 1, T - 1000, 0, 0, 0, 0 }, OFFLINE, T, ACT_OFFLINE_MISS, ANY },
 	{ "offline, stale pending", SERVE, IVL, PEND(60000), OFFLINE, T, ACT_STALE, ANY },
 	{ "offline, fresh pending", SERVE, IVL, PEND(100), OFFLINE, T, ACT_STALE, ANY },
 	{ "offline, fresh pending, reject", REJECT, IVL, PEND(100), OFFLINE, T, ACT_STALE, ANY },
 	{ "offline, pending, no-cache", SERVE, IVL, PEND(60000), OFFLINE_NO_CACHE, T, ACT_STALE, ANY },
-	{ "offline, negative", SERVE, IVL, { 0, 0, 0, 1, T + 30000, 0 }, OFFLINE, T, ACT_HIT_NEGATIVE, ANY },
-	{ "offline, expired negative", SERVE, IVL, { 0, 0, 0, 1, T, 0 }, OFFLINE, T, ACT_OFFLINE_MISS, ANY },
-	{ "offline, back-off, nothing", SERVE, IVL, { 0, 0, 0, 0, 0, T + 5000 }, OFFLINE, T, ACT_OFFLINE_MISS, ANY },
+	{ "offline, negative", SERVE, IVL, { 0, 0, 0, 1, T + 30000, 0, 0 }, OFFLINE, T, ACT_HIT_NEGATIVE, ANY },
+	{ "offline, expired negative", SERVE, IVL, { 0, 0, 0, 1, T, 0, 0 }, OFFLINE, T, ACT_OFFLINE_MISS, ANY },
+	{ "offline, back-off, nothing", SERVE, IVL, { 0, 0, 0, 0, 0, T + 5000, 0 }, OFFLINE, T, ACT_OFFLINE_MISS, ANY },
 	{ "offline, back-off, pending", SERVE, IVL,
-	  { 1, 0, T - 60000, 0, 0, T + 5000 }, OFFLINE, T, ACT_STALE, ANY },
+	  { 1, 0, T - 60000, 0, 0, T + 5000, 0 }, OFFLINE, T, ACT_STALE, ANY },
 	{ "offline, terminal with negative", SERVE, IVL,
-	  { 1, 1, T - 60000, 1, T + 30000, 0 }, OFFLINE, T, ACT_HIT, 0 },
+	  { 1, 1, T - 60000, 1, T + 30000, 0, 0 }, OFFLINE, T, ACT_HIT, 0 },
 	{ "offline, interval 0, pending", SERVE, 0, PEND(0), OFFLINE, T, ACT_STALE, ANY },
 };
 
@@ -191,7 +203,7 @@ END_TEST
 START_TEST(test_decide_countdown)
 {
 	struct policy_config cfg = { 5000, 30000, PENDING_SERVE };
-	struct policy_state st = { 1, 0, T, 0, 0, 0 };
+	struct policy_state st = { 1, 0, T, 0, 0, 0, 0 };
 	struct policy_request rq = { 0, 0 };
 	struct policy_decision d;
 	int64_t now;
@@ -218,7 +230,7 @@ END_TEST
 START_TEST(test_decide_const)
 {
 	struct policy_config cfg = { 5000, 30000, PENDING_REJECT };
-	struct policy_state st = { 1, 0, T - 100, 1, T - 1, T + 100 };
+	struct policy_state st = { 1, 0, T - 100, 1, T - 1, T + 100, 0 };
 	struct policy_request rq = { 0, 1 };
 	struct policy_config cfg2 = cfg;
 	struct policy_state st2 = st;

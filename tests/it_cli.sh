@@ -56,7 +56,7 @@ check_eq "exit status" "$?" 0
 check_eq "stderr" "$(cat "$IT_TMP/help.err")" ""
 for o in --listen --upstream --db --pending-interval --pending-mode \
     --negative-ttl --upstream-timeout --max-upstream-body --max-connections \
-    --offline --log-level --log-format --max-request-body --config --help \
+    --offline --log-level --log-format --config --help \
     --version; do
 	check "--help lists $o" grep -q -- "$o" "$IT_TMP/help.out"
 done

@@ -167,4 +167,13 @@ check_eq "URI upstream saw" "$(fake_requests | tail -n 1)" \
     "tokA /v1/luma/jobs/j%22%3C%3E%5E%60%7B%7C%7D"
 check_upstream 'j"<>^`{|}' tokA 1
 
+tcase "a raw '#' in the path (a fragment to evhttp) is an invalid jobid"
+fake_reset
+fake_job jfrag "owner=tokA" "$(job_record jfrag pending)"
+printf 'GET /v1/luma/jobs/jfrag#x HTTP/1.0\r\nAuthorization: Bearer tokA\r\n\r\n' |
+	raw_http "$LP_PORT" "$IT_TMP/frag.raw"
+check_re "status line" "$(head -n 1 "$IT_TMP/frag.raw")" '^HTTP/1\.[01] 400'
+check_re "body" "$(tail -n 1 "$IT_TMP/frag.raw")" '^\{"error":"Invalid jobid"\}$'
+check_total 0
+
 finish

@@ -60,6 +60,13 @@ check_status 304
 get jrelay1 tokA -H "If-None-Match: W/$etag"
 check_status 304
 
+tcase "304 on a kept-alive connection: no body bytes before the next answer"
+printf 'GET /v1/luma/jobs/jrelay1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tokA\r\nIf-None-Match: %s\r\n\r\nGET /v1/luma/jobs/jrelay1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tokA\r\nConnection: close\r\n\r\n' \
+    "$etag" | raw_http "$LP_PORT" "$IT_TMP/ka304.raw"
+check_re "first status line" "$(head -n 1 "$IT_TMP/ka304.raw")" '^HTTP/1\.1 304'
+second=$(awk '/^\r?$/ { n++; next } n == 1 { print; exit }' "$IT_TMP/ka304.raw")
+check_re "right after the 304's headers: the next status line" "$second" '^HTTP/1\.1 200'
+
 tcase "If-None-Match with another tag: 200 with the body"
 get jrelay1 tokA -H 'If-None-Match: "0123"'
 check_status 200

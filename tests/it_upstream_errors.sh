@@ -106,8 +106,32 @@ for what in "500" "502" "timeout" "closed connection"; do
 	check_cache STALE
 	check_header Cache-Status "lumaproxy; hit; detail=stale"
 	check_header_re Age '^[0-9]+$'
+	sleep 1.1
 done
 check_upstream jstale tokA 5
+
+tcase "upstream failing: asked once per pending interval, the snapshot between"
+PF=$(job_record jfail pending)
+fake_job jfail "" "$PF"
+fake_then jfail "status=503" '{"error":"down"}'
+get jfail
+check_cache MISS
+sleep 1.1
+get jfail
+check_cache STALE
+check_upstream jfail tokA 2
+for i in 1 2 3 4 5; do
+	get jfail
+	check_eq "poll $i while upstream fails: status" "$STATUS" 200
+	check_cache STALE
+	check_body "$PF"
+	check_header_re Retry-After '^1$'
+done
+check_upstream jfail tokA 2
+sleep 1.1
+get jfail
+check_cache STALE
+check_upstream jfail tokA 3
 
 tcase "upstream down (nothing listening): 502 Upstream unreachable"
 stop_proxy
@@ -168,6 +192,7 @@ check_upstream j429b tokA 1
 sleep 1.2
 get j429b
 check_status 429
+check_body '{"error":"Too many requests"}'
 check_header_re Retry-After '^[12]$'
 check_upstream j429b tokA 1
 sleep 2
