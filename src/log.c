@@ -1,5 +1,5 @@
 /*
- * The logger: the only mutable global besides the signal flag.  Text lines
+ * The logger: the process's only mutable global state.  Text lines
  * are "TIME LEVEL message"; the access line is space separated with "-" for
  * missing fields and bytes outside printable ASCII escaped as \xNN, so that
  * a hostile path cannot forge a line.  JSON lines are encoded by jansson.

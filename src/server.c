@@ -249,9 +249,11 @@ request_cb(struct evhttp_request *req, void *arg)
 
 /*
  * Connection accounting.  evhttp makes each connection's bufferevent
- * through bevcb; we keep a reference to it, and a bufferevent whose
- * callbacks were all cleared has been released by evhttp (its socket is
- * already closed), so the sweep drops our reference and the count.
+ * through bevcb; we keep a reference to it.  In libevent 2.1 only
+ * bufferevent_free() and evhttp_connection_reset_() (outgoing connections
+ * only) clear all three callbacks, so a bufferevent found that way has been
+ * released by evhttp: the sweep drops our reference, which closes the
+ * socket (CLOSE_ON_FREE) after its events are gone, and the count.
  */
 static void
 conn_sweep(struct server *sv)
