@@ -3,8 +3,9 @@
  * looked up in the cache and decided by policy_decide(); a fetch goes
  * through a slot of the in-flight table keyed by (jobid, token_id), so that
  * concurrent misses wait for one upstream call.  The slot also remembers
- * upstream's 429 until its Retry-After.  Answers to waiters are built from
- * one outcome after the cache has committed what it keeps.
+ * upstream's 429 until its Retry-After, and a failed fetch of a cached job
+ * for one pending-interval.  Answers to waiters are built from one answer
+ * after the cache has committed what it keeps.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@
 #define WAITER_MAGIC		0x57414954u
 
 #define SLOT_BUCKETS		4096		/* power of two */
-#define SLOTS_MAX		100000		/* slots kept for 429 back-off */
+#define SLOTS_MAX		100000		/* fetches in flight + remembered failures */
 #define BACKOFF_BODY_MAX	16384
 #define BACKOFF_MAX_S		3600		/* longest Retry-After honoured */
 #define SWEEP_INTERVAL_S	10
