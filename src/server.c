@@ -447,6 +447,7 @@ server_run(const struct config *cfg)
 	struct server sv;
 	struct upstream_options uo;
 	struct jobs_stats js;
+	sigset_t sigs;
 	struct timeval sweep_tv = { 0, CONN_SWEEP_MS * 1000 };
 	char err[512];
 	int64_t all = 0, terminal = 0;
@@ -528,6 +529,11 @@ server_run(const struct config *cfg)
 	    (unsigned long long)js.coalesced,
 	    (unsigned long long)js.rate_limited);
 done:
+	/* A second signal must not kill us half way through closing down. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	px.server = NULL;
 	jobs_free(px.jobs);		/* answers what is left with 503 ... */
 	for (int i = 0; px.base != NULL && i < 10; i++)	/* ... and sends it */
