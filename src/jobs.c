@@ -39,7 +39,7 @@
 #define SLOT_BUCKETS		4096		/* power of two */
 #define SLOTS_MAX		100000		/* fetches in flight + remembered failures */
 #define BACKOFF_BODY_MAX	16384
-#define BACKOFF_MAX_S		3600		/* longest Retry-After honoured */
+#define BACKOFF_MAX_S		(86400 * 7)	/* longest Retry-After honoured */
 #define SWEEP_INTERVAL_S	10
 #define SWEEP_BATCH		500
 #define SWEEP_BATCHES		20		/* at most per sweep */

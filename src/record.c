@@ -26,7 +26,9 @@ struct record_parser {
 static const char parse_sql[] =
     "SELECT json_type(?1), json_type(?1, '$.status'),"
     " json_extract(?1, '$.status'), json_type(?1, '$.type'),"
-    " json_extract(?1, '$.type') WHERE json_valid(?1)";
+    " json_extract(?1, '$.type'),"
+    " (SELECT count(*) FROM json_each(?1) WHERE key = 'status'),"
+    " instr(?1, '\\u0000') WHERE json_valid(?1)";
 
 struct record_parser *
 record_parser_new(void)
@@ -99,9 +101,15 @@ record_parse(struct record_parser *p, const void *body, size_t len,
 	t = (const char *)sqlite3_column_text(p->st, 3);
 	if (t != NULL && strcmp(t, "text") == 0)
 		column_string(p->st, 4, rec->type, sizeof(rec->type));
-	/* Only the whole string counts: not one cut short or holding a NUL. */
+	/*
+	 * Terminal is forever, so only a plain answer counts: one "status"
+	 * key (readers differ on duplicates), not cut short, and no escaped
+	 * NUL in the body (SQLite's JSON functions stop at one).
+	 */
 	rec->terminal = record_status_terminal(rec->status) &&
-	    strlen(rec->status) == (size_t)sqlite3_column_bytes(p->st, 2);
+	    strlen(rec->status) == (size_t)sqlite3_column_bytes(p->st, 2) &&
+	    sqlite3_column_int(p->st, 5) == 1 &&
+	    sqlite3_column_int(p->st, 6) == 0;
 	rc = 0;
 done:
 	sqlite3_reset(p->st);

@@ -19,6 +19,7 @@
 #define UPSTREAM_MAGIC		0x55505354u
 #define UPSTREAM_REQ_MAGIC	0x55505251u
 #define SOCKINFO_MAGIC		0x534f434bu
+#define RETRY_AFTER_MAX		(86400 * 7)	/* seconds */
 
 struct upstream {
 	unsigned			 magic;
@@ -240,12 +241,15 @@ header_cb(char *data, size_t size, size_t n, void *arg)
 	if (len < 12 || strncasecmp(data, "Retry-After:", 12) != 0)
 		return len;
 	header_value(data + 12, len - 12, value, sizeof(value));
-	if (parse_uint(value, 0, 86400 * 7, &secs, &err) == 0)
-		r->retry_after = (int64_t)secs;
+	/* Delta-seconds, however large, are kept (clamped to a week). */
+	if (value[0] != '\0' && strspn(value, "0123456789") == strlen(value))
+		r->retry_after = parse_uint(value, 0, RETRY_AFTER_MAX, &secs,
+		    &err) == 0 ? (int64_t)secs : RETRY_AFTER_MAX;
 	else if ((when = curl_getdate(value, NULL)) != -1) {
 		int64_t left = (int64_t)when - util_now_ms() / 1000;
 
-		r->retry_after = left < 0 ? 0 : left;
+		r->retry_after = left < 0 ? 0 : left > RETRY_AFTER_MAX ?
+		    RETRY_AFTER_MAX : left;
 	}
 	return len;
 }

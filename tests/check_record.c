@@ -143,9 +143,13 @@ static const struct parse_case edge_cases[] = {
 	  "completed", "", 1 },
 	/* A real beyond the range of a double. */
 	{ "{\"status\":\"completed\",\"x\":1e400}", "completed", "", 1 },
-	/* A string holding U+0000 (e.g. in a prompt). */
+	/* A string holding U+0000 (e.g. in a prompt): a record, but not kept forever. */
 	{ "{\"status\":\"completed\",\"prompt\":\"a\\u0000b\"}",
-	  "completed", "", 1 },
+	  "completed", "", 0 },
+	/* A status cut at U+0000 by SQLite is not "completed". */
+	{ "{\"status\":\"completed\\u0000x\"}", "completed", "", 0 },
+	/* Two status keys: readers disagree, so not terminal. */
+	{ "{\"status\":\"completed\",\"status\":\"pending\"}", "completed", "", 0 },
 };
 
 START_TEST(test_parse_edge)

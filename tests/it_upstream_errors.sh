@@ -220,4 +220,14 @@ get j429c tokB
 check_status 200
 check_upstream j429c tokB 1
 
+tcase "429 with a Retry-After over a week: clamped to a week, not dropped"
+fake_job j429big "status=429&retry-after=691200" '{"error":"Too many requests"}'
+get j429big
+check_status 429
+check_header Retry-After 604800
+get j429big
+check_status 429
+check_header_re Retry-After '^60[0-9]{4}$'
+check_upstream j429big tokA 1
+
 finish
