@@ -18,7 +18,8 @@
 enum opt_id {
 	OPT_CONFIG, OPT_HELP, OPT_VERSION, OPT_LISTEN, OPT_UPSTREAM, OPT_DB,
 	OPT_PENDING_INTERVAL, OPT_PENDING_MODE, OPT_NEGATIVE_TTL,
-	OPT_UPSTREAM_TIMEOUT, OPT_MAX_UPSTREAM_BODY, OPT_MAX_CONNECTIONS,
+	OPT_UPSTREAM_TIMEOUT, OPT_MAX_UPSTREAM_BODY, OPT_MAX_REQUEST_BODY,
+	OPT_MAX_CONNECTIONS,
 	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 };
 
@@ -41,6 +42,7 @@ static const struct opt_def opts[] = {
 	{ OPT_NEGATIVE_TTL, "negative-ttl", 0, "SECONDS", "repeat upstream's 400/403/404 for this long", "30" },
 	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, "SECONDS", "give up on an upstream request after this long", "30" },
 	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, "BYTES", "largest upstream answer accepted", "1048576" },
+	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, "BYTES", "largest request body passed through (413 beyond)", "67108864" },
 	{ OPT_MAX_CONNECTIONS, "max-connections", 0, "N", "client connections served at once", "4096" },
 	{ OPT_OFFLINE, "offline", 0, NULL, "never call upstream; answer from the cache only", "off" },
 	{ OPT_LOG_LEVEL, "log-level", 0, "LEVEL", "debug, info, warn or error", "info" },
@@ -62,6 +64,7 @@ config_defaults(struct config *cfg)
 	cfg->negative_ttl = 30;
 	cfg->upstream_timeout = 30;
 	cfg->max_upstream_body = 1048576;
+	cfg->max_request_body = 67108864;
 	cfg->max_connections = 4096;
 	cfg->offline = 0;
 	cfg->log_level = LOG_INFO;
@@ -221,6 +224,8 @@ config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
 	case OPT_MAX_UPSTREAM_BODY:
 		return parse_uint(v, 1024, 1024ULL << 20, &cfg->max_upstream_body,
 		    err);
+	case OPT_MAX_REQUEST_BODY:
+		return parse_uint(v, 0, 1ULL << 40, &cfg->max_request_body, err);
 	case OPT_MAX_CONNECTIONS:
 		return parse_uint(v, 1, 1000000, &cfg->max_connections, err);
 	case OPT_OFFLINE:

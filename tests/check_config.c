@@ -67,7 +67,7 @@ END_TEST
 
 enum field {
 	F_LISTEN, F_UPSTREAM, F_DB, F_PENDING_INTERVAL, F_PENDING_MODE,
-	F_NEGATIVE_TTL, F_UPSTREAM_TIMEOUT, F_MAX_UPSTREAM_BODY,
+	F_NEGATIVE_TTL, F_UPSTREAM_TIMEOUT, F_MAX_UPSTREAM_BODY, F_MAX_REQUEST_BODY,
 	F_MAX_CONNECTIONS, F_OFFLINE, F_LOG_LEVEL,
 	F_LOG_FORMAT,
 };
@@ -106,6 +106,8 @@ static const struct opt_case opt_cases[] = {
 	{ "--upstream-timeout=120", NULL, F_UPSTREAM_TIMEOUT, NULL, 120 },
 	{ "--max-upstream-body", "2097152", F_MAX_UPSTREAM_BODY, NULL, 2097152 },
 	{ "--max-upstream-body=65536", NULL, F_MAX_UPSTREAM_BODY, NULL, 65536 },
+	{ "--max-request-body", "0", F_MAX_REQUEST_BODY, NULL, 0 },
+	{ "--max-request-body=1048576", NULL, F_MAX_REQUEST_BODY, NULL, 1048576 },
 	{ "--max-connections", "10", F_MAX_CONNECTIONS, NULL, 10 },
 	{ "--max-connections=100000", NULL, F_MAX_CONNECTIONS, NULL, 100000 },
 	{ "--offline", NULL, F_OFFLINE, NULL, 1 },
@@ -148,6 +150,9 @@ assert_field(const struct opt_case *c, const struct config *cfg)
 		break;
 	case F_MAX_UPSTREAM_BODY:
 		ck_assert_uint_eq(cfg->max_upstream_body, (uint64_t)c->n);
+		break;
+	case F_MAX_REQUEST_BODY:
+		ck_assert_uint_eq(cfg->max_request_body, (uint64_t)c->n);
 		break;
 	case F_MAX_CONNECTIONS:
 		ck_assert_uint_eq(cfg->max_connections, (uint64_t)c->n);
@@ -200,6 +205,7 @@ START_TEST(test_options_together)
 	/* Untouched options keep their defaults. */
 	ck_assert_int_eq(cfg.negative_ttl, 30);
 	ck_assert_uint_eq(cfg.max_upstream_body, 1048576);
+	ck_assert_uint_eq(cfg.max_request_body, 67108864);
 }
 END_TEST
 
@@ -233,6 +239,7 @@ static const struct bad_case bad_cases[] = {
 	{ "--upstream-timeout", "x", "upstream-timeout" },
 	{ "--upstream-timeout", "18446744073709551616", "upstream-timeout" },
 	{ "--max-upstream-body", "1MiB", "max-upstream-body" },
+	{ "--max-request-body", "-1", "max-request-body" },
 	{ "--max-upstream-body", "18446744073709551616", "max-upstream-body" },
 	{ "--max-connections", "0", "max-connections" },
 	{ "--max-connections", "many", "max-connections" },
@@ -520,12 +527,12 @@ usage_text(void)
 static const char *const usage_words[] = {
 	"-c, --config", "-l, --listen", "-u, --upstream", "-d, --db",
 	"--pending-interval", "--pending-mode", "--negative-ttl",
-	"--upstream-timeout", "--max-upstream-body", "--max-connections",
-	"--offline", "--log-level", "--log-format",
+	"--upstream-timeout", "--max-upstream-body", "--max-request-body",
+	"--max-connections", "--offline", "--log-level", "--log-format",
 	"-h, --help", "-V, --version",
 	/* the defaults of SPEC 5 */
 	"127.0.0.1:8080", "https://api.useapi.net", "lumaproxy.db",
-	"1048576", "4096", "serve", "reject",
+	"1048576", "67108864", "4096", "serve", "reject",
 };
 
 START_TEST(test_usage)

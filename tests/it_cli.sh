@@ -55,7 +55,8 @@ timeout 5 "$LUMAPROXY" --help >"$IT_TMP/help.out" 2>"$IT_TMP/help.err"
 check_eq "exit status" "$?" 0
 check_eq "stderr" "$(cat "$IT_TMP/help.err")" ""
 for o in --listen --upstream --db --pending-interval --pending-mode \
-    --negative-ttl --upstream-timeout --max-upstream-body --max-connections \
+    --negative-ttl --upstream-timeout --max-upstream-body --max-request-body \
+    --max-connections \
     --offline --log-level --log-format --config --help \
     --version; do
 	check "--help lists $o" grep -q -- "$o" "$IT_TMP/help.out"
