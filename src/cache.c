@@ -36,6 +36,9 @@ enum {
 	ST_EXPIRE_NEG,
 	ST_COUNT,
 	ST_PING,
+	ST_COUNT_STATUS,
+	ST_PUT_SUBMISSION,
+	ST_SUBMITTER,
 	ST_SYNC_FULL,
 	ST_SYNC_NORMAL,
 	ST__MAX
@@ -76,6 +79,16 @@ static const char *const stmt_sql[ST__MAX] = {
 	    " WHERE expires_at <= ?1 LIMIT ?2)",
 	[ST_COUNT] = "SELECT count(*), coalesce(sum(terminal), 0) FROM jobs",
 	[ST_PING] = "SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1)",
+	/* Labels of a metric: a bounded set, whatever upstream says. */
+	[ST_COUNT_STATUS] =
+	    "SELECT CASE WHEN status IN ('pending', 'processing', 'completed',"
+	    " 'failed') THEN status ELSE 'other' END AS s, count(*) FROM jobs"
+	    " GROUP BY s ORDER BY s",
+	[ST_PUT_SUBMISSION] =
+	    "INSERT OR IGNORE INTO submissions (jobid, type, token_id,"
+	    " submitted_at) VALUES (?1, ?2, ?3, ?4)",
+	[ST_SUBMITTER] =
+	    "SELECT 1 FROM submissions WHERE jobid = ?1 AND token_id = ?2",
 	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 };
@@ -498,4 +511,55 @@ cache_ping(struct cache *c)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+cache_count_by_status(struct cache *c,
+    void (*fn)(const char *status, int64_t count, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_COUNT_STATUS];
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0),
+		    sqlite3_column_int64(st, 1), arg);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+cache_store_submission(struct cache *c, const char *jobid, const char *type,
+    const char *token_id, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_PUT_SUBMISSION];
+	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, token_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+cache_submitted_by(struct cache *c, const char *jobid, const char *token_id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_SUBMITTER];
+	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, token_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }

@@ -87,4 +87,19 @@ int	cache_count_jobs(struct cache *, int64_t *all, int64_t *terminal);
 /* Whether a read of the cache's own tables succeeds (0) or not (-1). */
 int	cache_ping(struct cache *);
 
+/*
+ * Calls fn once per job status (pending, processing, completed, failed or
+ * other) with the number of job rows; 0, or -1 on a database error.
+ */
+int	cache_count_by_status(struct cache *,
+	    void (*fn)(const char *status, int64_t count, void *arg), void *arg);
+
+/* Records that token_id submitted jobid (of type) through the proxy. */
+int	cache_store_submission(struct cache *, const char *jobid,
+	    const char *type, const char *token_id, int64_t now);
+
+/* 1 when token_id submitted jobid through the proxy, 0 if not, -1 on error. */
+int	cache_submitted_by(struct cache *, const char *jobid,
+	    const char *token_id);
+
 #endif

@@ -25,6 +25,7 @@
 #include "jobid.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "proxy.h"
 #include "record.h"
@@ -314,7 +315,7 @@ waiter_abandon(struct waiter *w)
 	memset(&ri, 0, sizeof(ri));
 	ri.started = w->started;
 	ri.token = s->fp;
-	server_log(w->req, 499, &ri);
+	server_log(s->jobs->px, w->req, 499, &ri);
 	waiter_free(w);
 	if (TAILQ_EMPTY(&s->waiters) && s->fetch != NULL) {
 		upstream_cancel(s->fetch);
@@ -430,7 +431,15 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 		else
 			log_error("cache: cannot store job %s", s->jobid);
 	}
-	if (po->store_negative && px->policy.negative_ttl_ms > 0) {
+	/*
+	 * A job this token submitted through us exists: upstream's 404 right
+	 * after the submit is not repeated for negative-ttl.
+	 */
+	if (po->store_negative && px->policy.negative_ttl_ms > 0 &&
+	    cache_submitted_by(px->cache, s->jobid, s->token_id) == 1)
+		log_info("job %s: upstream said %ld to the token that submitted"
+		    " it; not remembered", s->jobid, res->status);
+	else if (po->store_negative && px->policy.negative_ttl_ms > 0) {
 		if (cache_store_negative(px->cache, s->jobid, s->token_id,
 		    (int)res->status, res->body, res->len, now,
 		    now + px->policy.negative_ttl_ms) == 0)
@@ -466,6 +475,10 @@ fetch_done(const struct upstream_result *res, void *arg)
 	CHECK_OBJ(s, SLOT_MAGIC);
 	px = s->jobs->px;
 	s->fetch = NULL;
+	metrics_upstream(px->metrics, ROUTE_JOBS,
+	    res->error == UPSTREAM_OK ? (int)res->status :
+	    res->error == UPSTREAM_TIMEOUT ? METRICS_UP_TIMEOUT :
+	    METRICS_UP_ERROR, res->elapsed_ms);
 	memset(&rec, 0, sizeof(rec));
 	kind = classify(px, res, &rec);
 	if (kind == UP_SERVER_ERROR || kind == UP_UNREACHABLE ||

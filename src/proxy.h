@@ -14,6 +14,7 @@ struct config;
 struct event_base;
 struct evhttp;
 struct jobs;
+struct metrics;
 struct record_parser;
 struct upstream;
 
@@ -27,6 +28,7 @@ struct proxy {
 	struct upstream		*up;		/* owned */
 	struct cache		*cache;		/* owned */
 	struct jobs		*jobs;		/* owned */
+	struct metrics		*metrics;	/* owned */
 	struct record_parser	*parser;	/* owned */
 	struct server		*server;	/* owned: listener, limits */
 	struct policy_config	 policy;

@@ -28,6 +28,8 @@
 #include "config.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
+#include "passthru.h"
 #include "proxy.h"
 #include "record.h"
 #include "server.h"
@@ -39,11 +41,11 @@
 #define IDLE_TIMEOUT_S		60		/* read/write inactivity */
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
-#define READ_HIGH_WATER		65536
-#define MAX_BODY_SIZE		65536		/* the jobs route takes no body */
+#define READ_HIGH_WATER		65536		/* and the largest request body */
 #define FD_RESERVE		64		/* for curl, SQLite, logs */
 
 #define JOBS_PREFIX		"/v1/luma/jobs"
+#define V1_PREFIX		"/v1/"
 
 struct server {
 	unsigned			 magic;
@@ -150,16 +152,50 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 	if (px->server != NULL && px->server->draining)
 		evhttp_add_header(h, "Connection", "close");
 
-	server_log(req, status, ri);
-	if (px->server != NULL && px->server->draining) {
-		px->server->unsent++;
-		evhttp_request_set_on_complete_cb(req, sent_cb, px->server);
-	}
+	server_log(px, req, status, ri);
+	server_track_reply(px, req);
 	evhttp_send_reply(req, status, NULL, body);
 }
 
 void
-server_log(struct evhttp_request *req, int status, const struct reply_info *ri)
+server_track_reply(struct proxy *px, struct evhttp_request *req)
+{
+	CHECK_OBJ(px, PROXY_MAGIC);
+	if (px->server != NULL && px->server->draining) {
+		px->server->unsent++;
+		evhttp_request_set_on_complete_cb(req, sent_cb, px->server);
+	}
+}
+
+int
+server_draining(const struct proxy *px)
+{
+	return px->server != NULL && px->server->draining;
+}
+
+/* The route of a path, for the metrics. */
+static enum metrics_route
+route_of(const char *path)
+{
+	size_t n = sizeof(JOBS_PREFIX) - 1;
+
+	if (path == NULL)
+		return ROUTE_OTHER;
+	if (strncmp(path, JOBS_PREFIX, n) == 0 &&
+	    (path[n] == '/' || path[n] == '\0'))
+		return ROUTE_JOBS;
+	if (strncmp(path, V1_PREFIX, sizeof(V1_PREFIX) - 1) == 0)
+		return ROUTE_PASSTHROUGH;
+	if (strcmp(path, "/healthz") == 0)
+		return ROUTE_HEALTHZ;
+	if (strcmp(path, "/metrics") == 0)
+		return ROUTE_METRICS;
+	return ROUTE_OTHER;
+}
+
+void
+server_log(struct proxy *px, struct evhttp_request *req, int status,
+    const struct reply_info *ri)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	const struct evhttp_uri *uri;
@@ -185,6 +221,8 @@ server_log(struct evhttp_request *req, int status, const struct reply_info *ri)
 	la.duration_ms = util_mono_ms() - ri->started;
 	la.token = ri->token;
 	log_access(&la);
+	if (px->metrics != NULL)
+		metrics_request(px->metrics, route_of(la.path), status, ri->cache);
 }
 
 void
@@ -217,6 +255,82 @@ server_request_done(struct proxy *px)
 		maybe_finish(px->server);
 }
 
+/* The proxy's own endpoints answer GET and HEAD; 405 otherwise. */
+static int
+local_method_ok(struct proxy *px, struct evhttp_request *req,
+    const struct reply_info *ri)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+
+	if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD)
+		return 1;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+	    "GET, HEAD");
+	server_reply_error(px, req, 405, "Method not allowed", ri);
+	return 0;
+}
+
+/* GET /healthz: whether the cache answers a read of its own tables. */
+static void
+healthz(struct proxy *px, struct evhttp_request *req,
+    const struct reply_info *ri)
+{
+	struct evbuffer *b;
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-store");
+	if (cache_ping(px->cache) != 0) {
+		log_error("healthz: the database does not answer");
+		server_reply_error(px, req, 503, "Database unavailable", ri);
+		return;
+	}
+	if ((b = evbuffer_new()) != NULL)
+		evbuffer_add(b, ok, sizeof(ok) - 1);
+	server_reply(px, req, b != NULL ? 200 : 503, b, ri);
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+static void
+count_status(const char *status, int64_t count, void *arg)
+{
+	struct metrics_gauges *g = arg;
+
+	for (size_t i = 0; i < nitems(g->cached); i++)
+		if (strcmp(status, metrics_job_statuses[i]) == 0)
+			g->cached[i] = count;
+}
+
+/* GET /metrics: the Prometheus text exposition. */
+static void
+metrics_page(struct proxy *px, struct evhttp_request *req,
+    const struct reply_info *ri)
+{
+	struct metrics_gauges g;
+	struct jobs_stats js;
+	struct evbuffer *b;
+
+	memset(&g, 0, sizeof(g));
+	jobs_get_stats(px->jobs, &js);
+	g.coalesced = js.coalesced;
+	g.rate_limited = js.rate_limited;
+	g.open_connections = px->server != NULL ? (int64_t)px->server->nconns : 0;
+	g.cached_ok = cache_count_by_status(px->cache, count_status, &g) == 0;
+	if ((b = evbuffer_new()) == NULL || metrics_write(px->metrics, &g, b) != 0) {
+		if (b != NULL)
+			evbuffer_free(b);
+		server_reply_error(px, req, 503, "Out of memory", ri);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-store");
+	server_reply(px, req, 200, b, ri);
+	evbuffer_free(b);
+}
+
 /* evhttp: every request; routes by path. */
 static void
 request_cb(struct evhttp_request *req, void *arg)
@@ -239,10 +353,24 @@ request_cb(struct evhttp_request *req, void *arg)
 		server_reply_error(px, req, 400, "Bad request", &ri);
 		return;
 	}
-	if (strncmp(path, JOBS_PREFIX, n) == 0 &&
-	    (path[n] == '/' || path[n] == '\0')) {
+	switch (route_of(path)) {
+	case ROUTE_JOBS:
 		jobs_handle(px->jobs, req, path + n, ri.started);
 		return;
+	case ROUTE_PASSTHROUGH:
+		passthru_handle(px, req, ri.started);
+		return;
+	case ROUTE_HEALTHZ:
+		if (local_method_ok(px, req, &ri))
+			healthz(px, req, &ri);
+		return;
+	case ROUTE_METRICS:
+		if (local_method_ok(px, req, &ri))
+			metrics_page(px, req, &ri);
+		return;
+	case ROUTE_OTHER:
+	case ROUTE__MAX:
+		break;
 	}
 	server_reply_error(px, req, 404, "Not found", &ri);
 }
@@ -299,8 +427,13 @@ bev_cb(struct event_base *base, void *arg)
 	 */
 	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		return NULL;
-	/* Bounds what a dead connection can buffer until the sweep. */
-	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH_WATER);
+	/*
+	 * Bounds what a dead connection can buffer until the sweep.  evhttp
+	 * 2.1 leaves a request body in this buffer until it is whole, so
+	 * the bound has room for the largest one.
+	 */
+	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH_WATER +
+	    MAX_HEADERS_SIZE + (size_t)sv->px->cfg->max_request_body);
 	/* The listener is paused at the limit, so there is always room. */
 	assert(sv->nconns < sv->maxconns);
 	bufferevent_incref(bev);
@@ -477,7 +610,7 @@ server_run(const struct config *cfg)
 		goto done;
 	}
 	evhttp_set_max_headers_size(px.http, MAX_HEADERS_SIZE);
-	evhttp_set_max_body_size(px.http, MAX_BODY_SIZE);
+	evhttp_set_max_body_size(px.http, cfg->max_request_body);
 	evhttp_set_timeout(px.http, IDLE_TIMEOUT_S);
 	evhttp_set_allowed_methods(px.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -499,6 +632,7 @@ server_run(const struct config *cfg)
 	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
 	uo.max_body = (size_t)cfg->max_upstream_body;
 	if ((px.up = upstream_new(px.base, &uo)) == NULL ||
+	    (px.metrics = metrics_new()) == NULL ||
 	    (px.parser = record_parser_new()) == NULL ||
 	    (px.jobs = jobs_new(&px)) == NULL ||
 	    (sv.conn_sweep = event_new(px.base, -1, EV_PERSIST, conn_sweep_cb,
@@ -538,9 +672,10 @@ done:
 	jobs_free(px.jobs);		/* answers what is left with 503 ... */
 	for (int i = 0; px.base != NULL && i < 10; i++)	/* ... and sends it */
 		event_base_loop(px.base, EVLOOP_NONBLOCK);
-	upstream_free(px.up);
+	/* Pass-through requests left go with their connections ... */
 	if (px.http != NULL)
 		evhttp_free(px.http);
+	upstream_free(px.up);		/* ... before their upstream calls. */
 	conn_sweep(&sv);
 	for (size_t i = 0; i < sv.nconns; i++)
 		bufferevent_decref(sv.conns[i]);
@@ -554,6 +689,7 @@ done:
 	if (sv.deadline != NULL)
 		event_free(sv.deadline);
 	record_parser_free(px.parser);
+	metrics_free(px.metrics);
 	cache_close(px.cache);
 	if (px.base != NULL)
 		event_base_free(px.base);

@@ -36,8 +36,21 @@ int	server_run(const struct config *);
 void	server_reply(struct proxy *, struct evhttp_request *, int status,
 	    struct evbuffer *body, const struct reply_info *);
 
-/* Writes the access log line of req (answered with status, or 499: gone). */
-void	server_log(struct evhttp_request *, int status, const struct reply_info *);
+/*
+ * Writes the access log line of req (answered with status, or 499: gone)
+ * and counts it in the metrics.
+ */
+void	server_log(struct proxy *, struct evhttp_request *, int status,
+	    const struct reply_info *);
+
+/* Whether the server is shutting down (answers then close their connection). */
+int	server_draining(const struct proxy *);
+
+/*
+ * A reply not sent through server_reply() is about to be finished: while
+ * draining, the server waits for it to be written before it stops.
+ */
+void	server_track_reply(struct proxy *, struct evhttp_request *);
 
 /* Sends {"error": msg} with status. */
 void	server_reply_error(struct proxy *, struct evhttp_request *, int status,

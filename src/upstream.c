@@ -2,8 +2,9 @@
  * libcurl multi on the libevent loop, after curl's hiperfifo example: curl
  * tells us which sockets to watch (sock_cb) and when to wake it (timer_cb);
  * libevent calls back into curl_multi_socket_action(); finished transfers
- * are drained from curl_multi_info_read() after every action.  Bodies grow
- * up to max_body and no further.
+ * are drained from curl_multi_info_read() after every action.  Bodies of
+ * upstream_get() grow up to max_body and no further; streamed requests
+ * hand their answer over piece by piece and can be paused.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <sys/queue.h>
 
 #include <curl/curl.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "upstream.h"
@@ -38,6 +40,10 @@ struct upstream_request {
 	struct curl_slist		*headers;	/* owned, holds the token */
 	unsigned char			*body;		/* owned */
 	size_t				 len, cap;
+	const struct upstream_stream_cb	*scb;		/* borrowed; NULL: not streamed */
+	struct evbuffer			*reqbody;	/* owned, request body to send */
+	long				 status;	/* of the answer being read */
+	int				 headers_done;	/* head callback ran */
 	int				 too_large;
 	int64_t				 retry_after;
 	int64_t				 started;
@@ -56,22 +62,21 @@ struct sockinfo {
 };
 
 static void	check_done(struct upstream *);
+static int	stream_header(struct upstream_request *, const char *, size_t);
 
 /* Frees a request and everything it owns; the token is wiped first. */
 static void
 request_free(struct upstream_request *r)
 {
-	struct curl_slist *h;
-
 	CHECK_OBJ(r, UPSTREAM_REQ_MAGIC);
 	if (r->easy != NULL) {
 		curl_multi_remove_handle(r->up->multi, r->easy);
 		curl_easy_cleanup(r->easy);
 	}
-	for (h = r->headers; h != NULL; h = h->next)
-		explicit_bzero(h->data, strlen(h->data));
-	curl_slist_free_all(r->headers);
+	upstream_headers_free(r->headers);
 	free(r->body);
+	if (r->reqbody != NULL)
+		evbuffer_free(r->reqbody);
 	TAILQ_REMOVE(&r->up->requests, r, entry);
 	r->up->active--;
 	memset(r, 0, sizeof(*r));
@@ -175,6 +180,16 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	unsigned char *p;
 
 	CHECK_OBJ(r, UPSTREAM_REQ_MAGIC);
+	if (r->scb != NULL) {
+		switch (r->scb->data(data, len, r->arg)) {
+		case 0:
+			return len;
+		case 1:
+			return CURL_WRITEFUNC_PAUSE;
+		default:
+			return 0;
+		}
+	}
 	if (len > r->up->opt.max_body - r->len) {
 		r->too_large = 1;
 		return 0;
@@ -216,6 +231,65 @@ header_value(const char *p, size_t len, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/*
+ * One header line of a streamed request: the status line, a header, or the
+ * blank line ending the block.  Blocks of 1xx answers are skipped.
+ */
+static int
+stream_header(struct upstream_request *r, const char *data, size_t len)
+{
+	const char *colon, *v;
+	size_t nlen, vlen;
+
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		const char *sp = memchr(data, ' ', len);
+
+		r->status = 0;
+		if (sp != NULL && (size_t)(sp - data) + 4 <= len)
+			r->status = strtol(sp + 1, NULL, 10);
+		return r->status >= 100 && r->status <= 999 ? 0 : -1;
+	}
+	if (r->status < 200)		/* inside a 1xx block */
+		return 0;
+	if (len == 0) {
+		if (r->headers_done)
+			return 0;	/* trailers */
+		r->headers_done = 1;
+		return r->scb->head(r->status, r->arg);
+	}
+	/* Folded continuation lines cannot be relayed; drop them. */
+	if (data[0] == ' ' || data[0] == '\t' || r->headers_done)
+		return 0;
+	if ((colon = memchr(data, ':', len)) == NULL || colon == data)
+		return 0;
+	nlen = (size_t)(colon - data);
+	v = colon + 1;
+	vlen = len - nlen - 1;
+	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	return r->scb->header(data, nlen, v, vlen, r->arg);
+}
+
+/* curl: the next piece of a request body. */
+static size_t
+read_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct upstream_request *r = arg;
+	int got;
+
+	CHECK_OBJ(r, UPSTREAM_REQ_MAGIC);
+	if (r->reqbody == NULL)
+		return 0;
+	got = evbuffer_remove(r->reqbody, buf, size * n);
+	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
+}
+
 /* curl: one header line; we keep Retry-After and Content-Type of the final answer. */
 static size_t
 header_cb(char *data, size_t size, size_t n, void *arg)
@@ -228,6 +302,8 @@ header_cb(char *data, size_t size, size_t n, void *arg)
 	time_t when;
 
 	CHECK_OBJ(r, UPSTREAM_REQ_MAGIC);
+	if (r->scb != NULL)
+		return stream_header(r, data, len) == 0 ? len : 0;
 	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
 		r->retry_after = -1;	/* a new answer (after a 1xx) */
 		r->content_type[0] = '\0';
@@ -284,6 +360,12 @@ check_done(struct upstream *up)
 			res.status = status;
 			res.body = r->body;
 			res.len = r->len;
+			/* An answer without a body (HEAD) may end with no blank line seen. */
+			if (r->scb != NULL && !r->headers_done) {
+				r->headers_done = 1;
+				if (r->scb->head(status, r->arg) != 0)
+					res.error = UPSTREAM_UNREACHABLE;
+			}
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			res.error = UPSTREAM_TIMEOUT;
@@ -341,6 +423,49 @@ upstream_free(struct upstream *up)
 	free(up);
 }
 
+/* A request with curl's common settings; NULL when out of memory. */
+static struct upstream_request *
+request_new(struct upstream *up, const char *url, upstream_done_fn *done,
+    void *arg)
+{
+	struct upstream_request *r;
+	CURL *e;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->magic = UPSTREAM_REQ_MAGIC;
+	r->up = up;
+	r->done = done;
+	r->arg = arg;
+	r->retry_after = -1;
+	r->started = util_mono_ms();
+	TAILQ_INSERT_TAIL(&up->requests, r, entry);
+	up->active++;
+	if ((r->easy = e = curl_easy_init()) == NULL) {
+		request_free(r);
+		return NULL;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    up->opt.timeout_ms < 10000 ? up->opt.timeout_ms : 10000L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	return r;
+}
+
 struct upstream_request *
 upstream_get(struct upstream *up, const char *url, const char *token,
     size_t token_len, upstream_done_fn *done, void *arg)
@@ -351,17 +476,9 @@ upstream_get(struct upstream *up, const char *url, const char *token,
 	CURL *e;
 
 	CHECK_OBJ(up, UPSTREAM_MAGIC);
-	if (token_len > 4096 || (r = calloc(1, sizeof(*r))) == NULL)
+	if (token_len > 4096 || (r = request_new(up, url, done, arg)) == NULL)
 		return NULL;
-	r->magic = UPSTREAM_REQ_MAGIC;
-	r->up = up;
-	r->done = done;
-	r->arg = arg;
-	r->retry_after = -1;
-	r->started = util_mono_ms();
-	TAILQ_INSERT_TAIL(&up->requests, r, entry);
-	up->active++;
-
+	e = r->easy;
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %.*s",
 	    (int)token_len, token);
 	h = curl_slist_append(NULL, auth);
@@ -372,37 +489,103 @@ upstream_get(struct upstream *up, const char *url, const char *token,
 	if ((h = curl_slist_append(r->headers, "Accept: application/json")) == NULL)
 		goto fail;
 	r->headers = h;
-	if ((r->easy = e = curl_easy_init()) == NULL)
-		goto fail;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
-#endif
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, up->opt.timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-	    up->opt.timeout_ms < 10000 ? up->opt.timeout_ms : 10000L);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)up->opt.max_body);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (curl_multi_add_handle(up->multi, e) != CURLM_OK)
 		goto fail;
 	return r;
 fail:
 	request_free(r);
 	return NULL;
+}
+
+struct upstream_request *
+upstream_stream(struct upstream *up, const char *method, const char *url,
+    struct curl_slist *headers, struct evbuffer *body,
+    const struct upstream_stream_cb *cb, void *arg)
+{
+	struct upstream_request *r;
+	size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+	CURL *e;
+
+	CHECK_OBJ(up, UPSTREAM_MAGIC);
+	if ((r = request_new(up, url, cb->done, arg)) == NULL) {
+		upstream_headers_free(headers);
+		if (body != NULL)
+			evbuffer_free(body);
+		return NULL;
+	}
+	e = r->easy;
+	r->scb = cb;
+	r->headers = headers;
+	r->reqbody = body;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (len > 0 || strcmp(method, "POST") == 0 ||
+	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+		/* Sent with its Content-Length, whatever the client's framing. */
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(e, CURLOPT_READDATA, r);
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+	    strcmp(method, "POST") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	/* Upstream stays silent this long: give up (no limit on the whole). */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+	    up->opt.timeout_ms / 1000 > 0 ? up->opt.timeout_ms / 1000 : 1L);
+	if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {
+		request_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+int
+upstream_header_add(struct curl_slist **list, const char *name,
+    const char *value)
+{
+	struct curl_slist *h;
+	size_t len = strlen(name) + (value ? strlen(value) : 0) + 3;
+	char *line;
+
+	if ((line = malloc(len)) == NULL)
+		return -1;
+	/* To curl, "Name:" removes a header it would add, "Name;" is empty. */
+	if (value == NULL)
+		snprintf(line, len, "%s:", name);
+	else if (value[0] == '\0')
+		snprintf(line, len, "%s;", name);
+	else
+		snprintf(line, len, "%s: %s", name, value);
+	h = curl_slist_append(*list, line);
+	explicit_bzero(line, len);
+	free(line);
+	if (h == NULL)
+		return -1;
+	*list = h;
+	return 0;
+}
+
+void
+upstream_headers_free(struct curl_slist *list)
+{
+	for (struct curl_slist *h = list; h != NULL; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(list);
+}
+
+void
+upstream_resume(struct upstream_request *r)
+{
+	CHECK_OBJ(r, UPSTREAM_REQ_MAGIC);
+	curl_easy_pause(r->easy, CURLPAUSE_CONT);
 }
 
 void

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct curl_slist;
+struct evbuffer;
 struct event_base;
 struct upstream;
 struct upstream_request;
@@ -54,6 +56,47 @@ void	upstream_free(struct upstream *);
 struct upstream_request *upstream_get(struct upstream *, const char *url,
 	    const char *token, size_t token_len, upstream_done_fn *done,
 	    void *arg);
+
+/*
+ * A streamed request (the pass-through): the answer is handed over as it
+ * comes, never held whole.  header runs once per header line of the final
+ * answer, then head once with its status, then data for each piece of the
+ * body, then done exactly once (res->body is NULL), unless upstream_cancel()
+ * came first.  header and head return 0 to go on or -1 to abort (done then
+ * reports UPSTREAM_UNREACHABLE); data returns 0 when it took the piece, 1
+ * to pause the transfer without taking it (it comes again after
+ * upstream_resume()), -1 to abort.  A transfer making no progress for the
+ * timeout fails with UPSTREAM_TIMEOUT; there is no limit on the answer.
+ */
+struct upstream_stream_cb {
+	int	(*header)(const char *name, size_t nlen, const char *value,
+		    size_t vlen, void *arg);
+	int	(*head)(long status, void *arg);
+	int	(*data)(const char *p, size_t len, void *arg);
+	upstream_done_fn *done;
+};
+
+/*
+ * Starts method url with the header lines in headers and the request body
+ * in body (NULL: none); takes both, whatever the outcome.  NULL when the
+ * request cannot be started.
+ */
+struct upstream_request *upstream_stream(struct upstream *, const char *method,
+	    const char *url, struct curl_slist *headers, struct evbuffer *body,
+	    const struct upstream_stream_cb *, void *arg);
+
+/*
+ * Adds "name: value" to a header list (value NULL: do not send the header
+ * curl would add by itself); -1 when out of memory.
+ */
+int	upstream_header_add(struct curl_slist **, const char *name,
+	    const char *value);
+
+/* Frees a header list not handed to upstream_stream(), wiping it. */
+void	upstream_headers_free(struct curl_slist *);
+
+/* Continues a transfer whose data callback paused it. */
+void	upstream_resume(struct upstream_request *);
 
 /* Stops a request; its done callback will not run. */
 void	upstream_cancel(struct upstream_request *);

@@ -1,0 +1,575 @@
+/*
+ * The pass-through.  The request body comes whole from evhttp (bounded by
+ * --max-request-body) and is handed to curl, which sends it with its
+ * length.  The answer goes out as it arrives: evhttp_send_reply_start() when
+ * upstream's head is in, a chunk per piece of body, and the transfer is
+ * paused while more than OUT_HIGH_WATER bytes wait for a slow client.  An
+ * answer cut short upstream closes the client's connection, so that a
+ * truncated body is never passed off as complete.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "auth.h"
+#include "cache.h"
+#include "config.h"
+#include "jobid.h"
+#include "log.h"
+#include "metrics.h"
+#include "passthru.h"
+#include "proxy.h"
+#include "server.h"
+#include "upstream.h"
+#include "util.h"
+
+#define PASSTHRU_MAGIC		0x50415353u
+#define OUT_HIGH_WATER		(256 * 1024)	/* bytes queued for the client */
+#define SUBMIT_BODY_MAX		65536		/* submit answers we read */
+#define HEADER_VALUE_MAX	16384
+#define CONN_TOKENS_MAX		512
+
+/* One request being forwarded. */
+struct passthru {
+	unsigned		 magic;
+	struct proxy		*px;		/* borrowed */
+	struct evhttp_request	*req;		/* borrowed from evhttp */
+	struct upstream_request	*up;		/* owned while in flight */
+	struct event		*closed;	/* owned: EV_CLOSED on the socket */
+	struct evbuffer		*chunk;		/* owned: one piece of body */
+	struct evbuffer		*submit;	/* owned: a submit answer's body */
+	int64_t			 started;
+	long			 status;	/* upstream's */
+	int			 head_sent;
+	int			 paused;
+	const char		*submit_type;	/* "video", "image" or NULL */
+	char			 conn_tokens[CONN_TOKENS_MAX]; /* upstream's Connection */
+	char			 token_id[TOKEN_ID_LEN + 1];	/* "" without a token */
+	char			 fp[FINGERPRINT_LEN + 1];
+};
+
+static const char *const hop_by_hop[] = {
+	"Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding",
+	"Upgrade",
+};
+
+int
+passthru_hop_by_hop(const char *name, size_t len)
+{
+	for (size_t i = 0; i < nitems(hop_by_hop); i++)
+		if (strlen(hop_by_hop[i]) == len &&
+		    strncasecmp(hop_by_hop[i], name, len) == 0)
+			return 1;
+	return len >= 6 && strncasecmp(name, "Proxy-", 6) == 0;
+}
+
+int
+passthru_listed(const char *list, const char *name, size_t len)
+{
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == len && n > 0 && strncasecmp(p, name, len) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* RFC 9110 token characters, for header names. */
+static int
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (strchr("!#$%&'*+-.^_`|~", *s) == NULL &&
+		    !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z')))
+			return 0;
+	return 1;
+}
+
+/* A header value may hold no control characters but tabs. */
+static int
+clean_value(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void
+passthru_free(struct passthru *p)
+{
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	if (p->up != NULL)
+		upstream_cancel(p->up);
+	if (p->closed != NULL)
+		event_free(p->closed);
+	if (p->chunk != NULL)
+		evbuffer_free(p->chunk);
+	if (p->submit != NULL)
+		evbuffer_free(p->submit);
+	server_request_done(p->px);
+	memset(p, 0, sizeof(*p));
+	free(p);
+}
+
+/* Stops watching the client: the request is about to be answered or gone. */
+static void
+unhook(struct passthru *p)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
+
+	if (evcon != NULL)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (p->closed != NULL) {
+		event_free(p->closed);
+		p->closed = NULL;
+	}
+}
+
+static void
+log_line(struct passthru *p, int status)
+{
+	struct reply_info ri;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.started = p->started;
+	ri.upstream_status = (int)p->status;
+	ri.token = p->fp[0] ? p->fp : NULL;
+	server_log(p->px, p->req, status, &ri);
+}
+
+/* The client went away: stop the upstream call and forget the request. */
+static void
+client_gone(struct passthru *p)
+{
+	struct evhttp_request *req = p->req;
+	int detached = evhttp_request_get_connection(req) == NULL;
+
+	unhook(p);
+	log_line(p, p->head_sent ? (int)p->status : 499);
+	passthru_free(p);
+	/* A request whose connection failed is detached, and ours to free. */
+	if (detached)
+		evhttp_request_free(req);
+}
+
+/* closecb: evhttp is freeing the connection (write error, timeout, EOF). */
+static void
+conn_freed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct passthru *p = arg;
+
+	(void)evcon;
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	if (p->closed != NULL) {
+		event_free(p->closed);
+		p->closed = NULL;
+	}
+	client_gone(p);
+}
+
+/* EV_CLOSED on the client's socket. */
+static void
+closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct passthru *p = arg;
+	struct evhttp_connection *evcon;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	evcon = evhttp_request_get_connection(p->req);
+	client_gone(p);
+	if (evcon != NULL)
+		evhttp_connection_free(evcon);	/* frees the request too */
+}
+
+/* upstream: one header of the answer; end-to-end ones are relayed. */
+static int
+up_header(const char *name, size_t nlen, const char *value, size_t vlen,
+    void *arg)
+{
+	struct passthru *p = arg;
+	char n[256], *v;
+
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	if (nlen == 10 && strncasecmp(name, "Connection", 10) == 0) {
+		size_t have = strlen(p->conn_tokens);
+
+		if (have + vlen + 2 < sizeof(p->conn_tokens))
+			snprintf(p->conn_tokens + have, sizeof(p->conn_tokens) -
+			    have, ",%.*s", (int)vlen, value);
+		return 0;
+	}
+	if (passthru_hop_by_hop(name, nlen) || nlen >= sizeof(n) ||
+	    vlen > HEADER_VALUE_MAX)
+		return 0;
+	memcpy(n, name, nlen);
+	n[nlen] = '\0';
+	if ((v = malloc(vlen + 1)) == NULL)
+		return -1;
+	memcpy(v, value, vlen);
+	v[vlen] = '\0';
+	/* evhttp refuses values with CR or LF; such a header is dropped. */
+	(void)evhttp_add_header(evhttp_request_get_output_headers(p->req), n, v);
+	free(v);
+	return 0;
+}
+
+/* upstream: the answer's head is complete; send it to the client. */
+static int
+up_head(long status, void *arg)
+{
+	struct passthru *p = arg;
+	struct evkeyvalq *out;
+	struct evkeyval *h, *next;
+
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	p->status = status;
+	if (status < 200 || status > 599)
+		return -1;
+	out = evhttp_request_get_output_headers(p->req);
+	/* Headers upstream's Connection names are hop-by-hop too. */
+	for (h = TAILQ_FIRST(out); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, next);
+		if (passthru_listed(p->conn_tokens, h->key, strlen(h->key)))
+			evhttp_remove_header(out, h->key);
+	}
+	if (server_draining(p->px))
+		evhttp_add_header(out, "Connection", "close");
+	if (p->submit_type != NULL && status == 200)
+		p->submit = evbuffer_new();
+	p->head_sent = 1;
+	evhttp_send_reply_start(p->req, (int)status, NULL);
+	return 0;
+}
+
+/* evhttp: what was queued for the client has been written. */
+static void
+drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct passthru *p = arg;
+
+	(void)evcon;
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	if (p->paused && p->up != NULL) {
+		p->paused = 0;
+		upstream_resume(p->up);
+	}
+}
+
+/* upstream: a piece of the body. */
+static int
+up_data(const char *data, size_t len, void *arg)
+{
+	struct passthru *p = arg;
+	struct evhttp_connection *evcon;
+
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	if ((evcon = evhttp_request_get_connection(p->req)) == NULL)
+		return -1;
+	if (evbuffer_get_length(bufferevent_get_output(
+	    evhttp_connection_get_bufferevent(evcon))) > OUT_HIGH_WATER) {
+		p->paused = 1;
+		return 1;
+	}
+	if (p->submit != NULL) {
+		if (evbuffer_get_length(p->submit) + len <= SUBMIT_BODY_MAX)
+			evbuffer_add(p->submit, data, len);
+		else {
+			evbuffer_free(p->submit);
+			p->submit = NULL;
+		}
+	}
+	if (evbuffer_add(p->chunk, data, len) != 0)
+		return -1;
+	/* The callback fires once the client has taken all that is queued. */
+	evhttp_send_reply_chunk_with_cb(p->req, p->chunk, drained_cb, p);
+	evbuffer_drain(p->chunk, evbuffer_get_length(p->chunk));
+	return 0;
+}
+
+/*
+ * A submit answered 200: when its body is a JSON object with a valid
+ * "jobid", the job is recorded with the submitter's token.
+ */
+static void
+note_submission(struct passthru *p)
+{
+	const char *id;
+	char jobid[JOBID_MAX + 1];
+	json_t *o;
+	size_t len = evbuffer_get_length(p->submit);
+
+	o = json_loadb((const char *)evbuffer_pullup(p->submit, -1), len, 0, NULL);
+	id = json_string_value(json_object_get(o, "jobid"));
+	if (id == NULL || jobid_decode(id, strlen(id), jobid) != 0 ||
+	    strcmp(id, jobid) != 0 || p->token_id[0] == '\0') {
+		log_debug("passthru: submit answer without a usable jobid");
+		json_decref(o);
+		return;
+	}
+	metrics_submitted(p->px->metrics);
+	if (cache_store_submission(p->px->cache, jobid, p->submit_type,
+	    p->token_id, util_now_ms()) != 0)
+		log_error("cache: cannot record submitted job %s", jobid);
+	else
+		log_info("passthru: %s job %s submitted by token %s",
+		    p->submit_type, jobid, p->fp);
+	json_decref(o);
+}
+
+/* upstream: the call is over, whole or not. */
+static void
+up_done(const struct upstream_result *res, void *arg)
+{
+	struct passthru *p = arg;
+	struct evhttp_request *req = p->req;
+	struct evhttp_connection *evcon;
+	struct reply_info ri;
+
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	p->up = NULL;		/* freed by upstream after this callback */
+	metrics_upstream(p->px->metrics, ROUTE_PASSTHROUGH,
+	    res->error == UPSTREAM_OK ? (int)res->status :
+	    res->error == UPSTREAM_TIMEOUT ? METRICS_UP_TIMEOUT :
+	    METRICS_UP_ERROR, res->elapsed_ms);
+	unhook(p);
+	if (!p->head_sent) {
+		memset(&ri, 0, sizeof(ri));
+		ri.started = p->started;
+		ri.token = p->fp[0] ? p->fp : NULL;
+		log_warn("passthru: upstream %s: %s",
+		    res->error == UPSTREAM_TIMEOUT ? "timed out" : "failed",
+		    res->reason);
+		evhttp_clear_headers(evhttp_request_get_output_headers(req));
+		if (res->error == UPSTREAM_TIMEOUT)
+			server_reply_error(p->px, req, 504, "Upstream timeout", &ri);
+		else
+			server_reply_error(p->px, req, 502,
+			    "Upstream unreachable", &ri);
+		passthru_free(p);
+		return;
+	}
+	if (res->error != UPSTREAM_OK) {
+		/* Cut short: close, so the client cannot take it as whole. */
+		log_warn("passthru: upstream answer cut short: %s", res->reason);
+		log_line(p, (int)p->status);
+		evcon = evhttp_request_get_connection(req);
+		passthru_free(p);
+		if (evcon != NULL)
+			evhttp_connection_free(evcon);
+		else
+			evhttp_request_free(req);
+		return;
+	}
+	if (p->submit != NULL)
+		note_submission(p);
+	log_line(p, (int)p->status);
+	server_track_reply(p->px, req);
+	evhttp_send_reply_end(req);
+	passthru_free(p);
+}
+
+static const struct upstream_stream_cb stream_cb = {
+	.header = up_header,
+	.head = up_head,
+	.data = up_data,
+	.done = up_done,
+};
+
+/*
+ * The request's end-to-end headers as curl header lines; the token's id
+ * and fingerprint into p.  Returns 0, or -1 with *why set for a header
+ * that cannot be forwarded.
+ */
+static int
+forward_headers(struct passthru *p, struct evkeyvalq *in,
+    struct curl_slist **list, const char **why)
+{
+	struct evkeyval *h;
+	const char *conn = evhttp_find_header(in, "Connection"), *tok;
+	size_t len;
+	int accept = 0, ctype = 0;
+
+	*why = NULL;
+	TAILQ_FOREACH(h, in, next) {
+		if (!is_token(h->key) || !clean_value(h->value)) {
+			*why = "Bad header";
+			return -1;
+		}
+		len = strlen(h->key);
+		if (passthru_hop_by_hop(h->key, len) ||
+		    strcasecmp(h->key, "Host") == 0 ||
+		    strcasecmp(h->key, "Content-Length") == 0 ||
+		    strcasecmp(h->key, "Expect") == 0 ||
+		    (conn != NULL && passthru_listed(conn, h->key, len)))
+			continue;
+		if (strcasecmp(h->key, "Accept") == 0)
+			accept = 1;
+		if (strcasecmp(h->key, "Content-Type") == 0)
+			ctype = 1;
+		if (strcasecmp(h->key, "Authorization") == 0 &&
+		    auth_parse(h->value, &tok, &len) == 0) {
+			auth_token_id(tok, len, p->token_id);
+			memcpy(p->fp, p->token_id, FINGERPRINT_LEN);
+		}
+		if (upstream_header_add(list, h->key, h->value) != 0)
+			return -1;
+	}
+	/* Nothing the client did not send: curl's defaults are taken out. */
+	if ((!accept && upstream_header_add(list, "Accept", NULL) != 0) ||
+	    (!ctype && upstream_header_add(list, "Content-Type", NULL) != 0) ||
+	    upstream_header_add(list, "Expect", NULL) != 0)
+		return -1;
+	return 0;
+}
+
+/* The method as upstream should see it; NULL for one not passed through. */
+static const char *
+method_of(struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:		return "GET";
+	case EVHTTP_REQ_POST:		return "POST";
+	case EVHTTP_REQ_HEAD:		return "HEAD";
+	case EVHTTP_REQ_PUT:		return "PUT";
+	case EVHTTP_REQ_DELETE:		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:	return "OPTIONS";
+	case EVHTTP_REQ_PATCH:		return "PATCH";
+	case EVHTTP_REQ_TRACE:
+	case EVHTTP_REQ_CONNECT:
+		break;
+	}
+	return NULL;
+}
+
+/* Whether the request-target has a "." or ".." path segment. */
+static int
+has_dot_segment(const char *uri)
+{
+	size_t n = strcspn(uri, "?");
+
+	for (size_t i = 0; i < n; i++) {
+		if (uri[i] != '/' || uri[i + 1] != '.')
+			continue;
+		if (i + 2 >= n || uri[i + 2] == '/' ||
+		    (uri[i + 2] == '.' && (i + 3 >= n || uri[i + 3] == '/')))
+			return 1;
+	}
+	return 0;
+}
+
+void
+passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *target = evhttp_request_get_uri(req);
+	const char *path = evhttp_uri_get_path(uri), *method, *why;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evhttp_connection *evcon;
+	struct curl_slist *headers = NULL;
+	struct evbuffer *body = NULL;
+	struct reply_info ri;
+	struct passthru *p;
+	char *url = NULL;
+	size_t ulen;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	memset(&ri, 0, sizeof(ri));
+	ri.started = started;
+	if (px->cfg->offline) {
+		server_reply_error(px, req, 504, "Not in cache (offline)", &ri);
+		return;
+	}
+	if ((method = method_of(req)) == NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+		    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+		server_reply_error(px, req, 405, "Method not allowed", &ri);
+		return;
+	}
+	/* Origin-form only; what curl would cut or fold is refused. */
+	if (target == NULL || target[0] != '/' ||
+	    evhttp_uri_get_fragment(uri) != NULL || has_dot_segment(target)) {
+		server_reply_error(px, req, 400, "Bad request target", &ri);
+		return;
+	}
+	if (evbuffer_get_length(in) > px->cfg->max_request_body) {
+		server_reply_error(px, req, 413, "Request body too large", &ri);
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		server_reply_error(px, req, 503, "Out of memory", &ri);
+		return;
+	}
+	p->magic = PASSTHRU_MAGIC;
+	p->px = px;
+	p->req = req;
+	p->started = started;
+	server_request_started(px);
+	if (forward_headers(p, evhttp_request_get_input_headers(req), &headers,
+	    &why) != 0) {
+		upstream_headers_free(headers);
+		ri.token = p->fp[0] ? p->fp : NULL;
+		server_reply_error(px, req, why ? 400 : 503,
+		    why ? why : "Out of memory", &ri);
+		passthru_free(p);
+		return;
+	}
+	ri.token = p->fp[0] ? p->fp : NULL;
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
+	    (strcmp(path, "/v1/luma/videos") == 0 ||
+	    strcmp(path, "/v1/luma/images") == 0))
+		p->submit_type = path[9] == 'v' ? "video" : "image";
+
+	ulen = strlen(px->cfg->upstream) + strlen(target) + 1;
+	if ((p->chunk = evbuffer_new()) == NULL ||
+	    (body = evbuffer_new()) == NULL || (url = malloc(ulen)) == NULL ||
+	    evbuffer_add_buffer(body, in) != 0) {
+		upstream_headers_free(headers);
+		if (body != NULL)
+			evbuffer_free(body);
+		free(url);
+		server_reply_error(px, req, 503, "Out of memory", &ri);
+		passthru_free(p);
+		return;
+	}
+	snprintf(url, ulen, "%s%s", px->cfg->upstream, target);
+	p->up = upstream_stream(px->up, method, url, headers, body, &stream_cb, p);
+	free(url);
+	if (p->up == NULL) {
+		server_reply_error(px, req, 502, "Upstream unreachable", &ri);
+		passthru_free(p);
+		return;
+	}
+	/*
+	 * evhttp does not read while a request is being answered, so it
+	 * would not notice a client hanging up: watch the socket for that.
+	 */
+	if ((evcon = evhttp_request_get_connection(req)) != NULL) {
+		evhttp_connection_set_closecb(evcon, conn_freed_cb, p);
+		p->closed = event_new(px->base, bufferevent_getfd(
+		    evhttp_connection_get_bufferevent(evcon)), EV_CLOSED,
+		    closed_cb, p);
+		if (p->closed != NULL)
+			event_add(p->closed, NULL);
+	}
+}

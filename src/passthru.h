@@ -1,0 +1,29 @@
+/*
+ * Every other route under /v1/: the request is forwarded to upstream as it
+ * came (method, path and query byte for byte, body, end-to-end headers)
+ * and the answer is streamed back as it comes (status, end-to-end headers,
+ * body).  Nothing is cached; an answer to a job submission
+ * (POST /v1/luma/videos or /images) that carries a jobid is recorded with
+ * the submitter's token.
+ */
+#ifndef PASSTHRU_H
+#define PASSTHRU_H
+
+#include <stdint.h>
+
+struct evhttp_request;
+struct proxy;
+
+/*
+ * Forwards req (whose path starts with "/v1/") through px; started is
+ * util_mono_ms() at arrival.  Answered now or later, exactly once.
+ */
+void	passthru_handle(struct proxy *, struct evhttp_request *, int64_t started);
+
+/* Whether the header name is hop-by-hop (never forwarded either way). */
+int	passthru_hop_by_hop(const char *name, size_t len);
+
+/* Whether name appears in the comma-separated token list of a Connection header. */
+int	passthru_listed(const char *list, const char *name, size_t len);
+
+#endif
