@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "config.h"
+#include "framer.h"
 #include "jobid.h"
 #include "log.h"
 #include "metrics.h"
@@ -47,6 +48,9 @@ struct passthru {
 	struct event		*closed;	/* owned: EV_CLOSED on the socket */
 	struct evbuffer		*chunk;		/* owned: one piece of body */
 	struct evbuffer		*submit;	/* owned: a submit answer's body */
+	struct framer		*framer;	/* borrowed: the body streams from it */
+	struct evbuffer		*body;		/* owned: or the body is here */
+	int			 body_waiting;	/* the upload waits for the client */
 	int64_t			 started;
 	long			 status;	/* upstream's */
 	int			 head_sent;
@@ -125,6 +129,10 @@ passthru_free(struct passthru *p)
 		evbuffer_free(p->chunk);
 	if (p->submit != NULL)
 		evbuffer_free(p->submit);
+	if (p->body != NULL)
+		evbuffer_free(p->body);
+	if (p->framer != NULL)
+		framer_detach(p->framer);
 	server_request_done(p->px);
 	memset(p, 0, sizeof(*p));
 	free(p);
@@ -200,6 +208,43 @@ closed_cb(evutil_socket_t fd, short what, void *arg)
 	client_gone(p);
 	if (evcon != NULL)
 		evhttp_connection_free(evcon);	/* frees the request too */
+}
+
+/* upstream: the next piece of the request body. */
+static long
+up_body(char *buf, size_t len, void *arg)
+{
+	struct passthru *p = arg;
+	size_t n = 0;
+
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	if (p->framer == NULL)
+		return p->body != NULL ? evbuffer_remove(p->body, buf, len) : 0;
+	switch (framer_body_read(p->framer, buf, len, &n)) {
+	case FRAMER_DATA:
+		return (long)n;
+	case FRAMER_END:
+		return 0;
+	case FRAMER_WAIT:
+		p->body_waiting = 1;
+		return UPSTREAM_BODY_WAIT;
+	case FRAMER_FAILED:
+		break;
+	}
+	return -1;
+}
+
+/* framer: more of the body came in (or it ended, or failed). */
+static void
+body_ready(void *arg)
+{
+	struct passthru *p = arg;
+
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	if (p->body_waiting && p->up != NULL) {
+		p->body_waiting = 0;
+		upstream_resume(p->up);
+	}
 }
 
 /* upstream: one header of the answer; end-to-end ones are relayed. */
@@ -361,7 +406,18 @@ up_done(const struct upstream_result *res, void *arg)
 		    res->error == UPSTREAM_TIMEOUT ? "timed out" : "failed",
 		    res->reason);
 		evhttp_clear_headers(evhttp_request_get_output_headers(req));
-		if (res->error == UPSTREAM_TIMEOUT)
+		if (p->framer != NULL &&
+		    framer_current(p->framer) == FRAMER_TOO_LARGE) {
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Connection", "close");
+			server_reply_error(p->px, req, 413,
+			    "Request body too large", &ri);
+		} else if (p->framer != NULL &&
+		    framer_current(p->framer) == FRAMER_BAD_HEADER) {
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Connection", "close");
+			server_reply_error(p->px, req, 400, "Bad request body", &ri);
+		} else if (res->error == UPSTREAM_TIMEOUT)
 			server_reply_error(p->px, req, 504, "Upstream timeout", &ri);
 		else
 			server_reply_error(p->px, req, 502,
@@ -390,6 +446,7 @@ up_done(const struct upstream_result *res, void *arg)
 }
 
 static const struct upstream_stream_cb stream_cb = {
+	.body = up_body,
 	.header = up_header,
 	.head = up_head,
 	.data = up_data,
@@ -486,12 +543,14 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	const char *path = evhttp_uri_get_path(uri), *method, *why;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct evhttp_connection *evcon;
+	struct framer *framer = server_framer(px, req);
 	struct curl_slist *headers = NULL;
-	struct evbuffer *body = NULL;
 	struct reply_info ri;
 	struct passthru *p;
 	char *url = NULL;
+	int64_t body_len;
 	size_t ulen;
+	int oom = 0;
 
 	CHECK_OBJ(px, PROXY_MAGIC);
 	memset(&ri, 0, sizeof(ri));
@@ -510,10 +569,6 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	if (target == NULL || target[0] != '/' ||
 	    evhttp_uri_get_fragment(uri) != NULL || has_dot_segment(target)) {
 		server_reply_error(px, req, 400, "Bad request target", &ri);
-		return;
-	}
-	if (evbuffer_get_length(in) > px->cfg->max_request_body) {
-		server_reply_error(px, req, 413, "Request body too large", &ri);
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -540,25 +595,40 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	    strcmp(path, "/v1/luma/images") == 0))
 		p->submit_type = path[9] == 'v' ? "video" : "image";
 
+	/* The body streams from the framer, or evhttp read it whole. */
+	if (framer != NULL && framer_current(framer) == FRAMER_STREAM) {
+		body_len = framer_body_length(framer);
+		if (body_len < 0 && upstream_header_add(&headers,
+		    "Transfer-Encoding", "chunked") != 0)
+			oom = 1;
+	} else {
+		body_len = (int64_t)evbuffer_get_length(in);
+		framer = NULL;
+		if ((p->body = evbuffer_new()) == NULL ||
+		    evbuffer_add_buffer(p->body, in) != 0)
+			oom = 1;
+	}
 	ulen = strlen(px->cfg->upstream) + strlen(target) + 1;
-	if ((p->chunk = evbuffer_new()) == NULL ||
-	    (body = evbuffer_new()) == NULL || (url = malloc(ulen)) == NULL ||
-	    evbuffer_add_buffer(body, in) != 0) {
+	if (oom || (p->chunk = evbuffer_new()) == NULL ||
+	    (url = malloc(ulen)) == NULL) {
 		upstream_headers_free(headers);
-		if (body != NULL)
-			evbuffer_free(body);
 		free(url);
 		server_reply_error(px, req, 503, "Out of memory", &ri);
 		passthru_free(p);
 		return;
 	}
 	snprintf(url, ulen, "%s%s", px->cfg->upstream, target);
-	p->up = upstream_stream(px->up, method, url, headers, body, &stream_cb, p);
+	p->up = upstream_stream(px->up, method, url, headers, body_len,
+	    &stream_cb, p);
 	free(url);
 	if (p->up == NULL) {
 		server_reply_error(px, req, 502, "Upstream unreachable", &ri);
 		passthru_free(p);
 		return;
+	}
+	if (framer != NULL) {
+		p->framer = framer;
+		framer_attach(framer, body_ready, p);
 	}
 	/*
 	 * evhttp does not read while a request is being answered, so it

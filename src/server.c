@@ -26,6 +26,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "framer.h"
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
@@ -41,17 +42,22 @@
 #define IDLE_TIMEOUT_S		60		/* read/write inactivity */
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
-#define READ_HIGH_WATER		65536		/* and the largest request body */
 #define FD_RESERVE		64		/* for curl, SQLite, logs */
 
 #define JOBS_PREFIX		"/v1/luma/jobs"
 #define V1_PREFIX		"/v1/"
 
+/* An open client connection: our reference to its bufferevent, its framer. */
+struct conn {
+	struct bufferevent		*bev;		/* owned ref */
+	struct framer			*framer;	/* lives as long as bev */
+};
+
 struct server {
 	unsigned			 magic;
 	struct proxy			*px;		/* borrowed */
 	struct evhttp_bound_socket	*bound;		/* owned by evhttp */
-	struct bufferevent		**conns;	/* owned refs, one per open connection */
+	struct conn			*conns;		/* owned, one per open connection */
 	size_t				 nconns;
 	size_t				 maxconns;
 	int				 paused;	/* listener disabled at the limit */
@@ -103,16 +109,20 @@ maybe_finish(struct server *sv)
 		event_base_loopexit(sv->px->base, NULL);
 }
 
+static void	done_cb(struct evhttp_request *, void *);
+
 /* evhttp: a reply sent while draining has been written whole. */
 static void
 sent_cb(struct evhttp_request *req, void *arg)
 {
-	struct server *sv = arg;
+	struct proxy *px = arg;
 
-	(void)req;
-	CHECK_OBJ(sv, SERVER_MAGIC);
-	sv->unsent--;
-	maybe_finish(sv);
+	CHECK_OBJ(px, PROXY_MAGIC);
+	done_cb(req, px);
+	if (px->server != NULL) {
+		px->server->unsent--;
+		maybe_finish(px->server);
+	}
 }
 
 void
@@ -157,14 +167,43 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 	evhttp_send_reply(req, status, NULL, body);
 }
 
+struct framer *
+server_framer(struct proxy *px, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	struct server *sv = px->server;
+
+	if (sv == NULL || evcon == NULL)
+		return NULL;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	for (size_t i = 0; i < sv->nconns; i++)
+		if (sv->conns[i].bev == bev)
+			return sv->conns[i].framer;
+	return NULL;
+}
+
+/* evhttp: a reply has been written whole; the connection takes the next. */
+static void
+done_cb(struct evhttp_request *req, void *arg)
+{
+	struct proxy *px = arg;
+	struct framer *f;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	if ((f = server_framer(px, req)) != NULL)
+		framer_request_done(f);
+}
+
 void
 server_track_reply(struct proxy *px, struct evhttp_request *req)
 {
 	CHECK_OBJ(px, PROXY_MAGIC);
 	if (px->server != NULL && px->server->draining) {
 		px->server->unsent++;
-		evhttp_request_set_on_complete_cb(req, sent_cb, px->server);
-	}
+		evhttp_request_set_on_complete_cb(req, sent_cb, px);
+	} else
+		evhttp_request_set_on_complete_cb(req, done_cb, px);
 }
 
 int
@@ -339,6 +378,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	struct reply_info ri;
+	struct framer *f;
 	size_t n = sizeof(JOBS_PREFIX) - 1;
 
 	CHECK_OBJ(px, PROXY_MAGIC);
@@ -351,6 +391,19 @@ request_cb(struct evhttp_request *req, void *arg)
 	}
 	if (path == NULL || path[0] != '/') {
 		server_reply_error(px, req, 400, "Bad request", &ri);
+		return;
+	}
+	/* Refused by its head: the body that follows is not read. */
+	if ((f = server_framer(px, req)) != NULL &&
+	    (framer_current(f) == FRAMER_TOO_LARGE ||
+	    framer_current(f) == FRAMER_BAD_HEADER)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		if (framer_current(f) == FRAMER_TOO_LARGE)
+			server_reply_error(px, req, 413, "Request body too large",
+			    &ri);
+		else
+			server_reply_error(px, req, 400, "Bad header", &ri);
 		return;
 	}
 	switch (route_of(path)) {
@@ -391,9 +444,9 @@ conn_sweep(struct server *sv)
 	size_t i = 0;
 
 	while (i < sv->nconns) {
-		bufferevent_getcb(sv->conns[i], &rd, &wr, &ev, NULL);
+		bufferevent_getcb(sv->conns[i].bev, &rd, &wr, &ev, NULL);
 		if (rd == NULL && wr == NULL && ev == NULL) {
-			bufferevent_decref(sv->conns[i]);
+			bufferevent_decref(sv->conns[i].bev);
 			sv->conns[i] = sv->conns[--sv->nconns];
 		} else
 			i++;
@@ -419,25 +472,20 @@ bev_cb(struct event_base *base, void *arg)
 {
 	struct server *sv = arg;
 	struct bufferevent *bev;
+	struct framer *f;
 
 	CHECK_OBJ(sv, SERVER_MAGIC);
 	/*
 	 * With CLOSE_ON_FREE, evhttp only shuts the socket down when it is
 	 * done; the sweep's last reference closes it after its events are gone.
 	 */
-	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body, &f)) == NULL)
 		return NULL;
-	/*
-	 * Bounds what a dead connection can buffer until the sweep.  evhttp
-	 * 2.1 leaves a request body in this buffer until it is whole, so
-	 * the bound has room for the largest one.
-	 */
-	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH_WATER +
-	    MAX_HEADERS_SIZE + (size_t)sv->px->cfg->max_request_body);
 	/* The listener is paused at the limit, so there is always room. */
 	assert(sv->nconns < sv->maxconns);
 	bufferevent_incref(bev);
-	sv->conns[sv->nconns++] = bev;
+	sv->conns[sv->nconns].framer = f;
+	sv->conns[sv->nconns++].bev = bev;
 	if (sv->nconns >= sv->maxconns && !sv->paused) {
 		evconnlistener_disable(evhttp_bound_socket_get_listener(sv->bound));
 		sv->paused = 1;
@@ -678,7 +726,7 @@ done:
 	upstream_free(px.up);		/* ... before their upstream calls. */
 	conn_sweep(&sv);
 	for (size_t i = 0; i < sv.nconns; i++)
-		bufferevent_decref(sv.conns[i]);
+		bufferevent_decref(sv.conns[i].bev);
 	free(sv.conns);
 	if (sv.conn_sweep != NULL)
 		event_free(sv.conn_sweep);

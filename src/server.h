@@ -11,6 +11,7 @@
 struct config;
 struct evbuffer;
 struct evhttp_request;
+struct framer;
 struct proxy;
 
 /* Per-request facts for the reply headers and the access log. */
@@ -45,6 +46,9 @@ void	server_log(struct proxy *, struct evhttp_request *, int status,
 
 /* Whether the server is shutting down (answers then close their connection). */
 int	server_draining(const struct proxy *);
+
+/* The framer of req's connection, or NULL. */
+struct framer	*server_framer(struct proxy *, struct evhttp_request *);
 
 /*
  * A reply not sent through server_reply() is about to be finished: while

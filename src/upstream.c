@@ -41,7 +41,6 @@ struct upstream_request {
 	unsigned char			*body;		/* owned */
 	size_t				 len, cap;
 	const struct upstream_stream_cb	*scb;		/* borrowed; NULL: not streamed */
-	struct evbuffer			*reqbody;	/* owned, request body to send */
 	long				 status;	/* of the answer being read */
 	int				 headers_done;	/* head callback ran */
 	int				 too_large;
@@ -75,8 +74,6 @@ request_free(struct upstream_request *r)
 	}
 	upstream_headers_free(r->headers);
 	free(r->body);
-	if (r->reqbody != NULL)
-		evbuffer_free(r->reqbody);
 	TAILQ_REMOVE(&r->up->requests, r, entry);
 	r->up->active--;
 	memset(r, 0, sizeof(*r));
@@ -281,12 +278,12 @@ static size_t
 read_cb(char *buf, size_t size, size_t n, void *arg)
 {
 	struct upstream_request *r = arg;
-	int got;
+	long got;
 
 	CHECK_OBJ(r, UPSTREAM_REQ_MAGIC);
-	if (r->reqbody == NULL)
-		return 0;
-	got = evbuffer_remove(r->reqbody, buf, size * n);
+	got = r->scb->body(buf, size * n, r->arg);
+	if (got == UPSTREAM_BODY_WAIT)
+		return CURL_READFUNC_PAUSE;
 	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
 }
 
@@ -504,32 +501,30 @@ fail:
 
 struct upstream_request *
 upstream_stream(struct upstream *up, const char *method, const char *url,
-    struct curl_slist *headers, struct evbuffer *body,
+    struct curl_slist *headers, int64_t body_len,
     const struct upstream_stream_cb *cb, void *arg)
 {
 	struct upstream_request *r;
-	size_t len = body != NULL ? evbuffer_get_length(body) : 0;
 	CURL *e;
 
 	CHECK_OBJ(up, UPSTREAM_MAGIC);
 	if ((r = request_new(up, url, cb->done, arg)) == NULL) {
 		upstream_headers_free(headers);
-		if (body != NULL)
-			evbuffer_free(body);
 		return NULL;
 	}
 	e = r->easy;
 	r->scb = cb;
 	r->headers = headers;
-	r->reqbody = body;
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+	/* The path as the client sent it, dot segments and all. */
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	else if (len > 0 || strcmp(method, "POST") == 0 ||
+	else if (body_len != 0 || strcmp(method, "POST") == 0 ||
 	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
-		/* Sent with its Content-Length, whatever the client's framing. */
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)body_len);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(e, CURLOPT_READDATA, r);
 	}

@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 struct curl_slist;
-struct evbuffer;
 struct event_base;
 struct upstream;
 struct upstream_request;
@@ -58,17 +57,25 @@ struct upstream_request *upstream_get(struct upstream *, const char *url,
 	    void *arg);
 
 /*
- * A streamed request (the pass-through): the answer is handed over as it
- * comes, never held whole.  header runs once per header line of the final
- * answer, then head once with its status, then data for each piece of the
- * body, then done exactly once (res->body is NULL), unless upstream_cancel()
- * came first.  header and head return 0 to go on or -1 to abort (done then
- * reports UPSTREAM_UNREACHABLE); data returns 0 when it took the piece, 1
- * to pause the transfer without taking it (it comes again after
- * upstream_resume()), -1 to abort.  A transfer making no progress for the
- * timeout fails with UPSTREAM_TIMEOUT; there is no limit on the answer.
+ * A streamed request (the pass-through): the request body is read as it
+ * comes and the answer handed over as it comes, never held whole.
+ *
+ * body copies up to len bytes of the request body into buf and returns how
+ * many, 0 at its end, UPSTREAM_BODY_WAIT when none is there yet (the
+ * transfer pauses until upstream_resume()), or -1 to abort.  header runs
+ * once per header line of the final answer, then head once with its
+ * status, then data for each piece of the answer's body, then done exactly
+ * once (res->body is NULL), unless upstream_cancel() came first.  header
+ * and head return 0 to go on or -1 to abort (done then reports
+ * UPSTREAM_UNREACHABLE); data returns 0 when it took the piece, 1 to pause
+ * the transfer without taking it (it comes again after upstream_resume()),
+ * -1 to abort.  A transfer making no progress for the timeout fails with
+ * UPSTREAM_TIMEOUT; there is no limit on the answer.
  */
+#define UPSTREAM_BODY_WAIT	(-2)
+
 struct upstream_stream_cb {
+	long	(*body)(char *buf, size_t len, void *arg);
 	int	(*header)(const char *name, size_t nlen, const char *value,
 		    size_t vlen, void *arg);
 	int	(*head)(long status, void *arg);
@@ -77,12 +84,12 @@ struct upstream_stream_cb {
 };
 
 /*
- * Starts method url with the header lines in headers and the request body
- * in body (NULL: none); takes both, whatever the outcome.  NULL when the
- * request cannot be started.
+ * Starts method url with the header lines in headers (taken, whatever the
+ * outcome) and a request body of body_len bytes (0: none; -1: unknown,
+ * sent chunked).  NULL when the request cannot be started.
  */
 struct upstream_request *upstream_stream(struct upstream *, const char *method,
-	    const char *url, struct curl_slist *headers, struct evbuffer *body,
+	    const char *url, struct curl_slist *headers, int64_t body_len,
 	    const struct upstream_stream_cb *, void *arg);
 
 /*
@@ -95,7 +102,7 @@ int	upstream_header_add(struct curl_slist **, const char *name,
 /* Frees a header list not handed to upstream_stream(), wiping it. */
 void	upstream_headers_free(struct curl_slist *);
 
-/* Continues a transfer whose data callback paused it. */
+/* Continues a transfer that its body or data callback paused. */
 void	upstream_resume(struct upstream_request *);
 
 /* Stops a request; its done callback will not run. */

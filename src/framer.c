@@ -1,0 +1,619 @@
+/*
+ * The framer is the input filter of a bufferevent_filter.  Its states
+ * follow the bytes of one request after another: the head (handed to
+ * evhttp, minus the framing headers, only while evhttp waits for a new
+ * request), then the body by length or by chunks (kept in f->body for the
+ * handler, at most BODY_HIGH bytes ahead of it), then the next head.
+ *
+ * Nothing but a head is ever written to evhttp's side, and never while
+ * evhttp is answering: evhttp 2.1 aborts on input in that state.  So that
+ * body bytes moving do not wake evhttp, its input low-water mark is 1.
+ *
+ * Output goes from evhttp's buffer straight to the socket, from our own
+ * write event, and leaves the buffer only once the kernel took it: evhttp
+ * takes an empty buffer for "sent" and may then shut the socket down, so
+ * nothing may wait in a buffer below it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "framer.h"
+#include "util.h"
+
+#define FRAMER_MAGIC	0x46524d52u
+#define HEAD_MAX	16384		/* as evhttp's header limit */
+#define BODY_HIGH	(256 * 1024)	/* body bytes kept ahead of the reader */
+#define UNDER_HIGH	65536		/* socket bytes read ahead */
+#define LINE_MAX_LEN	1024		/* chunk-size and trailer lines */
+#define TRAILERS_MAX	16384
+#define WRITE_MAX	(1024 * 1024)	/* bytes per write(2) */
+
+enum fstate {
+	F_HEAD,		/* next: a request's head */
+	F_LENGTH,	/* a body of known length */
+	F_CHUNK_SIZE,	/* a chunk-size line */
+	F_CHUNK_DATA,
+	F_CHUNK_END,	/* the CRLF after a chunk's data */
+	F_TRAILERS,	/* trailer lines up to an empty one */
+	F_RAW,		/* evhttp frames this connection from now on */
+	F_DROP,		/* a refused request: nothing more is read */
+};
+
+struct framer {
+	unsigned		 magic;
+	struct bufferevent	*filter;	/* borrowed: ours is its filter */
+	struct bufferevent	*under;		/* borrowed: owned by filter */
+	uint64_t		 max_body;
+	enum fstate		 state;
+	int			 busy;		/* evhttp has a request */
+	enum framer_body	 cur;
+	int64_t			 length;	/* declared, or -1: chunked */
+	uint64_t		 left;		/* of the body or the chunk */
+	uint64_t		 seen;		/* body bytes so far */
+	size_t			 trailers;	/* trailer bytes so far */
+	int			 ended;
+	int			 failed;
+	int			 discard;	/* nobody reads the body */
+	struct evbuffer		*body;		/* owned: bytes not read yet */
+	void			(*ready)(void *);
+	void			*ready_arg;
+	struct event		*notify;	/* owned: calls ready */
+	struct event_base	*base;		/* borrowed */
+	struct event		*writable;	/* owned: EV_WRITE on the socket */
+	int			 writing;	/* inside writable_cb */
+	int			 write_error;	/* errno of a failed write */
+};
+
+static void
+notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct framer *f = arg;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	if (f->ready != NULL)
+		f->ready(f->ready_arg);
+}
+
+/* Tells the reader, from the loop, that something changed. */
+static void
+wake_reader(struct framer *f)
+{
+	if (f->ready != NULL)
+		event_active(f->notify, EV_TIMEOUT, 0);
+}
+
+/* Makes the filter look at the socket's input again, from the loop. */
+static void
+kick(struct framer *f)
+{
+	if (evbuffer_get_length(bufferevent_get_input(f->under)) > 0)
+		bufferevent_trigger(f->under, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Case-insensitive comparison of p[0..len) with the string s. */
+static int
+token_eq(const char *p, size_t len, const char *s)
+{
+	return strlen(s) == len && strncasecmp(p, s, len) == 0;
+}
+
+/* The head is left to evhttp, and with it the rest of the connection. */
+static void
+go_raw(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
+{
+	f->state = F_RAW;
+	f->cur = FRAMER_EVHTTP;
+	evbuffer_add_buffer(dst, src);
+}
+
+/* Where the head in src ends (after its empty line), or -1. */
+static ssize_t
+head_end(struct evbuffer *src)
+{
+	struct evbuffer_ptr a, b;
+
+	a = evbuffer_search(src, "\n\n", 2, NULL);
+	b = evbuffer_search(src, "\n\r\n", 3, NULL);
+	if (a.pos >= 0 && (b.pos < 0 || a.pos < b.pos))
+		return a.pos + 2;
+	return b.pos >= 0 ? b.pos + 3 : -1;
+}
+
+/*
+ * Reads the head at the start of src.  Returns 0 when more is needed, 1
+ * when it went to evhttp (framing headers taken out), 2 when the
+ * connection was left to evhttp.
+ */
+static int
+take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
+{
+	ssize_t end = head_end(src);
+	const char *p, *line, *nl, *colon, *v;
+	size_t len, vlen;
+	uint64_t cl = 0;
+	int have_cl = 0, chunked = 0, have_te = 0, expect = 0, bad = 0;
+	int first = 1;
+
+	if (end < 0) {
+		if (evbuffer_get_length(src) > HEAD_MAX) {
+			go_raw(f, src, dst);
+			return 2;
+		}
+		return 0;
+	}
+	if (end > HEAD_MAX || (p = (const char *)evbuffer_pullup(src, end)) == NULL) {
+		go_raw(f, src, dst);
+		return 2;
+	}
+	/* First pass: the framing, and whether we understand it. */
+	for (line = p; line < p + end; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(p + end - line));
+		len = (size_t)(nl - line);
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		if (memchr(line, '\0', len) != NULL ||
+		    memchr(line, '\r', len) != NULL)
+			bad = 1;
+		if (first) {
+			first = 0;
+			if (len == 0)
+				goto raw;
+			continue;
+		}
+		if (len == 0)
+			break;
+		if (line[0] == ' ' || line[0] == '\t' ||
+		    (colon = memchr(line, ':', len)) == NULL)
+			goto raw;
+		v = colon + 1;
+		vlen = len - (size_t)(v - line);
+		while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vlen--;
+		}
+		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+			vlen--;
+		if (token_eq(line, (size_t)(colon - line), "Content-Length")) {
+			if (have_cl++ || vlen == 0 || vlen > 19)
+				goto raw;
+			cl = 0;
+			for (size_t i = 0; i < vlen; i++) {
+				if (v[i] < '0' || v[i] > '9')
+					goto raw;
+				cl = cl * 10 + (uint64_t)(v[i] - '0');
+			}
+		} else if (token_eq(line, (size_t)(colon - line),
+		    "Transfer-Encoding")) {
+			if (have_te++ || !token_eq(v, vlen, "chunked"))
+				goto raw;
+			chunked = 1;
+		} else if (token_eq(line, (size_t)(colon - line), "Expect"))
+			expect = token_eq(v, vlen, "100-continue");
+	}
+	if (have_cl && have_te)
+		goto raw;
+
+	/* Second pass: the head without its framing headers, to evhttp. */
+	first = 1;
+	for (line = p; line < p + end; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(p + end - line));
+		len = (size_t)(nl - line);
+		if (!first && (colon = memchr(line, ':', len)) != NULL &&
+		    (token_eq(line, (size_t)(colon - line), "Content-Length") ||
+		    token_eq(line, (size_t)(colon - line), "Transfer-Encoding") ||
+		    token_eq(line, (size_t)(colon - line), "Expect")))
+			continue;
+		first = 0;
+		evbuffer_add(dst, line, len + 1);
+	}
+	evbuffer_drain(src, (size_t)end);
+
+	f->busy = 1;
+	f->seen = 0;
+	f->trailers = 0;
+	f->failed = 0;
+	f->discard = 0;
+	f->ended = 0;
+	evbuffer_drain(f->body, evbuffer_get_length(f->body));
+	f->length = chunked ? -1 : (int64_t)cl;
+	if (bad) {
+		f->cur = FRAMER_BAD_HEADER;
+		f->state = F_DROP;
+	} else if (!chunked && cl > f->max_body) {
+		f->cur = FRAMER_TOO_LARGE;
+		f->state = F_DROP;
+	} else if (chunked || cl > 0) {
+		f->cur = FRAMER_STREAM;
+		f->state = chunked ? F_CHUNK_SIZE : F_LENGTH;
+		f->left = cl;
+		/* evhttp is idle, its output empty: this goes first. */
+		if (expect)
+			(void)send(bufferevent_getfd(f->filter),
+			    "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+	} else {
+		f->cur = FRAMER_NONE;
+		f->state = F_HEAD;
+		f->ended = 1;
+	}
+	return 1;
+raw:
+	go_raw(f, src, dst);
+	return 2;
+}
+
+/* Moves up to f->left body bytes from src; 1 when any moved. */
+static int
+take_data(struct framer *f, struct evbuffer *src)
+{
+	size_t n = evbuffer_get_length(src), room;
+
+	if (n > f->left)
+		n = (size_t)f->left;
+	if (!f->discard) {
+		room = evbuffer_get_length(f->body) < BODY_HIGH ?
+		    BODY_HIGH - evbuffer_get_length(f->body) : 0;
+		if (n > room)
+			n = room;
+	}
+	if (n == 0)
+		return 0;
+	if (f->discard)
+		evbuffer_drain(src, n);
+	else
+		evbuffer_remove_buffer(src, f->body, n);
+	f->left -= n;
+	f->seen += n;
+	wake_reader(f);
+	return 1;
+}
+
+/* A body that cannot be read on: the request is refused, the rest dropped. */
+static void
+fail_body(struct framer *f, enum framer_body why)
+{
+	f->failed = 1;
+	f->cur = why;
+	f->state = F_DROP;
+	wake_reader(f);
+}
+
+/* One step on the body; 1 when it consumed input, 0 when it must wait. */
+static int
+body_step(struct framer *f, struct evbuffer *src)
+{
+	char *line;
+	size_t len;
+	uint64_t size = 0;
+	size_t i;
+
+	switch (f->state) {
+	case F_LENGTH:
+	case F_CHUNK_DATA:
+		if (!take_data(f, src))
+			return 0;
+		if (f->left == 0) {
+			if (f->state == F_LENGTH) {
+				f->ended = 1;
+				f->state = F_HEAD;
+			} else
+				f->state = F_CHUNK_END;
+		}
+		return 1;
+	case F_CHUNK_SIZE:
+	case F_CHUNK_END:
+	case F_TRAILERS:
+		if ((line = evbuffer_readln(src, &len, EVBUFFER_EOL_CRLF)) == NULL) {
+			if (evbuffer_get_length(src) > LINE_MAX_LEN)
+				fail_body(f, FRAMER_BAD_HEADER);
+			return f->failed;
+		}
+		if (f->state == F_CHUNK_END) {
+			f->state = F_CHUNK_SIZE;
+			if (len != 0)
+				fail_body(f, FRAMER_BAD_HEADER);
+		} else if (f->state == F_TRAILERS) {
+			f->trailers += len;
+			if (len == 0) {
+				f->ended = 1;
+				f->state = F_HEAD;
+				wake_reader(f);
+			} else if (f->trailers > TRAILERS_MAX)
+				fail_body(f, FRAMER_BAD_HEADER);
+		} else {
+			for (i = 0; i < len && i < 16; i++) {
+				char c = line[i];
+				int d = c >= '0' && c <= '9' ? c - '0' :
+				    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+				    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+				if (d < 0)
+					break;
+				size = size * 16 + (uint64_t)d;
+			}
+			if (i == 0 || (i < len && line[i] != ';' &&
+			    line[i] != ' ' && line[i] != '\t'))
+				fail_body(f, FRAMER_BAD_HEADER);
+			else if (size > f->max_body - f->seen ||
+			    f->seen + size > f->max_body)
+				fail_body(f, FRAMER_TOO_LARGE);
+			else if (size == 0)
+				f->state = F_TRAILERS;
+			else {
+				f->left = size;
+				f->state = F_CHUNK_DATA;
+			}
+		}
+		free(line);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* bufferevent_filter: bytes from the socket (src) towards evhttp (dst). */
+static enum bufferevent_filter_result
+filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct framer *f = arg;
+	int progressed = 0;
+
+	(void)limit;
+	(void)mode;
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	while (evbuffer_get_length(src) > 0) {
+		switch (f->state) {
+		case F_RAW:
+			evbuffer_add_buffer(dst, src);
+			return BEV_OK;
+		case F_DROP:
+			evbuffer_drain(src, evbuffer_get_length(src));
+			return progressed ? BEV_OK : BEV_NEED_MORE;
+		case F_HEAD:
+			if (f->busy || take_head(f, src, dst) == 0)
+				return progressed ? BEV_OK : BEV_NEED_MORE;
+			progressed = 1;
+			break;
+		default:
+			if (!body_step(f, src))
+				return progressed ? BEV_OK : BEV_NEED_MORE;
+			progressed = 1;
+			break;
+		}
+	}
+	return progressed ? BEV_OK : BEV_NEED_MORE;
+}
+
+static void	writable_cb(evutil_socket_t, short, void *);
+
+/* Waits for the socket to take more output. */
+static void
+arm_write(struct framer *f)
+{
+	evutil_socket_t fd;
+
+	if (f->write_error)
+		return;
+	if (f->writable == NULL) {
+		if ((fd = bufferevent_getfd(f->filter)) < 0 ||
+		    (f->writable = event_new(f->base, fd, EV_WRITE, writable_cb,
+		    f)) == NULL)
+			return;
+	}
+	event_add(f->writable, NULL);
+}
+
+/*
+ * bufferevent_filter: evhttp's output (src) to the socket.  Called by the
+ * filter when output is added, where it only arms the write event, and by
+ * writable_cb, where it writes.  Never uses dst.
+ */
+static enum bufferevent_filter_result
+filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct framer *f = arg;
+	int n;
+
+	(void)dst;
+	(void)limit;
+	(void)mode;
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	if (!f->writing || evbuffer_get_length(src) == 0) {
+		if (evbuffer_get_length(src) > 0)
+			arm_write(f);
+		return BEV_NEED_MORE;
+	}
+	n = evbuffer_write_atmost(src, bufferevent_getfd(f->filter), WRITE_MAX);
+	if (n > 0)
+		return BEV_OK;
+	if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		arm_write(f);
+		return BEV_NEED_MORE;
+	}
+	f->write_error = errno;
+	return BEV_ERROR;
+}
+
+/* The output buffer grew: writes go out from the loop. */
+static void
+out_added_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct framer *f = arg;
+
+	(void)buf;
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	if (info->n_added > 0)
+		arm_write(f);
+}
+
+/* The socket can take output: write what evhttp queued. */
+static void
+writable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct framer *f = arg;
+	struct bufferevent *bev = f->filter;
+	bufferevent_data_cb rd, wr;
+	bufferevent_event_cb ev;
+	void *cbarg;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	bufferevent_getcb(bev, &rd, &wr, &ev, &cbarg);
+	if (rd == NULL && wr == NULL && ev == NULL) {
+		/* Released by evhttp: nobody waits for this output. */
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+		return;
+	}
+	bufferevent_incref(bev);
+	f->writing = 1;
+	/* Runs filter_out, then evhttp's write callback once all is out. */
+	bufferevent_flush(bev, EV_WRITE, BEV_FLUSH);
+	f->writing = 0;
+	if (f->write_error) {
+		errno = f->write_error;
+		if (ev != NULL)
+			ev(bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING, cbarg);
+	} else if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		arm_write(f);
+	bufferevent_decref(bev);
+}
+
+static void
+framer_free(void *arg)
+{
+	struct framer *f = arg;
+
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	if (f->notify != NULL)
+		event_free(f->notify);
+	if (f->writable != NULL)
+		event_free(f->writable);
+	if (f->body != NULL)
+		evbuffer_free(f->body);
+	memset(f, 0, sizeof(*f));
+	free(f);
+}
+
+struct bufferevent *
+framer_bev_new(struct event_base *base, uint64_t max_body, struct framer **out)
+{
+	struct bufferevent *under, *bev;
+	struct framer *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	f->magic = FRAMER_MAGIC;
+	f->base = base;
+	f->max_body = max_body;
+	f->state = F_HEAD;
+	f->cur = FRAMER_NONE;
+	if ((f->body = evbuffer_new()) == NULL ||
+	    (f->notify = event_new(base, -1, 0, notify_cb, f)) == NULL ||
+	    (under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		framer_free(f);
+		return NULL;
+	}
+	if ((bev = bufferevent_filter_new(under, filter_in, filter_out,
+	    BEV_OPT_CLOSE_ON_FREE, framer_free, f)) == NULL) {
+		bufferevent_free(under);
+		framer_free(f);
+		return NULL;
+	}
+	f->filter = bev;
+	if (evbuffer_add_cb(bufferevent_get_output(bev), out_added_cb, f) == NULL) {
+		bufferevent_free(bev);	/* frees f too */
+		return NULL;
+	}
+	bufferevent_setwatermark(under, EV_READ, 0, UNDER_HIGH);
+	/* evhttp wakes for a head only, never for body bytes moving. */
+	bufferevent_setwatermark(bev, EV_READ, 1, 0);
+	f->under = under;
+	*out = f;
+	return bev;
+}
+
+enum framer_body
+framer_current(const struct framer *f)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	return f->cur;
+}
+
+int64_t
+framer_body_length(const struct framer *f)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	return f->length;
+}
+
+void
+framer_attach(struct framer *f, void (*ready)(void *), void *arg)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->ready = ready;
+	f->ready_arg = arg;
+	/* evhttp stopped reading when it dispatched the request. */
+	bufferevent_enable(f->filter, EV_READ);
+	kick(f);
+}
+
+void
+framer_detach(struct framer *f)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->ready = NULL;
+	f->ready_arg = NULL;
+	event_del(f->notify);
+	f->discard = 1;
+	evbuffer_drain(f->body, evbuffer_get_length(f->body));
+	kick(f);
+}
+
+enum framer_read
+framer_body_read(struct framer *f, void *buf, size_t len, size_t *n)
+{
+	int got;
+
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	*n = 0;
+	if (f->failed)
+		return FRAMER_FAILED;
+	if (evbuffer_get_length(f->body) > 0) {
+		if ((got = evbuffer_remove(f->body, buf, len)) < 0)
+			return FRAMER_FAILED;
+		*n = (size_t)got;
+		if (evbuffer_get_length(f->body) < BODY_HIGH / 2)
+			kick(f);
+		return FRAMER_DATA;
+	}
+	if (f->ended)
+		return FRAMER_END;
+	kick(f);
+	return FRAMER_WAIT;
+}
+
+void
+framer_request_done(struct framer *f)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->busy = 0;
+	if (!f->ended) {
+		f->discard = 1;
+		evbuffer_drain(f->body, evbuffer_get_length(f->body));
+	}
+	kick(f);
+}

@@ -1,0 +1,78 @@
+/*
+ * Request framing in front of evhttp.  evhttp 2.1 hands a request over only
+ * once its whole body has been read into memory, and answers a body over
+ * its limit with a page of its own.  So each client connection gets a
+ * filtering bufferevent that reads the framing itself: it passes each
+ * request's head to evhttp without Content-Length and Transfer-Encoding
+ * (evhttp then sees a request without a body and dispatches it at once),
+ * and keeps the body bytes aside, decoded, for whoever handles the request
+ * to read as they arrive, with back-pressure on the client.
+ *
+ * A head whose framing it does not fully understand (folded lines, several
+ * or conflicting lengths, a transfer coding other than chunked, a head over
+ * the size limit) is passed on untouched and the connection is left to
+ * evhttp from then on, which reads such bodies whole as before.
+ */
+#ifndef FRAMER_H
+#define FRAMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bufferevent;
+struct event_base;
+struct framer;
+
+/* The framing of the request evhttp is handling now. */
+enum framer_body {
+	FRAMER_EVHTTP,		/* left to evhttp: the body is in the request */
+	FRAMER_NONE,		/* no body */
+	FRAMER_STREAM,		/* a body being read: framer_body_read() */
+	FRAMER_TOO_LARGE,	/* declared or grown over max_body */
+	FRAMER_BAD_HEADER,	/* NUL in the head: refuse the request */
+};
+
+/* What framer_body_read() found. */
+enum framer_read {
+	FRAMER_DATA,		/* n bytes copied */
+	FRAMER_WAIT,		/* nothing now; the ready callback tells when */
+	FRAMER_END,		/* the body is complete and all read */
+	FRAMER_FAILED,		/* too large or malformed: give up */
+};
+
+/*
+ * Creates a client connection's bufferevent (a filter over a socket
+ * bufferevent with no fd yet, as evhttp's bevcb wants) and its framer.
+ * The framer lives as long as the bufferevent.  NULL on failure.
+ */
+struct bufferevent *framer_bev_new(struct event_base *, uint64_t max_body,
+	    struct framer **out);
+
+/* The framing of the current request. */
+enum framer_body framer_current(const struct framer *);
+
+/* Declared length of the current body, or -1 when chunked. */
+int64_t	framer_body_length(const struct framer *);
+
+/*
+ * Makes the current body flow: ready(arg) runs (from the loop) whenever
+ * more of it can be read or it ended or failed.  Until framer_detach(),
+ * evhttp's reading is kept enabled so that the body keeps coming while the
+ * request is being handled.
+ */
+void	framer_attach(struct framer *, void (*ready)(void *), void *arg);
+
+/* Stops calling ready; what is left of the body will be discarded. */
+void	framer_detach(struct framer *);
+
+/* Copies up to len bytes of the current body into buf. */
+enum framer_read framer_body_read(struct framer *, void *buf, size_t len,
+	    size_t *n);
+
+/*
+ * The current request has been answered (evhttp's on-complete): the next
+ * request's head may be handed to evhttp.
+ */
+void	framer_request_done(struct framer *);
+
+#endif
