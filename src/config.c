@@ -40,7 +40,7 @@ static const struct opt_def opts[] = {
 	{ OPT_PENDING_INTERVAL, "pending-interval", 0, "SECONDS", "fetch an unfinished job at most this often per token", "5" },
 	{ OPT_PENDING_MODE, "pending-mode", 0, "serve|reject", "within the interval: serve the last snapshot, or 429", "serve" },
 	{ OPT_NEGATIVE_TTL, "negative-ttl", 0, "SECONDS", "repeat upstream's 400/403/404 for this long", "30" },
-	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, "SECONDS", "give up on an upstream request after this long", "30" },
+	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, "SECONDS", "give up on upstream after this long (pass-through: this long idle)", "30" },
 	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, "BYTES", "largest upstream answer accepted", "1048576" },
 	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, "BYTES", "largest request body passed through (413 beyond)", "67108864" },
 	{ OPT_MAX_CONNECTIONS, "max-connections", 0, "N", "client connections served at once", "4096" },
@@ -440,7 +440,9 @@ config_usage(FILE *fp)
 	    "A caching proxy for the useapi.net Luma API.  Point clients at it\n"
 	    "instead of https://api.useapi.net: finished jobs are answered from a\n"
 	    "SQLite cache, polling of unfinished jobs reaches upstream at most once\n"
-	    "per job and token per pending-interval.\n"
+	    "per job and token per pending-interval.  Every other path under /v1/\n"
+	    "is passed through unchanged.  GET /healthz and GET /metrics (Prometheus)\n"
+	    "report on the proxy itself.\n"
 	    "\n"
 	    "options (each also a 'key = value' line in the -c file; the command\n"
 	    "line beats the file, the file beats the defaults):\n");

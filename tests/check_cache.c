@@ -535,6 +535,49 @@ START_TEST(test_count_jobs)
 END_TEST
 
 /* Job ids and token ids are data, never SQL. */
+static void
+add_count(const char *status, int64_t n, void *arg)
+{
+	char *out = arg;
+	size_t len = strlen(out);
+
+	snprintf(out + len, 256 - len, "%s=%lld ", status, (long long)n);
+}
+
+/* Counts by status for the metrics: a fixed set of labels. */
+START_TEST(test_count_by_status)
+{
+	struct cache *c = open_backend(_i);
+	char out[256] = "";
+	static const char odd[] = "{\"status\":\"weird\u00e9\",\"jobid\":\"jo\"}";
+
+	store(c, "jp", TOK_A, pending_body, T);
+	store(c, "jc1", TOK_A, completed_body, T);
+	store(c, "jc2", TOK_B, completed_body, T);
+	store(c, "jo", TOK_B, odd, T);
+	ck_assert_int_eq(cache_count_by_status(c, add_count, out), 0);
+	ck_assert_str_eq(out, "completed=2 other=1 pending=1 ");
+	close_backend(c);
+}
+END_TEST
+
+/* A submitter may poll its job; nobody else is taken for one. */
+START_TEST(test_submissions)
+{
+	struct cache *c = open_backend(_i);
+
+	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_A), 0);
+	ck_assert_int_eq(cache_store_submission(c, "js", "video", TOK_A, T), 0);
+	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_A), 1);
+	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_B), 0);
+	ck_assert_int_eq(cache_submitted_by(c, "jother", TOK_A), 0);
+	/* The first submitter stays; recording again changes nothing. */
+	ck_assert_int_eq(cache_store_submission(c, "js", "video", TOK_B, T), 0);
+	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_B), 0);
+	close_backend(c);
+}
+END_TEST
+
 START_TEST(test_hostile_keys)
 {
 	struct cache *c = open_backend(_i);
@@ -853,6 +896,8 @@ cache_suite(void)
 	tcase_add_loop_test(tc, test_negative_expire_limit, 0, 2);
 	tcase_add_loop_test(tc, test_store_drops_negative, 0, 2);
 	tcase_add_loop_test(tc, test_count_jobs, 0, 2);
+	tcase_add_loop_test(tc, test_count_by_status, 0, 2);
+	tcase_add_loop_test(tc, test_submissions, 0, 2);
 	tcase_add_loop_test(tc, test_hostile_keys, 0, 2);
 	tcase_add_test(tc, test_close_null);
 	suite_add_tcase(s, tc);
