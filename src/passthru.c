@@ -51,6 +51,7 @@ struct passthru {
 	struct framer		*framer;	/* borrowed: the body streams from it */
 	struct evbuffer		*body;		/* owned: or the body is here */
 	int			 body_waiting;	/* the upload waits for the client */
+	TAILQ_ENTRY(passthru)	 entry;		/* in px->passthrus */
 	int64_t			 started;
 	long			 status;	/* upstream's */
 	int			 head_sent;
@@ -133,6 +134,7 @@ passthru_free(struct passthru *p)
 		evbuffer_free(p->body);
 	if (p->framer != NULL)
 		framer_detach(p->framer);
+	TAILQ_REMOVE(&p->px->passthrus, p, entry);
 	server_request_done(p->px);
 	memset(p, 0, sizeof(*p));
 	free(p);
@@ -579,6 +581,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	p->px = px;
 	p->req = req;
 	p->started = started;
+	TAILQ_INSERT_TAIL(&px->passthrus, p, entry);
 	server_request_started(px);
 	if (forward_headers(p, evhttp_request_get_input_headers(req), &headers,
 	    &why) != 0) {
@@ -641,5 +644,27 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 		    closed_cb, p);
 		if (p->closed != NULL)
 			event_add(p->closed, NULL);
+	}
+}
+
+void
+passthru_shutdown(struct proxy *px)
+{
+	struct passthru *p, *next;
+	struct reply_info ri;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	for (p = TAILQ_FIRST(&px->passthrus); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->head_sent || evhttp_request_get_connection(p->req) == NULL)
+			continue;
+		unhook(p);
+		memset(&ri, 0, sizeof(ri));
+		ri.started = p->started;
+		ri.token = p->fp[0] ? p->fp : NULL;
+		evhttp_add_header(evhttp_request_get_output_headers(p->req),
+		    "Connection", "close");
+		server_reply_error(px, p->req, 503, "Shutting down", &ri);
+		passthru_free(p);
 	}
 }

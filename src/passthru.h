@@ -20,6 +20,13 @@ struct proxy;
  */
 void	passthru_handle(struct proxy *, struct evhttp_request *, int64_t started);
 
+/*
+ * Shutting down: answers 503 to every pass-through request whose answer
+ * has not started, and stops their upstream calls.  Requests already
+ * streaming are cut when their connections go.
+ */
+void	passthru_shutdown(struct proxy *);
+
 /* Whether the header name is hop-by-hop (never forwarded either way). */
 int	passthru_hop_by_hop(const char *name, size_t len);
 

@@ -6,6 +6,7 @@
 #define PROXY_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "policy.h"
 
@@ -15,6 +16,7 @@ struct event_base;
 struct evhttp;
 struct jobs;
 struct metrics;
+struct passthru;
 struct record_parser;
 struct upstream;
 
@@ -33,6 +35,7 @@ struct proxy {
 	struct server		*server;	/* owned: listener, limits */
 	struct policy_config	 policy;
 	int64_t			 pending;	/* requests not yet answered */
+	TAILQ_HEAD(, passthru)	 passthrus;	/* pass-through requests in flight */
 };
 
 #endif

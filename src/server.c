@@ -638,6 +638,7 @@ server_run(const struct config *cfg)
 	memset(&sv, 0, sizeof(sv));
 	px.magic = PROXY_MAGIC;
 	px.cfg = cfg;
+	TAILQ_INIT(&px.passthrus);
 	px.policy.pending_interval_ms = cfg->pending_interval * 1000;
 	px.policy.negative_ttl_ms = cfg->negative_ttl * 1000;
 	px.policy.pending_mode = cfg->pending_mode;
@@ -718,11 +719,13 @@ done:
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	px.server = NULL;
 	jobs_free(px.jobs);		/* answers what is left with 503 ... */
+	passthru_shutdown(&px);
 	for (int i = 0; px.base != NULL && i < 10; i++)	/* ... and sends it */
 		event_base_loop(px.base, EVLOOP_NONBLOCK);
 	/* Pass-through requests left go with their connections ... */
 	if (px.http != NULL)
-		evhttp_free(px.http);
+		evhttp_free(px.http);	/* frees the listener too */
+	sv.bound = NULL;
 	upstream_free(px.up);		/* ... before their upstream calls. */
 	conn_sweep(&sv);
 	for (size_t i = 0; i < sv.nconns; i++)
