@@ -3,8 +3,10 @@
  * people trying lumaproxy by hand (--demo).  It answers
  * GET /v1/luma/jobs/{jobid} (jobid percent-decoded) with "Authorization:
  * Bearer TOKEN" from jobs that tests script through a control API under
- * /_fake/, counts every request under /v1/, and serves small fake media
- * files under /media/.  It owns no real data and speaks no TLS.
+ * /_fake/, takes job submissions, echoes every other request under /v1/
+ * (for the pass-through tests), counts every request under /v1/, and serves
+ * small fake media files under /media/.  It owns no real data and speaks no
+ * TLS.
  *
  * Unscripted: no token or the token "bad" -> 401 {"error":"Unauthorized"};
  * unknown jobid -> 404 {"error":"Job not found"}; a scripted job asked by a
@@ -12,6 +14,33 @@
  * starting with 'j' is a video job, pending for the first two fetches of a
  * (jobid, token), processing for the third, then completed; one line per
  * request goes to stderr.
+ *
+ * Submissions: POST /v1/luma/videos and POST /v1/luma/images (any query)
+ * with a Bearer token create a job owned by that token, with a fresh jobid
+ * ("j" + a counter + "-" + 10 random [0-9a-z]), and answer 200
+ * {"jobid":"ID","status":"created"}.  GET /v1/luma/jobs/ID by that token is
+ * then pending for its first two fetches and completed from the third on
+ * (the --demo record, type video or image); other tokens get 403.  Query
+ * controls: _status=N answers N with {"error":"..."} and creates nothing;
+ * _nojobid=1 answers 200 {"status":"created"} and creates nothing.
+ *
+ * Echo: any other method and path under /v1/ (not /v1/luma/jobs[/...], not
+ * a submission) answers 200 with
+ *   {"method":"M","uri":"RAW-REQUEST-TARGET","headers":[["Name","value"],...],
+ *    "body_len":N,"body_sha256":"HEX"}
+ * (headers as received, in order; HEAD gets the headers only), plus these
+ * response headers, for checking that a proxy drops the hop-by-hop ones:
+ *   X-Echo: 1, Keep-Alive: timeout=5, Trailer: X-Never, Upgrade: h2c,
+ *   Proxy-Authenticate: Basic, X-Hop: 1, Connection: X-Hop.
+ * Query controls (names start with '_'; the query still shows in "uri"):
+ *   _status=N    answer status N (200 to 599; 204 and 304 carry no body);
+ *   _size=N      instead of the echo, N bytes of the pattern "abc...z"
+ *                repeated (byte i is 'a' + i % 26), application/octet-stream
+ *                with Content-Length, written 64 KiB at a time;
+ *   _chunked=1   with _size: no Content-Length (HTTP/1.1 chunked);
+ *   _cut=M       with _size: send M body bytes, then drop the connection;
+ *   _delay=MS    answer after MS milliseconds;
+ *   _close=1     drop the connection without answering (after _delay).
  *
  * Control API (query parameters describe one step; the request body is the
  * step's exact answer body):
@@ -22,8 +51,10 @@
  *          size= pads the body (default {"status":"pending"}) with spaces;
  *   POST   /_fake/jobs/{jobid}?...   appends a step; each request by an owner
  *                                    takes the next step, the last repeats;
- *   DELETE /_fake/jobs/{jobid}       forgets the job;
- *   GET    /_fake/stats              "total N", then "job JOBID TOKEN N" lines;
+ *   DELETE /_fake/jobs/{jobid}       forgets the job (a submitted one too);
+ *   GET    /_fake/stats              "total N", then "job JOBID TOKEN N" lines
+ *                                    (JOBID is the path for requests that
+ *                                    are not job fetches; TOKEN "-": none);
  *   GET    /_fake/requests           one "TOKEN RAW-URI" line per request;
  *   POST   /_fake/reset              forgets jobs, counters and the request log.
  */
@@ -43,17 +74,25 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+
+#include <openssl/evp.h>
 
 #define FAKEUP_MAGIC	0x46414b45u
 #define REPLY_MAGIC	0x52504c59u
+#define STREAM_MAGIC	0x5354524du
 
 #define JOBS_PREFIX	"/v1/luma/jobs/"
+#define SUBMIT_VIDEOS	"/v1/luma/videos"
+#define SUBMIT_IMAGES	"/v1/luma/images"
 #define CONTROL_JOBS	"/_fake/jobs/"
 #define MAX_BODY	(64u << 20)	/* control bodies and size= */
 #define MAX_DELAY_MS	600000
 #define MAX_STEPS	1000
 #define REQLOG_MAX	(1u << 20)	/* bytes of /_fake/requests kept */
 #define JSON_CT		"application/json; charset=utf-8"
+#define STREAM_CHUNK	65536		/* bytes per write of a _size= answer */
+#define MAX_STREAM	(1LL << 36)	/* _size= and _cut= */
 
 #define CHECK_OBJ(p, m)	do { if ((p) == NULL || (p)->magic != (m)) abort(); } while (0)
 
@@ -67,7 +106,10 @@ struct step {
 	struct evbuffer	*body;		/* owned */
 };
 
-/* A scripted job: who may see it, and its answers in order. */
+/*
+ * A scripted job: who may see it, and its answers in order.  A submitted
+ * job has no steps: it answers the demo record (type) of its fetch count.
+ */
 struct job {
 	char		*jobid;		/* owned, decoded */
 	char		**owners;	/* owned; none: every token */
@@ -75,6 +117,7 @@ struct job {
 	struct step	*steps;		/* owned */
 	size_t		 nsteps;
 	size_t		 next;		/* index of the next answer */
+	const char	*type;		/* static; non-NULL: a submitted job */
 	struct job	*link;
 };
 
@@ -98,6 +141,25 @@ struct reply {
 	struct reply		*link;
 };
 
+/*
+ * A _size= answer being written: the pattern, STREAM_CHUNK bytes at a time,
+ * each chunk once the one before has left; after _delay, if any.
+ */
+struct stream {
+	unsigned		 magic;
+	struct fakeup		*fu;		/* borrowed */
+	struct evhttp_request	*req;		/* borrowed from evhttp */
+	struct evhttp_connection *evcon;	/* borrowed; once started */
+	struct event		*timer;		/* owned: delay, then next chunk */
+	int			 status;
+	int			 started;	/* headers sent, closecb set */
+	long long		 size;		/* bytes the answer announces */
+	long long		 limit;		/* bytes to send (size, or _cut) */
+	long long		 sent;
+	int			 cut;		/* drop the connection at limit */
+	struct stream		*link;
+};
+
 struct fakeup {
 	unsigned		 magic;
 	struct event_base	*base;
@@ -109,6 +171,9 @@ struct fakeup {
 	unsigned long		 total;
 	struct evbuffer		*reqlog;
 	struct reply		*replies;	/* delayed answers */
+	struct stream		*streams;	/* _size= answers in progress */
+	unsigned long		 submitted;	/* jobs created by submissions */
+	char			 pattern[STREAM_CHUNK + 26];
 };
 
 /* Reason phrases of the statuses tests use; "Status" for the others. */
@@ -117,14 +182,20 @@ reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	case 596: return "Session Error";
 	}
 	return "Status";
@@ -341,17 +412,17 @@ reply_due(evutil_socket_t fd, short what, void *arg)
 	reply_free(r);
 }
 
-/* Answers req with step s (after its delay, or by dropping the connection). */
+/*
+ * Answers req with status and the len bytes of body after delay_ms, or
+ * drops the connection then (close); the output headers are set already.
+ */
 static void
-answer_step(struct fakeup *fu, struct evhttp_request *req, const struct step *s)
+reply_later(struct fakeup *fu, struct evhttp_request *req, int status,
+    const void *body, size_t len, int close, long delay_ms)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct timeval tv;
 	struct reply *r;
 
-	if (s->retry_after[0] != '\0')
-		evhttp_add_header(h, "Retry-After", s->retry_after);
-	evhttp_add_header(h, "Content-Type", s->type);
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->body = evbuffer_new()) == NULL ||
 	    (r->timer = evtimer_new(fu->base, reply_due, r)) == NULL)
@@ -359,23 +430,150 @@ answer_step(struct fakeup *fu, struct evhttp_request *req, const struct step *s)
 	r->magic = REPLY_MAGIC;
 	r->fu = fu;
 	r->req = req;
-	r->status = s->status;
-	r->close = s->close;
-	/* Copies without draining: the step answers again. */
-	evbuffer_add(r->body, evbuffer_pullup(s->body, -1),
-	    evbuffer_get_length(s->body));
+	r->status = status;
+	r->close = close;
+	if (len > 0)
+		evbuffer_add(r->body, body, len);
 	r->link = fu->replies;
 	fu->replies = r;
 	/* Even "now" goes through the loop: never free a connection in its callback. */
-	tv.tv_sec = s->delay_ms / 1000;
-	tv.tv_usec = (s->delay_ms % 1000) * 1000;
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
 	evtimer_add(r->timer, &tv);
 }
 
-/* Appends the demo record of jobid after its n-th fetch to buf. */
+/* Answers req with step s (after its delay, or by dropping the connection). */
+static void
+answer_step(struct fakeup *fu, struct evhttp_request *req, const struct step *s)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	if (s->retry_after[0] != '\0')
+		evhttp_add_header(h, "Retry-After", s->retry_after);
+	evhttp_add_header(h, "Content-Type", s->type);
+	/* Copies without draining: the step answers again. */
+	reply_later(fu, req, s->status, evbuffer_pullup(s->body, -1),
+	    evbuffer_get_length(s->body), s->close, s->delay_ms);
+}
+
+/* Unlinks s and frees it; its request is evhttp's (or already answered). */
+static void
+stream_free(struct stream *s)
+{
+	struct stream **pp;
+
+	for (pp = &s->fu->streams; *pp != s; pp = &(*pp)->link)
+		;
+	*pp = s->link;
+	event_free(s->timer);
+	memset(s, 0, sizeof(*s));
+	free(s);
+}
+
+/*
+ * evhttp: the connection of a started stream is going away before the
+ * stream ended (the client left, or evhttp is being freed).  A request
+ * evhttp let go of (no connection any more) is ours to free.
+ */
+static void
+stream_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct stream *s = arg;
+
+	(void)evcon;
+	CHECK_OBJ(s, STREAM_MAGIC);
+	if (evhttp_request_get_connection(s->req) == NULL)
+		evhttp_request_free(s->req);
+	stream_free(s);
+}
+
+/* evhttp: the last chunk has left; go on from the loop, not from here. */
+static void
+stream_written(struct evhttp_connection *evcon, void *arg)
+{
+	struct stream *s = arg;
+
+	(void)evcon;
+	CHECK_OBJ(s, STREAM_MAGIC);
+	event_active(s->timer, EV_TIMEOUT, 1);
+}
+
+/* Timer: start the answer (after _delay), or write its next chunk, or end it. */
+static void
+stream_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+	struct evbuffer *b;
+	long long n;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(s, STREAM_MAGIC);
+	if (!s->started) {
+		if ((s->evcon = evhttp_request_get_connection(s->req)) == NULL) {
+			evhttp_send_reply_end(s->req);	/* frees it */
+			stream_free(s);
+			return;
+		}
+		evhttp_connection_set_closecb(s->evcon, stream_closed, s);
+		evhttp_send_reply_start(s->req, s->status, reason(s->status));
+		s->started = 1;
+	}
+	if (s->sent < s->limit) {
+		n = s->limit - s->sent < STREAM_CHUNK ? s->limit - s->sent :
+		    STREAM_CHUNK;
+		if ((b = evbuffer_new()) == NULL)
+			abort();
+		evbuffer_add(b, s->fu->pattern + s->sent % 26, (size_t)n);
+		s->sent += n;
+		evhttp_send_reply_chunk_with_cb(s->req, b, stream_written, s);
+		evbuffer_free(b);
+		return;
+	}
+	evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+	if (s->cut)
+		evhttp_connection_free(s->evcon);	/* frees the request */
+	else
+		evhttp_send_reply_end(s->req);
+	stream_free(s);
+}
+
+/*
+ * Answers req with status and size bytes of the pattern (the output headers
+ * are set already), after delay_ms; cut >= 0: drops the connection after
+ * that many body bytes.
+ */
+static void
+stream_later(struct fakeup *fu, struct evhttp_request *req, int status,
+    long long size, long long cut, long delay_ms)
+{
+	struct timeval tv;
+	struct stream *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->timer = evtimer_new(fu->base, stream_step, s)) == NULL)
+		abort();
+	s->magic = STREAM_MAGIC;
+	s->fu = fu;
+	s->req = req;
+	s->status = status;
+	s->size = size;
+	s->limit = cut >= 0 && cut < size ? cut : size;
+	s->cut = cut >= 0;
+	s->link = fu->streams;
+	fu->streams = s;
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(s->timer, &tv);
+}
+
+/*
+ * Appends the demo record of jobid after its n-th fetch to buf: pending
+ * for n <= 2, processing for 3, then completed; type "video" or "image".
+ */
 static void
 demo_record(struct fakeup *fu, struct evbuffer *b, const char *jobid,
-    unsigned long n)
+    unsigned long n, const char *type)
 {
 	const char *status = n <= 2 ? "pending" : n == 3 ? "processing" :
 	    "completed";
@@ -386,9 +584,9 @@ demo_record(struct fakeup *fu, struct evbuffer *b, const char *jobid,
 		abort();
 	json_escape(id, jobid);
 	evbuffer_add(id, "", 1);
-	evbuffer_add_printf(b, "{\n  \"jobid\": \"%s\",\n  \"type\": \"video\",\n"
+	evbuffer_add_printf(b, "{\n  \"jobid\": \"%s\",\n  \"type\": \"%s\",\n"
 	    "  \"status\": \"%s\",\n  \"created\": \"2026-03-26T14:05:30.123Z\",\n",
-	    (const char *)evbuffer_pullup(id, -1), status);
+	    (const char *)evbuffer_pullup(id, -1), type, status);
 	evbuffer_free(id);
 	if (n <= 3) {
 		evbuffer_add_printf(b, "  \"updated\": %s,\n  \"response\": null,\n"
@@ -400,25 +598,35 @@ demo_record(struct fakeup *fu, struct evbuffer *b, const char *jobid,
 		abort();
 	evbuffer_add_printf(b,
 	    "  \"updated\": \"2026-03-26T14:08:45.678Z\",\n"
-	    "  \"response\": {\n"
-	    "    \"video\": {\n"
-	    "      \"media_type\": \"video\",\n"
-	    "      \"url\": \"%s/media/%s/video.mp4\",\n"
-	    "      \"width\": 1280,\n      \"height\": 720,\n"
-	    "      \"duration\": 5.04\n    },\n"
-	    "    \"video_hdr_exr\": null,\n"
-	    "    \"thumbnail\": {\n"
-	    "      \"media_type\": \"image\",\n"
-	    "      \"url\": \"%s/media/%s/thumbnail.jpg\",\n"
-	    "      \"width\": 1280,\n      \"height\": 720\n    },\n"
-	    "    \"last_frame\": {\n"
-	    "      \"media_type\": \"image\",\n"
-	    "      \"url\": \"%s/media/%s/last_frame.jpg\",\n"
-	    "      \"width\": 1280,\n      \"height\": 720\n    }\n"
+	    "  \"response\": {\n");
+	if (strcmp(type, "image") == 0)
+		evbuffer_add_printf(b,
+		    "    \"image\": {\n"
+		    "      \"media_type\": \"image\",\n"
+		    "      \"url\": \"%s/media/%s/image.jpg\",\n"
+		    "      \"width\": 1024,\n      \"height\": 1024\n    }\n",
+		    fu->origin, enc);
+	else
+		evbuffer_add_printf(b,
+		    "    \"video\": {\n"
+		    "      \"media_type\": \"video\",\n"
+		    "      \"url\": \"%s/media/%s/video.mp4\",\n"
+		    "      \"width\": 1280,\n      \"height\": 720,\n"
+		    "      \"duration\": 5.04\n    },\n"
+		    "    \"video_hdr_exr\": null,\n"
+		    "    \"thumbnail\": {\n"
+		    "      \"media_type\": \"image\",\n"
+		    "      \"url\": \"%s/media/%s/thumbnail.jpg\",\n"
+		    "      \"width\": 1280,\n      \"height\": 720\n    },\n"
+		    "    \"last_frame\": {\n"
+		    "      \"media_type\": \"image\",\n"
+		    "      \"url\": \"%s/media/%s/last_frame.jpg\",\n"
+		    "      \"width\": 1280,\n      \"height\": 720\n    }\n",
+		    fu->origin, enc, fu->origin, enc, fu->origin, enc);
+	evbuffer_add_printf(b,
 	    "  },\n"
 	    "  \"credits\": {\n    \"dm_usage\": 20,\n"
-	    "    \"dm_relaxed_usage\": null\n  }\n}\n",
-	    fu->origin, enc, fu->origin, enc, fu->origin, enc);
+	    "    \"dm_relaxed_usage\": null\n  }\n}\n");
 	free(enc);
 }
 
@@ -434,23 +642,302 @@ bearer_token(const char *h)
 	return *h != '\0' ? h : NULL;
 }
 
+/* The method's name as on the request line. */
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:		return "GET";
+	case EVHTTP_REQ_POST:		return "POST";
+	case EVHTTP_REQ_HEAD:		return "HEAD";
+	case EVHTTP_REQ_PUT:		return "PUT";
+	case EVHTTP_REQ_DELETE:		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:	return "OPTIONS";
+	case EVHTTP_REQ_TRACE:		return "TRACE";
+	case EVHTTP_REQ_CONNECT:	return "CONNECT";
+	case EVHTTP_REQ_PATCH:		return "PATCH";
+	}
+	return "-";
+}
+
 /*
- * Everything under /v1/: GET /v1/luma/jobs/{jobid} is the upstream endpoint;
- * any other path is counted (under its raw path) and answered 404.
+ * The raw value of the first name=value in query (NULL: none), copied
+ * into out; "" when it does not fit.  No decoding: controls are numbers.
+ */
+static const char *
+query_get(const char *query, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name), vlen;
+	const char *p = query, *end;
+
+	while (p != NULL && *p != '\0') {
+		end = strchr(p, '&');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) > nlen && strncmp(p, name, nlen) == 0 &&
+		    p[nlen] == '=') {
+			vlen = (size_t)(end - p) - nlen - 1;
+			if (vlen >= outlen)
+				vlen = 0;
+			memcpy(out, p + nlen + 1, vlen);
+			out[vlen] = '\0';
+			return out;
+		}
+		p = *end == '&' ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* A numeric query control in [min, max]: 0 absent, 1 set, -1 bad. */
+static int
+query_num(const char *query, const char *name, long long min, long long max,
+    long long *out)
+{
+	char v[32], *end;
+	long long n;
+
+	if (query_get(query, name, v, sizeof(v)) == NULL)
+		return 0;
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*end != '\0' || errno != 0 || n < min || n > max)
+		return -1;
+	*out = n;
+	return 1;
+}
+
+/* Writes the SHA-256 of b's bytes as 64 hex digits and a NUL to hex. */
+static void
+sha256_hex(struct evbuffer *b, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	struct evbuffer_iovec *v;
+	EVP_MD_CTX *ctx;
+	int n, k;
+
+	n = evbuffer_peek(b, -1, NULL, NULL, 0);
+	if ((v = calloc(n > 0 ? (size_t)n : 1, sizeof(*v))) == NULL ||
+	    (ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		abort();
+	n = evbuffer_peek(b, -1, NULL, v, n);
+	for (k = 0; k < n; k++)
+		if (EVP_DigestUpdate(ctx, v[k].iov_base, v[k].iov_len) != 1)
+			abort();
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+		abort();
+	EVP_MD_CTX_free(ctx);
+	free(v);
+	for (i = 0; i < mdlen; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	hex[2 * mdlen] = '\0';
+}
+
+/* Appends the echo of req (see the top of this file) to out. */
+static void
+echo_body(struct evhttp_request *req, struct evbuffer *out)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evkeyval *kv;
+	char hex[65];
+	int first = 1;
+
+	sha256_hex(in, hex);
+	evbuffer_add_printf(out, "{\"method\":\"%s\",\"uri\":\"",
+	    method_name(evhttp_request_get_command(req)));
+	json_escape(out, evhttp_request_get_uri(req));
+	evbuffer_add_printf(out, "\",\"headers\":[");
+	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
+		evbuffer_add_printf(out, "%s[\"", first ? "" : ",");
+		json_escape(out, kv->key);
+		evbuffer_add_printf(out, "\",\"");
+		json_escape(out, kv->value);
+		evbuffer_add_printf(out, "\"]");
+		first = 0;
+	}
+	evbuffer_add_printf(out, "],\"body_len\":%zu,\"body_sha256\":\"%s\"}",
+	    evbuffer_get_length(in), hex);
+}
+
+/* Answers 400 with {"error":"bad CONTROL"}. */
+static void
+bad_control(struct evhttp_request *req, const char *control)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "{\"error\":\"bad %s\"}", control);
+	send_json(req, 400, msg);
+}
+
+/* Any other request under /v1/: the echo, or what its query controls ask. */
+static void
+handle_echo(struct fakeup *fu, struct evhttp_request *req, const char *query)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	int head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+	long long status = 200, size = -1, cut = -1, delay = 0, chunked = 0,
+	    drop = 0;
+	struct evbuffer *b;
+	int nobody;
+	char len[32];
+
+	if (query_num(query, "_status", 200, 599, &status) < 0) {
+		bad_control(req, "_status");
+		return;
+	}
+	if (query_num(query, "_size", 0, MAX_STREAM, &size) < 0) {
+		bad_control(req, "_size");
+		return;
+	}
+	if (query_num(query, "_cut", 0, MAX_STREAM, &cut) < 0) {
+		bad_control(req, "_cut");
+		return;
+	}
+	if (query_num(query, "_delay", 0, MAX_DELAY_MS, &delay) < 0) {
+		bad_control(req, "_delay");
+		return;
+	}
+	if (query_num(query, "_chunked", 0, 1, &chunked) < 0) {
+		bad_control(req, "_chunked");
+		return;
+	}
+	if (query_num(query, "_close", 0, 1, &drop) < 0) {
+		bad_control(req, "_close");
+		return;
+	}
+	if (drop) {
+		reply_later(fu, req, 0, NULL, 0, 1, (long)delay);
+		return;
+	}
+
+	evhttp_add_header(h, "X-Echo", "1");
+	evhttp_add_header(h, "Keep-Alive", "timeout=5");
+	evhttp_add_header(h, "Trailer", "X-Never");
+	evhttp_add_header(h, "Upgrade", "h2c");
+	evhttp_add_header(h, "Proxy-Authenticate", "Basic");
+	evhttp_add_header(h, "X-Hop", "1");
+	evhttp_add_header(h, "Connection", "X-Hop");
+	nobody = status == 204 || status == 304;
+	if (size >= 0) {
+		evhttp_add_header(h, "Content-Type", "application/octet-stream");
+		if (!chunked && !nobody) {
+			snprintf(len, sizeof(len), "%lld", size);
+			evhttp_add_header(h, "Content-Length", len);
+		}
+		if (head || nobody) {
+			reply_later(fu, req, (int)status, NULL, 0, 0,
+			    (long)delay);
+			return;
+		}
+		stream_later(fu, req, (int)status, size, cut, (long)delay);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL)
+		abort();
+	echo_body(req, b);
+	evhttp_add_header(h, "Content-Type", JSON_CT);
+	if (head) {
+		/* evhttp 2.1 would write the body after a HEAD answer's headers. */
+		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(b));
+		evhttp_add_header(h, "Content-Length", len);
+	}
+	if (head || nobody)
+		evbuffer_drain(b, evbuffer_get_length(b));
+	reply_later(fu, req, (int)status, evbuffer_pullup(b, -1),
+	    evbuffer_get_length(b), 0, (long)delay);
+	evbuffer_free(b);
+}
+
+/*
+ * POST /v1/luma/videos or /v1/luma/images: a new job of type owned by
+ * token, pending for its first two fetches, then completed.
+ */
+static void
+handle_submit(struct fakeup *fu, struct evhttp_request *req,
+    const char *token, const char *type, const char *query)
+{
+	static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	long long status = 0, nojobid = 0;
+	unsigned char rnd[10];
+	char jobid[64], msg[160];
+	struct job *j;
+	size_t i;
+
+	if (token == NULL || strcmp(token, "bad") == 0) {
+		send_json(req, 401, "{\"error\":\"Unauthorized\"}");
+		return;
+	}
+	if (query_num(query, "_status", 200, 599, &status) < 0) {
+		bad_control(req, "_status");
+		return;
+	}
+	if (query_num(query, "_nojobid", 0, 1, &nojobid) < 0) {
+		bad_control(req, "_nojobid");
+		return;
+	}
+	if (status != 0) {
+		snprintf(msg, sizeof(msg), "{\"error\":\"Scripted submission "
+		    "failure (%lld)\"}", status);
+		send_json(req, (int)status, msg);
+		return;
+	}
+	if (nojobid) {
+		send_json(req, 200, "{\"status\":\"created\"}");
+		return;
+	}
+	evutil_secure_rng_get_bytes(rnd, sizeof(rnd));
+	i = (size_t)snprintf(jobid, sizeof(jobid), "j%lu-", ++fu->submitted);
+	for (size_t k = 0; k < sizeof(rnd); k++)
+		jobid[i++] = alnum[rnd[k] % 36];
+	jobid[i] = '\0';
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->owners = calloc(1, sizeof(*j->owners))) == NULL)
+		abort();
+	j->jobid = xstrdup(jobid);
+	j->owners[0] = xstrdup(token);
+	j->nowners = 1;
+	j->type = type;
+	j->link = fu->jobs;
+	fu->jobs = j;
+	snprintf(msg, sizeof(msg), "{\"jobid\":\"%s\",\"status\":\"created\"}",
+	    jobid);
+	send_json(req, 200, msg);
+}
+
+/*
+ * Everything under /v1/, counted (job fetches under their decoded jobid,
+ * the rest under their raw path) and logged: GET /v1/luma/jobs/{jobid} is
+ * the upstream endpoint (other paths under /v1/luma/jobs: 404), POST
+ * /v1/luma/videos and /v1/luma/images submit a job, the rest is echoed.
  */
 static void
 handle_v1(struct fakeup *fu, struct evhttp_request *req, const char *path)
 {
 	const char *token = bearer_token(evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization"));
-	const char *seg = NULL, *status = "-";
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *seg = NULL, *status = "-", *submit = NULL;
 	struct evbuffer *b;
 	struct job *j;
 	unsigned long n;
 	char *jobid;
+	int jobs;
 
+	jobs = strcmp(path, "/v1/luma/jobs") == 0 ||
+	    strncmp(path, JOBS_PREFIX, strlen(JOBS_PREFIX)) == 0;
 	if (strncmp(path, JOBS_PREFIX, strlen(JOBS_PREFIX)) == 0)
 		seg = path + strlen(JOBS_PREFIX);
+	if (cmd == EVHTTP_REQ_POST && strcmp(path, SUBMIT_VIDEOS) == 0)
+		submit = "video";
+	else if (cmd == EVHTTP_REQ_POST && strcmp(path, SUBMIT_IMAGES) == 0)
+		submit = "image";
 	if (seg == NULL || strchr(seg, '/') != NULL)
 		jobid = xstrdup(path);
 	else if ((jobid = evhttp_uridecode(seg, 0, NULL)) == NULL)
@@ -460,10 +947,16 @@ handle_v1(struct fakeup *fu, struct evhttp_request *req, const char *path)
 		evbuffer_add_printf(fu->reqlog, "%s %s\n", token ? token : "-",
 		    evhttp_request_get_uri(req));
 
-	if (seg == NULL || strchr(seg, '/') != NULL) {
+	if (submit != NULL) {
+		handle_submit(fu, req, token, submit, query);
+		status = "submission";
+	} else if (!jobs) {
+		handle_echo(fu, req, query);
+		status = "echo";
+	} else if (seg == NULL || strchr(seg, '/') != NULL) {
 		send_json(req, 404, "{\"error\":\"Not found\"}");
 		status = "404";
-	} else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+	} else if (cmd != EVHTTP_REQ_GET) {
 		send_json(req, 405, "{\"error\":\"Method not allowed\"}");
 		status = "405";
 	} else if (token == NULL || strcmp(token, "bad") == 0) {
@@ -474,6 +967,16 @@ handle_v1(struct fakeup *fu, struct evhttp_request *req, const char *path)
 			send_json(req, 403,
 			    "{\"error\":\"Job does not belong to this user\"}");
 			status = "403";
+		} else if (j->nsteps == 0) {
+			/* Submitted: pending, pending, then completed. */
+			if ((b = evbuffer_new()) == NULL)
+				abort();
+			demo_record(fu, b, jobid, n <= 2 ? n : 4, j->type);
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Content-Type", JSON_CT);
+			evhttp_send_reply(req, 200, "OK", b);
+			evbuffer_free(b);
+			status = n <= 2 ? "pending" : "completed";
 		} else {
 			answer_step(fu, req, &j->steps[j->next]);
 			if (j->next + 1 < j->nsteps)
@@ -483,7 +986,7 @@ handle_v1(struct fakeup *fu, struct evhttp_request *req, const char *path)
 	} else if (fu->demo && jobid[0] == 'j') {
 		if ((b = evbuffer_new()) == NULL)
 			abort();
-		demo_record(fu, b, jobid, n);
+		demo_record(fu, b, jobid, n, "video");
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Content-Type", JSON_CT);
 		evhttp_send_reply(req, 200, "OK", b);
@@ -494,8 +997,8 @@ handle_v1(struct fakeup *fu, struct evhttp_request *req, const char *path)
 		status = "404";
 	}
 	if (fu->demo)
-		fprintf(stderr, "fakeup: GET %s (fetch %lu of this job and token)"
-		    " -> %s\n", path, n, status);
+		fprintf(stderr, "fakeup: %s %s (fetch %lu of this job and token)"
+		    " -> %s\n", method_name(cmd), path, n, status);
 	free(jobid);
 }
 
@@ -736,6 +1239,7 @@ int
 main(int argc, char **argv)
 {
 	struct fakeup fu;
+	struct stream *st, *next;
 	struct evhttp_bound_socket *bound;
 	struct sockaddr_in sin;
 	socklen_t slen = sizeof(sin);
@@ -768,12 +1272,15 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	fu.counters_tail = &fu.counters;
+	for (i = 0; i < (int)sizeof(fu.pattern); i++)
+		fu.pattern[i] = (char)('a' + i % 26);
 	if ((fu.base = event_base_new()) == NULL ||
 	    (fu.http = evhttp_new(fu.base)) == NULL ||
 	    (fu.reqlog = evbuffer_new()) == NULL)
 		abort();
 	evhttp_set_allowed_methods(fu.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_max_body_size(fu.http, MAX_BODY);
 	evhttp_set_gencb(fu.http, request_cb, &fu);
 	if ((bound = evhttp_bind_socket_with_handle(fu.http, host,
@@ -806,6 +1313,15 @@ main(int argc, char **argv)
 		if (evhttp_request_get_connection(fu.replies->req) == NULL)
 			evhttp_request_free(fu.replies->req);
 		reply_free(fu.replies);
+	}
+	/* Streams not started yet; evhttp_free ends the others (closecb). */
+	for (st = fu.streams; st != NULL; st = next) {
+		next = st->link;
+		if (st->started)
+			continue;
+		if (evhttp_request_get_connection(st->req) == NULL)
+			evhttp_request_free(st->req);
+		stream_free(st);
 	}
 done:
 	reset_all(&fu);

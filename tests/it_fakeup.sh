@@ -85,6 +85,138 @@ check_eq "status=abc" "$code" 400
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT "$FAKE/_fake/jobs/jx?delay=-1")
 check_eq "delay=-1" "$code" 400
 
+tcase "echo: method, raw request-target, headers in order, body length and sha256"
+t0=$(fake_total)
+printf '{"a":1}\n' >"$IT_TMP/echo.body"
+target='/v1/e/a%2Fb+c;d?x=%2F&x=2&y=a+b;c&flag'
+http --path-as-is -X POST -H "Authorization: Bearer tokA" -H "X-One: 1" \
+    -H "X-Dup: a" -H "X-Dup: b" -H "Content-Type: application/json" \
+    --data-binary @"$IT_TMP/echo.body" "$FAKE$target"
+check_status 200
+check_json_type
+if command -v python3 >/dev/null 2>&1; then
+	IT_PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+	check_eq "method" "$(json_get method)" POST
+	check_eq "uri" "$(json_get uri)" "$target"
+	check_eq "body_len" "$(json_get body_len)" "$(wc -c <"$IT_TMP/echo.body")"
+	check_eq "body_sha256" "$(json_get body_sha256)" "$(sha256_of "$IT_TMP/echo.body")"
+	check_eq "Authorization" "$(echo_header Authorization)" "Bearer tokA"
+	check_eq "X-Dup, both in order" "$(echo_header X-Dup | paste -sd, -)" "a,b"
+	check_eq "header order" "$(echo_header_names | grep -E '^(X-One|X-Dup|Content-Type)$' | paste -sd, -)" \
+	    "X-One,X-Dup,X-Dup,Content-Type"
+else
+	echo "# python3 missing: echo fields not checked"
+fi
+check_body_re '"body_sha256":"[0-9a-f]{64}"'
+for h in "X-Echo 1" "Keep-Alive timeout=5" "Trailer X-Never" "Upgrade h2c" \
+    "Proxy-Authenticate Basic" "X-Hop 1" "Connection X-Hop"; do
+	check_header "${h%% *}" "${h#* }"
+done
+check_total $((t0 + 1))
+check "counted under its path" grep -qx "job /v1/e/a%2Fb+c;d tokA 1" <(curl -sS --max-time 5 "$FAKE/_fake/stats")
+check "logged with its raw URI" grep -qxF "tokA $target" <(fake_requests)
+
+tcase "echo: every method; HEAD gets headers only"
+for m in GET PUT PATCH DELETE OPTIONS; do
+	http -X "$m" "$FAKE/v1/m"
+	check_re "$m" "$STATUS $BODY" "^200 \\{\"method\":\"$m\","
+done
+http -I "$FAKE/v1/m?x=1"
+check_status 200
+check_header X-Echo 1
+check_header_re Content-Length '^[0-9]+$'
+printf 'HEAD /v1/m HTTP/1.0\r\n\r\n' | raw_http "$FAKE_PORT" "$IT_TMP/fhead.raw"
+check_eq "bytes after the HEAD answer's headers" \
+    "$(awk 'found { print } /^\r?$/ { found = 1 }' "$IT_TMP/fhead.raw" | wc -c)" 0
+
+tcase "echo controls: _status, _delay, _close, bad values"
+http "$FAKE/v1/c?_status=503"
+check_status 503
+check_body_re '^\{"method":"GET","uri":"/v1/c\?_status=503",'
+http "$FAKE/v1/c?_status=204"
+check_eq "204: status, body" "$STATUS $BODY" "204 "
+start=$(now_ms)
+http "$FAKE/v1/c?_delay=600"
+check_status 200
+check "answered after 600 ms or more" [ $(($(now_ms) - start)) -ge 600 ]
+http "$FAKE/v1/c?_close=1"
+check_eq "curl: empty reply (exit 52)" "$CURL_RC" 52
+http "$FAKE/v1/c?_status=abc"
+check_eq "_status=abc: status, body" "$STATUS $BODY" '400 {"error":"bad _status"}'
+
+tcase "echo _size: the pattern, with Content-Length, chunked, or cut short"
+pattern_file 1000000 "$IT_TMP/pat"
+http "$FAKE/v1/d?_size=1000000"
+check_status 200
+check_header Content-Length 1000000
+check_header Content-Type application/octet-stream
+check_header X-Echo 1
+check_body_file "$IT_TMP/pat"
+check_eq "the pattern's first bytes" "$(head -c 30 "$BODYF")" abcdefghijklmnopqrstuvwxyzabcd
+http "$FAKE/v1/d?_size=1000000&_chunked=1"
+check_status 200
+check_header Transfer-Encoding chunked
+check_no_header Content-Length
+check_body_file "$IT_TMP/pat"
+http "$FAKE/v1/d?_size=1000000&_cut=1000"
+check_eq "cut: curl exit 18 (partial file), bytes" "$CURL_RC $(wc -c <"$BODYF")" "18 1000"
+http "$FAKE/v1/d?_size=1000000&_cut=1000&_chunked=1"
+check_eq "cut, chunked: curl exit 18, bytes" "$CURL_RC $(wc -c <"$BODYF")" "18 1000"
+http "$FAKE/v1/d?_size=0"
+check_eq "_size=0: status, Content-Length, bytes" "$STATUS $(header Content-Length) $(wc -c <"$BODYF")" "200 0 0"
+printf 'HEAD /v1/d?_size=1000000 HTTP/1.0\r\n\r\n' | raw_http "$FAKE_PORT" "$IT_TMP/fhead2.raw"
+check_re "HEAD: Content-Length" "$(tr -d '\r' <"$IT_TMP/fhead2.raw" | grep -i '^Content-Length:')" ' 1000000$'
+check_eq "HEAD: bytes after the headers" \
+    "$(awk 'found { print } /^\r?$/ { found = 1 }' "$IT_TMP/fhead2.raw" | wc -c)" 0
+http --max-time 0.5 --limit-rate 200k "$FAKE/v1/d?_size=50000000&_delay=100"
+check_eq "a client that leaves mid-stream: curl exit 28" "$CURL_RC" 28
+http "$FAKE/v1/d?_size=100"
+check_eq "fakeup still answers afterwards" "$STATUS $(wc -c <"$BODYF")" "200 100"
+fake_reset
+
+tcase "submissions: a video job for its token, pending twice, then completed"
+http -X POST -H "Authorization: Bearer tokS" --data-binary '{"prompt":"x"}' "$FAKE/v1/luma/videos?async=true"
+check_status 200
+check_json_type
+check_body_re '^\{"jobid":"j[0-9]+-[0-9a-z]{10}","status":"created"\}$'
+sj=${BODY#*\"jobid\":\"}
+sj=${sj%%\"*}
+for want in pending pending completed completed; do
+	get "$sj" tokS
+	check_eq "status, job status" "$STATUS $(grep -o '"status": "[a-z]*"' "$BODYF")" "200 \"status\": \"$want\""
+done
+check_re "type video, its jobid" "$BODY" "\"jobid\": \"$sj\",
+  \"type\": \"video\""
+check_re "a video URL" "$BODY" '"url": "[^"]+/video\.mp4"'
+get "$sj" tokT
+check_eq "another token: status" "$STATUS" 403
+http -X POST -H "Authorization: Bearer tokS" "$FAKE/v1/luma/images"
+check_status 200
+ij=${BODY#*\"jobid\":\"}
+ij=${ij%%\"*}
+check_not "a fresh jobid each time" [ "$ij" = "$sj" ]
+get "$ij" tokS
+get "$ij" tokS
+get "$ij" tokS
+check_re "an image job, completed on the third fetch" "$BODY" '"type": "image",
+  "status": "completed"'
+check_re "an image URL" "$BODY" '"url": "[^"]+/image\.jpg"'
+check_upstream "$sj" tokS 4
+check_upstream /v1/luma/videos tokS 1
+
+tcase "submission controls: _status, _nojobid, no token; nothing created"
+http -X POST -H "Authorization: Bearer tokS" "$FAKE/v1/luma/videos?_status=500"
+check_eq "_status=500" "$STATUS $BODY" '500 {"error":"Scripted submission failure (500)"}'
+http -X POST -H "Authorization: Bearer tokS" "$FAKE/v1/luma/images?_nojobid=1"
+check_eq "_nojobid=1" "$STATUS $BODY" '200 {"status":"created"}'
+http -X POST "$FAKE/v1/luma/videos"
+check_eq "no token" "$STATUS $BODY" '401 {"error":"Unauthorized"}'
+http -X GET "$FAKE/v1/luma/videos"
+check_re "GET /v1/luma/videos is echoed" "$STATUS $BODY" '^200 \{"method":"GET"'
+fake_reset
+get "$sj" tokS
+check_eq "reset forgets submitted jobs" "$STATUS" 404
+
 tcase "SIGTERM: exit 0"
 kill -TERM "$FAKE_PID"
 wait "$FAKE_PID"
