@@ -563,3 +563,254 @@ cache_submitted_by(struct cache *c, const char *jobid, const char *token_id)
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
+
+void
+cache_set_busy_timeout(struct cache *c, int ms)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	sqlite3_busy_timeout(c->db, ms);
+}
+
+/* A statement for the commands (not the hot path): prepared per use. */
+static sqlite3_stmt *
+prepare(struct cache *c, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	return st;
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+#define EXPORT_GRANTS_MAX	100000
+
+int
+cache_export(struct cache *c, const char *status, int64_t since,
+    int (*fn)(const struct cache_row *, void *), void *arg)
+{
+	sqlite3_stmt *jobs, *grants;
+	struct cache_row row;
+	char **list = NULL;
+	size_t n, cap = 0;
+	int rc = -1, step;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	jobs = prepare(c, "SELECT jobid, type, status, fetched_at, body FROM jobs"
+	    " WHERE terminal = 1 AND (?1 IS NULL OR status = ?1)"
+	    " AND fetched_at >= ?2 ORDER BY jobid");
+	grants = prepare(c, "SELECT token_id FROM grants WHERE jobid = ?1"
+	    " ORDER BY token_id");
+	if (jobs == NULL || grants == NULL ||
+	    sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto done;
+	bind_text_or_null(jobs, 1, status);
+	sqlite3_bind_int64(jobs, 2, since < 0 ? INT64_MIN : since);
+	while ((step = sqlite3_step(jobs)) == SQLITE_ROW) {
+		memset(&row, 0, sizeof(row));
+		row.jobid = (const char *)sqlite3_column_text(jobs, 0);
+		row.type = (const char *)sqlite3_column_text(jobs, 1);
+		row.status = (const char *)sqlite3_column_text(jobs, 2);
+		row.fetched_at = sqlite3_column_int64(jobs, 3);
+		row.body = sqlite3_column_blob(jobs, 4);
+		row.len = (size_t)sqlite3_column_bytes(jobs, 4);
+		sqlite3_bind_text(grants, 1, row.jobid, -1, SQLITE_STATIC);
+		n = 0;
+		while ((step = sqlite3_step(grants)) == SQLITE_ROW &&
+		    n < EXPORT_GRANTS_MAX) {
+			if (n == cap) {
+				char **p = realloc(list, (cap ? cap * 2 : 16) *
+				    sizeof(*list));
+
+				if (p == NULL)
+					goto fail;
+				list = p;
+				cap = cap ? cap * 2 : 16;
+			}
+			if ((list[n] = strdup((const char *)
+			    sqlite3_column_text(grants, 0))) == NULL)
+				goto fail;
+			n++;
+		}
+		sqlite3_reset(grants);
+		row.grants = (const char *const *)list;
+		row.ngrants = n;
+		rc = fn(&row, arg);
+		for (size_t i = 0; i < n; i++)
+			free(list[i]);
+		if (rc != 0)
+			goto done;
+		rc = -1;
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+	goto done;
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+done:
+	free(list);
+	sqlite3_finalize(jobs);
+	sqlite3_finalize(grants);
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
+int
+cache_begin(struct cache *c)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	return sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+int
+cache_commit(struct cache *c)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	return sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1;
+}
+
+void
+cache_rollback(struct cache *c)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs st to its end and finalizes it; 0 or -1. */
+static int
+run_once(sqlite3_stmt *st)
+{
+	int rc = st != NULL && sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+cache_import_job(struct cache *c, const struct cache_row *row,
+    const char *etag, const char *const *extra, size_t nextra)
+{
+	sqlite3_stmt *st;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = prepare(c, "INSERT INTO jobs (jobid, type, status, terminal, etag,"
+	    " body, fetched_at) VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)"
+	    " ON CONFLICT (jobid) DO UPDATE SET type = excluded.type,"
+	    " status = excluded.status, terminal = 1, etag = excluded.etag,"
+	    " body = excluded.body, fetched_at = excluded.fetched_at"
+	    " WHERE jobs.terminal = 0 OR jobs.fetched_at < excluded.fetched_at");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, row->jobid, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 2, row->type);
+	sqlite3_bind_text(st, 3, row->status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, etag, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 5, row->body, row->len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, row->fetched_at);
+	if (run_once(st) != 0)
+		return -1;
+	for (size_t i = 0; i < row->ngrants + nextra; i++) {
+		st = prepare(c, "INSERT INTO grants (jobid, token_id, fetched_at)"
+		    " VALUES (?1, ?2, ?3) ON CONFLICT (jobid, token_id) DO NOTHING");
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, row->jobid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, i < row->ngrants ? row->grants[i] :
+		    extra[i - row->ngrants], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, row->fetched_at);
+		if (run_once(st) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+cache_stats(struct cache *c,
+    void (*fn)(const char *, const char *, int64_t, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	int step;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((st = prepare(c, "SELECT type, status, count(*) FROM jobs"
+	    " GROUP BY type, status ORDER BY type, status")) == NULL)
+		return -1;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    sqlite3_column_int64(st, 2), arg);
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+int
+cache_list_older(struct cache *c, int64_t before, const char *status,
+    int (*fn)(const char *, const char *, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	int step, rc = 0;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((st = prepare(c, "SELECT jobid, status FROM jobs WHERE fetched_at < ?1"
+	    " AND (?2 IS NULL OR status = ?2) ORDER BY jobid")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	bind_text_or_null(st, 2, status);
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = fn((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1), arg);
+	sqlite3_finalize(st);
+	return rc != 0 ? rc : step == SQLITE_DONE ? 0 : -1;
+}
+
+int
+cache_purge_job(struct cache *c, const char *jobid)
+{
+	static const char *const sql[] = {
+		"DELETE FROM grants WHERE jobid = ?1",
+		"DELETE FROM negatives WHERE jobid = ?1",
+		"DELETE FROM submissions WHERE jobid = ?1",
+		"DELETE FROM jobs WHERE jobid = ?1",
+	};
+	sqlite3_stmt *st;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if ((st = prepare(c, sql[i])) == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+		if (run_once(st) != 0)
+			return -1;
+	}
+	return sqlite3_changes(c->db) > 0 ? 1 : 0;
+}
+
+int64_t
+cache_size(struct cache *c)
+{
+	const char *path;
+	char wal[4096];
+	struct stat sb;
+	int64_t n = 0;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((path = sqlite3_db_filename(c->db, "main")) == NULL || *path == '\0')
+		return 0;
+	if (stat(path, &sb) == 0)
+		n += sb.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) == 0)
+		n += sb.st_size;
+	return n;
+}

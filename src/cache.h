@@ -102,4 +102,67 @@ int	cache_store_submission(struct cache *, const char *jobid,
 int	cache_submitted_by(struct cache *, const char *jobid,
 	    const char *token_id);
 
+/*
+ * The commands (export, import, stats, purge) work on a database a server
+ * may be using: they wait up to ms for its locks.
+ */
+void	cache_set_busy_timeout(struct cache *, int ms);
+
+/* A finished job as export writes it and import reads it. */
+struct cache_row {
+	const char		*jobid;
+	const char		*type;		/* NULL when the record has none */
+	const char		*status;
+	int64_t			 fetched_at;	/* ms */
+	const char *const	*grants;	/* token_ids, sorted */
+	size_t			 ngrants;
+	const void		*body;
+	size_t			 len;
+};
+
+/*
+ * Calls fn for each finished job, ordered by jobid, optionally only those
+ * of status and fetched at or after since (ms; -1: any), from one
+ * consistent snapshot.  fn returns 0 to go on.  0, or -1 on a database
+ * error (or what fn returned).
+ */
+int	cache_export(struct cache *, const char *status, int64_t since,
+	    int (*fn)(const struct cache_row *, void *), void *arg);
+
+/* A transaction around several imports or purges; 0 or -1. */
+int	cache_begin(struct cache *);
+int	cache_commit(struct cache *);
+void	cache_rollback(struct cache *);
+
+/*
+ * Stores a finished job read by import (within cache_begin()) with its
+ * grants and those of extra (token_ids).  A row fetched later than the one
+ * in the cache replaces it; the same row again changes nothing.
+ */
+int	cache_import_job(struct cache *, const struct cache_row *,
+	    const char *etag, const char *const *extra, size_t nextra);
+
+/* Calls fn with the number of job rows per (type or NULL, status). */
+int	cache_stats(struct cache *,
+	    void (*fn)(const char *type, const char *status, int64_t count,
+	    void *arg), void *arg);
+
+/*
+ * Calls fn with the jobid and status of each job fetched before before
+ * (ms), optionally only those of status, ordered by jobid.
+ */
+int	cache_list_older(struct cache *, int64_t before, const char *status,
+	    int (*fn)(const char *jobid, const char *status, void *arg),
+	    void *arg);
+
+/*
+ * Deletes jobid with its grants, negative entries and submission (within
+ * cache_begin()).  1 when a job row was removed, 0 when there was none,
+ * -1 on error.
+ */
+int	cache_purge_job(struct cache *, const char *jobid);
+
+/* Bytes of the database file and its write-ahead log. */
+int64_t	cache_size(struct cache *);
+
 #endif

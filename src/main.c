@@ -1,10 +1,11 @@
 /*
  * lumaproxy's entry point: picks the command, parses its options and hands
- * off.  Only "serve" (the default) exists so far.
+ * off.  "serve" is the default; the others work on a cache file.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -16,6 +17,17 @@ main(int argc, char **argv)
 	char err[1024];
 	int first = 1;
 
+	static const struct {
+		const char	*name;
+		int		(*run)(int, char **);
+	} commands[] = {
+		{ "export", admin_export }, { "import", admin_import },
+		{ "stats", admin_stats }, { "purge", admin_purge },
+	};
+
+	for (size_t i = 0; argc > 1 && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		first = 2;
 	else if (argc > 1 && argv[1][0] != '-') {

@@ -70,6 +70,50 @@ util_iso8601_ms(int64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%s.%03dZ", s, (int)(ms % 1000));
 }
 
+int
+util_parse_iso8601(const char *s, int64_t *ms)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, n = 0;
+	struct tm tm;
+	size_t len = strlen(s);
+	time_t t;
+
+	if (len == 10) {
+		if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+			return -1;
+	} else if (len == 20 || len == 24) {
+		if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
+		    &sec, &n) != 6 || n != 19)
+			return -1;
+		if (len == 24 && (s[19] != '.' || sscanf(s + 20, "%3d%n", &frac,
+		    &n) != 1 || n != 3))
+			return -1;
+		if (s[len - 1] != 'Z')
+			return -1;
+	} else
+		return -1;
+	for (size_t i = 0; i < len; i++)	/* no signs or spaces */
+		if (strchr("0123456789-T:.Z", s[i]) == NULL)
+			return -1;
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] || (mo == 2 && d == 29 &&
+	    (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0))) ||
+	    h > 23 || mi > 59 || sec > 59)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*ms = (int64_t)t * 1000 + frac;
+	return 0;
+}
+
 void
 util_hex(const unsigned char *in, size_t n, char *out)
 {

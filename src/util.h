@@ -28,6 +28,13 @@ int64_t	util_mono_ms(void);
 /* Formats ms since the epoch as "2026-11-29T03:40:08.123Z" (buf >= 32). */
 void	util_iso8601_ms(int64_t ms, char *buf, size_t len);
 
+/*
+ * Parses an ISO 8601 UTC date ("2026-11-29", midnight) or date-time
+ * ("2026-11-29T10:00:00Z", optionally with .mmm) into milliseconds since
+ * the epoch; -1 when it is neither.
+ */
+int	util_parse_iso8601(const char *s, int64_t *ms);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void	util_hex(const unsigned char *in, size_t n, char *out);
 

@@ -120,6 +120,51 @@ START_TEST(test_clocks)
 }
 END_TEST
 
+struct iso_case {
+	const char	*s;
+	int		 ok;
+	int64_t		 ms;
+};
+
+static const struct iso_case iso_cases[] = {
+	{ "1970-01-01", 1, 0 },
+	{ "2026-11-29", 1, 1795910400000LL },
+	{ "2026-11-29T10:00:00Z", 1, 1795946400000LL },
+	{ "2026-11-29T10:00:00.123Z", 1, 1795946400123LL },
+	{ "2024-02-29", 1, 1709164800000LL },
+	{ "2023-02-29", 0, 0 },
+	{ "2100-02-29", 0, 0 },
+	{ "2026-13-01", 0, 0 },
+	{ "2026-11-31", 0, 0 },
+	{ "2026-11-29T24:00:00Z", 0, 0 },
+	{ "2026-11-29T10:00:00", 0, 0 },
+	{ "2026-11-29T10:00:00+01:00", 0, 0 },
+	{ "2026-11-29 10:00:00Z", 0, 0 },
+	{ "2026-11-29T10:00:00.12Z", 0, 0 },
+	{ "2026-1-029", 0, 0 },
+	{ "+026-11-29", 0, 0 },
+	{ "1969-12-31", 0, 0 },
+	{ "yesterday", 0, 0 },
+	{ "", 0, 0 },
+};
+
+START_TEST(test_parse_iso8601)
+{
+	const struct iso_case *c = &iso_cases[_i];
+	int64_t ms = -7;
+	char back[32];
+
+	ck_assert_msg((util_parse_iso8601(c->s, &ms) == 0) == c->ok, "%s", c->s);
+	if (!c->ok)
+		return;
+	ck_assert_msg(ms == c->ms, "%s: %lld", c->s, (long long)ms);
+	/* What util_iso8601_ms writes reads back the same. */
+	util_iso8601_ms(ms, back, sizeof(back));
+	ck_assert_int_eq(util_parse_iso8601(back, &ms), 0);
+	ck_assert_msg(ms == c->ms, "%s", back);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -128,6 +173,8 @@ util_suite(void)
 
 	tcase_add_loop_test(tc, test_parse_uint, 0,
 	    (int)(sizeof(uint_cases) / sizeof(uint_cases[0])));
+	tcase_add_loop_test(tc, test_parse_iso8601, 0,
+	    (int)(sizeof(iso_cases) / sizeof(iso_cases[0])));
 	tcase_add_test(tc, test_parse_uint_null);
 	tcase_add_loop_test(tc, test_iso8601, 0,
 	    (int)(sizeof(time_cases) / sizeof(time_cases[0])));

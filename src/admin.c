@@ -1,0 +1,579 @@
+/*
+ * export, import, stats and purge.  They open the cache as the server does
+ * (refusing foreign or newer files, migrating), wait for a running
+ * server's locks rather than failing, and never print a token: grants are
+ * token_ids, the SHA-256 of tokens.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "admin.h"
+#include "auth.h"
+#include "cache.h"
+#include "jobid.h"
+#include "record.h"
+#include "util.h"
+
+#define BUSY_TIMEOUT_MS		10000
+#define IMPORT_LINE_MAX		(64u << 20)
+#define GRANTS_MAX		10000
+#define PROGRESS_EVERY		1000
+
+static const char *const usage_text =
+    "usage: lumaproxy export [--db PATH] [--status S] [--since DATE]\n"
+    "       lumaproxy import [--db PATH] [--grant TOKEN]... [--grant-file FILE]\n"
+    "       lumaproxy stats  [--db PATH] [--json]\n"
+    "       lumaproxy purge  [--db PATH] (JOBID... | --older-than DAYS [--status S])\n";
+
+enum { O_DB = 'd', O_HELP = 'h', O_STATUS = 256, O_SINCE, O_GRANT,
+    O_GRANT_FILE, O_JSON, O_OLDER };
+#define ALLOW(o)	(1u << ((o) - O_STATUS))
+
+static const struct option long_opts[] = {
+	{ "db", required_argument, NULL, O_DB },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "status", required_argument, NULL, O_STATUS },
+	{ "since", required_argument, NULL, O_SINCE },
+	{ "grant", required_argument, NULL, O_GRANT },
+	{ "grant-file", required_argument, NULL, O_GRANT_FILE },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "older-than", required_argument, NULL, O_OLDER },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The options of one command, as parsed. */
+struct admin_opts {
+	const char	*db;
+	const char	*status;
+	int64_t		 since;		/* ms, -1: none */
+	int64_t		 older_days;	/* -1: none */
+	int		 json;
+	char		(*grants)[TOKEN_ID_LEN + 1];	/* owned */
+	size_t		 ngrants;
+};
+
+static int
+bad_usage(const char *cmd, const char *what)
+{
+	fprintf(stderr, "lumaproxy %s: %s\n%s", cmd, what, usage_text);
+	return 2;
+}
+
+/* Adds the token_id of a raw token; -1 when there are too many. */
+static int
+add_grant(struct admin_opts *o, const char *tok, size_t len)
+{
+	void *p;
+
+	if (o->ngrants >= GRANTS_MAX ||
+	    (p = realloc(o->grants, (o->ngrants + 1) * sizeof(*o->grants))) == NULL)
+		return -1;
+	o->grants = p;
+	auth_token_id(tok, len, o->grants[o->ngrants++]);
+	return 0;
+}
+
+/* One token per line; blank lines and # comments are skipped. */
+static int
+read_grant_file(struct admin_opts *o, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
+
+	if (f == NULL) {
+		perror(path);
+		return -1;
+	}
+	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+		    line[n - 1] == ' ' || line[n - 1] == '\t'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		rc = add_grant(o, line, (size_t)n);
+	}
+	if (line != NULL)
+		explicit_bzero(line, cap);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * Parses argv (argv[0] is the command) for --db, --help and the options in
+ * allowed (ALLOW() bits).  Returns the index of the first operand, or -1
+ * after printing why.
+ */
+static int
+parse(const char *cmd, int argc, char **argv, unsigned allowed,
+    struct admin_opts *o)
+{
+	const char *err;
+	uint64_t days;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->db = "lumaproxy.db";
+	o->since = -1;
+	o->older_days = -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+d:h", long_opts, NULL)) != -1) {
+		if (c >= O_STATUS && !(allowed & ALLOW(c)))
+			c = '?';
+		switch (c) {
+		case O_DB:
+			o->db = optarg;
+			break;
+		case O_HELP:
+			fputs(usage_text, stdout);
+			exit(0);
+		case O_STATUS:
+			o->status = optarg;
+			break;
+		case O_SINCE:
+			if (util_parse_iso8601(optarg, &o->since) != 0) {
+				fprintf(stderr, "lumaproxy %s: --since: not an ISO 8601"
+				    " date or UTC date-time: %s\n", cmd, optarg);
+				return -1;
+			}
+			break;
+		case O_GRANT:
+			if (add_grant(o, optarg, strlen(optarg)) != 0)
+				return -1;
+			break;
+		case O_GRANT_FILE:
+			if (read_grant_file(o, optarg) != 0)
+				return -1;
+			break;
+		case O_JSON:
+			o->json = 1;
+			break;
+		case O_OLDER:
+			if (parse_uint(optarg, 0, 365 * 1000, &days, &err) != 0) {
+				fprintf(stderr, "lumaproxy %s: --older-than: %s\n",
+				    cmd, err);
+				return -1;
+			}
+			o->older_days = (int64_t)days;
+			break;
+		default:
+			fprintf(stderr, "lumaproxy %s: unknown or misplaced option"
+			    " '%s'\n%s", cmd, argv[optind - 1], usage_text);
+			return -1;
+		}
+	}
+	return optind;
+}
+
+static struct cache *
+open_cache(const char *cmd, const char *path)
+{
+	struct cache *c;
+	char err[1024];
+
+	/* A missing file is not created by commands that only read it. */
+	if (strcmp(cmd, "import") != 0 && access(path, F_OK) != 0) {
+		fprintf(stderr, "lumaproxy %s: %s: no such database\n", cmd, path);
+		return NULL;
+	}
+	if ((c = cache_open(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "lumaproxy %s: %s\n", cmd, err);
+		return NULL;
+	}
+	cache_set_busy_timeout(c, BUSY_TIMEOUT_MS);
+	return c;
+}
+
+/* export: one line per finished job. */
+static int
+export_row(const struct cache_row *row, void *arg)
+{
+	json_t *o, *g, *body;
+	char when[32], *line;
+	int *failed = arg;
+
+	util_iso8601_ms(row->fetched_at, when, sizeof(when));
+	if ((body = json_stringn(row->body, row->len)) == NULL) {
+		fprintf(stderr, "lumaproxy export: %s: body is not UTF-8 text,"
+		    " left out\n", row->jobid);
+		*failed = 1;
+		return 0;
+	}
+	g = json_array();
+	for (size_t i = 0; i < row->ngrants; i++)
+		json_array_append_new(g, json_string(row->grants[i]));
+	o = json_object();
+	json_object_set_new(o, "jobid", json_string(row->jobid));
+	json_object_set_new(o, "type", row->type ? json_string(row->type) :
+	    json_null());
+	json_object_set_new(o, "status", json_string(row->status));
+	json_object_set_new(o, "fetched_at", json_string(when));
+	json_object_set_new(o, "grants", g);
+	json_object_set_new(o, "body", body);
+	if (o == NULL || (line = json_dumps(o, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER)) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_decref(o);
+	if (puts(line) == EOF) {
+		free(line);
+		return -1;
+	}
+	free(line);
+	return 0;
+}
+
+int
+admin_export(int argc, char **argv)
+{
+	struct admin_opts o;
+	struct cache *c;
+	int first, failed = 0, rc;
+
+	if ((first = parse("export", argc, argv,
+	    ALLOW(O_STATUS) | ALLOW(O_SINCE), &o)) < 0)
+		return 2;
+	if (first < argc)
+		return bad_usage("export", "takes no operands");
+	if ((c = open_cache("export", o.db)) == NULL)
+		return 1;
+	rc = cache_export(c, o.status, o.since, export_row, &failed);
+	cache_close(c);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		perror("lumaproxy export: stdout");
+		return 1;
+	}
+	if (rc != 0)
+		fprintf(stderr, "lumaproxy export: reading %s failed\n", o.db);
+	return rc != 0 || failed ? 1 : 0;
+}
+
+/* The fields of one import line, checked; why is set when it is refused. */
+static int
+import_line(struct record_parser *rp, const char *line, size_t len,
+    struct cache_row *row, const char **grants, char *etag, json_t **keep,
+    const char **why)
+{
+	json_error_t jerr;
+	json_t *o, *v, *g;
+	struct record rec;
+	char jobid[JOBID_MAX + 1];
+	const char *when;
+	size_t i;
+
+	*keep = NULL;
+	if ((o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		*why = "not JSON";
+		return -1;
+	}
+	*keep = o;
+	memset(row, 0, sizeof(*row));
+	*why = "not an object with jobid, type, status, fetched_at, grants"
+	    " and body";
+	if (!json_is_object(o) ||
+	    (row->jobid = json_string_value(json_object_get(o, "jobid"))) == NULL ||
+	    (row->status = json_string_value(json_object_get(o, "status"))) == NULL ||
+	    (when = json_string_value(json_object_get(o, "fetched_at"))) == NULL ||
+	    !json_is_array(g = json_object_get(o, "grants")) ||
+	    !json_is_string(v = json_object_get(o, "body")) ||
+	    (json_object_get(o, "type") == NULL) ||
+	    (!json_is_null(json_object_get(o, "type")) &&
+	    !json_is_string(json_object_get(o, "type"))))
+		return -1;
+	row->type = json_string_value(json_object_get(o, "type"));
+	row->body = json_string_value(v);
+	row->len = json_string_length(v);
+	if (jobid_decode(row->jobid, strlen(row->jobid), jobid) != 0 ||
+	    strcmp(jobid, row->jobid) != 0) {
+		*why = "invalid jobid";
+		return -1;
+	}
+	if (util_parse_iso8601(when, &row->fetched_at) != 0) {
+		*why = "fetched_at is not an ISO 8601 UTC date-time";
+		return -1;
+	}
+	if (json_array_size(g) > GRANTS_MAX) {
+		*why = "too many grants";
+		return -1;
+	}
+	for (i = 0; i < json_array_size(g); i++) {
+		const char *t = json_string_value(json_array_get(g, i));
+
+		if (t == NULL || strlen(t) != TOKEN_ID_LEN ||
+		    strspn(t, "0123456789abcdef") != TOKEN_ID_LEN) {
+			*why = "a grant is not a token_id (64 lowercase hex digits)";
+			return -1;
+		}
+		grants[i] = t;
+	}
+	row->grants = grants;
+	row->ngrants = i;
+	/* The body must be the finished job record the line says it is. */
+	if (record_parse(rp, row->body, row->len, &rec) != 0 || !rec.terminal) {
+		*why = "body is not a finished job record";
+		return -1;
+	}
+	if (strcmp(rec.status, row->status) != 0 ||
+	    strcmp(rec.type, row->type ? row->type : "") != 0) {
+		*why = "type or status does not match the body";
+		return -1;
+	}
+	record_etag(row->body, row->len, etag);
+	return 0;
+}
+
+/* A progress line: updated in place on a terminal, plain lines otherwise. */
+static void
+progress(const char *what, uint64_t n, int done)
+{
+	static int tty = -1;
+
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	if (tty)
+		fprintf(stderr, "\r%s %llu%s", what, (unsigned long long)n,
+		    done ? "\n" : "");
+	else if (done || n % (PROGRESS_EVERY * 10) == 0)
+		fprintf(stderr, "%s %llu\n", what, (unsigned long long)n);
+}
+
+int
+admin_import(int argc, char **argv)
+{
+	struct admin_opts o;
+	struct record_parser *rp = NULL;
+	struct cache *c = NULL;
+	struct cache_row row;
+	const char **grants = NULL, **extra = NULL, *why;
+	char etag[ETAG_LEN + 1], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	uint64_t lineno = 0, jobs = 0;
+	json_t *keep;
+	int first, rc = 1, in_tx = 0;
+
+	if ((first = parse("import", argc, argv,
+	    ALLOW(O_GRANT) | ALLOW(O_GRANT_FILE), &o)) < 0)
+		return 2;
+	if (first < argc)
+		return bad_usage("import", "takes no operands (lines come on stdin)");
+	if ((grants = calloc(GRANTS_MAX, sizeof(*grants))) == NULL ||
+	    (extra = calloc(o.ngrants + 1, sizeof(*extra))) == NULL ||
+	    (rp = record_parser_new()) == NULL) {
+		fprintf(stderr, "lumaproxy import: out of memory\n");
+		goto done;
+	}
+	for (size_t i = 0; i < o.ngrants; i++)
+		extra[i] = o.grants[i];
+	if ((c = open_cache("import", o.db)) == NULL)
+		goto done;
+	/* One transaction: a bad line leaves the database as it was. */
+	if (cache_begin(c) != 0) {
+		fprintf(stderr, "lumaproxy import: %s: cannot start a transaction"
+		    " (database busy?)\n", o.db);
+		goto done;
+	}
+	in_tx = 1;
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		if (n == 0)
+			continue;
+		if ((size_t)n > IMPORT_LINE_MAX) {
+			fprintf(stderr, "lumaproxy import: line %llu: too long;"
+			    " nothing imported\n", (unsigned long long)lineno);
+			goto done;
+		}
+		if (import_line(rp, line, (size_t)n, &row, grants, etag, &keep,
+		    &why) != 0) {
+			fprintf(stderr, "lumaproxy import: line %llu: %s;"
+			    " nothing imported\n", (unsigned long long)lineno, why);
+			json_decref(keep);
+			goto done;
+		}
+		if (cache_import_job(c, &row, etag, extra, o.ngrants) != 0) {
+			fprintf(stderr, "lumaproxy import: line %llu: cannot store"
+			    " job %s; nothing imported\n",
+			    (unsigned long long)lineno, row.jobid);
+			json_decref(keep);
+			goto done;
+		}
+		json_decref(keep);
+		if (++jobs % PROGRESS_EVERY == 0)
+			progress("import: lines read", jobs, 0);
+	}
+	if (ferror(stdin)) {
+		perror("lumaproxy import: stdin");
+		goto done;
+	}
+	if (cache_commit(c) != 0) {
+		fprintf(stderr, "lumaproxy import: commit failed; nothing imported\n");
+		goto done;
+	}
+	in_tx = 0;
+	if (jobs >= PROGRESS_EVERY)
+		progress("import: lines read", jobs, 1);
+	fprintf(stderr, "lumaproxy import: %llu jobs read into %s\n",
+	    (unsigned long long)jobs, o.db);
+	rc = 0;
+done:
+	if (in_tx)
+		cache_rollback(c);
+	cache_close(c);
+	record_parser_free(rp);
+	free(line);
+	free(grants);
+	free(extra);
+	free(o.grants);
+	return rc;
+}
+
+struct stats_acc {
+	json_t		*jobs;
+	int64_t		 total;
+};
+
+static void
+stats_row(const char *type, const char *status, int64_t count, void *arg)
+{
+	struct stats_acc *a = arg;
+
+	json_t *o = json_object();
+
+	json_object_set_new(o, "type", type ? json_string(type) : json_null());
+	json_object_set_new(o, "status", json_string(status));
+	json_object_set_new(o, "count", json_integer((json_int_t)count));
+	json_array_append_new(a->jobs, o);
+	a->total += count;
+}
+
+int
+admin_stats(int argc, char **argv)
+{
+	struct admin_opts o;
+	struct stats_acc a;
+	struct cache *c;
+	json_t *out, *j;
+	size_t i;
+	char *s;
+	int first, rc;
+
+	if ((first = parse("stats", argc, argv, ALLOW(O_JSON), &o)) < 0)
+		return 2;
+	if (first < argc)
+		return bad_usage("stats", "takes no operands");
+	if ((c = open_cache("stats", o.db)) == NULL)
+		return 1;
+	a.jobs = json_array();
+	a.total = 0;
+	rc = cache_stats(c, stats_row, &a);
+	/* No media are mirrored by this version: all three counts are 0. */
+	out = json_pack("{s:o, s:{s:i, s:i, s:i}, s:I}", "jobs", a.jobs,
+	    "media", "mirrored", 0, "pending", 0, "failed", 0,
+	    "db_bytes", (json_int_t)cache_size(c));
+	cache_close(c);
+	if (rc != 0 || out == NULL) {
+		fprintf(stderr, "lumaproxy stats: reading %s failed\n", o.db);
+		json_decref(out);
+		return 1;
+	}
+	if (o.json) {
+		s = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		puts(s ? s : "{}");
+		free(s);
+	} else {
+		printf("%-10s %-12s %10s\n", "type", "status", "jobs");
+		json_array_foreach(json_object_get(out, "jobs"), i, j)
+			printf("%-10s %-12s %10lld\n",
+			    json_is_string(json_object_get(j, "type")) ?
+			    json_string_value(json_object_get(j, "type")) : "-",
+			    json_string_value(json_object_get(j, "status")),
+			    (long long)json_integer_value(json_object_get(j, "count")));
+		printf("%-10s %-12s %10lld\n", "all", "", (long long)a.total);
+		printf("\ndatabase %s: %.1f MB\n", o.db,
+		    (double)json_integer_value(json_object_get(out, "db_bytes")) /
+		    1e6);
+	}
+	json_decref(out);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+struct purge_acc {
+	struct cache	*c;
+	uint64_t	 removed;
+};
+
+static int
+purge_one(const char *jobid, const char *status, void *arg)
+{
+	struct purge_acc *a = arg;
+	int rc = cache_purge_job(a->c, jobid);
+
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		printf("removed %s%s%s\n", jobid, status ? " " : "",
+		    status ? status : "");
+		a->removed++;
+	}
+	return 0;
+}
+
+int
+admin_purge(int argc, char **argv)
+{
+	struct admin_opts o;
+	struct purge_acc a;
+	int first, rc = 0;
+	int64_t now = util_now_ms();
+	char jobid[JOBID_MAX + 1];
+
+	if ((first = parse("purge", argc, argv,
+	    ALLOW(O_OLDER) | ALLOW(O_STATUS), &o)) < 0)
+		return 2;
+	if ((first < argc) == (o.older_days >= 0))
+		return bad_usage("purge", "give either jobids or --older-than DAYS");
+	if (o.status != NULL && o.older_days < 0)
+		return bad_usage("purge", "--status goes with --older-than");
+	for (int i = first; i < argc; i++)
+		if (jobid_decode(argv[i], strlen(argv[i]), jobid) != 0 ||
+		    strcmp(jobid, argv[i]) != 0) {
+			fprintf(stderr, "lumaproxy purge: invalid jobid '%s'\n",
+			    argv[i]);
+			return 2;
+		}
+	memset(&a, 0, sizeof(a));
+	if ((a.c = open_cache("purge", o.db)) == NULL)
+		return 1;
+	if (cache_begin(a.c) != 0) {
+		fprintf(stderr, "lumaproxy purge: %s: database busy\n", o.db);
+		cache_close(a.c);
+		return 1;
+	}
+	if (o.older_days >= 0)
+		rc = cache_list_older(a.c, now - o.older_days * 86400000, o.status,
+		    purge_one, &a);
+	for (int i = first; rc == 0 && i < argc; i++)
+		rc = purge_one(argv[i], NULL, &a);
+	if (rc != 0 || cache_commit(a.c) != 0) {
+		cache_rollback(a.c);
+		cache_close(a.c);
+		fprintf(stderr, "lumaproxy purge: failed; nothing removed\n");
+		return 1;
+	}
+	cache_close(a.c);
+	printf("%llu job%s removed\n", (unsigned long long)a.removed,
+	    a.removed == 1 ? "" : "s");
+	return 0;
+}
