@@ -69,6 +69,11 @@ struct framer {
 	struct event		*writable;	/* owned: EV_WRITE on the socket */
 	int			 writing;	/* inside writable_cb */
 	int			 write_error;	/* errno of a failed write */
+	bufferevent_data_cb	 under_read;	/* the filter's callbacks on */
+	bufferevent_data_cb	 under_write;	/* the socket, and their arg */
+	bufferevent_event_cb	 under_event;
+	void			*under_arg;
+	short			 held_event;	/* EOF kept until output is out */
 };
 
 static void
@@ -107,6 +112,20 @@ token_eq(const char *p, size_t len, const char *s)
 	return strlen(s) == len && strncasecmp(p, s, len) == 0;
 }
 
+/* Whether p[0..len) is a token (RFC 9110), as a field name must be. */
+static int
+is_token(const char *p, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (strchr("!#$%&'*+-.^_`|~", p[i]) == NULL &&
+		    !((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z')))
+			return 0;
+	return 1;
+}
+
 /* The head is left to evhttp, and with it the rest of the connection. */
 static void
 go_raw(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
@@ -142,7 +161,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	size_t len, vlen;
 	uint64_t cl = 0;
 	int have_cl = 0, chunked = 0, have_te = 0, expect = 0, bad = 0;
-	int first = 1;
+	int first = 1, http10;
 
 	if (end < 0) {
 		if (evbuffer_get_length(src) > HEAD_MAX) {
@@ -155,6 +174,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		go_raw(f, src, dst);
 		return 2;
 	}
+	http10 = 0;
 	/* First pass: the framing, and whether we understand it. */
 	for (line = p; line < p + end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(p + end - line));
@@ -168,13 +188,20 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 			first = 0;
 			if (len == 0)
 				goto raw;
+			http10 = len >= 8 && memcmp(line + len - 8, "HTTP/1.0", 8) == 0;
 			continue;
 		}
 		if (len == 0)
 			break;
-		if (line[0] == ' ' || line[0] == '\t' ||
-		    (colon = memchr(line, ':', len)) == NULL)
-			goto raw;
+		/*
+		 * What evhttp would read otherwise than we do is refused:
+		 * folded lines, names that are not tokens ("Name : v").
+		 */
+		if ((colon = memchr(line, ':', len)) == NULL ||
+		    !is_token(line, (size_t)(colon - line))) {
+			bad = 1;
+			continue;
+		}
 		v = colon + 1;
 		vlen = len - (size_t)(v - line);
 		while (vlen > 0 && (*v == ' ' || *v == '\t')) {
@@ -183,33 +210,36 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		}
 		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 			vlen--;
+		/* One length, or chunked alone: anything else is refused. */
 		if (token_eq(line, (size_t)(colon - line), "Content-Length")) {
-			if (have_cl++ || vlen == 0 || vlen > 19)
-				goto raw;
+			if (have_cl++ || vlen == 0 || vlen > 18)
+				bad = 1;
 			cl = 0;
-			for (size_t i = 0; i < vlen; i++) {
+			for (size_t i = 0; i < vlen && !bad; i++) {
 				if (v[i] < '0' || v[i] > '9')
-					goto raw;
+					bad = 1;
 				cl = cl * 10 + (uint64_t)(v[i] - '0');
 			}
 		} else if (token_eq(line, (size_t)(colon - line),
 		    "Transfer-Encoding")) {
 			if (have_te++ || !token_eq(v, vlen, "chunked"))
-				goto raw;
+				bad = 1;
 			chunked = 1;
 		} else if (token_eq(line, (size_t)(colon - line), "Expect"))
 			expect = token_eq(v, vlen, "100-continue");
 	}
 	if (have_cl && have_te)
-		goto raw;
+		bad = 1;
 
 	/* Second pass: the head without its framing headers, to evhttp. */
 	first = 1;
 	for (line = p; line < p + end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(p + end - line));
 		len = (size_t)(nl - line);
-		if (!first && (colon = memchr(line, ':', len)) != NULL &&
-		    (token_eq(line, (size_t)(colon - line), "Content-Length") ||
+		/* Lines refused above are not shown to evhttp either. */
+		if (!first && len > 1 && ((colon = memchr(line, ':', len)) == NULL ||
+		    !is_token(line, (size_t)(colon - line)) ||
+		    token_eq(line, (size_t)(colon - line), "Content-Length") ||
 		    token_eq(line, (size_t)(colon - line), "Transfer-Encoding") ||
 		    token_eq(line, (size_t)(colon - line), "Expect")))
 			continue;
@@ -237,7 +267,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		f->state = chunked ? F_CHUNK_SIZE : F_LENGTH;
 		f->left = cl;
 		/* evhttp is idle, its output empty: this goes first. */
-		if (expect)
+		if (expect && !http10)
 			(void)send(bufferevent_getfd(f->filter),
 			    "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
 	} else {
@@ -340,8 +370,12 @@ body_step(struct framer *f, struct evbuffer *src)
 					break;
 				size = size * 16 + (uint64_t)d;
 			}
-			if (i == 0 || (i < len && line[i] != ';' &&
-			    line[i] != ' ' && line[i] != '\t'))
+			while (i < len && (line[i] == ' ' || line[i] == '\t'))
+				i++;	/* BWS before an extension */
+			if (i == 0 || line[0] == ' ' || line[0] == '\t' ||
+			    (i < len && line[i] != ';') ||
+			    (i == len && len > 0 && (line[len - 1] == ' ' ||
+			    line[len - 1] == '\t')))
 				fail_body(f, FRAMER_BAD_HEADER);
 			else if (size > f->max_body - f->seen ||
 			    f->seen + size > f->max_body)
@@ -458,6 +492,45 @@ out_added_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		arm_write(f);
 }
 
+/* The filter's own socket callbacks, called through ours. */
+static void
+under_read_cb(struct bufferevent *under, void *arg)
+{
+	struct framer *f = arg;
+
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->under_read(under, f->under_arg);
+}
+
+static void
+under_write_cb(struct bufferevent *under, void *arg)
+{
+	struct framer *f = arg;
+
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->under_write(under, f->under_arg);
+}
+
+/*
+ * An event on the socket.  The end of the client's input is passed on only
+ * once the output queued before it is written: evhttp would otherwise drop
+ * the answer of a client that shut its sending side after its request.
+ */
+static void
+under_event_cb(struct bufferevent *under, short what, void *arg)
+{
+	struct framer *f = arg;
+
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    !f->write_error &&
+	    evbuffer_get_length(bufferevent_get_output(f->filter)) > 0) {
+		f->held_event = what;
+		return;
+	}
+	f->under_event(under, what, f->under_arg);
+}
+
 /* The socket can take output: write what evhttp queued. */
 static void
 writable_cb(evutil_socket_t fd, short what, void *arg)
@@ -489,6 +562,12 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 			ev(bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING, cbarg);
 	} else if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		arm_write(f);
+	else if (f->held_event != 0) {
+		short held = f->held_event;
+
+		f->held_event = 0;
+		f->under_event(f->under, held, f->under_arg);
+	}
 	bufferevent_decref(bev);
 }
 
@@ -542,6 +621,9 @@ framer_bev_new(struct event_base *base, uint64_t max_body, struct framer **out)
 	/* evhttp wakes for a head only, never for body bytes moving. */
 	bufferevent_setwatermark(bev, EV_READ, 1, 0);
 	f->under = under;
+	bufferevent_getcb(under, &f->under_read, &f->under_write,
+	    &f->under_event, &f->under_arg);
+	bufferevent_setcb(under, under_read_cb, under_write_cb, under_event_cb, f);
 	*out = f;
 	return bev;
 }

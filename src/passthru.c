@@ -13,10 +13,12 @@
 #include <strings.h>
 #include <sys/queue.h>
 
+#include <curl/curl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>	/* the request's HTTP version */
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
@@ -55,6 +57,7 @@ struct passthru {
 	int64_t			 started;
 	long			 status;	/* upstream's */
 	int			 head_sent;
+	int			 has_length;	/* upstream sent Content-Length */
 	int			 paused;
 	const char		*submit_type;	/* "video", "image" or NULL */
 	char			 conn_tokens[CONN_TOKENS_MAX]; /* upstream's Connection */
@@ -269,6 +272,8 @@ up_header(const char *name, size_t nlen, const char *value, size_t vlen,
 	if (passthru_hop_by_hop(name, nlen) || nlen >= sizeof(n) ||
 	    vlen > HEADER_VALUE_MAX)
 		return 0;
+	if (nlen == 14 && strncasecmp(name, "Content-Length", 14) == 0)
+		p->has_length = 1;
 	memcpy(n, name, nlen);
 	n[nlen] = '\0';
 	if ((v = malloc(vlen + 1)) == NULL)
@@ -300,7 +305,16 @@ up_head(long status, void *arg)
 		if (passthru_listed(p->conn_tokens, h->key, strlen(h->key)))
 			evhttp_remove_header(out, h->key);
 	}
-	if (server_draining(p->px))
+	/*
+	 * An HTTP/1.0 client cannot take chunks: without a length the body
+	 * ends with the connection (evhttp would claim a length of 0 on a
+	 * kept-alive one).
+	 */
+	if (p->req->major == 1 && p->req->minor == 0 && !p->has_length) {
+		evhttp_remove_header(evhttp_request_get_input_headers(p->req),
+		    "Connection");
+		evhttp_add_header(out, "Connection", "close");
+	} else if (server_draining(p->px))
 		evhttp_add_header(out, "Connection", "close");
 	if (p->submit_type != NULL && status == 200)
 		p->submit = evbuffer_new();
@@ -419,11 +433,22 @@ up_done(const struct upstream_result *res, void *arg)
 			evhttp_add_header(evhttp_request_get_output_headers(req),
 			    "Connection", "close");
 			server_reply_error(p->px, req, 400, "Bad request body", &ri);
+		} else if (res->error == UPSTREAM_TIMEOUT && p->body_waiting) {
+			/* The client stopped sending its body, not upstream. */
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Connection", "close");
+			server_reply_error(p->px, req, 408,
+			    "Request body incomplete", &ri);
 		} else if (res->error == UPSTREAM_TIMEOUT)
-			server_reply_error(p->px, req, 504, "Upstream timeout", &ri);
-		else
-			server_reply_error(p->px, req, 502,
-			    "Upstream unreachable", &ri);
+			server_reply_error(p->px, req, 504, "Upstream timed out",
+			    &ri);
+		else {
+			char msg[CURL_ERROR_SIZE + 32];
+
+			snprintf(msg, sizeof(msg), "Upstream unreachable: %s",
+			    res->reason);
+			server_reply_error(p->px, req, 502, msg, &ri);
+		}
 		passthru_free(p);
 		return;
 	}

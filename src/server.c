@@ -389,6 +389,13 @@ request_cb(struct evhttp_request *req, void *arg)
 		server_reply_error(px, req, 503, "Shutting down", &ri);
 		return;
 	}
+	/* evhttp 2.1 sends no length with an answer to CONNECT: close it. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		server_reply_error(px, req, 405, "Method not allowed", &ri);
+		return;
+	}
 	if (path == NULL || path[0] != '/') {
 		server_reply_error(px, req, 400, "Bad request", &ri);
 		return;

@@ -522,14 +522,15 @@ upstream_stream(struct upstream *up, const char *method, const char *url,
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (body_len != 0 || strcmp(method, "POST") == 0 ||
 	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+		/* A body goes as curl sends a POST's, under the real method. */
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)body_len);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(e, CURLOPT_READDATA, r);
-	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-	    strcmp(method, "POST") != 0)
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	} else if (strcmp(method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	/* Upstream stays silent this long: give up (no limit on the whole). */
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);

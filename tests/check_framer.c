@@ -36,6 +36,7 @@ setup(void)
 {
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 	ck_assert_int_eq(evutil_make_socket_nonblocking(sp[0]), 0);
+	ck_assert_int_eq(evutil_make_socket_nonblocking(sp[1]), 0);
 	ck_assert_ptr_nonnull(base = event_base_new());
 	ck_assert_ptr_nonnull(heads = evbuffer_new());
 	ck_assert_ptr_nonnull(bev = framer_bev_new(base, MAX_BODY, &fr));
@@ -260,27 +261,77 @@ START_TEST(test_cr_in_header)
 }
 END_TEST
 
-/* Framing we do not fully understand goes to evhttp as it came. */
-static const char *const raw_heads[] = {
+/*
+ * Framing that two parsers could read differently is refused: the head goes
+ * on without the doubtful lines (to be answered 400), nothing after it is
+ * read.
+ */
+static const char *const refused_heads[] = {
 	"POST /a HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
 	"POST /a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+	"POST /a HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 38\r\n\r\n",
 	"POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+	"POST /a HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n",
 	"POST /a HTTP/1.1\r\nContent-Length: +3\r\n\r\n",
+	"POST /a HTTP/1.1\r\nContent-Length : 3\r\n\r\n",
 	"POST /a HTTP/1.1\r\nContent-Length: 3\r\n folded\r\n\r\n",
 	"POST /a HTTP/1.1\r\nNo colon here\r\n\r\n",
-	"\r\nGET /a HTTP/1.1\r\n\r\n",
 };
 
-START_TEST(test_left_to_evhttp)
+START_TEST(test_refused)
 {
-	const char *h = raw_heads[_i];
+	const char *h = refused_heads[_i];
 
 	feed(h, strlen(h));
-	assert_heads(h, strlen(h));
+	ck_assert_int_eq(framer_current(fr), FRAMER_BAD_HEADER);
+	HEADS("POST /a HTTP/1.1\r\n\r\n");
+	FEED("GET /smuggled HTTP/1.1\r\n\r\n");
+	framer_request_done(fr);
+	spin();
+	HEADS("");
+}
+END_TEST
+
+/* A head evhttp will refuse by itself (no request line) is left to it. */
+START_TEST(test_left_to_evhttp)
+{
+	FEED("\r\nGET /a HTTP/1.1\r\n\r\n");
+	HEADS("\r\nGET /a HTTP/1.1\r\n\r\n");
 	ck_assert_int_eq(framer_current(fr), FRAMER_EVHTTP);
-	/* From then on, everything goes to evhttp untouched. */
 	FEED("abc");
 	HEADS("abc");
+}
+END_TEST
+
+START_TEST(test_chunk_line_garbage)
+{
+	char body[8];
+	size_t len;
+
+	FEED("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5 zz\r\n");
+	ck_assert_int_eq(read_body(body, sizeof(body), &len), FRAMER_FAILED);
+}
+END_TEST
+
+START_TEST(test_chunk_extension_with_space)
+{
+	char body[8];
+	size_t len;
+
+	FEED("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "2 ;a=b\r\nhi\r\n0\r\n\r\n");
+	ck_assert_int_eq(read_body(body, sizeof(body), &len), FRAMER_END);
+	ck_assert_uint_eq(len, 2);
+}
+END_TEST
+
+START_TEST(test_no_continue_for_http10)
+{
+	char buf[64];
+
+	FEED("POST /a HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+	ck_assert_int_eq(framer_current(fr), FRAMER_STREAM);
+	ck_assert_int_eq(read(sp[1], buf, sizeof(buf)), -1);	/* nothing: EAGAIN */
 }
 END_TEST
 
@@ -316,8 +367,12 @@ framer_suite(void)
 	tcase_add_test(tc, test_missing_crlf_after_chunk);
 	tcase_add_test(tc, test_nul_in_header);
 	tcase_add_test(tc, test_cr_in_header);
-	tcase_add_loop_test(tc, test_left_to_evhttp, 0,
-	    (int)(sizeof(raw_heads) / sizeof(raw_heads[0])));
+	tcase_add_loop_test(tc, test_refused, 0,
+	    (int)(sizeof(refused_heads) / sizeof(refused_heads[0])));
+	tcase_add_test(tc, test_left_to_evhttp);
+	tcase_add_test(tc, test_chunk_line_garbage);
+	tcase_add_test(tc, test_chunk_extension_with_space);
+	tcase_add_test(tc, test_no_continue_for_http10);
 	tcase_add_test(tc, test_output_reaches_socket);
 	suite_add_tcase(s, tc);
 	return s;
