@@ -11,8 +11,12 @@
 #   pending   lumaproxy answering an unfinished job within pending-interval
 #   coalesce  lumaproxy with --pending-interval 0 and an upstream that takes
 #             50 ms: every poll needs upstream, concurrent polls share a fetch
+#   passthru  a small GET passed through to fakeup's echo route, against the
+#             same GET sent to fakeup directly
 # It prints requests/s, latency and lumaproxy's peak memory, and the ratio
-# of each lumaproxy scenario to the baseline.
+# of each lumaproxy scenario to the baseline; then 60 MiB downloaded and
+# uploaded through the pass-through against the same sent to fakeup directly
+# (MB/s, and the proxy's peak memory after them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -79,3 +83,24 @@ done
 printf 'lumaproxy peak RSS: %s (hit, pending), %s (coalesce)\n' \
     "$(awk '/VmHWM/ { print $2 " " $3 }' /proc/"${pids[1]}"/status)" \
     "$(awk '/VmHWM/ { print $2 " " $3 }' /proc/"${pids[2]}"/status)"
+
+read -r ebase e50 e99 < <(run "http://127.0.0.1:$up/v1/bench/echo?x=1")
+read -r erps p50 p99 < <(run "http://127.0.0.1:$px/v1/bench/echo?x=1")
+printf '%-10s %12s %10s %10s %8s\n' echo-up "$ebase" "$e50" "$e99" 1.00
+printf '%-10s %12s %10s %10s %8.2f\n' passthru "$erps" "$p50" "$p99" \
+    "$(awk -v a="$erps" -v b="$ebase" 'BEGIN { print a / b }')"
+
+# Streaming: one 60 MiB transfer each way, direct and through the proxy.
+size=$((60 * 1024 * 1024))	# fakeup takes bodies up to 64 MiB
+head -c "$size" /dev/zero >"$work/up.bin"
+mbs() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.0f", b / t / 1048576 }'; }
+for where in up:$up px:$px; do
+	IFS=: read -r name port <<<"$where"
+	t=$(curl -sS -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/v1/bench/dl?_size=$size")
+	printf '%-10s download %6s MB/s\n' "$name" "$(mbs "$size" "$t")"
+	t=$(curl -sS -o /dev/null -w '%{time_total}' --data-binary @"$work/up.bin" \
+	    "http://127.0.0.1:$port/v1/bench/ul")
+	printf '%-10s upload   %6s MB/s\n' "$name" "$(mbs "$size" "$t")"
+done
+printf 'lumaproxy peak RSS after the transfers: %s\n' \
+    "$(awk '/VmHWM/ { print $2 " " $3 }' /proc/"${pids[1]}"/status)"

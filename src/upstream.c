@@ -532,6 +532,8 @@ upstream_stream(struct upstream *up, const char *method, const char *url,
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	} else if (strcmp(method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	/* Larger pieces: fewer trips through the loop for a big answer. */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 	/* Upstream stays silent this long: give up (no limit on the whole). */
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
