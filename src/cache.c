@@ -88,7 +88,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	    "INSERT OR IGNORE INTO submissions (jobid, type, token_id,"
 	    " submitted_at) VALUES (?1, ?2, ?3, ?4)",
 	[ST_SUBMITTER] =
-	    "SELECT 1 FROM submissions WHERE jobid = ?1 AND token_id = ?2",
+	    "SELECT submitted_at FROM submissions WHERE jobid = ?1"
+	    " AND token_id = ?2",
 	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 };
@@ -549,7 +550,8 @@ cache_store_submission(struct cache *c, const char *jobid, const char *type,
 }
 
 int
-cache_submitted_by(struct cache *c, const char *jobid, const char *token_id)
+cache_submitted_by(struct cache *c, const char *jobid, const char *token_id,
+    int64_t *at)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -559,6 +561,8 @@ cache_submitted_by(struct cache *c, const char *jobid, const char *token_id)
 	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, token_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && at != NULL)
+		*at = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;

@@ -98,9 +98,12 @@ int	cache_count_by_status(struct cache *,
 int	cache_store_submission(struct cache *, const char *jobid,
 	    const char *type, const char *token_id, int64_t now);
 
-/* 1 when token_id submitted jobid through the proxy, 0 if not, -1 on error. */
+/*
+ * 1 when token_id submitted jobid through the proxy (when, into *at unless
+ * NULL), 0 if not, -1 on error.
+ */
 int	cache_submitted_by(struct cache *, const char *jobid,
-	    const char *token_id);
+	    const char *token_id, int64_t *at);
 
 /*
  * The commands (export, import, stats, purge) work on a database a server

@@ -34,6 +34,7 @@
 #define LINE_MAX_LEN	1024		/* chunk-size and trailer lines */
 #define TRAILERS_MAX	16384
 #define WRITE_MAX	(1024 * 1024)	/* bytes per write(2) */
+#define EVHTTP_HELD_MAX	(128 * 1024)	/* bytes evhttp's input may hold */
 
 enum fstate {
 	F_HEAD,		/* next: a request's head */
@@ -74,6 +75,9 @@ struct framer {
 	bufferevent_event_cb	 under_event;
 	void			*under_arg;
 	short			 held_event;	/* EOF kept until output is out */
+	int			 close_after;	/* end the connection after this request */
+	struct event		*closer;	/* owned: ends it, from the loop */
+	struct timeval		 idle;		/* evhttp's read/write timeout */
 };
 
 static void
@@ -128,11 +132,10 @@ is_token(const char *p, size_t len)
 
 /* The head is left to evhttp, and with it the rest of the connection. */
 static void
-go_raw(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
+go_raw(struct framer *f)
 {
 	f->state = F_RAW;
 	f->cur = FRAMER_EVHTTP;
-	evbuffer_add_buffer(dst, src);
 }
 
 /* Where the head in src ends (after its empty line), or -1. */
@@ -161,17 +164,17 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	size_t len, vlen;
 	uint64_t cl = 0;
 	int have_cl = 0, chunked = 0, have_te = 0, expect = 0, bad = 0;
-	int first = 1, http10;
+	int first = 1, http10, connect = 0;
 
 	if (end < 0) {
 		if (evbuffer_get_length(src) > HEAD_MAX) {
-			go_raw(f, src, dst);
+			go_raw(f);
 			return 2;
 		}
 		return 0;
 	}
 	if (end > HEAD_MAX || (p = (const char *)evbuffer_pullup(src, end)) == NULL) {
-		go_raw(f, src, dst);
+		go_raw(f);
 		return 2;
 	}
 	http10 = 0;
@@ -189,6 +192,9 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 			if (len == 0)
 				goto raw;
 			http10 = len >= 8 && memcmp(line + len - 8, "HTTP/1.0", 8) == 0;
+			/* evhttp sends no length after CONNECT and keeps the
+			 * connection: it must end after the answer. */
+			connect = len >= 8 && memcmp(line, "CONNECT ", 8) == 0;
 			continue;
 		}
 		if (len == 0)
@@ -256,7 +262,11 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	f->ended = 0;
 	evbuffer_drain(f->body, evbuffer_get_length(f->body));
 	f->length = chunked ? -1 : (int64_t)cl;
-	if (bad) {
+	f->close_after = connect;
+	if (connect) {
+		f->cur = FRAMER_NONE;
+		f->state = F_DROP;
+	} else if (bad) {
 		f->cur = FRAMER_BAD_HEADER;
 		f->state = F_DROP;
 	} else if (!chunked && cl > f->max_body) {
@@ -277,7 +287,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	}
 	return 1;
 raw:
-	go_raw(f, src, dst);
+	go_raw(f);
 	return 2;
 }
 
@@ -400,15 +410,24 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
     enum bufferevent_flush_mode mode, void *arg)
 {
 	struct framer *f = arg;
+	size_t had = evbuffer_get_length(dst), room;
 	int progressed = 0;
 
-	(void)limit;
 	(void)mode;
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	while (evbuffer_get_length(src) > 0) {
 		switch (f->state) {
 		case F_RAW:
-			evbuffer_add_buffer(dst, src);
+			/* Within evhttp's buffer limit (limit < 0: none). */
+			if (limit >= 0) {
+				size_t added = evbuffer_get_length(dst) - had;
+
+				room = (size_t)limit > added ? (size_t)limit - added : 0;
+			} else
+				room = evbuffer_get_length(src);
+			if (room == 0)
+				return progressed ? BEV_OK : BEV_NEED_MORE;
+			evbuffer_remove_buffer(src, dst, room);
 			return BEV_OK;
 		case F_DROP:
 			evbuffer_drain(src, evbuffer_get_length(src));
@@ -429,6 +448,7 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 }
 
 static void	writable_cb(evutil_socket_t, short, void *);
+static void	closer_cb(evutil_socket_t, short, void *);
 
 /* Waits for the socket to take more output. */
 static void
@@ -581,6 +601,8 @@ framer_free(void *arg)
 		event_free(f->notify);
 	if (f->writable != NULL)
 		event_free(f->writable);
+	if (f->closer != NULL)
+		event_free(f->closer);
 	if (f->body != NULL)
 		evbuffer_free(f->body);
 	memset(f, 0, sizeof(*f));
@@ -588,7 +610,8 @@ framer_free(void *arg)
 }
 
 struct bufferevent *
-framer_bev_new(struct event_base *base, uint64_t max_body, struct framer **out)
+framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s,
+    struct framer **out)
 {
 	struct bufferevent *under, *bev;
 	struct framer *f;
@@ -598,10 +621,12 @@ framer_bev_new(struct event_base *base, uint64_t max_body, struct framer **out)
 	f->magic = FRAMER_MAGIC;
 	f->base = base;
 	f->max_body = max_body;
+	f->idle.tv_sec = idle_s;
 	f->state = F_HEAD;
 	f->cur = FRAMER_NONE;
 	if ((f->body = evbuffer_new()) == NULL ||
 	    (f->notify = event_new(base, -1, 0, notify_cb, f)) == NULL ||
+	    (f->closer = event_new(base, -1, 0, closer_cb, f)) == NULL ||
 	    (under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		framer_free(f);
 		return NULL;
@@ -618,8 +643,12 @@ framer_bev_new(struct event_base *base, uint64_t max_body, struct framer **out)
 		return NULL;
 	}
 	bufferevent_setwatermark(under, EV_READ, 0, UNDER_HIGH);
-	/* evhttp wakes for a head only, never for body bytes moving. */
-	bufferevent_setwatermark(bev, EV_READ, 1, 0);
+	/*
+	 * evhttp wakes for a head only, never for body bytes moving; what it
+	 * may hold is a head, or on a connection left to it, a head and a
+	 * body under its own limit.
+	 */
+	bufferevent_setwatermark(bev, EV_READ, 1, EVHTTP_HELD_MAX);
 	f->under = under;
 	bufferevent_getcb(under, &f->under_read, &f->under_write,
 	    &f->under_event, &f->under_arg);
@@ -688,10 +717,44 @@ framer_body_read(struct framer *f, void *buf, size_t len, size_t *n)
 	return FRAMER_WAIT;
 }
 
+/*
+ * Ends a connection whose input can no longer be read (a refused request,
+ * CONNECT): evhttp is told the input ended, and frees it.
+ */
+static void
+closer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct framer *f = arg;
+	bufferevent_data_cb rd, wr;
+	bufferevent_event_cb ev;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	bufferevent_getcb(f->filter, &rd, &wr, &ev, NULL);
+	if (ev != NULL)
+		f->under_event(f->under, BEV_EVENT_EOF | BEV_EVENT_READING,
+		    f->under_arg);
+}
+
+void
+framer_hold_read_timeout(struct framer *f)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	/* Upstream may think for long; hang-ups are watched otherwise. */
+	bufferevent_set_timeouts(f->filter, NULL, &f->idle);
+}
+
 void
 framer_request_done(struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
+	bufferevent_set_timeouts(f->filter, &f->idle, &f->idle);
+	if (f->state == F_DROP || f->close_after) {
+		f->busy = 1;	/* nothing more goes to evhttp */
+		event_active(f->closer, EV_TIMEOUT, 0);
+		return;
+	}
 	f->busy = 0;
 	if (!f->ended) {
 		f->discard = 1;

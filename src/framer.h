@@ -46,7 +46,7 @@ enum framer_read {
  * The framer lives as long as the bufferevent.  NULL on failure.
  */
 struct bufferevent *framer_bev_new(struct event_base *, uint64_t max_body,
-	    struct framer **out);
+	    int idle_s, struct framer **out);
 
 /* The framing of the current request. */
 enum framer_body framer_current(const struct framer *);
@@ -71,8 +71,16 @@ enum framer_read framer_body_read(struct framer *, void *buf, size_t len,
 
 /*
  * The current request has been answered (evhttp's on-complete): the next
- * request's head may be handed to evhttp.
+ * request's head may be handed to evhttp, or, after a refused request or
+ * CONNECT, the connection is ended.  Restores the idle timeout.
  */
 void	framer_request_done(struct framer *);
+
+/*
+ * No read timeout until the current request is answered (upstream may take
+ * long; the handler watches for hang-ups itself).  idle_s still bounds a
+ * stalled write.
+ */
+void	framer_hold_read_timeout(struct framer *);
 
 #endif

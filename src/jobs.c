@@ -44,6 +44,7 @@
 #define SWEEP_INTERVAL_S	10
 #define SWEEP_BATCH		500
 #define SWEEP_BATCHES		20		/* at most per sweep */
+#define SUBMIT_GRACE_MS		60000		/* a new job's 404 is not kept */
 
 /* One request waiting for a fetch. */
 struct waiter {
@@ -422,6 +423,7 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
     const char *etag, int64_t now, int *stored)
 {
 	struct proxy *px = s->jobs->px;
+	int64_t submitted = 0;
 
 	*stored = 0;
 	if (po->store_job) {
@@ -432,13 +434,14 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 			log_error("cache: cannot store job %s", s->jobid);
 	}
 	/*
-	 * A job this token submitted through us exists: upstream's 404 right
-	 * after the submit is not repeated for negative-ttl.
+	 * A job this token submitted through us a moment ago exists: a 404
+	 * from an upstream still catching up is not repeated for negative-ttl.
 	 */
 	if (po->store_negative && px->policy.negative_ttl_ms > 0 &&
-	    cache_submitted_by(px->cache, s->jobid, s->token_id) == 1)
-		log_info("job %s: upstream said %ld to the token that submitted"
-		    " it; not remembered", s->jobid, res->status);
+	    res->status == 404 && cache_submitted_by(px->cache, s->jobid,
+	    s->token_id, &submitted) == 1 && now - submitted < SUBMIT_GRACE_MS)
+		log_info("job %s: upstream said 404 to the token that just"
+		    " submitted it; not remembered", s->jobid);
 	else if (po->store_negative && px->policy.negative_ttl_ms > 0) {
 		if (cache_store_negative(px->cache, s->jobid, s->token_id,
 		    (int)res->status, res->body, res->len, now,

@@ -5,7 +5,8 @@
  * upstream's head is in, a chunk per piece of body, and the transfer is
  * paused while more than OUT_HIGH_WATER bytes wait for a slow client.  An
  * answer cut short upstream closes the client's connection, so that a
- * truncated body is never passed off as complete.
+ * truncated body is never passed off as complete (with a length or chunks;
+ * an HTTP/1.0 client of an answer without a length cannot tell).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@
 #define OUT_HIGH_WATER		(256 * 1024)	/* bytes queued for the client */
 #define SUBMIT_BODY_MAX		65536		/* submit answers we read */
 #define HEADER_VALUE_MAX	16384
-#define CONN_TOKENS_MAX		512
+#define CONN_TOKENS_MAX		4096
 
 /* One request being forwarded. */
 struct passthru {
@@ -264,9 +265,11 @@ up_header(const char *name, size_t nlen, const char *value, size_t vlen,
 	if (nlen == 10 && strncasecmp(name, "Connection", 10) == 0) {
 		size_t have = strlen(p->conn_tokens);
 
-		if (have + vlen + 2 < sizeof(p->conn_tokens))
-			snprintf(p->conn_tokens + have, sizeof(p->conn_tokens) -
-			    have, ",%.*s", (int)vlen, value);
+		/* Headers it names could not all be dropped: refuse it. */
+		if (have + vlen + 2 >= sizeof(p->conn_tokens))
+			return -1;
+		snprintf(p->conn_tokens + have, sizeof(p->conn_tokens) - have,
+		    ",%.*s", (int)vlen, value);
 		return 0;
 	}
 	if (passthru_hop_by_hop(name, nlen) || nlen >= sizeof(n) ||
@@ -489,10 +492,10 @@ static int
 forward_headers(struct passthru *p, struct evkeyvalq *in,
     struct curl_slist **list, const char **why)
 {
-	struct evkeyval *h;
-	const char *conn = evhttp_find_header(in, "Connection"), *tok;
+	struct evkeyval *h, *c;
+	const char *tok;
 	size_t len;
-	int accept = 0, ctype = 0;
+	int accept = 0, ctype = 0, listed;
 
 	*why = NULL;
 	TAILQ_FOREACH(h, in, next) {
@@ -501,11 +504,15 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 			return -1;
 		}
 		len = strlen(h->key);
-		if (passthru_hop_by_hop(h->key, len) ||
+		listed = 0;
+		TAILQ_FOREACH(c, in, next)	/* every Connection header counts */
+			if (strcasecmp(c->key, "Connection") == 0 &&
+			    passthru_listed(c->value, h->key, len))
+				listed = 1;
+		if (listed || passthru_hop_by_hop(h->key, len) ||
 		    strcasecmp(h->key, "Host") == 0 ||
 		    strcasecmp(h->key, "Content-Length") == 0 ||
-		    strcasecmp(h->key, "Expect") == 0 ||
-		    (conn != NULL && passthru_listed(conn, h->key, len)))
+		    strcasecmp(h->key, "Expect") == 0)
 			continue;
 		if (strcasecmp(h->key, "Accept") == 0)
 			accept = 1;
@@ -546,6 +553,16 @@ method_of(struct evhttp_request *req)
 	return NULL;
 }
 
+/* A request-target holds no spaces or control bytes. */
+static int
+clean_target(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* Whether the request-target has a "." or ".." path segment. */
 static int
 has_dot_segment(const char *uri)
@@ -582,6 +599,8 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	CHECK_OBJ(px, PROXY_MAGIC);
 	memset(&ri, 0, sizeof(ri));
 	ri.started = started;
+	if (framer != NULL)
+		framer_hold_read_timeout(framer);
 	if (px->cfg->offline) {
 		server_reply_error(px, req, 504, "Not in cache (offline)", &ri);
 		return;
@@ -593,7 +612,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 		return;
 	}
 	/* Origin-form only; what curl would cut or fold is refused. */
-	if (target == NULL || target[0] != '/' ||
+	if (target == NULL || target[0] != '/' || !clean_target(target) ||
 	    evhttp_uri_get_fragment(uri) != NULL || has_dot_segment(target)) {
 		server_reply_error(px, req, 400, "Bad request target", &ri);
 		return;
@@ -650,7 +669,8 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	    &stream_cb, p);
 	free(url);
 	if (p->up == NULL) {
-		server_reply_error(px, req, 502, "Upstream unreachable", &ri);
+		server_reply_error(px, req, 503, "Cannot start the upstream request",
+		    &ri);
 		passthru_free(p);
 		return;
 	}

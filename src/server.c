@@ -40,6 +40,7 @@
 #define SERVER_MAGIC		0x53525652u
 #define MAX_HEADERS_SIZE	16384		/* request line and headers */
 #define IDLE_TIMEOUT_S		60		/* read/write inactivity */
+#define EVHTTP_BODY_MAX		65536		/* bodies evhttp reads itself */
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
 #define FD_RESERVE		64		/* for curl, SQLite, logs */
@@ -389,15 +390,9 @@ request_cb(struct evhttp_request *req, void *arg)
 		server_reply_error(px, req, 503, "Shutting down", &ri);
 		return;
 	}
-	/* evhttp 2.1 sends no length with an answer to CONNECT: close it. */
+	/* The framer ends the connection after this answer. */
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Connection", "close");
 		server_reply_error(px, req, 405, "Method not allowed", &ri);
-		return;
-	}
-	if (path == NULL || path[0] != '/') {
-		server_reply_error(px, req, 400, "Bad request", &ri);
 		return;
 	}
 	/* Refused by its head: the body that follows is not read. */
@@ -411,6 +406,10 @@ request_cb(struct evhttp_request *req, void *arg)
 			    &ri);
 		else
 			server_reply_error(px, req, 400, "Bad header", &ri);
+		return;
+	}
+	if (path == NULL || path[0] != '/') {
+		server_reply_error(px, req, 400, "Bad request", &ri);
 		return;
 	}
 	switch (route_of(path)) {
@@ -486,7 +485,8 @@ bev_cb(struct event_base *base, void *arg)
 	 * With CLOSE_ON_FREE, evhttp only shuts the socket down when it is
 	 * done; the sweep's last reference closes it after its events are gone.
 	 */
-	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body, &f)) == NULL)
+	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body,
+	    IDLE_TIMEOUT_S, &f)) == NULL)
 		return NULL;
 	/* The listener is paused at the limit, so there is always room. */
 	assert(sv->nconns < sv->maxconns);
@@ -666,13 +666,18 @@ server_run(const struct config *cfg)
 		goto done;
 	}
 	evhttp_set_max_headers_size(px.http, MAX_HEADERS_SIZE);
-	evhttp_set_max_body_size(px.http, cfg->max_request_body);
+	/*
+	 * Bodies are read by the framer; evhttp reads one itself only on a
+	 * connection left to it (a head over the size limit).
+	 */
+	evhttp_set_max_body_size(px.http, EVHTTP_BODY_MAX);
 	evhttp_set_timeout(px.http, IDLE_TIMEOUT_S);
 	evhttp_set_allowed_methods(px.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
 	    EVHTTP_REQ_PATCH);
-	evhttp_set_default_content_type(px.http, "application/json; charset=utf-8");
+	/* Relayed answers keep upstream's headers; ours set their own. */
+	evhttp_set_default_content_type(px.http, NULL);
 	evhttp_set_gencb(px.http, request_cb, &px);
 	evhttp_set_bevcb(px.http, bev_cb, &sv);
 

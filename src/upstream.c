@@ -458,6 +458,8 @@ request_new(struct upstream *up, const char *url, upstream_done_fn *done,
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    up->opt.timeout_ms < 10000 ? up->opt.timeout_ms : 10000L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Through an HTTP proxy, its CONNECT answer is not upstream's. */
+	curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	return r;

@@ -566,14 +566,17 @@ START_TEST(test_submissions)
 {
 	struct cache *c = open_backend(_i);
 
-	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_A), 0);
+	int64_t at = 0;
+
+	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_A, NULL), 0);
 	ck_assert_int_eq(cache_store_submission(c, "js", "video", TOK_A, T), 0);
-	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_A), 1);
-	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_B), 0);
-	ck_assert_int_eq(cache_submitted_by(c, "jother", TOK_A), 0);
+	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_A, &at), 1);
+	ck_assert_int_eq(at, T);
+	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_B, NULL), 0);
+	ck_assert_int_eq(cache_submitted_by(c, "jother", TOK_A, NULL), 0);
 	/* The first submitter stays; recording again changes nothing. */
-	ck_assert_int_eq(cache_store_submission(c, "js", "video", TOK_B, T), 0);
-	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_B), 0);
+	ck_assert_int_eq(cache_store_submission(c, "js", "video", TOK_B, T + 5), 0);
+	ck_assert_int_eq(cache_submitted_by(c, "js", TOK_B, NULL), 0);
 	close_backend(c);
 }
 END_TEST
