@@ -534,25 +534,6 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 	return 0;
 }
 
-/* The method as upstream should see it; NULL for one not passed through. */
-static const char *
-method_of(struct evhttp_request *req)
-{
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET:		return "GET";
-	case EVHTTP_REQ_POST:		return "POST";
-	case EVHTTP_REQ_HEAD:		return "HEAD";
-	case EVHTTP_REQ_PUT:		return "PUT";
-	case EVHTTP_REQ_DELETE:		return "DELETE";
-	case EVHTTP_REQ_OPTIONS:	return "OPTIONS";
-	case EVHTTP_REQ_PATCH:		return "PATCH";
-	case EVHTTP_REQ_TRACE:
-	case EVHTTP_REQ_CONNECT:
-		break;
-	}
-	return NULL;
-}
-
 /* A request-target holds no spaces or control bytes. */
 static int
 clean_target(const char *s)
@@ -605,7 +586,9 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 		server_reply_error(px, req, 504, "Not in cache (offline)", &ri);
 		return;
 	}
-	if ((method = method_of(req)) == NULL) {
+	method = server_method(req);
+	if (strcmp(method, "TRACE") == 0 || strcmp(method, "CONNECT") == 0 ||
+	    strcmp(method, "-") == 0) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
 		    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 		server_reply_error(px, req, 405, "Method not allowed", &ri);

@@ -85,10 +85,10 @@ server_error_body(struct evbuffer *buf, const char *msg)
 	return rc;
 }
 
-static const char *
-method_name(enum evhttp_cmd_type m)
+const char *
+server_method(struct evhttp_request *req)
 {
-	switch (m) {
+	switch (evhttp_request_get_command(req)) {
 	case EVHTTP_REQ_GET:		return "GET";
 	case EVHTTP_REQ_POST:		return "POST";
 	case EVHTTP_REQ_HEAD:		return "HEAD";
@@ -253,7 +253,7 @@ server_log(struct proxy *px, struct evhttp_request *req, int status,
 	}
 	uri = evhttp_request_get_evhttp_uri(req);
 	la.client = client;
-	la.method = method_name(evhttp_request_get_command(req));
+	la.method = server_method(req);
 	la.path = uri ? evhttp_uri_get_path(uri) : NULL;
 	la.status = status;
 	la.cache = ri->cache;

@@ -47,6 +47,9 @@ void	server_log(struct proxy *, struct evhttp_request *, int status,
 /* Whether the server is shutting down (answers then close their connection). */
 int	server_draining(const struct proxy *);
 
+/* The request's method as a string ("GET"), or "-". */
+const char	*server_method(struct evhttp_request *);
+
 /* The framer of req's connection, or NULL. */
 struct framer	*server_framer(struct proxy *, struct evhttp_request *);
 

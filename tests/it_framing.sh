@@ -110,6 +110,13 @@ check_re "refused" "$(head -1 "$IT_TMP/big.out")" '^HTTP/1.1 (400|413|431)'
 check "the proxy's peak memory grew by under 4 MiB" \
     test $(($(vm_hwm_kb "$LP_PID") - hwm0)) -lt 4096
 
+tcase "TRACE is not passed through: 405 with Allow"
+before=$(fake_total)
+http -X TRACE "$LP/v1/echo"
+check_status 405
+check_header Allow "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+check_eq "upstream not called" "$(fake_total)" "$before"
+
 tcase "CONNECT: 405 and the connection closed"
 printf 'CONNECT evil.example:443 HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n' >"$IT_TMP/co.req"
 send "$IT_TMP/co.req" >"$IT_TMP/co.out"
