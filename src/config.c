@@ -463,5 +463,11 @@ config_usage(FILE *fp)
 	fprintf(fp,
 	    "\n"
 	    "signals: SIGINT or SIGTERM stop accepting, finish requests in flight\n"
-	    "(at most 5 s), close the database and exit 0.\n");
+	    "(at most 5 s), close the database and exit 0.\n"
+	    "\n"
+	    "other commands, on a cache file (lumaproxy COMMAND --help):\n"
+	    "  export   write finished jobs as JSON Lines\n"
+	    "  import   read such lines into the cache\n"
+	    "  stats    jobs by type and status, database size\n"
+	    "  purge    remove jobs by jobid or age\n");
 }
