@@ -267,7 +267,6 @@ import_line(struct record_parser *rp, const char *line, size_t len,
 	json_error_t jerr;
 	json_t *o, *v, *g;
 	struct record rec;
-	char jobid[JOBID_MAX + 1];
 	const char *when;
 	size_t i;
 
@@ -293,8 +292,7 @@ import_line(struct record_parser *rp, const char *line, size_t len,
 	row->type = json_string_value(json_object_get(o, "type"));
 	row->body = json_string_value(v);
 	row->len = json_string_length(v);
-	if (jobid_decode(row->jobid, strlen(row->jobid), jobid) != 0 ||
-	    strcmp(jobid, row->jobid) != 0) {
+	if (!jobid_valid(row->jobid)) {
 		*why = "invalid jobid";
 		return -1;
 	}
@@ -537,7 +535,6 @@ admin_purge(int argc, char **argv)
 	struct purge_acc a;
 	int first, rc = 0;
 	int64_t now = util_now_ms();
-	char jobid[JOBID_MAX + 1];
 
 	if ((first = parse("purge", argc, argv,
 	    ALLOW(O_OLDER) | ALLOW(O_STATUS), &o)) < 0)
@@ -547,8 +544,7 @@ admin_purge(int argc, char **argv)
 	if (o.status != NULL && o.older_days < 0)
 		return bad_usage("purge", "--status goes with --older-than");
 	for (int i = first; i < argc; i++)
-		if (jobid_decode(argv[i], strlen(argv[i]), jobid) != 0 ||
-		    strcmp(jobid, argv[i]) != 0) {
+		if (!jobid_valid(argv[i])) {
 			fprintf(stderr, "lumaproxy purge: invalid jobid '%s'\n",
 			    argv[i]);
 			return 2;

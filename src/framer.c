@@ -116,20 +116,6 @@ token_eq(const char *p, size_t len, const char *s)
 	return strlen(s) == len && strncasecmp(p, s, len) == 0;
 }
 
-/* Whether p[0..len) is a token (RFC 9110), as a field name must be. */
-static int
-is_token(const char *p, size_t len)
-{
-	if (len == 0)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (strchr("!#$%&'*+-.^_`|~", p[i]) == NULL &&
-		    !((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') ||
-		    (p[i] >= 'A' && p[i] <= 'Z')))
-			return 0;
-	return 1;
-}
-
 /* The head is left to evhttp, and with it the rest of the connection. */
 static void
 go_raw(struct framer *f)
@@ -204,7 +190,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		 * folded lines, names that are not tokens ("Name : v").
 		 */
 		if ((colon = memchr(line, ':', len)) == NULL ||
-		    !is_token(line, (size_t)(colon - line))) {
+		    !util_http_token(line, (size_t)(colon - line))) {
 			bad = 1;
 			continue;
 		}
@@ -244,7 +230,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		len = (size_t)(nl - line);
 		/* Lines refused above are not shown to evhttp either. */
 		if (!first && len > 1 && ((colon = memchr(line, ':', len)) == NULL ||
-		    !is_token(line, (size_t)(colon - line)) ||
+		    !util_http_token(line, (size_t)(colon - line)) ||
 		    token_eq(line, (size_t)(colon - line), "Content-Length") ||
 		    token_eq(line, (size_t)(colon - line), "Transfer-Encoding") ||
 		    token_eq(line, (size_t)(colon - line), "Expect")))
@@ -610,8 +596,7 @@ framer_free(void *arg)
 }
 
 struct bufferevent *
-framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s,
-    struct framer **out)
+framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s)
 {
 	struct bufferevent *under, *bev;
 	struct framer *f;
@@ -653,8 +638,21 @@ framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s,
 	bufferevent_getcb(under, &f->under_read, &f->under_write,
 	    &f->under_event, &f->under_arg);
 	bufferevent_setcb(under, under_read_cb, under_write_cb, under_event_cb, f);
-	*out = f;
 	return bev;
+}
+
+struct framer *
+framer_of(struct bufferevent *bev)
+{
+	struct bufferevent *under;
+	bufferevent_data_cb rd;
+	void *arg = NULL;
+
+	if (bev == NULL || (under = bufferevent_get_underlying(bev)) == NULL)
+		return NULL;
+	/* Our callbacks on the socket carry the framer, until it is freed. */
+	bufferevent_getcb(under, &rd, NULL, NULL, &arg);
+	return rd == under_read_cb ? arg : NULL;
 }
 
 enum framer_body

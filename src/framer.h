@@ -43,10 +43,14 @@ enum framer_read {
 /*
  * Creates a client connection's bufferevent (a filter over a socket
  * bufferevent with no fd yet, as evhttp's bevcb wants) and its framer.
- * The framer lives as long as the bufferevent.  NULL on failure.
+ * The framer lives as long as the bufferevent (framer_of() finds it).
+ * NULL on failure.
  */
 struct bufferevent *framer_bev_new(struct event_base *, uint64_t max_body,
-	    int idle_s, struct framer **out);
+	    int idle_s);
+
+/* The framer of a bufferevent made by framer_bev_new(), or NULL. */
+struct framer	*framer_of(struct bufferevent *);
 
 /* The framing of the current request. */
 enum framer_body framer_current(const struct framer *);

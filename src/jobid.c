@@ -51,6 +51,16 @@ jobid_decode(const char *seg, size_t len, char *out)
 	return 0;
 }
 
+int
+jobid_valid(const char *jobid)
+{
+	char out[JOBID_MAX + 1];
+
+	/* '%' is not allowed in a jobid: decoding a valid one is a copy. */
+	return strchr(jobid, '%') == NULL &&
+	    jobid_decode(jobid, strlen(jobid), out) == 0;
+}
+
 void
 jobid_encode(const char *jobid, char *out)
 {

@@ -16,6 +16,9 @@
  */
 int	jobid_decode(const char *seg, size_t len, char *out);
 
+/* Whether an already decoded jobid (from a record, a command line) is valid. */
+int	jobid_valid(const char *jobid);
+
 /* Canonical encoding of a valid jobid into out (JOBID_ENC_MAX bytes). */
 void	jobid_encode(const char *jobid, char *out);
 

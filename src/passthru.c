@@ -1,7 +1,7 @@
 /*
- * The pass-through.  The request body comes whole from evhttp (bounded by
- * --max-request-body) and is handed to curl, which sends it with its
- * length.  The answer goes out as it arrives: evhttp_send_reply_start() when
+ * The pass-through.  The request body streams from the connection's framer
+ * to curl as it arrives (or, on a connection left to evhttp, comes whole in
+ * the request), bounded by --max-request-body.  The answer goes out as it arrives: evhttp_send_reply_start() when
  * upstream's head is in, a chunk per piece of body, and the transfer is
  * paused while more than OUT_HIGH_WATER bytes wait for a slow client.  An
  * answer cut short upstream closes the client's connection, so that a
@@ -96,20 +96,6 @@ passthru_listed(const char *list, const char *name, size_t len)
 		p += n;
 	}
 	return 0;
-}
-
-/* RFC 9110 token characters, for header names. */
-static int
-is_token(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (strchr("!#$%&'*+-.^_`|~", *s) == NULL &&
-		    !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= 'A' && *s <= 'Z')))
-			return 0;
-	return 1;
 }
 
 /* A header value may hold no control characters but tabs. */
@@ -379,25 +365,23 @@ static void
 note_submission(struct passthru *p)
 {
 	const char *id;
-	char jobid[JOBID_MAX + 1];
 	json_t *o;
 	size_t len = evbuffer_get_length(p->submit);
 
 	o = json_loadb((const char *)evbuffer_pullup(p->submit, -1), len, 0, NULL);
 	id = json_string_value(json_object_get(o, "jobid"));
-	if (id == NULL || jobid_decode(id, strlen(id), jobid) != 0 ||
-	    strcmp(id, jobid) != 0 || p->token_id[0] == '\0') {
+	if (id == NULL || !jobid_valid(id) || p->token_id[0] == '\0') {
 		log_debug("passthru: submit answer without a usable jobid");
 		json_decref(o);
 		return;
 	}
 	metrics_submitted(p->px->metrics);
-	if (cache_store_submission(p->px->cache, jobid, p->submit_type,
+	if (cache_store_submission(p->px->cache, id, p->submit_type,
 	    p->token_id, util_now_ms()) != 0)
-		log_error("cache: cannot record submitted job %s", jobid);
+		log_error("cache: cannot record submitted job %s", id);
 	else
 		log_info("passthru: %s job %s submitted by token %s",
-		    p->submit_type, jobid, p->fp);
+		    p->submit_type, id, p->fp);
 	json_decref(o);
 }
 
@@ -499,7 +483,8 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 
 	*why = NULL;
 	TAILQ_FOREACH(h, in, next) {
-		if (!is_token(h->key) || !clean_value(h->value)) {
+		if (!util_http_token(h->key, strlen(h->key)) ||
+		    !clean_value(h->value)) {
 			*why = "Bad header";
 			return -1;
 		}
@@ -568,7 +553,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	const char *path = evhttp_uri_get_path(uri), *method, *why;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct evhttp_connection *evcon;
-	struct framer *framer = server_framer(px, req);
+	struct framer *framer = server_framer(req);
 	struct curl_slist *headers = NULL;
 	struct reply_info ri;
 	struct passthru *p;

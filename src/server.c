@@ -48,17 +48,11 @@
 #define JOBS_PREFIX		"/v1/luma/jobs"
 #define V1_PREFIX		"/v1/"
 
-/* An open client connection: our reference to its bufferevent, its framer. */
-struct conn {
-	struct bufferevent		*bev;		/* owned ref */
-	struct framer			*framer;	/* lives as long as bev */
-};
-
 struct server {
 	unsigned			 magic;
 	struct proxy			*px;		/* borrowed */
 	struct evhttp_bound_socket	*bound;		/* owned by evhttp */
-	struct conn			*conns;		/* owned, one per open connection */
+	struct bufferevent		**conns;	/* owned refs, one per open connection */
 	size_t				 nconns;
 	size_t				 maxconns;
 	int				 paused;	/* listener disabled at the limit */
@@ -169,19 +163,12 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 }
 
 struct framer *
-server_framer(struct proxy *px, struct evhttp_request *req)
+server_framer(struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev;
-	struct server *sv = px->server;
 
-	if (sv == NULL || evcon == NULL)
-		return NULL;
-	bev = evhttp_connection_get_bufferevent(evcon);
-	for (size_t i = 0; i < sv->nconns; i++)
-		if (sv->conns[i].bev == bev)
-			return sv->conns[i].framer;
-	return NULL;
+	return evcon != NULL ?
+	    framer_of(evhttp_connection_get_bufferevent(evcon)) : NULL;
 }
 
 /* evhttp: a reply has been written whole; the connection takes the next. */
@@ -192,7 +179,7 @@ done_cb(struct evhttp_request *req, void *arg)
 	struct framer *f;
 
 	CHECK_OBJ(px, PROXY_MAGIC);
-	if ((f = server_framer(px, req)) != NULL)
+	if ((f = server_framer(req)) != NULL)
 		framer_request_done(f);
 }
 
@@ -396,7 +383,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	/* Refused by its head: the body that follows is not read. */
-	if ((f = server_framer(px, req)) != NULL &&
+	if ((f = server_framer(req)) != NULL &&
 	    (framer_current(f) == FRAMER_TOO_LARGE ||
 	    framer_current(f) == FRAMER_BAD_HEADER)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -450,9 +437,9 @@ conn_sweep(struct server *sv)
 	size_t i = 0;
 
 	while (i < sv->nconns) {
-		bufferevent_getcb(sv->conns[i].bev, &rd, &wr, &ev, NULL);
+		bufferevent_getcb(sv->conns[i], &rd, &wr, &ev, NULL);
 		if (rd == NULL && wr == NULL && ev == NULL) {
-			bufferevent_decref(sv->conns[i].bev);
+			bufferevent_decref(sv->conns[i]);
 			sv->conns[i] = sv->conns[--sv->nconns];
 		} else
 			i++;
@@ -478,7 +465,6 @@ bev_cb(struct event_base *base, void *arg)
 {
 	struct server *sv = arg;
 	struct bufferevent *bev;
-	struct framer *f;
 
 	CHECK_OBJ(sv, SERVER_MAGIC);
 	/*
@@ -486,13 +472,12 @@ bev_cb(struct event_base *base, void *arg)
 	 * done; the sweep's last reference closes it after its events are gone.
 	 */
 	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body,
-	    IDLE_TIMEOUT_S, &f)) == NULL)
+	    IDLE_TIMEOUT_S)) == NULL)
 		return NULL;
 	/* The listener is paused at the limit, so there is always room. */
 	assert(sv->nconns < sv->maxconns);
 	bufferevent_incref(bev);
-	sv->conns[sv->nconns].framer = f;
-	sv->conns[sv->nconns++].bev = bev;
+	sv->conns[sv->nconns++] = bev;
 	if (sv->nconns >= sv->maxconns && !sv->paused) {
 		evconnlistener_disable(evhttp_bound_socket_get_listener(sv->bound));
 		sv->paused = 1;
@@ -741,7 +726,7 @@ done:
 	upstream_free(px.up);		/* ... before their upstream calls. */
 	conn_sweep(&sv);
 	for (size_t i = 0; i < sv.nconns; i++)
-		bufferevent_decref(sv.conns[i].bev);
+		bufferevent_decref(sv.conns[i]);
 	free(sv.conns);
 	if (sv.conn_sweep != NULL)
 		event_free(sv.conn_sweep);

@@ -51,7 +51,7 @@ int	server_draining(const struct proxy *);
 const char	*server_method(struct evhttp_request *);
 
 /* The framer of req's connection, or NULL. */
-struct framer	*server_framer(struct proxy *, struct evhttp_request *);
+struct framer	*server_framer(struct evhttp_request *);
 
 /*
  * A reply not sent through server_reply() is about to be finished: while

@@ -114,6 +114,22 @@ util_parse_iso8601(const char *s, int64_t *ms)
 	return 0;
 }
 
+int
+util_http_token(const char *p, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') ||
+		    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL)))
+			return 0;
+	}
+	return 1;
+}
+
 void
 util_hex(const unsigned char *in, size_t n, char *out)
 {

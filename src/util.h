@@ -35,6 +35,9 @@ void	util_iso8601_ms(int64_t ms, char *buf, size_t len);
  */
 int	util_parse_iso8601(const char *s, int64_t *ms);
 
+/* Whether p[0..len) is an HTTP token (RFC 9110), as a field name must be. */
+int	util_http_token(const char *p, size_t len);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void	util_hex(const unsigned char *in, size_t n, char *out);
 

@@ -756,6 +756,43 @@ START_TEST(test_refuse_foreign_table)
 }
 END_TEST
 
+extern const char *const schema_migrations[];
+
+/*
+ * A cache written by the first version (schema 1) is migrated forward on
+ * open and keeps what it held: a finished job and who may see it.
+ */
+START_TEST(test_migrate_from_v1)
+{
+	struct cache *c;
+	char path[64], sql[16384], err[256], etag[ETAG_LEN + 1];
+	int n;
+
+	make_temp(path, sizeof(path), 0);
+	record_etag(completed_body, strlen(completed_body), etag);
+	n = snprintf(sql, sizeof(sql), "%s; PRAGMA application_id = %d;"
+	    " PRAGMA user_version = 1;"
+	    " INSERT INTO jobs VALUES ('%s', 'video', 'completed', 1, '%s',"
+	    " CAST('%s' AS BLOB), %lld);"
+	    " INSERT INTO grants VALUES ('%s', '%s', %lld);",
+	    schema_migrations[0], APPLICATION_ID, JOB1, etag, completed_body,
+	    (long long)T, JOB1, TOK_A, (long long)T);
+	ck_assert_int_lt(n, (int)sizeof(sql));
+	make_sqlite(path, sql);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	ck_assert_int_eq(cache_store_submission(c, "jnew", "video", TOK_A, T), 0);
+	ck_assert_int_eq(cache_submitted_by(c, "jnew", TOK_A, NULL), 1);
+	cache_close(c);
+	/* Reopened: already current, still there. */
+	ck_assert_ptr_nonnull(c = cache_open(path, err, sizeof(err)));
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
 /* Another program's application_id, even with no tables. */
 START_TEST(test_refuse_foreign_appid)
 {
@@ -915,6 +952,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_refuse_foreign_appid);
 	tcase_add_test(tc, test_refuse_newer);
 	tcase_add_test(tc, test_refuse_newer_migrated);
+	tcase_add_test(tc, test_migrate_from_v1);
 	tcase_add_test(tc, test_refuse_corrupt);
 	tcase_add_test(tc, test_refuse_unopenable);
 	tcase_add_test(tc, test_ping_fails);

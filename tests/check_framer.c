@@ -39,7 +39,8 @@ setup(void)
 	ck_assert_int_eq(evutil_make_socket_nonblocking(sp[1]), 0);
 	ck_assert_ptr_nonnull(base = event_base_new());
 	ck_assert_ptr_nonnull(heads = evbuffer_new());
-	ck_assert_ptr_nonnull(bev = framer_bev_new(base, MAX_BODY, 60, &fr));
+	ck_assert_ptr_nonnull(bev = framer_bev_new(base, MAX_BODY, 60));
+	ck_assert_ptr_nonnull(fr = framer_of(bev));
 	ck_assert_int_eq(bufferevent_setfd(bev, sp[0]), 0);
 	bufferevent_setcb(bev, read_cb, NULL, NULL, NULL);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);

@@ -287,6 +287,19 @@ START_TEST(test_roundtrip_longest)
 }
 END_TEST
 
+/* An already decoded jobid: valid as is, never decoded again. */
+START_TEST(test_valid)
+{
+	ck_assert(jobid_valid("j123-abc"));
+	ck_assert(jobid_valid("jx:y@z"));
+	ck_assert(!jobid_valid("j%41"));	/* would decode to "jA" */
+	ck_assert(!jobid_valid("x123"));
+	ck_assert(!jobid_valid("j/1"));
+	ck_assert(!jobid_valid("j 1"));
+	ck_assert(!jobid_valid(""));
+}
+END_TEST
+
 static Suite *
 jobid_suite(void)
 {
@@ -302,6 +315,7 @@ jobid_suite(void)
 	tcase_add_test(tc, test_decode_uses_len);
 	tcase_add_test(tc, test_decode_length);
 	tcase_add_test(tc, test_decode_length_encoded);
+	tcase_add_test(tc, test_valid);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("encode");

@@ -165,6 +165,19 @@ START_TEST(test_parse_iso8601)
 }
 END_TEST
 
+START_TEST(test_http_token)
+{
+	ck_assert(util_http_token("Content-Length", 14));
+	ck_assert(util_http_token("x!#$%&'*+-.^_`|~9", 17));
+	ck_assert(!util_http_token("Content-Length ", 15));
+	ck_assert(!util_http_token(" X", 2));
+	ck_assert(!util_http_token("a:b", 3));
+	ck_assert(!util_http_token("a\0b", 3));
+	ck_assert(!util_http_token("", 0));
+	ck_assert(!util_http_token("caf\xc3\xa9", 5));
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -179,6 +192,7 @@ util_suite(void)
 	tcase_add_loop_test(tc, test_iso8601, 0,
 	    (int)(sizeof(time_cases) / sizeof(time_cases[0])));
 	tcase_add_test(tc, test_hex);
+	tcase_add_test(tc, test_http_token);
 	tcase_add_test(tc, test_clocks);
 	suite_add_tcase(s, tc);
 	return s;
