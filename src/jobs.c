@@ -14,7 +14,6 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -51,7 +50,7 @@ struct waiter {
 	unsigned		 magic;
 	struct slot		*slot;		/* borrowed */
 	struct evhttp_request	*req;		/* borrowed from evhttp */
-	struct event		*closed;	/* owned: EV_CLOSED on the socket */
+	struct client_watch	*watch;		/* owned: the client's hang-up */
 	int64_t			 started;
 	TAILQ_ENTRY(waiter)	 entry;
 };
@@ -257,18 +256,12 @@ send_answer(struct proxy *px, struct evhttp_request *req,
 		evbuffer_free(body);
 }
 
-/* Unhooks w from its connection: no close callback, no close watch. */
+/* Stops watching w's client: it is about to be answered. */
 static void
 waiter_unhook(struct waiter *w)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(w->req);
-
-	if (evcon != NULL)
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
-	if (w->closed != NULL) {
-		event_free(w->closed);
-		w->closed = NULL;
-	}
+	server_unwatch_client(w->watch);
+	w->watch = NULL;
 }
 
 /* Takes w off its slot and frees it; the request is no longer ours. */
@@ -325,45 +318,15 @@ waiter_abandon(struct waiter *w)
 	slot_release(s, util_now_ms());
 }
 
-/* closecb: evhttp is freeing the connection of a waiting request. */
+/* The client of a waiting request hung up (the watch frees the request). */
 static void
-waiter_conn_freed(struct evhttp_connection *evcon, void *arg)
+waiter_gone(void *arg)
 {
 	struct waiter *w = arg;
-	struct evhttp_request *req;
 
-	(void)evcon;
 	CHECK_OBJ(w, WAITER_MAGIC);
-	req = w->req;
-	if (w->closed != NULL) {
-		event_free(w->closed);
-		w->closed = NULL;
-	}
+	w->watch = NULL;
 	waiter_abandon(w);
-	/*
-	 * An unanswered request whose connection failed has been detached
-	 * from it, and is ours to free; otherwise evhttp frees it.
-	 */
-	if (evhttp_request_get_connection(req) == NULL)
-		evhttp_request_free(req);
-}
-
-/* EV_CLOSED on the socket of a waiting request: the client hung up. */
-static void
-waiter_closed_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct waiter *w = arg;
-	struct evhttp_connection *evcon;
-
-	(void)fd;
-	(void)what;
-	CHECK_OBJ(w, WAITER_MAGIC);
-	evcon = evhttp_request_get_connection(w->req);
-	waiter_unhook(w);
-	waiter_abandon(w);
-	/* Frees the request too; nothing will be written to the dead socket. */
-	if (evcon != NULL)
-		evhttp_connection_free(evcon);
 }
 
 /* Keeps upstream's 429 for the slot until Retry-After (or one interval). */
@@ -580,8 +543,6 @@ slot_fetch(struct slot *s, const char *token, size_t token_len)
 static int
 slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev;
 	struct waiter *w;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -591,18 +552,7 @@ slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
 	w->req = req;
 	w->started = started;
 	TAILQ_INSERT_TAIL(&s->waiters, w, entry);
-	/*
-	 * evhttp does not read while a request is being answered, so it
-	 * would not notice a client hanging up: watch the socket for that.
-	 */
-	if (evcon != NULL) {
-		evhttp_connection_set_closecb(evcon, waiter_conn_freed, w);
-		bev = evhttp_connection_get_bufferevent(evcon);
-		w->closed = event_new(s->jobs->px->base, bufferevent_getfd(bev),
-		    EV_CLOSED, waiter_closed_cb, w);
-		if (w->closed != NULL)
-			event_add(w->closed, NULL);
-	}
+	w->watch = server_watch_client(s->jobs->px, req, waiter_gone, w);
 	server_request_started(s->jobs->px);
 	return 0;
 }

@@ -48,7 +48,7 @@ struct passthru {
 	struct proxy		*px;		/* borrowed */
 	struct evhttp_request	*req;		/* borrowed from evhttp */
 	struct upstream_request	*up;		/* owned while in flight */
-	struct event		*closed;	/* owned: EV_CLOSED on the socket */
+	struct client_watch	*watch;		/* owned: the client's hang-up */
 	struct evbuffer		*chunk;		/* owned: one piece of body */
 	struct evbuffer		*submit;	/* owned: a submit answer's body */
 	struct framer		*framer;	/* borrowed: the body streams from it */
@@ -114,8 +114,7 @@ passthru_free(struct passthru *p)
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->up != NULL)
 		upstream_cancel(p->up);
-	if (p->closed != NULL)
-		event_free(p->closed);
+	server_unwatch_client(p->watch);
 	if (p->chunk != NULL)
 		evbuffer_free(p->chunk);
 	if (p->submit != NULL)
@@ -130,18 +129,12 @@ passthru_free(struct passthru *p)
 	free(p);
 }
 
-/* Stops watching the client: the request is about to be answered or gone. */
+/* Stops watching the client: the request is about to be answered. */
 static void
 unhook(struct passthru *p)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
-
-	if (evcon != NULL)
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
-	if (p->closed != NULL) {
-		event_free(p->closed);
-		p->closed = NULL;
-	}
+	server_unwatch_client(p->watch);
+	p->watch = NULL;
 }
 
 static void
@@ -156,50 +149,19 @@ log_line(struct passthru *p, int status)
 	server_log(p->px, p->req, status, &ri);
 }
 
-/* The client went away: stop the upstream call and forget the request. */
+/*
+ * The client went away: stop the upstream call and forget the request (the
+ * watch frees it).
+ */
 static void
-client_gone(struct passthru *p)
+client_gone(void *arg)
 {
-	struct evhttp_request *req = p->req;
-	int detached = evhttp_request_get_connection(req) == NULL;
+	struct passthru *p = arg;
 
-	unhook(p);
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	p->watch = NULL;
 	log_line(p, p->head_sent ? (int)p->status : 499);
 	passthru_free(p);
-	/* A request whose connection failed is detached, and ours to free. */
-	if (detached)
-		evhttp_request_free(req);
-}
-
-/* closecb: evhttp is freeing the connection (write error, timeout, EOF). */
-static void
-conn_freed_cb(struct evhttp_connection *evcon, void *arg)
-{
-	struct passthru *p = arg;
-
-	(void)evcon;
-	CHECK_OBJ(p, PASSTHRU_MAGIC);
-	if (p->closed != NULL) {
-		event_free(p->closed);
-		p->closed = NULL;
-	}
-	client_gone(p);
-}
-
-/* EV_CLOSED on the client's socket. */
-static void
-closed_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct passthru *p = arg;
-	struct evhttp_connection *evcon;
-
-	(void)fd;
-	(void)what;
-	CHECK_OBJ(p, PASSTHRU_MAGIC);
-	evcon = evhttp_request_get_connection(p->req);
-	client_gone(p);
-	if (evcon != NULL)
-		evhttp_connection_free(evcon);	/* frees the request too */
 }
 
 /* upstream: the next piece of the request body. */
@@ -552,7 +514,6 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	const char *target = evhttp_request_get_uri(req);
 	const char *path = evhttp_uri_get_path(uri), *method, *why;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct evhttp_connection *evcon;
 	struct framer *framer = server_framer(req);
 	struct curl_slist *headers = NULL;
 	struct reply_info ri;
@@ -646,18 +607,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 		p->framer = framer;
 		framer_attach(framer, body_ready, p);
 	}
-	/*
-	 * evhttp does not read while a request is being answered, so it
-	 * would not notice a client hanging up: watch the socket for that.
-	 */
-	if ((evcon = evhttp_request_get_connection(req)) != NULL) {
-		evhttp_connection_set_closecb(evcon, conn_freed_cb, p);
-		p->closed = event_new(px->base, bufferevent_getfd(
-		    evhttp_connection_get_bufferevent(evcon)), EV_CLOSED,
-		    closed_cb, p);
-		if (p->closed != NULL)
-			event_add(p->closed, NULL);
-	}
+	p->watch = server_watch_client(px, req, client_gone, p);
 }
 
 void

@@ -38,6 +38,7 @@
 #include "util.h"
 
 #define SERVER_MAGIC		0x53525652u
+#define WATCH_MAGIC		0x57415443u
 #define MAX_HEADERS_SIZE	16384		/* request line and headers */
 #define IDLE_TIMEOUT_S		60		/* read/write inactivity */
 #define EVHTTP_BODY_MAX		65536		/* bodies evhttp reads itself */
@@ -160,6 +161,106 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 	server_log(px, req, status, ri);
 	server_track_reply(px, req);
 	evhttp_send_reply(req, status, NULL, body);
+}
+
+/* The client of a request answered later. */
+struct client_watch {
+	unsigned		 magic;
+	struct evhttp_request	*req;		/* borrowed */
+	struct event		*closed;	/* owned: EV_CLOSED on the socket */
+	void			(*gone)(void *);
+	void			*arg;
+};
+
+static void
+watch_free(struct client_watch *w)
+{
+	if (w->closed != NULL)
+		event_free(w->closed);
+	memset(w, 0, sizeof(*w));
+	free(w);
+}
+
+void
+server_unwatch_client(struct client_watch *w)
+{
+	struct evhttp_connection *evcon;
+
+	if (w == NULL)
+		return;
+	CHECK_OBJ(w, WATCH_MAGIC);
+	if ((evcon = evhttp_request_get_connection(w->req)) != NULL)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	watch_free(w);
+}
+
+/* closecb: evhttp is freeing the connection (write error, timeout, EOF). */
+static void
+watch_conn_freed(struct evhttp_connection *evcon, void *arg)
+{
+	struct client_watch *w = arg;
+	struct evhttp_request *req;
+	void (*gone)(void *);
+	void *garg;
+
+	(void)evcon;
+	CHECK_OBJ(w, WATCH_MAGIC);
+	req = w->req;
+	gone = w->gone;
+	garg = w->arg;
+	watch_free(w);
+	gone(garg);
+	/*
+	 * An unanswered request whose connection failed has been detached
+	 * from it, and is ours to free; otherwise evhttp frees it.
+	 */
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
+}
+
+/* EV_CLOSED on the client's socket: it hung up. */
+static void
+watch_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_watch *w = arg;
+	struct evhttp_connection *evcon;
+	void (*gone)(void *);
+	void *garg;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(w, WATCH_MAGIC);
+	evcon = evhttp_request_get_connection(w->req);
+	gone = w->gone;
+	garg = w->arg;
+	server_unwatch_client(w);
+	gone(garg);
+	/* Frees the request too; nothing will be written to the dead socket. */
+	if (evcon != NULL)
+		evhttp_connection_free(evcon);
+}
+
+struct client_watch *
+server_watch_client(struct proxy *px, struct evhttp_request *req,
+    void (*gone)(void *), void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct client_watch *w;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	if (evcon == NULL || (w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->magic = WATCH_MAGIC;
+	w->req = req;
+	w->gone = gone;
+	w->arg = arg;
+	w->closed = event_new(px->base, bufferevent_getfd(
+	    evhttp_connection_get_bufferevent(evcon)), EV_CLOSED,
+	    watch_closed_cb, w);
+	if (w->closed != NULL)
+		event_add(w->closed, NULL);
+	evhttp_connection_set_closecb(evcon, watch_conn_freed, w);
+	return w;
 }
 
 struct framer *

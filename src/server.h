@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+struct client_watch;
 struct config;
 struct evbuffer;
 struct evhttp_request;
@@ -46,6 +47,20 @@ void	server_log(struct proxy *, struct evhttp_request *, int status,
 
 /* Whether the server is shutting down (answers then close their connection). */
 int	server_draining(const struct proxy *);
+
+/*
+ * Watches the client of req, a request answered later: evhttp does not read
+ * while a request is being answered, so it would not notice a hang-up.
+ * gone(arg) runs once, from the loop, when the client hangs up (EV_CLOSED)
+ * or evhttp frees the connection first; after it returns the watch frees
+ * the request (and the dead connection) itself, so gone must not answer it.
+ * NULL when req has no connection, or out of memory: not watched.
+ */
+struct client_watch *server_watch_client(struct proxy *,
+	    struct evhttp_request *, void (*gone)(void *), void *arg);
+
+/* Stops watching, before req is answered or freed; NULL is a no-op. */
+void	server_unwatch_client(struct client_watch *);
 
 /* The request's method as a string ("GET"), or "-". */
 const char	*server_method(struct evhttp_request *);

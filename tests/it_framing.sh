@@ -110,6 +110,17 @@ check_re "refused" "$(head -1 "$IT_TMP/big.out")" '^HTTP/1.1 (400|413|431)'
 check "the proxy's peak memory grew by under 4 MiB" \
     test $(($(vm_hwm_kb "$LP_PID") - hwm0)) -lt 4096
 
+tcase "a client that hangs up while its pass-through waits: 499, the proxy goes on"
+curl -s -o /dev/null --max-time 0.5 "$LP/v1/slowly?_delay=3000"
+check_eq "curl gave up" "$?" 28
+wait_line "$LP_ERR" ' GET /v1/slowly 499 ' "$LP_PID" >/dev/null
+check "logged as 499" grep -q ' GET /v1/slowly 499 ' "$LP_ERR"
+curl -s -o /dev/null --max-time 0.5 "$LP/v1/big?_size=104857600&_delay=0" --limit-rate 100k
+wait_line "$LP_ERR" ' GET /v1/big ' "$LP_PID" >/dev/null
+check "a download left half way is logged" grep -q ' GET /v1/big 200 ' "$LP_ERR"
+http "$LP/healthz"
+check_status 200
+
 tcase "TRACE is not passed through: 405 with Allow"
 before=$(fake_total)
 http -X TRACE "$LP/v1/echo"
