@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "jobid.h"
+#include "log.h"
 #include "record.h"
 #include "util.h"
 
@@ -330,7 +331,7 @@ import_line(struct record_parser *rp, const char *line, size_t len,
 	return 0;
 }
 
-/* A progress line: updated in place on a terminal, plain lines otherwise. */
+/* Import's progress: every PROGRESS_EVERY lines on a terminal, else fewer. */
 static void
 progress(const char *what, uint64_t n, int done)
 {
@@ -338,11 +339,8 @@ progress(const char *what, uint64_t n, int done)
 
 	if (tty < 0)
 		tty = isatty(STDERR_FILENO);
-	if (tty)
-		fprintf(stderr, "\r%s %llu%s", what, (unsigned long long)n,
-		    done ? "\n" : "");
-	else if (done || n % (PROGRESS_EVERY * 10) == 0)
-		fprintf(stderr, "%s %llu\n", what, (unsigned long long)n);
+	if (done || tty || n % (PROGRESS_EVERY * 10) == 0)
+		log_progress(done, "%s %llu", what, (unsigned long long)n);
 }
 
 int

@@ -41,6 +41,9 @@ enum {
 	ST_SUBMITTER,
 	ST_SYNC_FULL,
 	ST_SYNC_NORMAL,
+	ST_MEDIA_JOB,
+	ST_MEDIA_SHA,
+	ST_JSON_REPLACE,
 	ST__MAX
 };
 
@@ -92,6 +95,18 @@ static const char *const stmt_sql[ST__MAX] = {
 	    " AND token_id = ?2",
 	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	[ST_MEDIA_JOB] =
+	    "SELECT jm.field, jm.url, m.state, m.sha256, m.size, m.content_type,"
+	    " m.dir, m.reason, m.attempts FROM job_media jm"
+	    " LEFT JOIN media m ON m.url = jm.url WHERE jm.jobid = ?1"
+	    " ORDER BY jm.field",
+	[ST_MEDIA_SHA] =
+	    "SELECT coalesce(content_type, '') FROM media WHERE sha256 = ?1"
+	    " AND state = 'mirrored' ORDER BY content_type IS NULL LIMIT 1",
+	/* CACHE_REPLACE_MAX pairs; unused ones repeat the first. */
+	[ST_JSON_REPLACE] =
+	    "SELECT json_replace(CAST(?1 AS TEXT), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	    " ?10, ?11)",
 };
 
 struct cache {
@@ -783,6 +798,8 @@ cache_purge_job(struct cache *c, const char *jobid)
 {
 	static const char *const sql[] = {
 		"DELETE FROM grants WHERE jobid = ?1",
+		"DELETE FROM job_media WHERE jobid = ?1",
+		"DELETE FROM media_jobs WHERE jobid = ?1",
 		"DELETE FROM negatives WHERE jobid = ?1",
 		"DELETE FROM submissions WHERE jobid = ?1",
 		"DELETE FROM jobs WHERE jobid = ?1",
@@ -817,4 +834,389 @@ cache_size(struct cache *c)
 	if (stat(wal, &sb) == 0)
 		n += sb.st_size;
 	return n;
+}
+
+/*
+ * The media mirror's rows.  A completed job is scanned once for the URLs
+ * of its response (SQLite's JSON functions read the stored body); each
+ * URL gets a media row that the downloader moves from pending to mirrored
+ * or failed.
+ */
+
+/* The response fields that carry media, as in the vendor's job record. */
+#define MEDIA_FIELDS \
+	"('video', 'video_hdr_exr', 'thumbnail', 'last_frame', 'image')"
+
+int
+cache_media_scan(struct cache *c, const char *jobid, int64_t now)
+{
+	static const char *const sql[] = {
+		"DELETE FROM job_media WHERE jobid = ?1",
+		/* CASE: json_extract() only ever sees an object. */
+		"INSERT OR IGNORE INTO job_media (jobid, field, url)"
+		" SELECT ?1, e.key, CASE WHEN e.type = 'object'"
+		" THEN json_extract(e.value, '$.url') END AS u"
+		" FROM jobs j, json_each(CAST(j.body AS TEXT), '$.response') e"
+		" WHERE j.jobid = ?1 AND j.status = 'completed'"
+		" AND e.key IN " MEDIA_FIELDS " AND typeof(u) = 'text'"
+		" AND (u LIKE 'http://%' OR u LIKE 'https://%')",
+		"INSERT OR IGNORE INTO media (url, state, next_at, updated_at)"
+		" SELECT url, 'pending', ?2, ?2 FROM job_media WHERE jobid = ?1",
+		"INSERT OR IGNORE INTO media_jobs (jobid) VALUES (?1)",
+	};
+	sqlite3_stmt *st;
+	int64_t n = 0;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	for (size_t i = 0; i < nitems(sql); i++) {
+		if ((st = prepare(c, sql[i])) == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+		if (sqlite3_bind_parameter_count(st) >= 2)
+			sqlite3_bind_int64(st, 2, now);
+		if (run_once(st) != 0)
+			return -1;
+		if (i == 1)
+			n = sqlite3_changes(c->db);
+	}
+	return (int)n;
+}
+
+/* Completed jobs whose media were never looked at. */
+#define UNSCANNED \
+	" FROM jobs WHERE status = 'completed'" \
+	" AND jobid NOT IN (SELECT jobid FROM media_jobs)"
+
+int64_t
+cache_media_unscanned(struct cache *c)
+{
+	int64_t n;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	return query_int(c->db, "SELECT count(*)" UNSCANNED, &n) == 0 ? n : -1;
+}
+
+int
+cache_media_scan_some(struct cache *c, int limit, int64_t now)
+{
+	sqlite3_stmt *st;
+	char **ids;
+	int n = 0, rc = 0, step;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if (limit <= 0 || (ids = calloc((size_t)limit, sizeof(*ids))) == NULL)
+		return -1;
+	if ((st = prepare(c, "SELECT jobid" UNSCANNED " LIMIT ?1")) == NULL) {
+		free(ids);
+		return -1;
+	}
+	sqlite3_bind_int(st, 1, limit);
+	while (n < limit && (step = sqlite3_step(st)) == SQLITE_ROW)
+		if ((ids[n] = strdup((const char *)sqlite3_column_text(st,
+		    0))) != NULL)
+			n++;
+	sqlite3_finalize(st);
+	if (n > 0 && cache_begin(c) != 0)
+		rc = -1;
+	for (int i = 0; rc == 0 && i < n; i++)
+		if (cache_media_scan(c, ids[i], now) < 0)
+			rc = -1;
+	if (n > 0 && rc == 0 && cache_commit(c) != 0)
+		rc = -1;
+	if (n > 0 && rc != 0)
+		cache_rollback(c);
+	for (int i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return rc == 0 ? n : -1;
+}
+
+int
+cache_media_due(struct cache *c, int64_t now, int limit,
+    int (*fn)(const char *url, int attempts, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	int step, rc = 0;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((st = prepare(c, "SELECT url, attempts FROM media"
+	    " WHERE state IN ('pending', 'failed') AND next_at <= ?1"
+	    " ORDER BY next_at, url LIMIT ?2")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, limit);
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = fn((const char *)sqlite3_column_text(st, 0),
+		    sqlite3_column_int(st, 1), arg);
+	sqlite3_finalize(st);
+	return rc != 0 ? rc : step == SQLITE_DONE ? 0 : -1;
+}
+
+int64_t
+cache_media_next_at(struct cache *c)
+{
+	int64_t at;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if (query_int(c->db, "SELECT coalesce(min(next_at), -1) FROM media"
+	    " WHERE state IN ('pending', 'failed')", &at) != 0)
+		return -1;
+	return at;
+}
+
+int
+cache_media_reset(struct cache *c, const char *url, int64_t now)
+{
+	sqlite3_stmt *st;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((st = prepare(c, "UPDATE media SET state = 'pending', attempts = 0,"
+	    " next_at = ?2, reason = NULL, updated_at = ?2 WHERE url = ?1"
+	    " AND state != 'mirrored'")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	return run_once(st);
+}
+
+int
+cache_media_mirrored(struct cache *c, const char *url, const char *sha256,
+    int64_t size, const char *content_type, const char *dir, int64_t now)
+{
+	sqlite3_stmt *st;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((st = prepare(c, "UPDATE media SET state = 'mirrored', sha256 = ?2,"
+	    " size = ?3, content_type = ?4, dir = ?5, attempts = attempts + 1,"
+	    " next_at = NULL, reason = NULL, updated_at = ?6"
+	    " WHERE url = ?1")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, size);
+	bind_text_or_null(st, 4, content_type);
+	bind_text_or_null(st, 5, dir);
+	sqlite3_bind_int64(st, 6, now);
+	return run_once(st);
+}
+
+int
+cache_media_failed(struct cache *c, const char *url, const char *reason,
+    int attempts, int64_t next_at, int64_t now)
+{
+	sqlite3_stmt *st;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((st = prepare(c, "UPDATE media SET state = 'failed', attempts = ?2,"
+	    " next_at = ?3, reason = ?4, updated_at = ?5"
+	    " WHERE url = ?1 AND state != 'mirrored'")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, attempts);
+	if (next_at >= 0)
+		sqlite3_bind_int64(st, 3, next_at);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	return run_once(st);
+}
+
+int
+cache_media_type(struct cache *c, const char *sha256, char *ct, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_MEDIA_SHA];
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(ct, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+cache_media_job(struct cache *c, const char *jobid,
+    int (*fn)(const struct cache_media *, void *), void *arg)
+{
+	struct cache_media m;
+	sqlite3_stmt *st;
+	int step, rc = 0;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_MEDIA_JOB];
+	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&m, 0, sizeof(m));
+		m.field = (const char *)sqlite3_column_text(st, 0);
+		m.url = (const char *)sqlite3_column_text(st, 1);
+		m.state = (const char *)sqlite3_column_text(st, 2);
+		m.sha256 = (const char *)sqlite3_column_text(st, 3);
+		m.size = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(st, 4);
+		m.content_type = (const char *)sqlite3_column_text(st, 5);
+		m.dir = (const char *)sqlite3_column_text(st, 6);
+		m.reason = (const char *)sqlite3_column_text(st, 7);
+		m.attempts = sqlite3_column_int(st, 8);
+		if (m.state == NULL)
+			m.state = "pending";
+		rc = fn(&m, arg);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc != 0 ? rc : step == SQLITE_DONE ? 0 : -1;
+}
+
+int
+cache_media_import(struct cache *c, const char *jobid, const char *url,
+    const char *sha256, int64_t size, const char *content_type, int64_t now)
+{
+	sqlite3_stmt *st;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((st = prepare(c, "SELECT 1 FROM job_media WHERE jobid = ?1"
+	    " AND url = ?2")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return 1;
+	}
+	sqlite3_finalize(st);
+	if (sha256 == NULL)
+		return 0;
+	if ((st = prepare(c, "UPDATE media SET state = 'mirrored', sha256 = ?2,"
+	    " size = ?3, content_type = ?4, next_at = NULL, reason = NULL,"
+	    " updated_at = ?5 WHERE url = ?1 AND state != 'mirrored'")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, size);
+	bind_text_or_null(st, 4, content_type);
+	sqlite3_bind_int64(st, 5, now);
+	return run_once(st);
+}
+
+int
+cache_media_counts(struct cache *c, int64_t *mirrored, int64_t *pending,
+    int64_t *failed)
+{
+	sqlite3_stmt *st;
+	const char *state;
+	int step;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	*mirrored = *pending = *failed = 0;
+	if ((st = prepare(c, "SELECT state, count(*) FROM media"
+	    " WHERE url IN (SELECT url FROM job_media) GROUP BY state")) == NULL)
+		return -1;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		state = (const char *)sqlite3_column_text(st, 0);
+		if (strcmp(state, "mirrored") == 0)
+			*mirrored = sqlite3_column_int64(st, 1);
+		else if (strcmp(state, "pending") == 0)
+			*pending = sqlite3_column_int64(st, 1);
+		else
+			*failed = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+int
+cache_media_gc(struct cache *c,
+    int (*fn)(const char *dir, const char *sha256, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	int step, rc = 0;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	/* Files of media no job refers to, unless a kept URL has the same bytes. */
+	if ((st = prepare(c, "SELECT DISTINCT dir, sha256 FROM media"
+	    " WHERE state = 'mirrored' AND dir IS NOT NULL"
+	    " AND url NOT IN (SELECT url FROM job_media)"
+	    " AND sha256 NOT IN (SELECT m.sha256 FROM media m"
+	    " JOIN job_media jm ON jm.url = m.url WHERE m.sha256 IS NOT NULL)"
+	    " ORDER BY sha256")) == NULL)
+		return -1;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = fn((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1), arg);
+	sqlite3_finalize(st);
+	if (rc != 0 || step != SQLITE_DONE)
+		return rc != 0 ? rc : -1;
+	return run_once(prepare(c, "DELETE FROM media"
+	    " WHERE url NOT IN (SELECT url FROM job_media)"));
+}
+
+int64_t
+cache_data_version(struct cache *c)
+{
+	int64_t v;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	return query_int(c->db, "PRAGMA data_version", &v) == 0 ? v : -1;
+}
+
+int
+cache_json_replace(struct cache *c, const void *body, size_t len,
+    const char *const *paths, const char *const *values, size_t n,
+    struct evbuffer *out)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if (n == 0 || n > CACHE_REPLACE_MAX)
+		return -1;
+	st = c->st[ST_JSON_REPLACE];
+	sqlite3_bind_blob64(st, 1, body, len, SQLITE_STATIC);
+	for (size_t i = 0; i < CACHE_REPLACE_MAX; i++) {
+		size_t k = i < n ? i : 0;
+
+		sqlite3_bind_text(st, 2 + 2 * (int)i, paths[k], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3 + 2 * (int)i, values[k], -1,
+		    SQLITE_STATIC);
+	}
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+	    evbuffer_add(out, sqlite3_column_text(st, 0),
+	    (size_t)sqlite3_column_bytes(st, 0)) == 0)
+		rc = 0;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+int
+cache_media_all(struct cache *c,
+    int (*fn)(const struct cache_media *, void *), void *arg)
+{
+	struct cache_media m;
+	sqlite3_stmt *st;
+	int step, rc = 0;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((st = prepare(c, "SELECT DISTINCT jm.url, m.state, m.sha256"
+	    " FROM job_media jm JOIN jobs j ON j.jobid = jm.jobid"
+	    " LEFT JOIN media m ON m.url = jm.url"
+	    " WHERE j.status = 'completed' ORDER BY jm.url")) == NULL)
+		return -1;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&m, 0, sizeof(m));
+		m.url = (const char *)sqlite3_column_text(st, 0);
+		m.state = (const char *)sqlite3_column_text(st, 1);
+		m.sha256 = (const char *)sqlite3_column_text(st, 2);
+		m.size = -1;
+		if (m.state == NULL)
+			m.state = "pending";
+		rc = fn(&m, arg);
+	}
+	sqlite3_finalize(st);
+	return rc != 0 ? rc : step == SQLITE_DONE ? 0 : -1;
 }

@@ -165,7 +165,106 @@ int	cache_list_older(struct cache *, int64_t before, const char *status,
  */
 int	cache_purge_job(struct cache *, const char *jobid);
 
+/*
+ * body (a JSON text) with the value at each of paths[0..n) replaced by the
+ * string values[i] (SQLite's json_replace()), appended to out; 0 or -1.
+ */
+#define CACHE_REPLACE_MAX	5
+int	cache_json_replace(struct cache *, const void *body, size_t len,
+	    const char *const *paths, const char *const *values, size_t n,
+	    struct evbuffer *out);
+
+/* Changes whenever another connection commits to the database. */
+int64_t	cache_data_version(struct cache *);
+
 /* Bytes of the database file and its write-ahead log. */
 int64_t	cache_size(struct cache *);
+
+/*
+ * The media mirror (SPEC 9).  Each media URL of a completed job has a row:
+ * pending, mirrored (its bytes are in dir/<sha256>) or failed (tried again
+ * from next_at, unless it gave up).
+ */
+struct cache_media {
+	const char	*field;		/* video, thumbnail, ... */
+	const char	*url;
+	const char	*state;		/* pending, mirrored or failed */
+	const char	*sha256;	/* NULL unless mirrored */
+	int64_t		 size;		/* -1 unless mirrored */
+	const char	*content_type;	/* the download's, or NULL */
+	const char	*dir;		/* where it was downloaded, or NULL */
+	const char	*reason;	/* why it failed, or NULL */
+	int		 attempts;
+};
+
+/*
+ * Records the media URLs of jobid's response (when it is completed) in
+ * place of those recorded before, with a pending row for each new URL due
+ * at now.  Returns how many URLs it found, -1 on error.
+ */
+int	cache_media_scan(struct cache *, const char *jobid, int64_t now);
+
+/* How many completed jobs were never scanned, -1 on error. */
+int64_t	cache_media_unscanned(struct cache *);
+
+/* Scans up to limit such jobs in one transaction; how many, -1 on error. */
+int	cache_media_scan_some(struct cache *, int limit, int64_t now);
+
+/*
+ * Calls fn for up to limit media not mirrored whose next attempt is due
+ * at now, earliest first.  fn returns 0 to go on.
+ */
+int	cache_media_due(struct cache *, int64_t now, int limit,
+	    int (*fn)(const char *url, int attempts, void *), void *arg);
+
+/* When the next media download is due (ms), -1 when none is. */
+int64_t	cache_media_next_at(struct cache *);
+
+/* Makes a failed (or given up) media row due again at now. */
+int	cache_media_reset(struct cache *, const char *url, int64_t now);
+
+/* Records a finished download of url. */
+int	cache_media_mirrored(struct cache *, const char *url,
+	    const char *sha256, int64_t size, const char *content_type,
+	    const char *dir, int64_t now);
+
+/* Records a failed attempt; next_at -1: never again. */
+int	cache_media_failed(struct cache *, const char *url, const char *reason,
+	    int attempts, int64_t next_at, int64_t now);
+
+/*
+ * 1 when media with this sha256 were mirrored (their Content-Type, or "",
+ * into ct), 0 when not, -1 on error.
+ */
+int	cache_media_type(struct cache *, const char *sha256, char *ct,
+	    size_t len);
+
+/* Calls fn for each media URL of jobid, ordered by field. */
+int	cache_media_job(struct cache *, const char *jobid,
+	    int (*fn)(const struct cache_media *, void *), void *arg);
+
+/*
+ * Import: url of jobid (scanned already) was mirrored elsewhere as sha256
+ * (NULL: not mirrored).  0, 1 when jobid's record has no such URL, -1 on
+ * error.
+ */
+int	cache_media_import(struct cache *, const char *jobid, const char *url,
+	    const char *sha256, int64_t size, const char *content_type,
+	    int64_t now);
+
+/* Calls fn once per media URL of a completed job (url, state, sha256). */
+int	cache_media_all(struct cache *,
+	    int (*fn)(const struct cache_media *, void *), void *arg);
+
+/* Media URLs that jobs refer to, by state. */
+int	cache_media_counts(struct cache *, int64_t *mirrored, int64_t *pending,
+	    int64_t *failed);
+
+/*
+ * Forgets media no job refers to (within cache_begin()), calling fn first
+ * for each file among them that no kept media shares.
+ */
+int	cache_media_gc(struct cache *,
+	    int (*fn)(const char *dir, const char *sha256, void *), void *arg);
 
 #endif

@@ -20,7 +20,9 @@ enum opt_id {
 	OPT_PENDING_INTERVAL, OPT_PENDING_MODE, OPT_NEGATIVE_TTL,
 	OPT_UPSTREAM_TIMEOUT, OPT_MAX_UPSTREAM_BODY, OPT_MAX_REQUEST_BODY,
 	OPT_MAX_CONNECTIONS,
-	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_MEDIA_DIR,
+	OPT_MEDIA_CONCURRENCY, OPT_MAX_MEDIA_BYTES, OPT_REWRITE_MEDIA_URLS,
+	OPT_PUBLIC_URL,
 };
 
 struct opt_def {
@@ -47,6 +49,11 @@ static const struct opt_def opts[] = {
 	{ OPT_OFFLINE, "offline", 0, NULL, "never call upstream; answer from the cache only", "off" },
 	{ OPT_LOG_LEVEL, "log-level", 0, "LEVEL", "debug, info, warn or error", "info" },
 	{ OPT_LOG_FORMAT, "log-format", 0, "FORMAT", "text or json", "text" },
+	{ OPT_MEDIA_DIR, "media-dir", 0, "DIR", "mirror the media of completed jobs into DIR", "off" },
+	{ OPT_MEDIA_CONCURRENCY, "media-concurrency", 0, "N", "media downloads at once", "2" },
+	{ OPT_MAX_MEDIA_BYTES, "max-media-bytes", 0, "BYTES", "largest media file mirrored", "2147483648" },
+	{ OPT_REWRITE_MEDIA_URLS, "rewrite-media-urls", 0, NULL, "job answers link to mirrored media here (implied by --offline with --media-dir)", "off" },
+	{ OPT_PUBLIC_URL, "public-url", 0, "URL", "base URL of rewritten media links", "http:// + listen address" },
 	{ OPT_HELP, "help", 'h', NULL, "show this help and exit", NULL },
 	{ OPT_VERSION, "version", 'V', NULL, "show the version and exit", NULL },
 };
@@ -69,6 +76,8 @@ config_defaults(struct config *cfg)
 	cfg->offline = 0;
 	cfg->log_level = LOG_INFO;
 	cfg->log_format = LOG_TEXT;
+	cfg->media_concurrency = 2;
+	cfg->max_media_bytes = 2147483648ULL;
 }
 
 /* "HOST:PORT" or "[V6]:PORT" into cfg. */
@@ -107,9 +116,12 @@ set_listen(struct config *cfg, const char *v, const char **err)
 	return 0;
 }
 
-/* An http(s) URL with a host and no query or fragment, checked by curl. */
+/*
+ * An http(s) URL with a host and no query or fragment, checked by curl,
+ * into dst without trailing slashes.
+ */
 static int
-set_upstream(struct config *cfg, const char *v, const char **err)
+set_url(char *dst, size_t dstlen, const char *v, const char **err)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
@@ -117,7 +129,7 @@ set_upstream(struct config *cfg, const char *v, const char **err)
 	int rc = -1;
 
 	*err = "expected an http:// or https:// URL";
-	if (u == NULL || n >= sizeof(cfg->upstream))
+	if (u == NULL || n >= dstlen)
 		goto done;
 	if (curl_url_set(u, CURLUPART_URL, v, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -127,13 +139,13 @@ set_upstream(struct config *cfg, const char *v, const char **err)
 		goto done;
 	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) {
-		*err = "the upstream URL takes no query or fragment";
+		*err = "a base URL takes no query or fragment";
 		goto done;
 	}
 	while (n > 0 && v[n - 1] == '/')
 		n--;
-	memcpy(cfg->upstream, v, n);
-	cfg->upstream[n] = '\0';
+	memcpy(dst, v, n);
+	dst[n] = '\0';
 	rc = 0;
 done:
 	curl_free(scheme);
@@ -207,7 +219,22 @@ config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
 	case OPT_LISTEN:
 		return set_listen(cfg, v, err);
 	case OPT_UPSTREAM:
-		return set_upstream(cfg, v, err);
+		return set_url(cfg->upstream, sizeof(cfg->upstream), v, err);
+	case OPT_PUBLIC_URL:
+		return set_url(cfg->public_url, sizeof(cfg->public_url), v, err);
+	case OPT_MEDIA_DIR:
+		if (*v == '\0' || strlen(v) >= sizeof(cfg->media_dir)) {
+			*err = "bad path";
+			return -1;
+		}
+		snprintf(cfg->media_dir, sizeof(cfg->media_dir), "%s", v);
+		return 0;
+	case OPT_MEDIA_CONCURRENCY:
+		return set_int64(&cfg->media_concurrency, v, 1, 64, err);
+	case OPT_MAX_MEDIA_BYTES:
+		return parse_uint(v, 1, 1ULL << 44, &cfg->max_media_bytes, err);
+	case OPT_REWRITE_MEDIA_URLS:
+		return set_bool(&cfg->rewrite_media_urls, v, err);
 	case OPT_DB:
 		if (*v == '\0' || strlen(v) >= sizeof(cfg->db)) {
 			*err = "bad path";
@@ -470,4 +497,11 @@ config_usage(FILE *fp)
 	    "  import   read such lines into the cache\n"
 	    "  stats    jobs by type and status, database size\n"
 	    "  purge    remove jobs by jobid or age\n");
+}
+
+int
+config_rewrites_media(const struct config *cfg)
+{
+	return cfg->media_dir[0] != '\0' &&
+	    (cfg->rewrite_media_urls || cfg->offline);
 }

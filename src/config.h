@@ -30,7 +30,15 @@ struct config {
 	int			offline;
 	enum log_level		log_level;
 	enum log_format		log_format;
+	char			media_dir[CONFIG_PATH_MAX]; /* "": no mirror */
+	int64_t			media_concurrency;
+	uint64_t		max_media_bytes;
+	int			rewrite_media_urls;
+	char			public_url[CONFIG_URL_MAX]; /* "": from listen */
 };
+
+/* Whether job answers link to the mirror (SPEC 9). */
+int	config_rewrites_media(const struct config *);
 
 enum config_result {
 	CONFIG_OK,

@@ -24,6 +24,7 @@
 #include "jobid.h"
 #include "jobs.h"
 #include "log.h"
+#include "media.h"
 #include "metrics.h"
 #include "policy.h"
 #include "proxy.h"
@@ -86,6 +87,7 @@ struct answer {
 	size_t			 len;
 	const char		*content_type;	/* NULL: JSON */
 	const char		*etag;		/* terminal 200s, else NULL */
+	const char		*jobid;		/* with etag: media links may change */
 	int64_t			 age;		/* seconds, -1: no Age */
 	int64_t			 retry_after;	/* seconds, 0: none */
 };
@@ -232,28 +234,44 @@ send_answer(struct proxy *px, struct evhttp_request *req,
     const struct answer *a, const struct reply_info *ri)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *body;
-	const char *inm;
+	struct evbuffer *body, *linked = NULL;
+	const char *inm, *etag = a->etag;
+	const unsigned char *bytes = a->body;
+	size_t len = a->len;
+	char etag2[ETAG_LEN + 1];
 	int status = a->status;
 
+	/* --rewrite-media-urls: a finished job links to its mirrored media. */
+	if (etag != NULL && a->jobid != NULL && px->media != NULL &&
+	    config_rewrites_media(px->cfg) && status == 200 &&
+	    (linked = evbuffer_new()) != NULL) {
+		if (media_rewrite(px->media, a->jobid, px->public_url, a->body,
+		    a->len, linked, etag2) == 1) {
+			bytes = evbuffer_pullup(linked, -1);
+			len = evbuffer_get_length(linked);
+			etag = etag2;
+		}
+	}
 	evhttp_add_header(h, "Content-Type",
 	    a->content_type != NULL ? a->content_type : json_ct);
 	if (a->age >= 0)
 		add_header_int(h, "Age", a->age);
 	if (a->retry_after > 0)
 		add_header_int(h, "Retry-After", a->retry_after);
-	if (a->etag != NULL) {
-		evhttp_add_header(h, "ETag", a->etag);
+	if (etag != NULL) {
+		evhttp_add_header(h, "ETag", etag);
 		inm = evhttp_find_header(evhttp_request_get_input_headers(req),
 		    "If-None-Match");
-		if (status == 200 && inm != NULL && etag_matches(inm, a->etag))
+		if (status == 200 && inm != NULL && etag_matches(inm, etag))
 			status = 304;
 	}
-	if ((body = evbuffer_new()) != NULL && a->len > 0)
-		evbuffer_add(body, a->body, a->len);
+	if ((body = evbuffer_new()) != NULL && len > 0)
+		evbuffer_add(body, bytes, len);
 	server_reply(px, req, status, body, ri);
 	if (body != NULL)
 		evbuffer_free(body);
+	if (linked != NULL)
+		evbuffer_free(linked);
 }
 
 /* Stops watching w's client: it is about to be answered. */
@@ -391,9 +409,12 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 	*stored = 0;
 	if (po->store_job) {
 		if (cache_store_job(px->cache, s->jobid, s->token_id, rec, etag,
-		    res->body, res->len, now) == 0)
+		    res->body, res->len, now) == 0) {
 			*stored = 1;
-		else
+			if (px->media != NULL && strcmp(rec->status,
+			    "completed") == 0)
+				media_job_stored(px->media, s->jobid);
+		} else
 			log_error("cache: cannot store job %s", s->jobid);
 	}
 	/*
@@ -468,6 +489,7 @@ fetch_done(const struct upstream_result *res, void *arg)
 	a.len = res->len;
 	a.age = -1;
 	a.etag = kind == UP_JOB && rec.terminal ? etag : NULL;
+	a.jobid = s->jobid;
 	if (po.backoff && s->backoff_until > now)
 		a.retry_after = (s->backoff_until - now + 999) / 1000;
 	/* Job records and negative entries are JSON; the rest keeps its type. */
@@ -559,7 +581,7 @@ slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
 
 /* Answers from the cache or the slot's memory, per the decision d. */
 static void
-answer_local(struct jobs *j, struct evhttp_request *req,
+answer_local(struct jobs *j, struct evhttp_request *req, const char *jobid,
     const struct policy_decision *d, const struct cache_job *job,
     struct evbuffer *jobbody, const struct cache_negative *neg,
     struct evbuffer *negbody, struct slot *s, struct reply_info *ri,
@@ -582,6 +604,7 @@ answer_local(struct jobs *j, struct evhttp_request *req,
 		a.age = age_seconds(now, job->job_fetched_at);
 		if (job->terminal) {
 			a.etag = job->etag;
+			a.jobid = jobid;
 			a.retry_after = 0;
 		}
 		break;
@@ -716,7 +739,8 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 
 	policy_decide(&px->policy, &st, &rq, now, &d);
 	if (d.action != ACT_FETCH) {
-		answer_local(j, req, &d, &job, jobbody, &neg, negbody, s, &ri, now);
+		answer_local(j, req, jobid, &d, &job, jobbody, &neg, negbody, s,
+		    &ri, now);
 		if (s != NULL)
 			slot_release(s, now);
 		goto done;

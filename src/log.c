@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -18,6 +19,53 @@ static enum log_level	log_min = LOG_INFO;
 static enum log_format	log_fmt = LOG_TEXT;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* The progress line shown at the bottom of a terminal, "" when none. */
+static int		log_tty = -1;
+static char		log_status[256];
+
+/* Before a log line: take the progress line off the terminal. */
+static void
+status_hide(void)
+{
+	if (log_status[0] != '\0')
+		fputs("\r\033[K", stderr);
+}
+
+/* After a log line: put the progress line back. */
+static void
+status_show(void)
+{
+	if (log_status[0] != '\0') {
+		fputs(log_status, stderr);
+		fflush(stderr);
+	}
+}
+
+void
+log_progress(int done, const char *fmt, ...)
+{
+	char msg[sizeof(log_status)];
+	va_list ap;
+
+	if (log_tty < 0)
+		log_tty = isatty(STDERR_FILENO);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!log_tty) {
+		log_always("%s", msg);
+		return;
+	}
+	status_hide();
+	if (done) {
+		log_status[0] = '\0';
+		fprintf(stderr, "%s\n", msg);
+		return;
+	}
+	snprintf(log_status, sizeof(log_status), "%s", msg);
+	status_show();
+}
 
 void
 log_init(enum log_level level, enum log_format format)
@@ -60,6 +108,7 @@ log_vmsg(enum log_level level, int force, const char *fmt, va_list ap)
 		return;
 	util_iso8601_ms(util_now_ms(), when, sizeof(when));
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	status_hide();
 	if (log_fmt == LOG_JSON) {
 		json_t *o = json_pack("{s:s, s:s, s:s}", "time", when,
 		    "level", level_names[level], "msg", msg);
@@ -71,6 +120,7 @@ log_vmsg(enum log_level level, int force, const char *fmt, va_list ap)
 		json_decref(o);
 	} else
 		fprintf(stderr, "%s %s %s\n", when, level_names[level], msg);
+	status_show();
 }
 
 #define LOG_FN(name, level)					\
@@ -104,6 +154,7 @@ log_access(const struct log_access *a)
 	char when[32], path[1024], ups[8];
 
 	util_iso8601_ms(util_now_ms(), when, sizeof(when));
+	status_hide();
 	if (log_fmt == LOG_JSON) {
 		json_t *o = json_object();
 		char *line;
@@ -129,6 +180,7 @@ log_access(const struct log_access *a)
 			fprintf(stderr, "%s\n", line);
 		free(line);
 		json_decref(o);
+		status_show();
 		return;
 	}
 	if (a->upstream_status)
@@ -140,4 +192,5 @@ log_access(const struct log_access *a)
 	    log_sanitize(a->path, path, sizeof(path)), a->status,
 	    a->cache ? a->cache : "-", ups, (long long)a->duration_ms,
 	    a->token ? a->token : "-");
+	status_show();
 }

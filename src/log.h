@@ -33,4 +33,11 @@ void	log_always(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Writes one access line for a finished request. */
 void	log_access(const struct log_access *);
 
+/*
+ * A progress line: on a terminal it is updated in place below the log
+ * (done: for the last time); elsewhere each call is a plain log line.
+ */
+void	log_progress(int done, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
 #endif

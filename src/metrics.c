@@ -22,6 +22,7 @@ static const char *const route_names[ROUTE__MAX] = {
 	[ROUTE_PASSTHROUGH] = "passthrough",
 	[ROUTE_HEALTHZ] = "healthz",
 	[ROUTE_METRICS] = "metrics",
+	[ROUTE_MEDIA] = "media",
 	[ROUTE_OTHER] = "other",
 };
 

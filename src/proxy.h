@@ -15,6 +15,7 @@ struct config;
 struct event_base;
 struct evhttp;
 struct jobs;
+struct media;
 struct metrics;
 struct passthru;
 struct record_parser;
@@ -33,6 +34,8 @@ struct proxy {
 	struct metrics		*metrics;	/* owned */
 	struct record_parser	*parser;	/* owned */
 	struct server		*server;	/* owned: listener, limits */
+	struct media		*media;		/* owned, NULL: no mirror */
+	char			 public_url[1024]; /* base of rewritten links */
 	struct policy_config	 policy;
 	int64_t			 pending;	/* requests not yet answered */
 	TAILQ_HEAD(, passthru)	 passthrus;	/* pass-through requests in flight */

@@ -29,6 +29,7 @@
 #include "framer.h"
 #include "jobs.h"
 #include "log.h"
+#include "media.h"
 #include "metrics.h"
 #include "passthru.h"
 #include "proxy.h"
@@ -48,6 +49,7 @@
 
 #define JOBS_PREFIX		"/v1/luma/jobs"
 #define V1_PREFIX		"/v1/"
+#define MEDIA_PREFIX		"/media/"
 
 struct server {
 	unsigned			 magic;
@@ -318,6 +320,8 @@ route_of(const char *path)
 		return ROUTE_HEALTHZ;
 	if (strcmp(path, "/metrics") == 0)
 		return ROUTE_METRICS;
+	if (strncmp(path, MEDIA_PREFIX, sizeof(MEDIA_PREFIX) - 1) == 0)
+		return ROUTE_MEDIA;
 	return ROUTE_OTHER;
 }
 
@@ -514,6 +518,10 @@ request_cb(struct evhttp_request *req, void *arg)
 	case ROUTE_METRICS:
 		if (local_method_ok(px, req, &ri))
 			metrics_page(px, req, &ri);
+		return;
+	case ROUTE_MEDIA:
+		media_handle(px, px->media, req, path + sizeof(MEDIA_PREFIX) - 1,
+		    &ri);
 		return;
 	case ROUTE_OTHER:
 	case ROUTE__MAX:
@@ -720,6 +728,7 @@ server_run(const struct config *cfg)
 	struct proxy px;
 	struct server sv;
 	struct upstream_options uo;
+	struct media_options mo;
 	struct jobs_stats js;
 	sigset_t sigs;
 	struct timeval sweep_tv = { 0, CONN_SWEEP_MS * 1000 };
@@ -767,7 +776,12 @@ server_run(const struct config *cfg)
 	evhttp_set_gencb(px.http, request_cb, &px);
 	evhttp_set_bevcb(px.http, bev_cb, &sv);
 
-	/* Listen first: a bad address must not leave a database behind. */
+	/* Check first: a bad address must not leave a database behind. */
+	if (cfg->media_dir[0] != '\0' &&
+	    media_check_dir(cfg->media_dir, err, sizeof(err)) != 0) {
+		fprintf(stderr, "lumaproxy: %s\n", err);
+		goto done;
+	}
 	if (server_listen(&sv, cfg) != 0)
 		goto done;
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(sv.bound),
@@ -792,12 +806,37 @@ server_run(const struct config *cfg)
 		fprintf(stderr, "lumaproxy: cannot set up the event loop\n");
 		goto done;
 	}
+	if (cfg->media_dir[0] != '\0') {
+		mo.dir = cfg->media_dir;
+		mo.concurrency = (int)cfg->media_concurrency;
+		mo.max_bytes = cfg->max_media_bytes;
+		mo.retry_ms = MEDIA_RETRY_MS;
+		mo.attempts = MEDIA_ATTEMPTS;
+		mo.metrics = px.metrics;
+		if ((px.media = media_new(px.base, px.up, px.cache, &mo, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "lumaproxy: %s\n", err);
+			goto done;
+		}
+	}
+	if (cfg->public_url[0] != '\0')
+		snprintf(px.public_url, sizeof(px.public_url), "%s",
+		    cfg->public_url);
+	else
+		snprintf(px.public_url, sizeof(px.public_url), "http://%s",
+		    sv.addr);
 	px.server = &sv;
 	cache_count_jobs(px.cache, &all, &terminal);
 	log_always("lumaproxy %s listening on %s, upstream %s, database %s"
-	    " (%lld jobs, %lld finished)%s", PACKAGE_VERSION, sv.addr,
+	    " (%lld jobs, %lld finished)%s%s%s%s%s", PACKAGE_VERSION, sv.addr,
 	    cfg->upstream, cfg->db, (long long)all, (long long)terminal,
-	    cfg->offline ? ", offline" : "");
+	    cfg->offline ? ", offline" : "",
+	    px.media ? ", media in " : "", px.media ? cfg->media_dir : "",
+	    config_rewrites_media(cfg) ? ", media links to " : "",
+	    config_rewrites_media(cfg) ? px.public_url : "");
+	/* Offline: media are served, never downloaded. */
+	if (px.media != NULL && !cfg->offline)
+		media_start(px.media);
 
 	if (event_base_dispatch(px.base) != 0)
 		log_error("server: event loop failed");
@@ -824,6 +863,7 @@ done:
 	if (px.http != NULL)
 		evhttp_free(px.http);	/* frees the listener too */
 	sv.bound = NULL;
+	media_free(px.media);		/* partial files removed, rows kept */
 	upstream_free(px.up);		/* ... before their upstream calls. */
 	conn_sweep(&sv);
 	for (size_t i = 0; i < sv.nconns; i++)

@@ -43,6 +43,7 @@ struct upstream_request {
 	const struct upstream_stream_cb	*scb;		/* borrowed; NULL: not streamed */
 	long				 status;	/* of the answer being read */
 	int				 headers_done;	/* head callback ran */
+	int				 follow;	/* redirects are followed */
 	int				 too_large;
 	int64_t				 retry_after;
 	int64_t				 started;
@@ -248,7 +249,8 @@ stream_header(struct upstream_request *r, const char *data, size_t len)
 			r->status = strtol(sp + 1, NULL, 10);
 		return r->status >= 100 && r->status <= 999 ? 0 : -1;
 	}
-	if (r->status < 200)		/* inside a 1xx block */
+	/* Inside a 1xx block, or a redirect curl follows. */
+	if (r->status < 200 || (r->follow && r->status >= 300 && r->status < 400))
 		return 0;
 	if (len == 0) {
 		if (r->headers_done)
@@ -501,10 +503,11 @@ fail:
 	return NULL;
 }
 
-struct upstream_request *
-upstream_stream(struct upstream *up, const char *method, const char *url,
+/* upstream_stream(), optionally following redirects. */
+static struct upstream_request *
+stream_start(struct upstream *up, const char *method, const char *url,
     struct curl_slist *headers, int64_t body_len,
-    const struct upstream_stream_cb *cb, void *arg)
+    const struct upstream_stream_cb *cb, void *arg, int follow)
 {
 	struct upstream_request *r;
 	CURL *e;
@@ -517,6 +520,16 @@ upstream_stream(struct upstream *up, const char *method, const char *url,
 	e = r->easy;
 	r->scb = cb;
 	r->headers = headers;
+	if ((r->follow = follow)) {
+		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+		curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+		curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS,
+		    CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	/* The path as the client sent it, dot segments and all. */
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
@@ -545,6 +558,21 @@ upstream_stream(struct upstream *up, const char *method, const char *url,
 		return NULL;
 	}
 	return r;
+}
+
+struct upstream_request *
+upstream_stream(struct upstream *up, const char *method, const char *url,
+    struct curl_slist *headers, int64_t body_len,
+    const struct upstream_stream_cb *cb, void *arg)
+{
+	return stream_start(up, method, url, headers, body_len, cb, arg, 0);
+}
+
+struct upstream_request *
+upstream_fetch(struct upstream *up, const char *url,
+    const struct upstream_stream_cb *cb, void *arg)
+{
+	return stream_start(up, "GET", url, NULL, 0, cb, arg, 1);
 }
 
 int

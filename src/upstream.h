@@ -93,6 +93,13 @@ struct upstream_request *upstream_stream(struct upstream *, const char *method,
 	    const struct upstream_stream_cb *, void *arg);
 
 /*
+ * As upstream_stream() for GET url with no header of ours (no token),
+ * following up to 5 redirects within http and https: the media mirror.
+ */
+struct upstream_request *upstream_fetch(struct upstream *, const char *url,
+	    const struct upstream_stream_cb *, void *arg);
+
+/*
  * Adds "name: value" to a header list (value NULL: do not send the header
  * curl would add by itself); -1 when out of memory.
  */

@@ -47,6 +47,12 @@ assert_defaults(const struct config *c)
 	ck_assert_int_eq(c->offline, 0);
 	ck_assert_int_eq(c->log_level, LOG_INFO);
 	ck_assert_int_eq(c->log_format, LOG_TEXT);
+	ck_assert_str_eq(c->media_dir, "");
+	ck_assert_int_eq(c->media_concurrency, 2);
+	ck_assert_uint_eq(c->max_media_bytes, 2147483648ULL);
+	ck_assert_int_eq(c->rewrite_media_urls, 0);
+	ck_assert_str_eq(c->public_url, "");
+	ck_assert_int_eq(config_rewrites_media(c), 0);
 }
 
 START_TEST(test_defaults)
@@ -69,7 +75,8 @@ enum field {
 	F_LISTEN, F_UPSTREAM, F_DB, F_PENDING_INTERVAL, F_PENDING_MODE,
 	F_NEGATIVE_TTL, F_UPSTREAM_TIMEOUT, F_MAX_UPSTREAM_BODY, F_MAX_REQUEST_BODY,
 	F_MAX_CONNECTIONS, F_OFFLINE, F_LOG_LEVEL,
-	F_LOG_FORMAT,
+	F_LOG_FORMAT, F_MEDIA_DIR, F_MEDIA_CONCURRENCY, F_MAX_MEDIA_BYTES,
+	F_REWRITE, F_PUBLIC_URL,
 };
 
 struct opt_case {
@@ -119,6 +126,16 @@ static const struct opt_case opt_cases[] = {
 	{ "--log-level", "error", F_LOG_LEVEL, NULL, LOG_ERROR },
 	{ "--log-format", "json", F_LOG_FORMAT, NULL, LOG_JSON },
 	{ "--log-format=text", NULL, F_LOG_FORMAT, NULL, LOG_TEXT },
+	{ "--media-dir", "/var/media", F_MEDIA_DIR, "/var/media", 0 },
+	{ "--media-dir=m", NULL, F_MEDIA_DIR, "m", 0 },
+	{ "--media-concurrency", "1", F_MEDIA_CONCURRENCY, NULL, 1 },
+	{ "--media-concurrency=64", NULL, F_MEDIA_CONCURRENCY, NULL, 64 },
+	{ "--max-media-bytes", "1", F_MAX_MEDIA_BYTES, NULL, 1 },
+	{ "--max-media-bytes=536870912", NULL, F_MAX_MEDIA_BYTES, NULL, 536870912 },
+	{ "--rewrite-media-urls", NULL, F_REWRITE, NULL, 1 },
+	{ "--rewrite-media-urls=false", NULL, F_REWRITE, NULL, 0 },
+	{ "--public-url", "https://media.example.com/", F_PUBLIC_URL, "https://media.example.com", 0 },
+	{ "--public-url=http://[::1]:8080/lp", NULL, F_PUBLIC_URL, "http://[::1]:8080/lp", 0 },
 };
 
 /* Checks the field of case c in cfg. */
@@ -166,6 +183,21 @@ assert_field(const struct opt_case *c, const struct config *cfg)
 	case F_LOG_FORMAT:
 		ck_assert_int_eq(cfg->log_format, c->n);
 		break;
+	case F_MEDIA_DIR:
+		ck_assert_str_eq(cfg->media_dir, c->s);
+		break;
+	case F_MEDIA_CONCURRENCY:
+		ck_assert_int_eq(cfg->media_concurrency, c->n);
+		break;
+	case F_MAX_MEDIA_BYTES:
+		ck_assert_uint_eq(cfg->max_media_bytes, (uint64_t)c->n);
+		break;
+	case F_REWRITE:
+		ck_assert_int_eq(cfg->rewrite_media_urls, c->n);
+		break;
+	case F_PUBLIC_URL:
+		ck_assert_str_eq(cfg->public_url, c->s);
+		break;
 	}
 }
 
@@ -187,6 +219,27 @@ START_TEST(test_option)
 END_TEST
 
 /* Several options at once; the last of a repeated one wins. */
+/* --rewrite-media-urls needs a mirror; --offline with one implies it. */
+START_TEST(test_rewrites_media)
+{
+	struct config cfg;
+	char err[512];
+
+	ck_assert_int_eq(PARSE(&cfg, err, "--rewrite-media-urls"), CONFIG_OK);
+	ck_assert_int_eq(config_rewrites_media(&cfg), 0);
+	ck_assert_int_eq(PARSE(&cfg, err, "--media-dir", "m"), CONFIG_OK);
+	ck_assert_int_eq(config_rewrites_media(&cfg), 0);
+	ck_assert_int_eq(PARSE(&cfg, err, "--media-dir", "m",
+	    "--rewrite-media-urls"), CONFIG_OK);
+	ck_assert_int_eq(config_rewrites_media(&cfg), 1);
+	ck_assert_int_eq(PARSE(&cfg, err, "--offline", "--media-dir", "m"),
+	    CONFIG_OK);
+	ck_assert_int_eq(config_rewrites_media(&cfg), 1);
+	ck_assert_int_eq(PARSE(&cfg, err, "--offline"), CONFIG_OK);
+	ck_assert_int_eq(config_rewrites_media(&cfg), 0);
+}
+END_TEST
+
 START_TEST(test_options_together)
 {
 	struct config cfg;
@@ -245,6 +298,14 @@ static const struct bad_case bad_cases[] = {
 	{ "--max-connections", "many", "max-connections" },
 	{ "--max-connections", "18446744073709551616", "max-connections" },
 	{ "--offline=maybe", NULL, "offline" },
+	{ "--media-dir", "", "media-dir" },
+	{ "--media-concurrency", "0", "media-concurrency" },
+	{ "--media-concurrency", "65", "media-concurrency" },
+	{ "--max-media-bytes", "0", "max-media-bytes" },
+	{ "--max-media-bytes", "2GiB", "max-media-bytes" },
+	{ "--rewrite-media-urls=sometimes", NULL, "rewrite-media-urls" },
+	{ "--public-url", "ftp://media.example.com", "public-url" },
+	{ "--public-url", "http://h/?x=1", "public-url" },
 	{ "--pending-mode", "fast", "pending-mode" },
 	{ "--pending-mode", "", "pending-mode" },
 	{ "--pending-mode=servereject", NULL, "pending-mode" },
@@ -529,10 +590,12 @@ static const char *const usage_words[] = {
 	"--pending-interval", "--pending-mode", "--negative-ttl",
 	"--upstream-timeout", "--max-upstream-body", "--max-request-body",
 	"--max-connections", "--offline", "--log-level", "--log-format",
+	"--media-dir", "--media-concurrency", "--max-media-bytes",
+	"--rewrite-media-urls", "--public-url",
 	"-h, --help", "-V, --version",
 	/* the defaults of SPEC 5 */
 	"127.0.0.1:8080", "https://api.useapi.net", "lumaproxy.db",
-	"1048576", "67108864", "4096", "serve", "reject",
+	"1048576", "67108864", "4096", "serve", "reject", "2147483648",
 };
 
 START_TEST(test_usage)
@@ -556,6 +619,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_option, 0,
 	    (int)(sizeof(opt_cases) / sizeof(opt_cases[0])));
 	tcase_add_test(tc, test_options_together);
+	tcase_add_test(tc, test_rewrites_media);
 	tcase_add_loop_test(tc, test_bad_option, 0,
 	    (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_test(tc, test_bad_after_good);

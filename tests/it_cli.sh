@@ -56,7 +56,8 @@ check_eq "exit status" "$?" 0
 check_eq "stderr" "$(cat "$IT_TMP/help.err")" ""
 for o in --listen --upstream --db --pending-interval --pending-mode \
     --negative-ttl --upstream-timeout --max-upstream-body --max-request-body \
-    --max-connections \
+    --max-connections --media-dir --media-concurrency --max-media-bytes \
+    --rewrite-media-urls --public-url \
     --offline --log-level --log-format --config --help \
     --version; do
 	check "--help lists $o" grep -q -- "$o" "$IT_TMP/help.out"

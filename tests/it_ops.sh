@@ -225,7 +225,7 @@ while IFS=: read -r fam type; do
 	check_eq "declaration of $fam" "$(awk -v f="$fam" '$1 == f { print $2, $3 }' <<<"$types")" "$type help"
 done <<<"$FAMILIES"
 routes=$("$IT_PYTHON" "$IT_TMP/prom.py" labels "$IT_TMP/final" lumaproxy_requests_total route | tr '\n' ' ')
-check_re "route values of lumaproxy_requests_total" "$routes" '^((jobs|passthrough|healthz|metrics|other) )+$'
+check_re "route values of lumaproxy_requests_total" "$routes" '^((jobs|passthrough|healthz|metrics|media|other) )+$'
 caches=$("$IT_PYTHON" "$IT_TMP/prom.py" labels "$IT_TMP/final" lumaproxy_requests_total cache | tr '\n' ' ')
 check_re "cache values of lumaproxy_requests_total" "$caches" '^((hit|miss|stale|none) )+$'
 ustat=$("$IT_PYTHON" "$IT_TMP/prom.py" labels "$IT_TMP/final" lumaproxy_upstream_requests_total status | tr '\n' ' ')

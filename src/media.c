@@ -1,0 +1,940 @@
+/*
+ * The media mirror.  A completed job is scanned (by SQLite's JSON
+ * functions) for the URLs of its response; each URL becomes a row of the
+ * media table, which is the download queue.  Downloads go through
+ * upstream_fetch() on the server's loop, at most `concurrency` at once,
+ * into DIR/.part-PID-XXXXXX while the SHA-256 is computed on the way, and
+ * are renamed to DIR/<sha256> once whole and synced.  A failed attempt is
+ * retried after retry_ms, doubling, until `attempts` were made.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/evp.h>
+
+#include "cache.h"
+#include "log.h"
+#include "media.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "record.h"
+#include "server.h"
+#include "upstream.h"
+#include "util.h"
+
+#define MEDIA_MAGIC	0x4d454449u
+#define DOWNLOAD_MAGIC	0x444c4f41u
+
+#define SCAN_BATCH	200		/* jobs scanned per turn of the loop */
+#define WATCH_MS	2000		/* how often imports by others are looked for */
+#define PROGRESS_MS	500		/* progress line updates on a terminal */
+#define PART_PREFIX	".part-"
+#define FILE_PATH_MAX	(PATH_MAX + 80)	/* the directory and a name in it */
+
+struct download {
+	unsigned			 magic;
+	struct media			*m;		/* borrowed */
+	char				*url;		/* owned */
+	int				 attempts;	/* made before this one */
+	int				 fd;
+	char				 tmp[FILE_PATH_MAX];
+	EVP_MD_CTX			*md;		/* owned */
+	uint64_t			 got;
+	char				 ctype[128];
+	char				 reason[256];	/* why we stopped it */
+	struct upstream_request		*req;		/* owned while running */
+	TAILQ_ENTRY(download)		 entry;
+};
+
+struct media {
+	unsigned			 magic;
+	struct event_base		*base;		/* borrowed */
+	struct upstream			*up;		/* borrowed */
+	struct cache			*cache;		/* borrowed */
+	struct media_options		 opt;
+	char				 dir[PATH_MAX];	/* absolute */
+	TAILQ_HEAD(, download)		 active;
+	int				 nactive;
+	struct event			*timer;		/* owned: the next turn */
+	int				 started;	/* media_start() ran */
+	int64_t				 data_version;
+	int				 scanning;	/* a backfill is under way */
+	int64_t				 to_scan, scanned;
+	uint64_t			 ok, failed;	/* since the start */
+	int64_t				 progress_at;
+	int				 busy;		/* a progress line is shown */
+	/* the mirror command */
+	char				**queue;	/* owned */
+	size_t				 nqueue, qnext;
+	media_done_fn			*done;
+	void				*done_arg;
+};
+
+static void	media_turn(struct media *, int64_t delay_ms);
+
+/* The URL without its query: signed CDN links do not go to the log. */
+static const char *
+url_for_log(const char *url, char *buf, size_t len)
+{
+	size_t n = strcspn(url, "?#");
+
+	snprintf(buf, len, "%.*s%s", (int)n, url, url[n] ? "?..." : "");
+	return buf;
+}
+
+int
+media_check_dir(const char *dir, char *err, size_t errlen)
+{
+	char probe[FILE_PATH_MAX];
+	struct stat sb;
+	int fd;
+
+	if (stat(dir, &sb) != 0) {
+		snprintf(err, errlen, "media directory %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "media directory %s: not a directory", dir);
+		return -1;
+	}
+	snprintf(probe, sizeof(probe), "%s/" PART_PREFIX "probe-XXXXXX", dir);
+	if ((fd = mkstemp(probe)) < 0) {
+		snprintf(err, errlen, "media directory %s is not writable: %s",
+		    dir, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
+}
+
+/* Removes partial files left by processes that are gone (a crash). */
+static void
+remove_stale_parts(const char *dir)
+{
+	char path[FILE_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	long pid;
+	char *end;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, PART_PREFIX, strlen(PART_PREFIX)) != 0)
+			continue;
+		pid = strtol(de->d_name + strlen(PART_PREFIX), &end, 10);
+		if (end == de->d_name + strlen(PART_PREFIX) || *end != '-' ||
+		    pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			if (unlink(path) == 0)
+				log_info("media: removed the partial file %s",
+				    path);
+		}
+	}
+	closedir(d);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct media *m = arg;
+	int64_t v;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	/* Another process (import) committed: maybe new completed jobs. */
+	if (m->started && (v = cache_data_version(m->cache)) >= 0 &&
+	    v != m->data_version) {
+		m->data_version = v;
+		m->scanning = 1;
+	}
+	media_turn(m, -1);
+}
+
+struct media *
+media_new(struct event_base *base, struct upstream *up, struct cache *cache,
+    const struct media_options *opt, char *err, size_t errlen)
+{
+	struct media *m;
+
+	if (media_check_dir(opt->dir, err, errlen) != 0)
+		return NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	m->magic = MEDIA_MAGIC;
+	m->base = base;
+	m->up = up;
+	m->cache = cache;
+	m->opt = *opt;
+	TAILQ_INIT(&m->active);
+	if (realpath(opt->dir, m->dir) == NULL ||
+	    (m->timer = evtimer_new(base, timer_cb, m)) == NULL) {
+		snprintf(err, errlen, "media directory %s: %s", opt->dir,
+		    strerror(errno ? errno : ENOMEM));
+		free(m);
+		return NULL;
+	}
+	m->opt.dir = m->dir;
+	/* A file too large for our limit must fail, not kill us (SIGXFSZ). */
+	signal(SIGXFSZ, SIG_IGN);
+	remove_stale_parts(m->dir);
+	return m;
+}
+
+/* Closes and removes a download's partial file. */
+static void
+download_discard(struct download *d)
+{
+	if (d->fd >= 0) {
+		close(d->fd);
+		d->fd = -1;
+	}
+	if (d->tmp[0] != '\0') {
+		unlink(d->tmp);
+		d->tmp[0] = '\0';
+	}
+}
+
+static void
+download_free(struct download *d)
+{
+	struct media *m = d->m;
+
+	TAILQ_REMOVE(&m->active, d, entry);
+	m->nactive--;
+	download_discard(d);
+	EVP_MD_CTX_free(d->md);
+	free(d->url);
+	memset(d, 0, sizeof(*d));
+	free(d);
+}
+
+void
+media_free(struct media *m)
+{
+	struct download *d;
+
+	if (m == NULL)
+		return;
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	while ((d = TAILQ_FIRST(&m->active)) != NULL) {
+		if (d->req != NULL)
+			upstream_cancel(d->req);
+		download_free(d);
+	}
+	if (m->busy)
+		log_progress(1, "media: stopped; unfinished downloads resume"
+		    " at the next start");
+	for (size_t i = 0; i < m->nqueue; i++)
+		free(m->queue[i]);
+	free(m->queue);
+	event_free(m->timer);
+	memset(m, 0, sizeof(*m));
+	free(m);
+}
+
+/* The progress line of the server's mirror, on a terminal. */
+static void
+show_progress(struct media *m, int force)
+{
+	int64_t now = util_mono_ms(), mirrored, pending, failed;
+	static int tty = -1;
+
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	if (!tty || m->queue != NULL)
+		return;
+	if (!force && now - m->progress_at < PROGRESS_MS)
+		return;
+	m->progress_at = now;
+	if (cache_media_counts(m->cache, &mirrored, &pending, &failed) != 0)
+		return;
+	if (m->nactive == 0 && !m->scanning) {
+		if (m->busy)
+			log_progress(1, "media: %lld mirrored, %lld waiting,"
+			    " %lld failed", (long long)mirrored,
+			    (long long)pending, (long long)failed);
+		m->busy = 0;
+		return;
+	}
+	m->busy = 1;
+	if (m->scanning)
+		log_progress(0, "media: scanning jobs %lld/%lld, %lld files"
+		    " mirrored, %lld waiting, %lld failed", (long long)m->scanned,
+		    (long long)m->to_scan, (long long)mirrored,
+		    (long long)pending, (long long)failed);
+	else
+		log_progress(0, "media: %lld mirrored, %d downloading,"
+		    " %lld waiting, %lld failed", (long long)mirrored,
+		    m->nactive, (long long)(pending - m->nactive),
+		    (long long)failed);
+}
+
+/* A download ended: reason NULL when its bytes are all in d->fd. */
+static void
+download_end(struct download *d, const char *reason)
+{
+	struct media *m = d->m;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char sha[MEDIA_SHA256_LEN + 1], path[FILE_PATH_MAX], why[300], lu[512];
+	unsigned mdlen = 0;
+	int64_t now = util_now_ms(), next = -1;
+	int attempts = d->attempts + 1;
+
+	if (reason == NULL) {
+		if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32)
+			reason = "cannot compute SHA-256";
+		else if (fsync(d->fd) != 0) {
+			snprintf(why, sizeof(why), "cannot sync: %s",
+			    strerror(errno));
+			reason = why;
+		} else {
+			util_hex(md, 32, sha);
+			snprintf(path, sizeof(path), "%s/%s", m->dir, sha);
+			if (rename(d->tmp, path) != 0) {
+				snprintf(why, sizeof(why), "cannot rename: %s",
+				    strerror(errno));
+				reason = why;
+			} else
+				d->tmp[0] = '\0';
+		}
+	}
+	url_for_log(d->url, lu, sizeof(lu));
+	if (reason == NULL) {
+		if (cache_media_mirrored(m->cache, d->url, sha, (int64_t)d->got,
+		    d->ctype[0] ? d->ctype : NULL, m->dir, now) != 0)
+			log_error("media: cannot record %s as mirrored", lu);
+		log_info("media: mirrored %s (%llu bytes) as %s", lu,
+		    (unsigned long long)d->got, sha);
+		m->ok++;
+	} else {
+		if (attempts < m->opt.attempts)
+			next = now + (m->opt.retry_ms << (attempts - 1));
+		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
+		    now) != 0)
+			log_error("media: cannot record the failure of %s", lu);
+		if (next >= 0)
+			log_warn("media: %s failed (%s), attempt %d of %d;"
+			    " retrying in %lld s", lu, reason, attempts,
+			    m->opt.attempts, (long long)(next - now + 999) / 1000);
+		else
+			log_warn("media: %s failed (%s), attempt %d; giving up",
+			    lu, reason, attempts);
+		m->failed++;
+	}
+	if (m->done != NULL)
+		m->done(d->url, reason, 0, m->done_arg);
+	download_free(d);
+	show_progress(m, 0);
+	media_turn(m, 0);
+}
+
+/* upstream: one header line of the answer. */
+static int
+dl_header(const char *name, size_t nlen, const char *value, size_t vlen,
+    void *arg)
+{
+	struct download *d = arg;
+	uint64_t n;
+	const char *err;
+	char num[32];
+
+	CHECK_OBJ(d, DOWNLOAD_MAGIC);
+	if (nlen == 12 && strncasecmp(name, "Content-Type", 12) == 0) {
+		/* Kept as sent when it is a plain field value; else dropped. */
+		d->ctype[0] = '\0';
+		if (vlen < sizeof(d->ctype)) {
+			for (size_t i = 0; i < vlen; i++)
+				if ((unsigned char)value[i] < 0x20 ||
+				    (unsigned char)value[i] > 0x7e)
+					return 0;
+			memcpy(d->ctype, value, vlen);
+			d->ctype[vlen] = '\0';
+		}
+	} else if (nlen == 14 && strncasecmp(name, "Content-Length", 14) == 0 &&
+	    vlen < sizeof(num)) {
+		memcpy(num, value, vlen);
+		num[vlen] = '\0';
+		if (parse_uint(num, 0, UINT64_MAX, &n, &err) == 0 &&
+		    n > d->m->opt.max_bytes) {
+			snprintf(d->reason, sizeof(d->reason), "larger than"
+			    " max-media-bytes (%llu bytes)", (unsigned long long)n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* upstream: the answer's status, after its headers. */
+static int
+dl_head(long status, void *arg)
+{
+	struct download *d = arg;
+
+	CHECK_OBJ(d, DOWNLOAD_MAGIC);
+	if (status != 200) {
+		snprintf(d->reason, sizeof(d->reason), "HTTP %ld", status);
+		return -1;
+	}
+	if (strncasecmp(d->ctype, "text/html", 9) == 0) {
+		snprintf(d->reason, sizeof(d->reason), "answered HTML, not media");
+		return -1;
+	}
+	return 0;
+}
+
+/* upstream: a piece of the body, hashed and written. */
+static int
+dl_data(const char *p, size_t len, void *arg)
+{
+	struct download *d = arg;
+	ssize_t n;
+
+	CHECK_OBJ(d, DOWNLOAD_MAGIC);
+	if (d->got + len > d->m->opt.max_bytes) {
+		snprintf(d->reason, sizeof(d->reason),
+		    "larger than max-media-bytes (%llu)",
+		    (unsigned long long)d->m->opt.max_bytes);
+		return -1;
+	}
+	if (EVP_DigestUpdate(d->md, p, len) != 1) {
+		snprintf(d->reason, sizeof(d->reason), "cannot compute SHA-256");
+		return -1;
+	}
+	d->got += len;
+	while (len > 0) {
+		if ((n = write(d->fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(d->reason, sizeof(d->reason), "writing: %s",
+			    strerror(errno));
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* upstream: the download is over. */
+static void
+dl_done(const struct upstream_result *res, void *arg)
+{
+	struct download *d = arg;
+	char why[300];
+
+	CHECK_OBJ(d, DOWNLOAD_MAGIC);
+	d->req = NULL;
+	if (d->m->opt.metrics != NULL)
+		metrics_upstream(d->m->opt.metrics, ROUTE_MEDIA,
+		    res->error == UPSTREAM_OK ? (int)res->status :
+		    res->error == UPSTREAM_TIMEOUT ? METRICS_UP_TIMEOUT :
+		    METRICS_UP_ERROR, res->elapsed_ms);
+	if (d->reason[0] != '\0')
+		download_end(d, d->reason);
+	else if (res->error == UPSTREAM_TIMEOUT)
+		download_end(d, "timed out");
+	else if (res->error != UPSTREAM_OK) {
+		snprintf(why, sizeof(why), "unreachable: %s", res->reason);
+		download_end(d, why);
+	} else if (res->status != 200) {
+		snprintf(why, sizeof(why), "HTTP %ld", res->status);
+		download_end(d, why);
+	} else
+		download_end(d, NULL);
+}
+
+static const struct upstream_stream_cb dl_cb = {
+	.header = dl_header,
+	.head = dl_head,
+	.data = dl_data,
+	.done = dl_done,
+};
+
+/* Whether url is being downloaded. */
+static int
+downloading(struct media *m, const char *url)
+{
+	struct download *d;
+
+	TAILQ_FOREACH(d, &m->active, entry)
+		if (strcmp(d->url, url) == 0)
+			return 1;
+	return 0;
+}
+
+/* Starts downloading url; a failure to start counts as a failed attempt. */
+static void
+download_start(struct media *m, const char *url, int attempts)
+{
+	struct download *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->url = strdup(url)) == NULL) {
+		free(d);
+		log_error("media: out of memory");
+		return;
+	}
+	d->magic = DOWNLOAD_MAGIC;
+	d->m = m;
+	d->attempts = attempts;
+	TAILQ_INSERT_TAIL(&m->active, d, entry);
+	m->nactive++;
+	snprintf(d->tmp, sizeof(d->tmp), "%s/" PART_PREFIX "%ld-XXXXXX",
+	    m->dir, (long)getpid());
+	if ((d->fd = mkstemp(d->tmp)) < 0) {
+		snprintf(d->reason, sizeof(d->reason), "cannot create a file:"
+		    " %s", strerror(errno));
+		d->tmp[0] = '\0';
+		download_end(d, d->reason);
+		return;
+	}
+	fcntl(d->fd, F_SETFD, FD_CLOEXEC);
+	fchmod(d->fd, 0644);		/* as readable as any other file here */
+	if ((d->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1) {
+		download_end(d, "cannot compute SHA-256");
+		return;
+	}
+	if ((d->req = upstream_fetch(m->up, url, &dl_cb, d)) == NULL)
+		download_end(d, "cannot start the download");
+}
+
+/* cache_media_due(): one due URL. */
+static int
+due_cb(const char *url, int attempts, void *arg)
+{
+	struct media *m = arg;
+
+	if (m->nactive >= m->opt.concurrency)
+		return 1;
+	if (!downloading(m, url))
+		download_start(m, url, attempts);
+	return 0;
+}
+
+/*
+ * One turn of the mirror: a batch of the backfill, then as many due
+ * downloads as may run; then the timer for the next turn (delay_ms >= 0:
+ * soon, from the loop, not from a caller's stack).
+ */
+static void
+media_turn(struct media *m, int64_t delay_ms)
+{
+	struct timeval tv;
+	int64_t now, next, wait = WATCH_MS;
+	int n;
+
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	if (delay_ms >= 0) {
+		tv.tv_sec = (time_t)(delay_ms / 1000);
+		tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+		evtimer_add(m->timer, &tv);
+		return;
+	}
+	if (m->queue != NULL) {		/* the mirror command */
+		while (m->nactive < m->opt.concurrency && m->qnext < m->nqueue)
+			download_start(m, m->queue[m->qnext++], 0);
+		return;
+	}
+	now = util_now_ms();
+	if (m->scanning) {
+		if (m->to_scan == 0 && (m->to_scan =
+		    cache_media_unscanned(m->cache)) > 0)
+			log_info("media: looking for the media of %lld completed"
+			    " jobs", (long long)m->to_scan);
+		if ((n = cache_media_scan_some(m->cache, SCAN_BATCH, now)) < 0)
+			log_error("media: cannot scan completed jobs");
+		else
+			m->scanned += n;
+		if (n != SCAN_BATCH) {
+			if (m->to_scan > 0)
+				log_info("media: %lld completed jobs looked at",
+				    (long long)m->scanned);
+			m->scanning = 0;
+			m->to_scan = m->scanned = 0;
+		} else
+			wait = 0;	/* the next batch, after what is ready */
+	}
+	if (m->nactive < m->opt.concurrency && cache_media_due(m->cache, now,
+	    m->nactive + m->opt.concurrency, due_cb, m) < 0)
+		log_error("media: cannot read the download queue");
+	if ((next = cache_media_next_at(m->cache)) > now && next - now < wait)
+		wait = next - now;
+	show_progress(m, 0);
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	evtimer_add(m->timer, &tv);
+}
+
+void
+media_start(struct media *m)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	m->started = 1;
+	m->scanning = 1;
+	m->data_version = cache_data_version(m->cache);
+	media_turn(m, 0);
+}
+
+void
+media_job_stored(struct media *m, const char *jobid)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	if (cache_media_scan(m->cache, jobid, util_now_ms()) < 0)
+		log_error("media: cannot scan job %s", jobid);
+	else if (m->nactive < m->opt.concurrency)
+		media_turn(m, 0);
+}
+
+/* The mirror command's list: each URL whose file is not here yet. */
+struct collect {
+	struct media	*m;
+	int		 failed;
+	uint64_t	 already;
+};
+
+static int
+collect_media(const struct cache_media *cm, void *arg)
+{
+	struct collect *c = arg;
+	struct media *m = c->m;
+	char path[FILE_PATH_MAX], **q;
+	struct stat sb;
+
+	if (cm->sha256 != NULL && strcmp(cm->state, "mirrored") == 0) {
+		snprintf(path, sizeof(path), "%s/%s", m->dir, cm->sha256);
+		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			c->already++;
+			if (m->done != NULL)
+				m->done(cm->url, NULL, 1, m->done_arg);
+			return 0;
+		}
+	}
+	if ((q = realloc(m->queue, (m->nqueue + 1) * sizeof(*q))) == NULL) {
+		c->failed = 1;
+		return -1;
+	}
+	m->queue = q;
+	if ((q[m->nqueue] = strdup(cm->url)) == NULL) {
+		c->failed = 1;
+		return -1;
+	}
+	m->nqueue++;
+	return 0;
+}
+
+int64_t
+media_mirror(struct media *m, media_done_fn *done, void *arg)
+{
+	struct collect c;
+	int64_t now = util_now_ms();
+	int n;
+
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	m->done = done;
+	m->done_arg = arg;
+	while ((n = cache_media_scan_some(m->cache, SCAN_BATCH, now)) > 0)
+		;
+	if (n < 0)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.m = m;
+	/* A non-NULL queue puts media_turn() in the command's mode. */
+	if ((m->queue = calloc(1, sizeof(*m->queue))) == NULL ||
+	    cache_media_all(m->cache, collect_media, &c) != 0 || c.failed)
+		return -1;
+	for (size_t i = 0; i < m->nqueue; i++)
+		if (cache_media_reset(m->cache, m->queue[i], now) != 0)
+			return -1;
+	media_turn(m, 0);
+	return (int64_t)(m->nqueue + c.already);
+}
+
+/* Rewriting a job answer: the replacements for one job. */
+struct rewrite {
+	struct media	*m;
+	const char	*base;
+	char		 paths[CACHE_REPLACE_MAX][64];
+	char		*values[CACHE_REPLACE_MAX];
+	size_t		 n;
+};
+
+static int
+rewrite_one(const struct cache_media *cm, void *arg)
+{
+	struct rewrite *rw = arg;
+	char path[FILE_PATH_MAX];
+	struct stat sb;
+	size_t len;
+
+	if (rw->n == CACHE_REPLACE_MAX || cm->sha256 == NULL ||
+	    strcmp(cm->state, "mirrored") != 0)
+		return 0;
+	/* Only links that will answer: the file must be here. */
+	snprintf(path, sizeof(path), "%s/%s", rw->m->dir, cm->sha256);
+	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	len = strlen(rw->base) + sizeof("/media/") + MEDIA_SHA256_LEN;
+	if ((rw->values[rw->n] = malloc(len)) == NULL)
+		return -1;
+	snprintf(rw->values[rw->n], len, "%s/media/%s", rw->base, cm->sha256);
+	snprintf(rw->paths[rw->n], sizeof(rw->paths[0]), "$.response.%s.url",
+	    cm->field);
+	rw->n++;
+	return 0;
+}
+
+int
+media_rewrite(struct media *m, const char *jobid, const char *base,
+    const void *body, size_t len, struct evbuffer *out, char *etag)
+{
+	struct rewrite rw;
+	const char *paths[CACHE_REPLACE_MAX];
+	int rc = 0;
+
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	memset(&rw, 0, sizeof(rw));
+	rw.m = m;
+	rw.base = base;
+	if (cache_media_job(m->cache, jobid, rewrite_one, &rw) != 0)
+		rc = -1;
+	else if (rw.n > 0) {
+		for (size_t i = 0; i < rw.n; i++)
+			paths[i] = rw.paths[i];
+		if (cache_json_replace(m->cache, body, len, paths,
+		    (const char *const *)rw.values, rw.n, out) != 0)
+			rc = -1;
+		else {
+			record_etag(evbuffer_pullup(out, -1),
+			    evbuffer_get_length(out), etag);
+			rc = 1;
+		}
+	}
+	for (size_t i = 0; i < rw.n; i++)
+		free(rw.values[i]);
+	return rc;
+}
+
+int
+media_name_valid(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return i == MEDIA_SHA256_LEN;
+}
+
+/* A decimal number of at most 19 digits at *p, advancing p; -1 if none. */
+static int
+range_num(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t n = 0;
+	int digits = 0;
+
+	while (*s >= '0' && *s <= '9') {
+		if (++digits > 19)
+			return -1;
+		n = n * 10 + (uint64_t)(*s - '0');
+		s++;
+	}
+	if (digits == 0)
+		return -1;
+	*p = s;
+	*out = n;
+	return 0;
+}
+
+enum media_range
+media_parse_range(const char *h, uint64_t size, uint64_t *first,
+    uint64_t *last)
+{
+	uint64_t a, b;
+	const char *p;
+
+	if (h == NULL || strncasecmp(h, "bytes=", 6) != 0)
+		return RANGE_NONE;
+	p = h + 6;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '-') {			/* suffix: the last b bytes */
+		p++;
+		if (range_num(&p, &b) != 0)
+			return RANGE_NONE;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '\0')
+			return RANGE_NONE;
+		if (b == 0 || size == 0)
+			return RANGE_UNSATISFIABLE;
+		*first = b >= size ? 0 : size - b;
+		*last = size - 1;
+		return RANGE_OK;
+	}
+	if (range_num(&p, &a) != 0 || *p++ != '-')
+		return RANGE_NONE;
+	b = UINT64_MAX;
+	if (*p >= '0' && *p <= '9' && range_num(&p, &b) != 0)
+		return RANGE_NONE;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '\0' || b < a)		/* several ranges, or invalid */
+		return RANGE_NONE;
+	if (a >= size)
+		return RANGE_UNSATISFIABLE;
+	*first = a;
+	*last = b >= size ? size - 1 : b;
+	return RANGE_OK;
+}
+
+/* Whether If-None-Match lists etag (or is "*"). */
+static int
+inm_matches(const char *inm, const char *etag)
+{
+	size_t n = strlen(etag);
+	const char *p;
+
+	for (p = inm; *p != '\0'; p++) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (strncmp(p, etag, n) == 0)
+			return 1;
+		if ((p = strchr(p, ',')) == NULL)
+			break;
+	}
+	return 0;
+}
+
+void
+media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
+    const char *name, const struct reply_info *ri)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	enum media_range r = RANGE_NONE;
+	struct evbuffer *body;
+	struct evbuffer_file_segment *seg;
+	const char *v;
+	char path[FILE_PATH_MAX], ct[128], etag[MEDIA_SHA256_LEN + 3], cr[80];
+	uint64_t first = 0, last = 0, size;
+	struct stat sb;
+	int fd, rc, status = 200;
+
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(h, "Allow", "GET, HEAD");
+		server_reply_error(px, req, 405, "Method not allowed", ri);
+		return;
+	}
+	/* The name is all a request chooses, and it cannot leave the directory. */
+	if (m == NULL || !media_name_valid(name)) {
+		server_reply_error(px, req, 404, "Not found", ri);
+		return;
+	}
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		if (errno != ENOENT)
+			log_warn("media: %s: %s", path, strerror(errno));
+		server_reply_error(px, req, 404, "Not found", ri);
+		return;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		server_reply_error(px, req, 404, "Not found", ri);
+		return;
+	}
+	size = (uint64_t)sb.st_size;
+	snprintf(etag, sizeof(etag), "\"%s\"", name);
+	/* If-Range with another validator: the whole file (RFC 9110 13.1.5). */
+	v = evhttp_find_header(in, "If-Range");
+	if (v == NULL || strcmp(v, etag) == 0)
+		r = media_parse_range(evhttp_find_header(in, "Range"), size,
+		    &first, &last);
+	if (r == RANGE_UNSATISFIABLE) {
+		close(fd);
+		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+		evhttp_add_header(h, "Content-Range", cr);
+		evhttp_add_header(h, "Accept-Ranges", "bytes");
+		server_reply_error(px, req, 416, "Range not satisfiable", ri);
+		return;
+	}
+	if (cache_media_type(m->cache, name, ct, sizeof(ct)) != 1 || ct[0] == '\0')
+		snprintf(ct, sizeof(ct), "application/octet-stream");
+	evhttp_add_header(h, "Content-Type", ct);
+	evhttp_add_header(h, "ETag", etag);
+	evhttp_add_header(h, "Accept-Ranges", "bytes");
+	/* The name is the content's hash: it never changes. */
+	evhttp_add_header(h, "Cache-Control", "public, max-age=31536000, immutable");
+	if ((v = evhttp_find_header(in, "If-None-Match")) != NULL &&
+	    inm_matches(v, etag)) {
+		close(fd);
+		server_reply(px, req, 304, NULL, ri);
+		return;
+	}
+	if (r == RANGE_OK) {
+		status = 206;
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
+		    (unsigned long long)first, (unsigned long long)last,
+		    (unsigned long long)size);
+		evhttp_add_header(h, "Content-Range", cr);
+	} else {
+		first = 0;
+		last = size > 0 ? size - 1 : 0;
+	}
+	if ((body = evbuffer_new()) == NULL) {
+		close(fd);
+		server_reply_error(px, req, 503, "Out of memory", ri);
+		return;
+	}
+	/* Sent from the file (sendfile where it can), never read whole. */
+	if (size == 0)
+		close(fd);
+	else if ((seg = evbuffer_file_segment_new(fd, (ev_off_t)first,
+	    (ev_off_t)(last - first + 1), EVBUF_FS_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		evbuffer_free(body);
+		server_reply_error(px, req, 503, "Cannot read the file", ri);
+		return;
+	} else {
+		/* The segment's offset is first already. */
+		rc = evbuffer_add_file_segment(body, seg, 0,
+		    (ev_off_t)(last - first + 1));
+		evbuffer_file_segment_free(seg);	/* the buffer holds it */
+		if (rc != 0) {
+			evbuffer_free(body);
+			server_reply_error(px, req, 503, "Cannot read the file",
+			    ri);
+			return;
+		}
+	}
+	server_reply(px, req, status, body, ri);
+	evbuffer_free(body);
+}
