@@ -4,12 +4,16 @@
  * server's locks rather than failing, and never print a token: grants are
  * token_ids, the SHA-256 of tokens.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "admin.h"
@@ -17,7 +21,9 @@
 #include "cache.h"
 #include "jobid.h"
 #include "log.h"
+#include "media.h"
 #include "record.h"
+#include "upstream.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS		10000
@@ -26,13 +32,16 @@
 #define PROGRESS_EVERY		1000
 
 static const char *const usage_text =
-    "usage: lumaproxy export [--db PATH] [--status S] [--since DATE]\n"
+    "usage: lumaproxy export [--db PATH] [--status S] [--since DATE] [--media]\n"
     "       lumaproxy import [--db PATH] [--grant TOKEN]... [--grant-file FILE]\n"
     "       lumaproxy stats  [--db PATH] [--json]\n"
-    "       lumaproxy purge  [--db PATH] (JOBID... | --older-than DAYS [--status S])\n";
+    "       lumaproxy purge  [--db PATH] (JOBID... | --older-than DAYS [--status S])\n"
+    "       lumaproxy mirror [--db PATH] --media-dir DIR [--media-concurrency N]\n"
+    "                        [--max-media-bytes BYTES] [--upstream-timeout SECONDS]\n";
 
 enum { O_DB = 'd', O_HELP = 'h', O_STATUS = 256, O_SINCE, O_GRANT,
-    O_GRANT_FILE, O_JSON, O_OLDER };
+    O_GRANT_FILE, O_JSON, O_OLDER, O_MEDIA, O_MEDIA_DIR, O_CONCURRENCY,
+    O_MAX_BYTES, O_TIMEOUT };
 #define ALLOW(o)	(1u << ((o) - O_STATUS))
 
 static const struct option long_opts[] = {
@@ -44,6 +53,11 @@ static const struct option long_opts[] = {
 	{ "grant-file", required_argument, NULL, O_GRANT_FILE },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "older-than", required_argument, NULL, O_OLDER },
+	{ "media", no_argument, NULL, O_MEDIA },
+	{ "media-dir", required_argument, NULL, O_MEDIA_DIR },
+	{ "media-concurrency", required_argument, NULL, O_CONCURRENCY },
+	{ "max-media-bytes", required_argument, NULL, O_MAX_BYTES },
+	{ "upstream-timeout", required_argument, NULL, O_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -54,6 +68,11 @@ struct admin_opts {
 	int64_t		 since;		/* ms, -1: none */
 	int64_t		 older_days;	/* -1: none */
 	int		 json;
+	int		 media;		/* export --media */
+	const char	*media_dir;
+	uint64_t	 concurrency;
+	uint64_t	 max_bytes;
+	uint64_t	 timeout_s;
 	char		(*grants)[TOKEN_ID_LEN + 1];	/* owned */
 	size_t		 ngrants;
 };
@@ -125,6 +144,9 @@ parse(const char *cmd, int argc, char **argv, unsigned allowed,
 	o->db = "lumaproxy.db";
 	o->since = -1;
 	o->older_days = -1;
+	o->concurrency = 2;
+	o->max_bytes = 2147483648ULL;
+	o->timeout_s = 30;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+d:h", long_opts, NULL)) != -1) {
@@ -166,6 +188,25 @@ parse(const char *cmd, int argc, char **argv, unsigned allowed,
 			}
 			o->older_days = (int64_t)days;
 			break;
+		case O_MEDIA:
+			o->media = 1;
+			break;
+		case O_MEDIA_DIR:
+			o->media_dir = optarg;
+			break;
+		case O_CONCURRENCY:
+		case O_MAX_BYTES:
+		case O_TIMEOUT:
+			if (parse_uint(optarg, 1, c == O_CONCURRENCY ? 64 :
+			    c == O_TIMEOUT ? 3600 : 1ULL << 44,
+			    c == O_CONCURRENCY ? &o->concurrency :
+			    c == O_TIMEOUT ? &o->timeout_s : &o->max_bytes,
+			    &err) != 0) {
+				fprintf(stderr, "lumaproxy %s: %s: %s\n", cmd,
+				    argv[optind - 1], err);
+				return -1;
+			}
+			break;
 		default:
 			fprintf(stderr, "lumaproxy %s: unknown or misplaced option"
 			    " '%s'\n%s", cmd, argv[optind - 1], usage_text);
@@ -194,13 +235,35 @@ open_cache(const char *cmd, const char *path)
 	return c;
 }
 
+struct export_acc {
+	struct cache	*c;
+	int		 media;		/* add each job's media list */
+	int		 failed;	/* a job was left out */
+};
+
+/* export --media: one entry of a job's media list. */
+static int
+export_media(const struct cache_media *m, void *arg)
+{
+	json_t *list = arg, *e;
+
+	e = json_pack("{s:s, s:o, s:o, s:o}", "url", m->url,
+	    "sha256", m->sha256 ? json_string(m->sha256) : json_null(),
+	    "size", m->size >= 0 ? json_integer((json_int_t)m->size) :
+	    json_null(),
+	    "content_type", m->content_type ? json_string(m->content_type) :
+	    json_null());
+	return e != NULL && json_array_append_new(list, e) == 0 ? 0 : -1;
+}
+
 /* export: one line per finished job. */
 static int
 export_row(const struct cache_row *row, void *arg)
 {
-	json_t *o, *g, *body;
+	struct export_acc *acc = arg;
+	json_t *o, *g, *body, *media;
 	char when[32], *line;
-	int *failed = arg;
+	int *failed = &acc->failed;
 
 	util_iso8601_ms(row->fetched_at, when, sizeof(when));
 	if ((body = json_stringn(row->body, row->len)) == NULL) {
@@ -220,6 +283,15 @@ export_row(const struct cache_row *row, void *arg)
 	json_object_set_new(o, "fetched_at", json_string(when));
 	json_object_set_new(o, "grants", g);
 	json_object_set_new(o, "body", body);
+	if (acc->media) {
+		if ((media = json_array()) == NULL ||
+		    cache_media_job(acc->c, row->jobid, export_media, media) != 0) {
+			json_decref(media);
+			json_decref(o);
+			return -1;
+		}
+		json_object_set_new(o, "media", media);
+	}
 	if (o == NULL || (line = json_dumps(o, JSON_COMPACT |
 	    JSON_PRESERVE_ORDER)) == NULL) {
 		json_decref(o);
@@ -238,17 +310,21 @@ int
 admin_export(int argc, char **argv)
 {
 	struct admin_opts o;
+	struct export_acc acc;
 	struct cache *c;
-	int first, failed = 0, rc;
+	int first, rc;
 
 	if ((first = parse("export", argc, argv,
-	    ALLOW(O_STATUS) | ALLOW(O_SINCE), &o)) < 0)
+	    ALLOW(O_STATUS) | ALLOW(O_SINCE) | ALLOW(O_MEDIA), &o)) < 0)
 		return 2;
 	if (first < argc)
 		return bad_usage("export", "takes no operands");
 	if ((c = open_cache("export", o.db)) == NULL)
 		return 1;
-	rc = cache_export(c, o.status, o.since, export_row, &failed);
+	memset(&acc, 0, sizeof(acc));
+	acc.c = c;
+	acc.media = o.media;
+	rc = cache_export(c, o.status, o.since, export_row, &acc);
 	cache_close(c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		perror("lumaproxy export: stdout");
@@ -256,7 +332,40 @@ admin_export(int argc, char **argv)
 	}
 	if (rc != 0)
 		fprintf(stderr, "lumaproxy export: reading %s failed\n", o.db);
-	return rc != 0 || failed ? 1 : 0;
+	return rc != 0 || acc.failed ? 1 : 0;
+}
+
+/* Whether v is an export --media list. */
+static int
+media_list_ok(json_t *v)
+{
+	json_t *e, *sha, *size, *ct;
+	const char *t;
+	size_t i;
+
+	if (!json_is_array(v))
+		return 0;
+	json_array_foreach(v, i, e) {
+		sha = json_object_get(e, "sha256");
+		size = json_object_get(e, "size");
+		ct = json_object_get(e, "content_type");
+		if (!json_is_object(e) ||
+		    !json_is_string(json_object_get(e, "url")) ||
+		    !(json_is_null(sha) || (json_is_string(sha) &&
+		    media_name_valid(json_string_value(sha)))) ||
+		    !(json_is_null(size) || (json_is_integer(size) &&
+		    json_integer_value(size) >= 0)) ||
+		    json_is_null(sha) != json_is_null(size) ||
+		    !(ct == NULL || json_is_null(ct) || json_is_string(ct)))
+			return 0;
+		/* A Content-Type goes into headers: printable ASCII only. */
+		for (t = json_string_value(ct); t != NULL && *t != '\0'; t++)
+			if ((unsigned char)*t < 0x20 || (unsigned char)*t > 0x7e)
+				return 0;
+		if (json_is_string(ct) && json_string_length(ct) >= 128)
+			return 0;
+	}
+	return 1;
 }
 
 /* The fields of one import line, checked; why is set when it is refused. */
@@ -327,7 +436,35 @@ import_line(struct record_parser *rp, const char *line, size_t len,
 		*why = "type or status does not match the body";
 		return -1;
 	}
+	if ((v = json_object_get(o, "media")) != NULL && !media_list_ok(v)) {
+		*why = "media is not a list of {url, sha256, size, content_type}";
+		return -1;
+	}
 	record_etag(row->body, row->len, etag);
+	return 0;
+}
+
+/* import: records the media list of the job just imported. */
+static int
+import_media(struct cache *c, const char *jobid, json_t *list, int64_t now)
+{
+	json_t *e;
+	size_t i;
+
+	if (cache_media_scan(c, jobid, now) < 0)
+		return -1;
+	json_array_foreach(list, i, e) {
+		json_t *size = json_object_get(e, "size");
+
+		/* A URL the stored record does not have (older line): skipped. */
+		if (cache_media_import(c, jobid,
+		    json_string_value(json_object_get(e, "url")),
+		    json_string_value(json_object_get(e, "sha256")),
+		    json_is_integer(size) ? (int64_t)json_integer_value(size) : 0,
+		    json_string_value(json_object_get(e, "content_type")),
+		    now) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -355,6 +492,7 @@ admin_import(int argc, char **argv)
 	size_t cap = 0;
 	ssize_t n;
 	uint64_t lineno = 0, jobs = 0;
+	int64_t now = util_now_ms();
 	json_t *keep;
 	int first, rc = 1, in_tx = 0;
 
@@ -398,7 +536,9 @@ admin_import(int argc, char **argv)
 			json_decref(keep);
 			goto done;
 		}
-		if (cache_import_job(c, &row, etag, extra, o.ngrants) != 0) {
+		if (cache_import_job(c, &row, etag, extra, o.ngrants) != 0 ||
+		    import_media(c, row.jobid, json_object_get(keep, "media"),
+		    now) != 0) {
 			fprintf(stderr, "lumaproxy import: line %llu: cannot store"
 			    " job %s; nothing imported\n",
 			    (unsigned long long)lineno, row.jobid);
@@ -461,6 +601,7 @@ admin_stats(int argc, char **argv)
 	struct stats_acc a;
 	struct cache *c;
 	json_t *out, *j;
+	int64_t mirrored = 0, pending = 0, failed = 0;
 	size_t i;
 	char *s;
 	int first, rc;
@@ -474,9 +615,11 @@ admin_stats(int argc, char **argv)
 	a.jobs = json_array();
 	a.total = 0;
 	rc = cache_stats(c, stats_row, &a);
-	/* No media are mirrored by this version: all three counts are 0. */
-	out = json_pack("{s:o, s:{s:i, s:i, s:i}, s:I}", "jobs", a.jobs,
-	    "media", "mirrored", 0, "pending", 0, "failed", 0,
+	if (rc == 0)
+		rc = cache_media_counts(c, &mirrored, &pending, &failed);
+	out = json_pack("{s:o, s:{s:I, s:I, s:I}, s:I}", "jobs", a.jobs,
+	    "media", "mirrored", (json_int_t)mirrored, "pending",
+	    (json_int_t)pending, "failed", (json_int_t)failed,
 	    "db_bytes", (json_int_t)cache_size(c));
 	cache_close(c);
 	if (rc != 0 || out == NULL) {
@@ -497,6 +640,10 @@ admin_stats(int argc, char **argv)
 			    json_string_value(json_object_get(j, "status")),
 			    (long long)json_integer_value(json_object_get(j, "count")));
 		printf("%-10s %-12s %10lld\n", "all", "", (long long)a.total);
+		printf("\n%-23s %10s\n", "media", "urls");
+		printf("%-23s %10lld\n%-23s %10lld\n%-23s %10lld\n",
+		    "mirrored", (long long)mirrored, "pending", (long long)pending,
+		    "failed", (long long)failed);
 		printf("\ndatabase %s: %.1f MB\n", o.db,
 		    (double)json_integer_value(json_object_get(out, "db_bytes")) /
 		    1e6);
@@ -508,7 +655,26 @@ admin_stats(int argc, char **argv)
 struct purge_acc {
 	struct cache	*c;
 	uint64_t	 removed;
+	char		**files;	/* media files to remove once committed */
+	size_t		 nfiles;
 };
+
+/* cache_media_gc(): a media file nothing refers to any more. */
+static int
+purge_file(const char *dir, const char *sha256, void *arg)
+{
+	struct purge_acc *a = arg;
+	char **p;
+	size_t len = strlen(dir) + strlen(sha256) + 2;
+
+	if ((p = realloc(a->files, (a->nfiles + 1) * sizeof(*p))) == NULL)
+		return -1;
+	a->files = p;
+	if ((p[a->nfiles] = malloc(len)) == NULL)
+		return -1;
+	snprintf(p[a->nfiles++], len, "%s/%s", dir, sha256);
+	return 0;
+}
 
 static int
 purge_one(const char *jobid, const char *status, void *arg)
@@ -560,14 +726,152 @@ admin_purge(int argc, char **argv)
 		    purge_one, &a);
 	for (int i = first; rc == 0 && i < argc; i++)
 		rc = purge_one(argv[i], NULL, &a);
+	if (rc == 0)
+		rc = cache_media_gc(a.c, purge_file, &a);
 	if (rc != 0 || cache_commit(a.c) != 0) {
 		cache_rollback(a.c);
-		cache_close(a.c);
 		fprintf(stderr, "lumaproxy purge: failed; nothing removed\n");
+		rc = 1;
+		goto done;
+	}
+	/* Files go once the database no longer refers to them. */
+	for (size_t i = 0; i < a.nfiles; i++) {
+		if (unlink(a.files[i]) == 0)
+			printf("removed media %s\n", a.files[i]);
+		else if (errno != ENOENT)
+			fprintf(stderr, "lumaproxy purge: %s: %s\n", a.files[i],
+			    strerror(errno));
+	}
+	printf("%llu job%s removed", (unsigned long long)a.removed,
+	    a.removed == 1 ? "" : "s");
+	if (a.nfiles > 0)
+		printf(", %zu media file%s", a.nfiles, a.nfiles == 1 ? "" : "s");
+	printf("\n");
+done:
+	cache_close(a.c);
+	for (size_t i = 0; i < a.nfiles; i++)
+		free(a.files[i]);
+	free(a.files);
+	return rc;
+}
+
+/* The mirror command's tally. */
+struct mirror_acc {
+	struct event_base	*base;
+	int64_t			 total;
+	uint64_t		 ok, already, failed;
+	int			 tty;
+	int64_t			 shown_at;
+};
+
+static void
+mirror_progress(struct mirror_acc *a, int done)
+{
+	uint64_t n = a->ok + a->already + a->failed;
+	int64_t now = util_mono_ms();
+
+	/* In place on a terminal (a few times a second), else every file. */
+	if (!done && a->tty && now - a->shown_at < 200 &&
+	    (int64_t)n < a->total)
+		return;
+	a->shown_at = now;
+	log_progress(done, "mirror: %llu/%lld media (%llu mirrored, %llu"
+	    " already present, %llu failed)", (unsigned long long)n,
+	    (long long)a->total, (unsigned long long)a->ok,
+	    (unsigned long long)a->already, (unsigned long long)a->failed);
+}
+
+static void
+mirror_done(const char *url, const char *reason, int already, void *arg)
+{
+	struct mirror_acc *a = arg;
+
+	(void)url;
+	if (already)
+		a->already++;
+	else if (reason != NULL)
+		a->failed++;
+	else
+		a->ok++;
+	if (!already)
+		mirror_progress(a, 0);
+	if ((int64_t)(a->ok + a->already + a->failed) == a->total &&
+	    a->base != NULL)
+		event_base_loopexit(a->base, NULL);
+}
+
+int
+admin_mirror(int argc, char **argv)
+{
+	struct admin_opts o;
+	struct mirror_acc a;
+	struct upstream_options uo;
+	struct media_options mo;
+	struct cache *c = NULL;
+	struct event_base *base = NULL;
+	struct upstream *up = NULL;
+	struct media *m = NULL;
+	char err[1024];
+	int first, rc = 1;
+
+	if ((first = parse("mirror", argc, argv, ALLOW(O_MEDIA_DIR) |
+	    ALLOW(O_CONCURRENCY) | ALLOW(O_MAX_BYTES) | ALLOW(O_TIMEOUT),
+	    &o)) < 0)
+		return 2;
+	if (first < argc)
+		return bad_usage("mirror", "takes no operands");
+	if (o.media_dir == NULL)
+		return bad_usage("mirror", "--media-dir DIR is required");
+	if (media_check_dir(o.media_dir, err, sizeof(err)) != 0) {
+		fprintf(stderr, "lumaproxy mirror: %s\n", err);
 		return 1;
 	}
-	cache_close(a.c);
-	printf("%llu job%s removed\n", (unsigned long long)a.removed,
-	    a.removed == 1 ? "" : "s");
-	return 0;
+	/* Failures are summed up at the end; each one is a warning line. */
+	log_init(LOG_WARN, LOG_TEXT);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&a, 0, sizeof(a));
+	a.tty = isatty(STDERR_FILENO);
+	memset(&uo, 0, sizeof(uo));
+	uo.timeout_ms = (long)o.timeout_s * 1000;
+	uo.max_body = 1;	/* unused: downloads are streamed */
+	memset(&mo, 0, sizeof(mo));
+	mo.dir = o.media_dir;
+	mo.concurrency = (int)o.concurrency;
+	mo.max_bytes = o.max_bytes;
+	mo.retry_ms = MEDIA_RETRY_MS;
+	mo.attempts = MEDIA_ATTEMPTS;
+	if ((c = open_cache("mirror", o.db)) == NULL)
+		goto done;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (base = event_base_new()) == NULL ||
+	    (up = upstream_new(base, &uo)) == NULL) {
+		fprintf(stderr, "lumaproxy mirror: cannot set up the downloads\n");
+		goto done;
+	}
+	if ((m = media_new(base, up, c, &mo, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "lumaproxy mirror: %s\n", err);
+		goto done;
+	}
+	a.base = base;
+	if ((a.total = media_mirror(m, mirror_done, &a)) < 0) {
+		fprintf(stderr, "lumaproxy mirror: reading %s failed\n", o.db);
+		goto done;
+	}
+	if ((int64_t)(a.ok + a.already + a.failed) < a.total)
+		event_base_dispatch(base);
+	if (a.total > 0 && a.tty)
+		mirror_progress(&a, 1);
+	printf("%lld media URLs: %llu mirrored, %llu already present,"
+	    " %llu failed\n", (long long)a.total, (unsigned long long)a.ok,
+	    (unsigned long long)a.already, (unsigned long long)a.failed);
+	rc = a.failed > 0 ? 1 : 0;
+done:
+	media_free(m);
+	upstream_free(up);
+	if (base != NULL)
+		event_base_free(base);
+	cache_close(c);
+	curl_global_cleanup();
+	free(o.grants);
+	return rc;
 }

@@ -11,5 +11,6 @@ int	admin_export(int argc, char **argv);
 int	admin_import(int argc, char **argv);
 int	admin_stats(int argc, char **argv);
 int	admin_purge(int argc, char **argv);
+int	admin_mirror(int argc, char **argv);
 
 #endif

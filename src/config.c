@@ -469,7 +469,8 @@ config_usage(FILE *fp)
 	    "SQLite cache, polling of unfinished jobs reaches upstream at most once\n"
 	    "per job and token per pending-interval.  Every other path under /v1/\n"
 	    "is passed through unchanged.  GET /healthz and GET /metrics (Prometheus)\n"
-	    "report on the proxy itself.\n"
+	    "report on the proxy itself.  With --media-dir, the videos and images of\n"
+	    "completed jobs are mirrored and served under /media/<sha256>.\n"
 	    "\n"
 	    "options (each also a 'key = value' line in the -c file; the command\n"
 	    "line beats the file, the file beats the defaults):\n");
@@ -493,10 +494,11 @@ config_usage(FILE *fp)
 	    "(at most 5 s), close the database and exit 0.\n"
 	    "\n"
 	    "other commands, on a cache file (lumaproxy COMMAND --help):\n"
-	    "  export   write finished jobs as JSON Lines\n"
+	    "  export   write finished jobs as JSON Lines (--media: with their media)\n"
 	    "  import   read such lines into the cache\n"
-	    "  stats    jobs by type and status, database size\n"
-	    "  purge    remove jobs by jobid or age\n");
+	    "  stats    jobs by type and status, media, database size\n"
+	    "  purge    remove jobs by jobid or age, and media nothing else uses\n"
+	    "  mirror   download the media of completed jobs, then exit\n");
 }
 
 int

@@ -23,6 +23,7 @@ main(int argc, char **argv)
 	} commands[] = {
 		{ "export", admin_export }, { "import", admin_import },
 		{ "stats", admin_stats }, { "purge", admin_purge },
+		{ "mirror", admin_mirror },
 	};
 
 	for (size_t i = 0; argc > 1 && i < sizeof(commands) / sizeof(commands[0]); i++)

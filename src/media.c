@@ -332,7 +332,9 @@ download_end(struct download *d, const char *reason)
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
 		    now) != 0)
 			log_error("media: cannot record the failure of %s", lu);
-		if (next >= 0)
+		if (m->queue != NULL)		/* the mirror command */
+			log_warn("media: %s failed (%s)", lu, reason);
+		else if (next >= 0)
 			log_warn("media: %s failed (%s), attempt %d of %d;"
 			    " retrying in %lld s", lu, reason, attempts,
 			    m->opt.attempts, (long long)(next - now + 999) / 1000);

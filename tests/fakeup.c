@@ -157,6 +157,8 @@ struct stream {
 	long long		 limit;		/* bytes to send (size, or _cut) */
 	long long		 sent;
 	int			 cut;		/* drop the connection at limit */
+	int			 media;		/* counted in media_active */
+	unsigned		 shift;		/* where in the pattern it starts */
 	struct stream		*link;
 };
 
@@ -173,6 +175,8 @@ struct fakeup {
 	struct reply		*replies;	/* delayed answers */
 	struct stream		*streams;	/* _size= answers in progress */
 	unsigned long		 submitted;	/* jobs created by submissions */
+	int			 media_active;	/* /media/ answers being sent */
+	int			 media_active_max;
 	char			 pattern[STREAM_CHUNK + 26];
 };
 
@@ -373,6 +377,7 @@ reset_all(struct fakeup *fu)
 	}
 	fu->counters_tail = &fu->counters;
 	fu->total = 0;
+	fu->media_active_max = 0;
 	evbuffer_drain(fu->reqlog, evbuffer_get_length(fu->reqlog));
 }
 
@@ -465,6 +470,8 @@ stream_free(struct stream *s)
 	for (pp = &s->fu->streams; *pp != s; pp = &(*pp)->link)
 		;
 	*pp = s->link;
+	if (s->media)
+		s->fu->media_active--;
 	event_free(s->timer);
 	memset(s, 0, sizeof(*s));
 	free(s);
@@ -524,7 +531,8 @@ stream_step(evutil_socket_t fd, short what, void *arg)
 		    STREAM_CHUNK;
 		if ((b = evbuffer_new()) == NULL)
 			abort();
-		evbuffer_add(b, s->fu->pattern + s->sent % 26, (size_t)n);
+		evbuffer_add(b, s->fu->pattern + (s->sent + s->shift) % 26,
+		    (size_t)n);
 		s->sent += n;
 		evhttp_send_reply_chunk_with_cb(s->req, b, stream_written, s);
 		evbuffer_free(b);
@@ -543,7 +551,7 @@ stream_step(evutil_socket_t fd, short what, void *arg)
  * are set already), after delay_ms; cut >= 0: drops the connection after
  * that many body bytes.
  */
-static void
+static struct stream *
 stream_later(struct fakeup *fu, struct evhttp_request *req, int status,
     long long size, long long cut, long delay_ms)
 {
@@ -565,6 +573,7 @@ stream_later(struct fakeup *fu, struct evhttp_request *req, int status,
 	tv.tv_sec = delay_ms / 1000;
 	tv.tv_usec = (delay_ms % 1000) * 1000;
 	evtimer_add(s->timer, &tv);
+	return s;
 }
 
 /*
@@ -1152,6 +1161,7 @@ handle_stats(struct fakeup *fu, struct evhttp_request *req)
 	if (b == NULL)
 		abort();
 	evbuffer_add_printf(b, "total %lu\n", fu->total);
+	evbuffer_add_printf(b, "media_active_max %d\n", fu->media_active_max);
 	for (c = fu->counters; c != NULL; c = c->link)
 		evbuffer_add_printf(b, "job %s %s %lu\n", c->jobid, c->token, c->n);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -1176,16 +1186,74 @@ handle_requests(struct fakeup *fu, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
-/* GET /media/...: a few bytes standing in for a video or an image. */
+/*
+ * GET /media/...: a few bytes standing in for a video or an image, or what
+ * the query asks: _size=N bytes of the pattern (where it starts depends on
+ * the path), _type=CT, _status=N, _delay=MS, _cut=M (drop after M bytes),
+ * _fail=K (the first K requests for the path get 503), _nolength=1 (no
+ * Content-Length).  Requests are counted per path under the token "media".
+ */
 static void
-handle_media(struct evhttp_request *req, const char *path)
+handle_media(struct fakeup *fu, struct evhttp_request *req, const char *path,
+    const char *query)
 {
-	size_t n = strlen(path);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	long long size = -1, status = 200, delay = 0, cut = -1, fail = 0,
+	    nolength = 0;
+	char type[128], len[32];
+	unsigned long n;
+	unsigned shift = 0;
+	struct stream *s;
+	size_t plen = strlen(path);
+	struct counter *c;
 
-	if (n > 4 && strcmp(path + n - 4, ".mp4") == 0)
-		send_text(req, 200, "video/mp4", "fake mp4 bytes\n");
-	else
-		send_text(req, 200, "image/jpeg", "fake jpeg bytes\n");
+	for (c = fu->counters; c != NULL; c = c->link)
+		if (strcmp(c->jobid, path) == 0 && strcmp(c->token, "media") == 0)
+			break;
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			abort();
+		c->jobid = xstrdup(path);
+		c->token = xstrdup("media");
+		*fu->counters_tail = c;
+		fu->counters_tail = &c->link;
+	}
+	n = ++c->n;
+	if (query_num(query, "_size", 0, MAX_STREAM, &size) < 0 ||
+	    query_num(query, "_status", 200, 599, &status) < 0 ||
+	    query_num(query, "_delay", 0, MAX_DELAY_MS, &delay) < 0 ||
+	    query_num(query, "_cut", 0, MAX_STREAM, &cut) < 0 ||
+	    query_num(query, "_fail", 0, 1000, &fail) < 0 ||
+	    query_num(query, "_nolength", 0, 1, &nolength) < 0) {
+		bad_control(req, "media");
+		return;
+	}
+	if (query_get(query, "_type", type, sizeof(type)) == NULL)
+		snprintf(type, sizeof(type), "%s", plen > 4 &&
+		    strcmp(path + plen - 4, ".mp4") == 0 ? "video/mp4" :
+		    "image/jpeg");
+	if ((long long)n <= fail) {
+		send_text(req, 503, "text/plain", "try again later\n");
+		return;
+	}
+	if (size < 0) {
+		send_text(req, (int)status, type, plen > 4 &&
+		    strcmp(path + plen - 4, ".mp4") == 0 ? "fake mp4 bytes\n" :
+		    "fake jpeg bytes\n");
+		return;
+	}
+	for (const char *p = path; *p != '\0'; p++)
+		shift = shift * 31 + (unsigned char)*p;
+	evhttp_add_header(h, "Content-Type", type);
+	if (!nolength) {
+		snprintf(len, sizeof(len), "%lld", size);
+		evhttp_add_header(h, "Content-Length", len);
+	}
+	s = stream_later(fu, req, (int)status, size, cut, (long)delay);
+	s->shift = shift % 26;
+	s->media = 1;
+	if (++fu->media_active > fu->media_active_max)
+		fu->media_active_max = fu->media_active;
 }
 
 /* evhttp: every request. */
@@ -1211,7 +1279,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		reset_all(fu);
 		send_json(req, 200, "{}");
 	} else if (strncmp(path, "/media/", 7) == 0 && cmd == EVHTTP_REQ_GET)
-		handle_media(req, path);
+		handle_media(fu, req, path, evhttp_uri_get_query(
+		    evhttp_request_get_evhttp_uri(req)));
 	else
 		send_json(req, 404, "{\"error\":\"Not found\"}");
 }
