@@ -534,6 +534,11 @@ stream_step(evutil_socket_t fd, short what, void *arg)
 		evbuffer_add(b, s->fu->pattern + (s->sent + s->shift) % 26,
 		    (size_t)n);
 		s->sent += n;
+		/* Done once the last byte is queued: the client may ask again. */
+		if (s->sent == s->limit && s->media) {
+			s->fu->media_active--;
+			s->media = 0;
+		}
 		evhttp_send_reply_chunk_with_cb(s->req, b, stream_written, s);
 		evbuffer_free(b);
 		return;
