@@ -49,11 +49,11 @@ static const struct opt_def opts[] = {
 	{ OPT_OFFLINE, "offline", 0, NULL, "never call upstream; answer from the cache only", "off" },
 	{ OPT_LOG_LEVEL, "log-level", 0, "LEVEL", "debug, info, warn or error", "info" },
 	{ OPT_LOG_FORMAT, "log-format", 0, "FORMAT", "text or json", "text" },
-	{ OPT_MEDIA_DIR, "media-dir", 0, "DIR", "mirror the media of completed jobs into DIR", "off" },
+	{ OPT_MEDIA_DIR, "media-dir", 0, "DIR", "mirror the media of completed jobs into DIR (off when not given)", NULL },
 	{ OPT_MEDIA_CONCURRENCY, "media-concurrency", 0, "N", "media downloads at once", "2" },
 	{ OPT_MAX_MEDIA_BYTES, "max-media-bytes", 0, "BYTES", "largest media file mirrored", "2147483648" },
 	{ OPT_REWRITE_MEDIA_URLS, "rewrite-media-urls", 0, NULL, "job answers link to mirrored media here (implied by --offline with --media-dir)", "off" },
-	{ OPT_PUBLIC_URL, "public-url", 0, "URL", "base URL of rewritten media links", "http:// + listen address" },
+	{ OPT_PUBLIC_URL, "public-url", 0, "URL", "base URL of rewritten media links (http:// and the listen address when not given)", NULL },
 	{ OPT_HELP, "help", 'h', NULL, "show this help and exit", NULL },
 	{ OPT_VERSION, "version", 'V', NULL, "show the version and exit", NULL },
 };
