@@ -1,0 +1,420 @@
+/*
+ * Unit tests of the media mirror's decisions: Range headers (RFC 9110
+ * 14.2), file names, and the media rows of the cache: which URLs a job
+ * record yields, the download queue and its back-off, counting, import,
+ * link rewriting and the files purge may remove.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <event2/buffer.h>
+
+#include "cache.h"
+#include "media.h"
+#include "record.h"
+
+/* ---------------------------------------------------------------- Range */
+
+struct range_case {
+	const char		*header;
+	uint64_t		 size;
+	enum media_range	 want;
+	uint64_t		 first, last;
+};
+
+static const struct range_case range_cases[] = {
+	{ NULL, 100, RANGE_NONE, 0, 0 },
+	{ "bytes=0-9", 100, RANGE_OK, 0, 9 },
+	{ "bytes=10-19", 100, RANGE_OK, 10, 19 },
+	{ "bytes=90-", 100, RANGE_OK, 90, 99 },
+	{ "bytes=90-1000", 100, RANGE_OK, 90, 99 },
+	{ "bytes=99-99", 100, RANGE_OK, 99, 99 },
+	{ "bytes=-10", 100, RANGE_OK, 90, 99 },
+	{ "bytes=-100", 100, RANGE_OK, 0, 99 },
+	{ "bytes=-1000", 100, RANGE_OK, 0, 99 },
+	{ "BYTES=0-0", 100, RANGE_OK, 0, 0 },
+	{ "bytes= 5-6", 100, RANGE_OK, 5, 6 },
+	{ "bytes=100-", 100, RANGE_UNSATISFIABLE, 0, 0 },
+	{ "bytes=100-200", 100, RANGE_UNSATISFIABLE, 0, 0 },
+	{ "bytes=-0", 100, RANGE_UNSATISFIABLE, 0, 0 },
+	{ "bytes=0-", 0, RANGE_UNSATISFIABLE, 0, 0 },
+	{ "bytes=-5", 0, RANGE_UNSATISFIABLE, 0, 0 },
+	/* malformed, several ranges, other units: the whole file */
+	{ "bytes=0-1,3-4", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=9-2", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=abc", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=-", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=1-2-3", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=+1-2", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=0x10-20", 100, RANGE_NONE, 0, 0 },
+	{ "bytes 0-9", 100, RANGE_NONE, 0, 0 },
+	{ "items=0-9", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=99999999999999999999-", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=0-99999999999999999999", 100, RANGE_NONE, 0, 0 },
+	{ "bytes=1844674407370955161-", 100, RANGE_UNSATISFIABLE, 0, 0 },
+};
+
+START_TEST(test_range)
+{
+	const struct range_case *c = &range_cases[_i];
+	uint64_t first = 12345, last = 12345;
+	enum media_range r;
+
+	r = media_parse_range(c->header, c->size, &first, &last);
+	ck_assert_msg(r == c->want, "'%s' on %llu bytes: %d, want %d",
+	    c->header ? c->header : "(none)", (unsigned long long)c->size,
+	    (int)r, (int)c->want);
+	if (r == RANGE_OK) {
+		ck_assert_uint_eq(first, c->first);
+		ck_assert_uint_eq(last, c->last);
+	}
+}
+END_TEST
+
+START_TEST(test_name)
+{
+	char name[80];
+
+	memset(name, 'a', 64);
+	name[64] = '\0';
+	ck_assert_int_eq(media_name_valid(name), 1);
+	memcpy(name, "0123456789abcdef", 16);
+	ck_assert_int_eq(media_name_valid(name), 1);
+	name[0] = 'A';
+	ck_assert_int_eq(media_name_valid(name), 0);
+	name[0] = 'g';
+	ck_assert_int_eq(media_name_valid(name), 0);
+	name[0] = '.';
+	ck_assert_int_eq(media_name_valid(name), 0);
+	name[0] = '0';
+	name[63] = '\0';
+	ck_assert_int_eq(media_name_valid(name), 0);
+	name[63] = 'a';
+	name[64] = 'a';
+	name[65] = '\0';
+	ck_assert_int_eq(media_name_valid(name), 0);
+	ck_assert_int_eq(media_name_valid(""), 0);
+	ck_assert_int_eq(media_name_valid("../etc/passwd"), 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- rows */
+
+#define T	1700000000000LL
+#define TOK	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SHA1	"1111111111111111111111111111111111111111111111111111111111111111"
+#define SHA2	"2222222222222222222222222222222222222222222222222222222222222222"
+#define CDN	"https://storage.cdn-luma.com/"
+
+static const char job_video[] =
+	"{\"jobid\":\"j1\",\"type\":\"video\",\"status\":\"completed\","
+	"\"response\":{\"video\":{\"media_type\":\"video\",\"url\":\"" CDN "v.mp4\","
+	"\"duration\":5.04},\"video_hdr_exr\":null,"
+	"\"thumbnail\":{\"url\":\"" CDN "t.jpg\"},"
+	"\"last_frame\":{\"url\":\"" CDN "t.jpg\"}},\"credits\":{\"dm_usage\":20}}";
+/* Only http(s) URLs of the known fields count; odd shapes are skipped. */
+static const char job_odd[] =
+	"{\"jobid\":\"j2\",\"type\":\"video\",\"status\":\"completed\","
+	"\"response\":{\"video\":\"" CDN "v.mp4\","
+	"\"thumbnail\":{\"url\":\"file:///etc/passwd\"},"
+	"\"last_frame\":{\"url\":42},\"image\":{\"url\":\"" CDN "i.png\"},"
+	"\"other\":{\"url\":\"" CDN "o.png\"}}}";
+static const char job_failed[] =
+	"{\"jobid\":\"j3\",\"type\":\"video\",\"status\":\"failed\","
+	"\"response\":{\"video\":{\"url\":\"" CDN "f.mp4\"}}}";
+static const char job_nothing[] =
+	"{\"jobid\":\"j4\",\"type\":\"video\",\"status\":\"completed\","
+	"\"response\":null}";
+
+static struct cache *
+open_mem(void)
+{
+	char err[256];
+	struct cache *c = cache_open(":memory:", err, sizeof(err));
+
+	ck_assert_msg(c != NULL, "%s", err);
+	return c;
+}
+
+static void
+store(struct cache *c, const char *jobid, const char *body)
+{
+	struct record_parser *p = record_parser_new();
+	struct record rec;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(record_parse(p, body, strlen(body), &rec), 0);
+	record_parser_free(p);
+	ck_assert_int_eq(cache_store_job(c, jobid, TOK, &rec, NULL, body,
+	    strlen(body), T), 0);
+}
+
+/* Collects "field url state" lines. */
+static int
+collect(const struct cache_media *m, void *arg)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "%s %s %s%s%s\n", m->field ? m->field : "-",
+	    m->url, m->state, m->sha256 ? " " : "", m->sha256 ? m->sha256 : "");
+	strcat(arg, line);
+	return 0;
+}
+
+START_TEST(test_scan)
+{
+	struct cache *c = open_mem();
+	char got[4096] = "";
+
+	store(c, "j1", job_video);
+	store(c, "j2", job_odd);
+	store(c, "j3", job_failed);
+	store(c, "j4", job_nothing);
+	ck_assert_int_eq(cache_media_unscanned(c), 3);
+	ck_assert_int_eq(cache_media_scan_some(c, 10, T), 3);
+	ck_assert_int_eq(cache_media_unscanned(c), 0);
+	ck_assert_int_eq(cache_media_scan_some(c, 10, T), 0);
+	ck_assert_int_eq(cache_media_job(c, "j1", collect, got), 0);
+	ck_assert_str_eq(got,
+	    "last_frame " CDN "t.jpg pending\n"
+	    "thumbnail " CDN "t.jpg pending\n"
+	    "video " CDN "v.mp4 pending\n");
+	got[0] = '\0';
+	ck_assert_int_eq(cache_media_job(c, "j2", collect, got), 0);
+	ck_assert_str_eq(got, "image " CDN "i.png pending\n");
+	got[0] = '\0';
+	ck_assert_int_eq(cache_media_job(c, "j3", collect, got), 0);
+	ck_assert_str_eq(got, "");
+	/* Scanning again finds the same and adds nothing. */
+	ck_assert_int_eq(cache_media_scan(c, "j1", T + 5), 3);
+	cache_close(c);
+}
+END_TEST
+
+struct due {
+	char	urls[1024];
+	int	n;
+};
+
+static int
+due_collect(const char *url, int attempts, void *arg)
+{
+	struct due *d = arg;
+	char line[300];
+
+	snprintf(line, sizeof(line), "%s/%d ", url, attempts);
+	strcat(d->urls, line);
+	d->n++;
+	return 0;
+}
+
+START_TEST(test_queue)
+{
+	struct cache *c = open_mem();
+	struct due d;
+	int64_t m, p, f;
+
+	store(c, "j1", job_video);
+	ck_assert_int_eq(cache_media_scan(c, "j1", T), 3);
+	ck_assert_int_eq(cache_media_counts(c, &m, &p, &f), 0);
+	ck_assert_int_eq(m * 100 + p * 10 + f, 20);	/* two URLs pending */
+	ck_assert_int_eq(cache_media_next_at(c), T);
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(cache_media_due(c, T - 1, 10, due_collect, &d), 0);
+	ck_assert_int_eq(d.n, 0);
+	ck_assert_int_eq(cache_media_due(c, T, 10, due_collect, &d), 0);
+	ck_assert_str_eq(d.urls, CDN "t.jpg/0 " CDN "v.mp4/0 ");
+
+	/* A failure waits for its back-off, and counts as failed. */
+	ck_assert_int_eq(cache_media_failed(c, CDN "v.mp4", "HTTP 404", 1,
+	    T + 2000, T), 0);
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(cache_media_due(c, T + 1999, 10, due_collect, &d), 0);
+	ck_assert_str_eq(d.urls, CDN "t.jpg/0 ");
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(cache_media_due(c, T + 2000, 10, due_collect, &d), 0);
+	ck_assert_str_eq(d.urls, CDN "t.jpg/0 " CDN "v.mp4/1 ");
+	ck_assert_int_eq(cache_media_due(c, T + 2000, 1, due_collect, &d), 0);
+	ck_assert_int_eq(cache_media_counts(c, &m, &p, &f), 0);
+	ck_assert_int_eq(m * 100 + p * 10 + f, 11);
+
+	/* Mirrored: off the queue; a late failure does not undo it. */
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "t.jpg", SHA1, 16,
+	    "image/jpeg", "/m", T + 10), 0);
+	ck_assert_int_eq(cache_media_failed(c, CDN "t.jpg", "late", 1, T, T), 0);
+	ck_assert_int_eq(cache_media_counts(c, &m, &p, &f), 0);
+	ck_assert_int_eq(m * 100 + p * 10 + f, 101);
+	ck_assert_int_eq(cache_media_next_at(c), T + 2000);
+
+	/* Given up: never due again, until reset (the mirror command). */
+	ck_assert_int_eq(cache_media_failed(c, CDN "v.mp4", "HTTP 404", 6, -1,
+	    T), 0);
+	ck_assert_int_eq(cache_media_next_at(c), -1);
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(cache_media_due(c, INT64_MAX, 10, due_collect, &d), 0);
+	ck_assert_int_eq(d.n, 0);
+	ck_assert_int_eq(cache_media_reset(c, CDN "v.mp4", T + 50), 0);
+	ck_assert_int_eq(cache_media_due(c, T + 50, 10, due_collect, &d), 0);
+	ck_assert_str_eq(d.urls, CDN "v.mp4/0 ");
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(test_type)
+{
+	struct cache *c = open_mem();
+	char ct[64];
+
+	store(c, "j1", job_video);
+	ck_assert_int_eq(cache_media_scan(c, "j1", T), 3);
+	ck_assert_int_eq(cache_media_type(c, SHA1, ct, sizeof(ct)), 0);
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "v.mp4", SHA1, 10, NULL,
+	    "/m", T), 0);
+	ck_assert_int_eq(cache_media_type(c, SHA1, ct, sizeof(ct)), 1);
+	ck_assert_str_eq(ct, "");
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "t.jpg", SHA1, 10,
+	    "video/mp4", "/m", T), 0);
+	ck_assert_int_eq(cache_media_type(c, SHA1, ct, sizeof(ct)), 1);
+	ck_assert_str_eq(ct, "video/mp4");
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(test_import)
+{
+	struct cache *c = open_mem();
+	char got[2048] = "";
+
+	store(c, "j1", job_video);
+	ck_assert_int_eq(cache_media_scan(c, "j1", T), 3);
+	ck_assert_int_eq(cache_media_import(c, "j1", CDN "v.mp4", SHA2, 99,
+	    "video/mp4", T), 0);
+	ck_assert_int_eq(cache_media_import(c, "j1", CDN "t.jpg", NULL, 0,
+	    NULL, T), 0);
+	/* A URL the record does not have is not recorded. */
+	ck_assert_int_eq(cache_media_import(c, "j1", CDN "x.mp4", SHA2, 1,
+	    NULL, T), 1);
+	ck_assert_int_eq(cache_media_job(c, "j1", collect, got), 0);
+	ck_assert_str_eq(got,
+	    "last_frame " CDN "t.jpg pending\n"
+	    "thumbnail " CDN "t.jpg pending\n"
+	    "video " CDN "v.mp4 mirrored " SHA2 "\n");
+	cache_close(c);
+}
+END_TEST
+
+static int
+gc_collect(const char *dir, const char *sha, void *arg)
+{
+	char line[300];
+
+	snprintf(line, sizeof(line), "%s/%s\n", dir, sha);
+	strcat(arg, line);
+	return 0;
+}
+
+START_TEST(test_gc)
+{
+	static const char other[] =
+		"{\"jobid\":\"j5\",\"type\":\"video\",\"status\":\"completed\","
+		"\"response\":{\"video\":{\"url\":\"" CDN "v.mp4\"},"
+		"\"thumbnail\":{\"url\":\"" CDN "t5.jpg\"}}}";
+	struct cache *c = open_mem();
+	char got[2048] = "";
+	int64_t m, p, f;
+
+	store(c, "j1", job_video);
+	store(c, "j5", other);
+	ck_assert_int_eq(cache_media_scan_some(c, 10, T), 2);
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "v.mp4", SHA1, 1, NULL,
+	    "/m", T), 0);
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "t.jpg", SHA2, 1, NULL,
+	    "/m", T), 0);
+	/* t5.jpg has the same bytes as j1's thumbnail. */
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "t5.jpg", SHA2, 1, NULL,
+	    "/m2", T), 0);
+
+	ck_assert_int_eq(cache_begin(c), 0);
+	ck_assert_int_eq(cache_purge_job(c, "j1"), 1);
+	ck_assert_int_eq(cache_media_gc(c, gc_collect, got), 0);
+	ck_assert_int_eq(cache_commit(c), 0);
+	ck_assert_str_eq(got, "");	/* v.mp4 is j5's too; SHA2 is t5's */
+	ck_assert_int_eq(cache_media_counts(c, &m, &p, &f), 0);
+	ck_assert_int_eq(m, 2);
+
+	ck_assert_int_eq(cache_begin(c), 0);
+	ck_assert_int_eq(cache_purge_job(c, "j5"), 1);
+	ck_assert_int_eq(cache_media_gc(c, gc_collect, got), 0);
+	ck_assert_int_eq(cache_commit(c), 0);
+	ck_assert_str_eq(got, "/m/" SHA1 "\n/m2/" SHA2 "\n");
+	ck_assert_int_eq(cache_media_counts(c, &m, &p, &f), 0);
+	ck_assert_int_eq(m + p + f, 0);
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(test_json_replace)
+{
+	struct cache *c = open_mem();
+	struct evbuffer *out = evbuffer_new();
+	const char *paths[] = { "$.response.video.url", "$.response.thumbnail.url" };
+	const char *values[] = { "http://h/media/" SHA1, "http://h/media/" SHA2 };
+	const char *got;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(cache_json_replace(c, job_video, strlen(job_video),
+	    paths, values, 2, out), 0);
+	evbuffer_add(out, "", 1);
+	got = (const char *)evbuffer_pullup(out, -1);
+	ck_assert_ptr_nonnull(strstr(got, "\"video\":{\"media_type\":\"video\","
+	    "\"url\":\"http://h/media/" SHA1 "\",\"duration\":5.04}"));
+	ck_assert_ptr_nonnull(strstr(got, "\"thumbnail\":{\"url\":\"http://h/media/"
+	    SHA2 "\"}"));
+	/* The last frame had the same URL but was not asked for. */
+	ck_assert_ptr_nonnull(strstr(got, "\"last_frame\":{\"url\":\"" CDN "t.jpg\"}"));
+	ck_assert_ptr_nonnull(strstr(got, "\"credits\":{\"dm_usage\":20}"));
+	ck_assert_int_eq(cache_json_replace(c, job_video, strlen(job_video),
+	    paths, values, 0, out), -1);
+	evbuffer_free(out);
+	cache_close(c);
+}
+END_TEST
+
+static Suite *
+media_suite(void)
+{
+	Suite *s = suite_create("media");
+	TCase *tc;
+
+	tc = tcase_create("http");
+	tcase_add_loop_test(tc, test_range, 0,
+	    (int)(sizeof(range_cases) / sizeof(range_cases[0])));
+	tcase_add_test(tc, test_name);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rows");
+	tcase_add_test(tc, test_scan);
+	tcase_add_test(tc, test_queue);
+	tcase_add_test(tc, test_type);
+	tcase_add_test(tc, test_import);
+	tcase_add_test(tc, test_gc);
+	tcase_add_test(tc, test_json_replace);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(media_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
