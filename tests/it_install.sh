@@ -129,7 +129,7 @@ else
 	check_eq "ExecStart runs" "${argv[0]:-}" "$INST_BINDIR/lumaproxy"
 	check_eq "ExecStart's config" "${argv[*]:1:2}" "-c $INST_SYSCONFDIR/lumaproxy.conf"
 	check "ExecStart's binary is installed" [ -x "$DEST${argv[0]:-/nonexistent}" ]
-	for k in Type=simple DynamicUser=yes StateDirectory=lumaproxy \
+	for k in Type=simple DynamicUser=yes "StateDirectory=lumaproxy lumaproxy/media" \
 	    ProtectSystem=strict KillSignal=SIGTERM TimeoutStopSec=10 \
 	    Restart=on-failure CapabilityBoundingSet= UMask=0077; do
 		check "$k" grep -qx "$k" "$UNIT"
