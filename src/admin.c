@@ -285,7 +285,7 @@ export_row(const struct cache_row *row, void *arg)
 	json_object_set_new(o, "body", body);
 	if (acc->media) {
 		if ((media = json_array()) == NULL ||
-		    cache_media_job(acc->c, row->jobid, export_media, media) != 0) {
+		    cache_media_listed(acc->c, row->jobid, export_media, media) != 0) {
 			json_decref(media);
 			json_decref(o);
 			return -1;
@@ -340,7 +340,6 @@ static int
 media_list_ok(json_t *v)
 {
 	json_t *e, *sha, *size, *ct;
-	const char *t;
 	size_t i;
 
 	if (!json_is_array(v))
@@ -359,10 +358,9 @@ media_list_ok(json_t *v)
 		    !(ct == NULL || json_is_null(ct) || json_is_string(ct)))
 			return 0;
 		/* A Content-Type goes into headers: printable ASCII only. */
-		for (t = json_string_value(ct); t != NULL && *t != '\0'; t++)
-			if ((unsigned char)*t < 0x20 || (unsigned char)*t > 0x7e)
-				return 0;
-		if (json_is_string(ct) && json_string_length(ct) >= 128)
+		if (json_is_string(ct) && (json_string_length(ct) >= 128 ||
+		    !util_field_value(json_string_value(ct),
+		    json_string_length(ct))))
 			return 0;
 	}
 	return 1;
@@ -667,6 +665,9 @@ purge_file(const char *dir, const char *sha256, void *arg)
 	char **p;
 	size_t len = strlen(dir) + strlen(sha256) + 2;
 
+	/* Only ever a file the mirror could have made. */
+	if (dir[0] != '/' || !media_name_valid(sha256))
+		return 0;
 	if ((p = realloc(a->files, (a->nfiles + 1) * sizeof(*p))) == NULL)
 		return -1;
 	a->files = p;

@@ -44,6 +44,10 @@ enum {
 	ST_MEDIA_JOB,
 	ST_MEDIA_SHA,
 	ST_JSON_REPLACE,
+	ST_MEDIA_DUE,
+	ST_MEDIA_NEXT,
+	ST_MEDIA_MIRRORED,
+	ST_MEDIA_FAILED,
 	ST__MAX
 };
 
@@ -102,11 +106,27 @@ static const char *const stmt_sql[ST__MAX] = {
 	    " ORDER BY jm.field",
 	[ST_MEDIA_SHA] =
 	    "SELECT coalesce(content_type, '') FROM media WHERE sha256 = ?1"
-	    " AND state = 'mirrored' ORDER BY content_type IS NULL LIMIT 1",
+	    " ORDER BY content_type IS NULL LIMIT 1",
 	/* CACHE_REPLACE_MAX pairs; unused ones repeat the first. */
 	[ST_JSON_REPLACE] =
 	    "SELECT json_replace(CAST(?1 AS TEXT), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
 	    " ?10, ?11)",
+	[ST_MEDIA_DUE] =
+	    "SELECT url, attempts, sha256, size, content_type, state FROM media"
+	    " WHERE state IN ('pending', 'failed') AND next_at <= ?1"
+	    " AND url IN (SELECT url FROM job_media)"
+	    " ORDER BY next_at, url LIMIT ?2",
+	[ST_MEDIA_NEXT] =
+	    "SELECT min(next_at) FROM media WHERE state IN ('pending', 'failed')"
+	    " AND next_at > ?1 AND url IN (SELECT url FROM job_media)",
+	[ST_MEDIA_MIRRORED] =
+	    "UPDATE media SET state = 'mirrored', sha256 = ?2, size = ?3,"
+	    " content_type = ?4, dir = ?5, attempts = attempts + 1,"
+	    " next_at = NULL, reason = NULL, updated_at = ?6 WHERE url = ?1",
+	[ST_MEDIA_FAILED] =
+	    "UPDATE media SET state = 'failed', attempts = ?2, next_at = ?3,"
+	    " reason = ?4, updated_at = ?5 WHERE url = ?1"
+	    " AND state != 'mirrored'",
 };
 
 struct cache {
@@ -847,45 +867,72 @@ cache_size(struct cache *c)
 #define MEDIA_FIELDS \
 	"('video', 'video_hdr_exr', 'thumbnail', 'last_frame', 'image')"
 
+/*
+ * (field, url) of each media URL in jobid's stored body, when it is
+ * completed: http(s) URLs under the known fields.  CASE: json_extract()
+ * only ever sees an object.
+ */
+#define BODY_MEDIA \
+	" SELECT e.key AS field, CASE WHEN e.type = 'object'" \
+	" THEN json_extract(e.value, '$.url') END AS url" \
+	" FROM jobs j, json_each(CAST(j.body AS TEXT), '$.response') e" \
+	" WHERE j.jobid = ?1 AND j.status = 'completed'" \
+	" AND e.key IN " MEDIA_FIELDS " AND typeof(url) = 'text'" \
+	" AND (url LIKE 'http://%' OR url LIKE 'https://%')"
+
 int
 cache_media_scan(struct cache *c, const char *jobid, int64_t now)
 {
 	static const char *const sql[] = {
+		/*
+		 * A refetch renews signed URLs of the same files: a new URL
+		 * for a field takes over the mirrored file of the old one.
+		 */
+		"INSERT OR IGNORE INTO media (url, state, sha256, size,"
+		" content_type, dir, attempts, updated_at)"
+		" SELECT n.url, 'mirrored', m.sha256, m.size, m.content_type,"
+		" m.dir, 0, ?2 FROM (" BODY_MEDIA ") n"
+		" JOIN job_media o ON o.jobid = ?1 AND o.field = n.field"
+		" JOIN media m ON m.url = o.url AND m.state = 'mirrored'"
+		" WHERE n.url != o.url",
 		"DELETE FROM job_media WHERE jobid = ?1",
-		/* CASE: json_extract() only ever sees an object. */
 		"INSERT OR IGNORE INTO job_media (jobid, field, url)"
-		" SELECT ?1, e.key, CASE WHEN e.type = 'object'"
-		" THEN json_extract(e.value, '$.url') END AS u"
-		" FROM jobs j, json_each(CAST(j.body AS TEXT), '$.response') e"
-		" WHERE j.jobid = ?1 AND j.status = 'completed'"
-		" AND e.key IN " MEDIA_FIELDS " AND typeof(u) = 'text'"
-		" AND (u LIKE 'http://%' OR u LIKE 'https://%')",
+		" SELECT ?1, field, url FROM (" BODY_MEDIA ")",
 		"INSERT OR IGNORE INTO media (url, state, next_at, updated_at)"
 		" SELECT url, 'pending', ?2, ?2 FROM job_media WHERE jobid = ?1",
 		"INSERT OR IGNORE INTO media_jobs (jobid) VALUES (?1)",
 	};
 	sqlite3_stmt *st;
 	int64_t n = 0;
+	int rc = 0;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	for (size_t i = 0; i < nitems(sql); i++) {
-		if ((st = prepare(c, sql[i])) == NULL)
-			return -1;
+	/* All or nothing, also inside an import's transaction. */
+	if (sqlite3_exec(c->db, "SAVEPOINT scan", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < nitems(sql); i++) {
+		if ((st = prepare(c, sql[i])) == NULL) {
+			rc = -1;
+			break;
+		}
 		sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 		if (sqlite3_bind_parameter_count(st) >= 2)
 			sqlite3_bind_int64(st, 2, now);
-		if (run_once(st) != 0)
-			return -1;
-		if (i == 1)
+		rc = run_once(st);
+		if (i == 2)
 			n = sqlite3_changes(c->db);
 	}
-	return (int)n;
+	if (rc != 0)
+		sqlite3_exec(c->db, "ROLLBACK TO scan", NULL, NULL, NULL);
+	sqlite3_exec(c->db, "RELEASE scan", NULL, NULL, NULL);
+	return rc == 0 ? (int)n : -1;
 }
 
-/* Completed jobs whose media were never looked at. */
+/* Completed jobs whose media were never looked at (index jobs_status). */
 #define UNSCANNED \
-	" FROM jobs WHERE status = 'completed'" \
-	" AND jobid NOT IN (SELECT jobid FROM media_jobs)"
+	" FROM jobs WHERE terminal = 1 AND status = 'completed'" \
+	" AND NOT EXISTS (SELECT 1 FROM media_jobs m" \
+	" WHERE m.jobid = jobs.jobid)"
 
 int64_t
 cache_media_unscanned(struct cache *c)
@@ -897,7 +944,8 @@ cache_media_unscanned(struct cache *c)
 }
 
 int
-cache_media_scan_some(struct cache *c, int limit, int64_t now)
+cache_media_scan_some(struct cache *c, char *after, size_t afterlen,
+    int limit, int64_t now)
 {
 	sqlite3_stmt *st;
 	char **ids;
@@ -906,11 +954,14 @@ cache_media_scan_some(struct cache *c, int limit, int64_t now)
 	CHECK_OBJ(c, CACHE_MAGIC);
 	if (limit <= 0 || (ids = calloc((size_t)limit, sizeof(*ids))) == NULL)
 		return -1;
-	if ((st = prepare(c, "SELECT jobid" UNSCANNED " LIMIT ?1")) == NULL) {
+	/* From where the last batch ended: the whole walk is linear. */
+	if ((st = prepare(c, "SELECT jobid" UNSCANNED " AND jobid > ?1"
+	    " ORDER BY jobid LIMIT ?2")) == NULL) {
 		free(ids);
 		return -1;
 	}
-	sqlite3_bind_int(st, 1, limit);
+	sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, limit);
 	while (n < limit && (step = sqlite3_step(st)) == SQLITE_ROW)
 		if ((ids[n] = strdup((const char *)sqlite3_column_text(st,
 		    0))) != NULL)
@@ -925,6 +976,8 @@ cache_media_scan_some(struct cache *c, int limit, int64_t now)
 		rc = -1;
 	if (n > 0 && rc != 0)
 		cache_rollback(c);
+	if (rc == 0 && n > 0)
+		snprintf(after, afterlen, "%s", ids[n - 1]);
 	for (int i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
@@ -933,34 +986,45 @@ cache_media_scan_some(struct cache *c, int limit, int64_t now)
 
 int
 cache_media_due(struct cache *c, int64_t now, int limit,
-    int (*fn)(const char *url, int attempts, void *), void *arg)
+    int (*fn)(const struct cache_media *, void *), void *arg)
 {
+	struct cache_media m;
 	sqlite3_stmt *st;
 	int step, rc = 0;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	if ((st = prepare(c, "SELECT url, attempts FROM media"
-	    " WHERE state IN ('pending', 'failed') AND next_at <= ?1"
-	    " ORDER BY next_at, url LIMIT ?2")) == NULL)
-		return -1;
+	st = c->st[ST_MEDIA_DUE];
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int(st, 2, limit);
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = fn((const char *)sqlite3_column_text(st, 0),
-		    sqlite3_column_int(st, 1), arg);
-	sqlite3_finalize(st);
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&m, 0, sizeof(m));
+		m.url = (const char *)sqlite3_column_text(st, 0);
+		m.attempts = sqlite3_column_int(st, 1);
+		m.sha256 = (const char *)sqlite3_column_text(st, 2);
+		m.size = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(st, 3);
+		m.content_type = (const char *)sqlite3_column_text(st, 4);
+		m.state = (const char *)sqlite3_column_text(st, 5);
+		rc = fn(&m, arg);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return rc != 0 ? rc : step == SQLITE_DONE ? 0 : -1;
 }
 
 int64_t
-cache_media_next_at(struct cache *c)
+cache_media_next_at(struct cache *c, int64_t after)
 {
-	int64_t at;
+	sqlite3_stmt *st;
+	int64_t at = -1;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	if (query_int(c->db, "SELECT coalesce(min(next_at), -1) FROM media"
-	    " WHERE state IN ('pending', 'failed')", &at) != 0)
-		return -1;
+	st = c->st[ST_MEDIA_NEXT];
+	sqlite3_bind_int64(st, 1, after);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		at = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
 	return at;
 }
 
@@ -986,18 +1050,14 @@ cache_media_mirrored(struct cache *c, const char *url, const char *sha256,
 	sqlite3_stmt *st;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	if ((st = prepare(c, "UPDATE media SET state = 'mirrored', sha256 = ?2,"
-	    " size = ?3, content_type = ?4, dir = ?5, attempts = attempts + 1,"
-	    " next_at = NULL, reason = NULL, updated_at = ?6"
-	    " WHERE url = ?1")) == NULL)
-		return -1;
+	st = c->st[ST_MEDIA_MIRRORED];
 	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, size);
 	bind_text_or_null(st, 4, content_type);
 	bind_text_or_null(st, 5, dir);
 	sqlite3_bind_int64(st, 6, now);
-	return run_once(st);
+	return step_done(st);
 }
 
 int
@@ -1007,10 +1067,7 @@ cache_media_failed(struct cache *c, const char *url, const char *reason,
 	sqlite3_stmt *st;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	if ((st = prepare(c, "UPDATE media SET state = 'failed', attempts = ?2,"
-	    " next_at = ?3, reason = ?4, updated_at = ?5"
-	    " WHERE url = ?1 AND state != 'mirrored'")) == NULL)
-		return -1;
+	st = c->st[ST_MEDIA_FAILED];
 	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, attempts);
 	if (next_at >= 0)
@@ -1019,7 +1076,7 @@ cache_media_failed(struct cache *c, const char *url, const char *reason,
 		sqlite3_bind_null(st, 3);
 	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
-	return run_once(st);
+	return step_done(st);
 }
 
 int
@@ -1039,17 +1096,17 @@ cache_media_type(struct cache *c, const char *sha256, char *ct, size_t len)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-cache_media_job(struct cache *c, const char *jobid,
-    int (*fn)(const struct cache_media *, void *), void *arg)
+/*
+ * Calls fn for each row of st (bound already): field, url, state, sha256,
+ * size, content_type, dir, reason, attempts; resets st.
+ */
+static int
+media_rows(sqlite3_stmt *st, int (*fn)(const struct cache_media *, void *),
+    void *arg)
 {
 	struct cache_media m;
-	sqlite3_stmt *st;
 	int step, rc = 0;
 
-	CHECK_OBJ(c, CACHE_MAGIC);
-	st = c->st[ST_MEDIA_JOB];
-	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&m, 0, sizeof(m));
 		m.field = (const char *)sqlite3_column_text(st, 0);
@@ -1072,6 +1129,38 @@ cache_media_job(struct cache *c, const char *jobid,
 }
 
 int
+cache_media_job(struct cache *c, const char *jobid,
+    int (*fn)(const struct cache_media *, void *), void *arg)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	sqlite3_bind_text(c->st[ST_MEDIA_JOB], 1, jobid, -1, SQLITE_STATIC);
+	return media_rows(c->st[ST_MEDIA_JOB], fn, arg);
+}
+
+int
+cache_media_listed(struct cache *c, const char *jobid,
+    int (*fn)(const struct cache_media *, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	/* A job never scanned: the URLs of its body, nothing known of them. */
+	if ((st = prepare(c, "SELECT jm.field, jm.url, m.state, m.sha256,"
+	    " m.size, m.content_type, m.dir, m.reason, m.attempts"
+	    " FROM job_media jm LEFT JOIN media m ON m.url = jm.url"
+	    " WHERE jm.jobid = ?1 UNION ALL"
+	    " SELECT field, url, NULL, NULL, NULL, NULL, NULL, NULL, 0"
+	    " FROM (" BODY_MEDIA ") WHERE NOT EXISTS"
+	    " (SELECT 1 FROM media_jobs WHERE jobid = ?1) ORDER BY 1")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+	rc = media_rows(st, fn, arg);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
 cache_media_import(struct cache *c, const char *jobid, const char *url,
     const char *sha256, int64_t size, const char *content_type, int64_t now)
 {
@@ -1090,8 +1179,12 @@ cache_media_import(struct cache *c, const char *jobid, const char *url,
 	sqlite3_finalize(st);
 	if (sha256 == NULL)
 		return 0;
-	if ((st = prepare(c, "UPDATE media SET state = 'mirrored', sha256 = ?2,"
-	    " size = ?3, content_type = ?4, next_at = NULL, reason = NULL,"
+	/*
+	 * The bytes are known, not yet here: due now, so that a server with
+	 * the files in its directory takes them over, or downloads them.
+	 */
+	if ((st = prepare(c, "UPDATE media SET state = 'pending', sha256 = ?2,"
+	    " size = ?3, content_type = ?4, next_at = ?5, reason = NULL,"
 	    " updated_at = ?5 WHERE url = ?1 AND state != 'mirrored'")) == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
@@ -1202,7 +1295,7 @@ cache_media_all(struct cache *c,
 	int step, rc = 0;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	if ((st = prepare(c, "SELECT DISTINCT jm.url, m.state, m.sha256"
+	if ((st = prepare(c, "SELECT DISTINCT jm.url, m.state, m.sha256, m.size"
 	    " FROM job_media jm JOIN jobs j ON j.jobid = jm.jobid"
 	    " LEFT JOIN media m ON m.url = jm.url"
 	    " WHERE j.status = 'completed' ORDER BY jm.url")) == NULL)
@@ -1212,7 +1305,8 @@ cache_media_all(struct cache *c,
 		m.url = (const char *)sqlite3_column_text(st, 0);
 		m.state = (const char *)sqlite3_column_text(st, 1);
 		m.sha256 = (const char *)sqlite3_column_text(st, 2);
-		m.size = -1;
+		m.size = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(st, 3);
 		if (m.state == NULL)
 			m.state = "pending";
 		rc = fn(&m, arg);

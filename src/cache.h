@@ -207,18 +207,25 @@ int	cache_media_scan(struct cache *, const char *jobid, int64_t now);
 /* How many completed jobs were never scanned, -1 on error. */
 int64_t	cache_media_unscanned(struct cache *);
 
-/* Scans up to limit such jobs in one transaction; how many, -1 on error. */
-int	cache_media_scan_some(struct cache *, int limit, int64_t now);
+/*
+ * Scans up to limit such jobs with jobids after `after` ("" at first) in
+ * one transaction, leaving the last jobid scanned in after; how many, -1
+ * on error.
+ */
+int	cache_media_scan_some(struct cache *, char *after, size_t afterlen,
+	    int limit, int64_t now);
 
 /*
  * Calls fn for up to limit media not mirrored whose next attempt is due
- * at now, earliest first.  fn returns 0 to go on.
+ * at now, earliest first (url, state, attempts, and sha256, size and
+ * content_type when an import said what the bytes are).  fn returns 0 to
+ * go on.
  */
 int	cache_media_due(struct cache *, int64_t now, int limit,
-	    int (*fn)(const char *url, int attempts, void *), void *arg);
+	    int (*fn)(const struct cache_media *, void *), void *arg);
 
-/* When the next media download is due (ms), -1 when none is. */
-int64_t	cache_media_next_at(struct cache *);
+/* When the next media download is due after `after` (ms), -1 if never. */
+int64_t	cache_media_next_at(struct cache *, int64_t after);
 
 /* Makes a failed (or given up) media row due again at now. */
 int	cache_media_reset(struct cache *, const char *url, int64_t now);
@@ -233,7 +240,7 @@ int	cache_media_failed(struct cache *, const char *url, const char *reason,
 	    int attempts, int64_t next_at, int64_t now);
 
 /*
- * 1 when media with this sha256 were mirrored (their Content-Type, or "",
+ * 1 when media with this sha256 are known (their Content-Type, or "",
  * into ct), 0 when not, -1 on error.
  */
 int	cache_media_type(struct cache *, const char *sha256, char *ct,
@@ -244,15 +251,23 @@ int	cache_media_job(struct cache *, const char *jobid,
 	    int (*fn)(const struct cache_media *, void *), void *arg);
 
 /*
+ * As cache_media_job(), and for a completed job never scanned, the URLs
+ * of its body (state pending, nothing else known): export --media.
+ */
+int	cache_media_listed(struct cache *, const char *jobid,
+	    int (*fn)(const struct cache_media *, void *), void *arg);
+
+/*
  * Import: url of jobid (scanned already) was mirrored elsewhere as sha256
- * (NULL: not mirrored).  0, 1 when jobid's record has no such URL, -1 on
- * error.
+ * (NULL: not mirrored).  Unless mirrored here already, it is recorded as
+ * pending with those bytes expected, due at now.  0, 1 when jobid's record
+ * has no such URL, -1 on error.
  */
 int	cache_media_import(struct cache *, const char *jobid, const char *url,
 	    const char *sha256, int64_t size, const char *content_type,
 	    int64_t now);
 
-/* Calls fn once per media URL of a completed job (url, state, sha256). */
+/* Calls fn once per media URL of a completed job (url, state, sha256, size). */
 int	cache_media_all(struct cache *,
 	    int (*fn)(const struct cache_media *, void *), void *arg);
 

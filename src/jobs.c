@@ -188,28 +188,6 @@ has_directive(const char *value, const char *name)
 	return 0;
 }
 
-/* Whether If-None-Match (weak comparison, RFC 9110 13.1.2) matches etag. */
-static int
-etag_matches(const char *inm, const char *etag)
-{
-	size_t n = strlen(etag);
-	const char *p = inm;
-
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '*')
-			return 1;
-		if (p[0] == 'W' && p[1] == '/')
-			p += 2;
-		if (strncmp(p, etag, n) == 0 &&
-		    (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
-			return 1;
-		p = strchr(p, ',');
-	}
-	return 0;
-}
-
 static void
 add_header_int(struct evkeyvalq *h, const char *key, int64_t v)
 {
@@ -262,7 +240,7 @@ send_answer(struct proxy *px, struct evhttp_request *req,
 		evhttp_add_header(h, "ETag", etag);
 		inm = evhttp_find_header(evhttp_request_get_input_headers(req),
 		    "If-None-Match");
-		if (status == 200 && inm != NULL && etag_matches(inm, etag))
+		if (status == 200 && inm != NULL && util_etag_listed(inm, etag))
 			status = 304;
 	}
 	if ((body = evbuffer_new()) != NULL && len > 0)
@@ -462,10 +440,7 @@ fetch_done(const struct upstream_result *res, void *arg)
 	CHECK_OBJ(s, SLOT_MAGIC);
 	px = s->jobs->px;
 	s->fetch = NULL;
-	metrics_upstream(px->metrics, ROUTE_JOBS,
-	    res->error == UPSTREAM_OK ? (int)res->status :
-	    res->error == UPSTREAM_TIMEOUT ? METRICS_UP_TIMEOUT :
-	    METRICS_UP_ERROR, res->elapsed_ms);
+	metrics_upstream_result(px->metrics, ROUTE_JOBS, res);
 	memset(&rec, 0, sizeof(rec));
 	kind = classify(px, res, &rec);
 	if (kind == UP_SERVER_ERROR || kind == UP_UNREACHABLE ||

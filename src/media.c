@@ -7,20 +7,25 @@
  * are renamed to DIR/<sha256> once whole and synced.  A failed attempt is
  * retried after retry_ms, doubling, until `attempts` were made.
  */
+#define _GNU_SOURCE		/* sync_file_range() */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -40,8 +45,13 @@
 #define DOWNLOAD_MAGIC	0x444c4f41u
 
 #define SCAN_BATCH	200		/* jobs scanned per turn of the loop */
-#define WATCH_MS	2000		/* how often imports by others are looked for */
+#define TURN_MS		2000		/* the queue is looked at this often */
+#define HOLD_MS		5000		/* pause after the database refused a write */
 #define PROGRESS_MS	500		/* progress line updates on a terminal */
+#define SYNC_EVERY	(8u << 20)	/* start writing back every 8 MiB */
+#define DUE_MAX		128		/* 2 * the largest concurrency */
+#define MIRROR_ATTEMPTS	3		/* the mirror command: 1 s, then 2 s apart */
+#define MIRROR_RETRY_MS	1000
 #define PART_PREFIX	".part-"
 #define FILE_PATH_MAX	(PATH_MAX + 80)	/* the directory and a name in it */
 
@@ -53,12 +63,21 @@ struct download {
 	int				 fd;
 	char				 tmp[FILE_PATH_MAX];
 	EVP_MD_CTX			*md;		/* owned */
-	uint64_t			 got;
+	uint64_t			 got, synced;
 	char				 ctype[128];
 	char				 reason[256];	/* why we stopped it */
 	struct upstream_request		*req;		/* owned while running */
 	TAILQ_ENTRY(download)		 entry;
 };
+
+/* A URL the mirror command downloads. */
+struct queued {
+	char				*url;		/* owned */
+	int				 attempts;	/* made in this run */
+	int64_t				 not_before;	/* util_mono_ms() */
+	int				 state;		/* Q_WAITING, ... */
+};
+enum { Q_WAITING, Q_RUNNING, Q_DONE };
 
 struct media {
 	unsigned			 magic;
@@ -70,30 +89,61 @@ struct media {
 	TAILQ_HEAD(, download)		 active;
 	int				 nactive;
 	struct event			*timer;		/* owned: the next turn */
-	int				 started;	/* media_start() ran */
-	int64_t				 data_version;
+	int64_t				 hold_until;	/* util_mono_ms() */
 	int				 scanning;	/* a backfill is under way */
+	char				 after[1024];	/* its last jobid */
 	int64_t				 to_scan, scanned;
-	uint64_t			 ok, failed;	/* since the start */
 	int64_t				 progress_at;
 	int				 busy;		/* a progress line is shown */
 	/* the mirror command */
-	char				**queue;	/* owned */
-	size_t				 nqueue, qnext;
+	struct queued			*queue;		/* owned */
+	size_t				 nqueue;
 	media_done_fn			*done;
 	void				*done_arg;
 };
 
 static void	media_turn(struct media *, int64_t delay_ms);
 
-/* The URL without its query: signed CDN links do not go to the log. */
+static struct timeval
+ms_tv(int64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}
+
+/* The URL without credentials or query: signed CDN links stay out of logs. */
 static const char *
 url_for_log(const char *url, char *buf, size_t len)
 {
-	size_t n = strcspn(url, "?#");
+	const char *sep = strstr(url, "://");
+	const char *host = sep != NULL ? sep + 3 : url;
+	size_t slen = (size_t)(host - url), n = strcspn(host, "/?#");
+	const char *at = memchr(host, '@', n);
 
-	snprintf(buf, len, "%.*s%s", (int)n, url, url[n] ? "?..." : "");
+	if (at != NULL)
+		host = at + 1;
+	n = strcspn(host, "?#");
+	snprintf(buf, len, "%.*s%.*s%s", (int)slen, url, (int)n, host,
+	    host[n] != '\0' ? "?..." : "");
 	return buf;
+}
+
+/* Whether DIR/name is a regular file (its size into *size). */
+static int
+file_present(const struct media *m, const char *name, int64_t *size)
+{
+	char path[FILE_PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
+	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	if (size != NULL)
+		*size = (int64_t)sb.st_size;
+	return 1;
 }
 
 int
@@ -153,19 +203,9 @@ remove_stale_parts(const char *dir)
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct media *m = arg;
-	int64_t v;
-
 	(void)fd;
 	(void)what;
-	CHECK_OBJ(m, MEDIA_MAGIC);
-	/* Another process (import) committed: maybe new completed jobs. */
-	if (m->started && (v = cache_data_version(m->cache)) >= 0 &&
-	    v != m->data_version) {
-		m->data_version = v;
-		m->scanning = 1;
-	}
-	media_turn(m, -1);
+	media_turn(arg, -1);
 }
 
 struct media *
@@ -245,7 +285,7 @@ media_free(struct media *m)
 		log_progress(1, "media: stopped; unfinished downloads resume"
 		    " at the next start");
 	for (size_t i = 0; i < m->nqueue; i++)
-		free(m->queue[i]);
+		free(m->queue[i].url);
 	free(m->queue);
 	event_free(m->timer);
 	memset(m, 0, sizeof(*m));
@@ -256,7 +296,7 @@ media_free(struct media *m)
 static void
 show_progress(struct media *m, int force)
 {
-	int64_t now = util_mono_ms(), mirrored, pending, failed;
+	int64_t now = util_mono_ms(), mirrored, pending, failed, waiting;
 	static int tty = -1;
 
 	if (tty < 0)
@@ -277,16 +317,68 @@ show_progress(struct media *m, int force)
 		return;
 	}
 	m->busy = 1;
+	/* Retries of failed media run too: they are not among the pending. */
+	waiting = pending > m->nactive ? pending - m->nactive : 0;
 	if (m->scanning)
 		log_progress(0, "media: scanning jobs %lld/%lld, %lld files"
 		    " mirrored, %lld waiting, %lld failed", (long long)m->scanned,
 		    (long long)m->to_scan, (long long)mirrored,
-		    (long long)pending, (long long)failed);
+		    (long long)waiting, (long long)failed);
 	else
 		log_progress(0, "media: %lld mirrored, %d downloading,"
 		    " %lld waiting, %lld failed", (long long)mirrored,
-		    m->nactive, (long long)(pending - m->nactive),
-		    (long long)failed);
+		    m->nactive, (long long)waiting, (long long)failed);
+}
+
+/* The mirror command's entry for url, or NULL. */
+static struct queued *
+queued_find(struct media *m, const char *url)
+{
+	for (size_t i = 0; i < m->nqueue; i++)
+		if (strcmp(m->queue[i].url, url) == 0)
+			return &m->queue[i];
+	return NULL;
+}
+
+/* The database refused a write: no downloads for a while (no busy loop). */
+static void
+media_hold(struct media *m, const char *what, const char *lu)
+{
+	log_error("media: cannot record %s of %s (database busy or full);"
+	    " downloads pause for %d s", what, lu, HOLD_MS / 1000);
+	m->hold_until = util_mono_ms() + HOLD_MS;
+}
+
+/* Moves the whole, synced partial file of d to DIR/<sha>; NULL or why not. */
+static const char *
+download_keep(struct download *d, char *sha, char *why, size_t whylen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char path[FILE_PATH_MAX];
+	unsigned mdlen = 0;
+	int dfd;
+
+	if (d->got == 0)
+		return "empty answer";
+	if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32)
+		return "cannot compute SHA-256";
+	if (fsync(d->fd) != 0) {
+		snprintf(why, whylen, "cannot sync: %s", strerror(errno));
+		return why;
+	}
+	util_hex(md, 32, sha);
+	snprintf(path, sizeof(path), "%s/%s", d->m->dir, sha);
+	if (rename(d->tmp, path) != 0) {
+		snprintf(why, whylen, "cannot rename: %s", strerror(errno));
+		return why;
+	}
+	d->tmp[0] = '\0';
+	/* The new name, too, must survive a power cut. */
+	if ((dfd = open(d->m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return NULL;
 }
 
 /* A download ended: reason NULL when its bytes are all in d->fd. */
@@ -294,45 +386,31 @@ static void
 download_end(struct download *d, const char *reason)
 {
 	struct media *m = d->m;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char sha[MEDIA_SHA256_LEN + 1], path[FILE_PATH_MAX], why[300], lu[512];
-	unsigned mdlen = 0;
+	struct queued *q = m->queue != NULL ? queued_find(m, d->url) : NULL;
+	char sha[MEDIA_SHA256_LEN + 1], why[300], lu[512];
 	int64_t now = util_now_ms(), next = -1;
 	int attempts = d->attempts + 1;
 
-	if (reason == NULL) {
-		if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32)
-			reason = "cannot compute SHA-256";
-		else if (fsync(d->fd) != 0) {
-			snprintf(why, sizeof(why), "cannot sync: %s",
-			    strerror(errno));
-			reason = why;
-		} else {
-			util_hex(md, 32, sha);
-			snprintf(path, sizeof(path), "%s/%s", m->dir, sha);
-			if (rename(d->tmp, path) != 0) {
-				snprintf(why, sizeof(why), "cannot rename: %s",
-				    strerror(errno));
-				reason = why;
-			} else
-				d->tmp[0] = '\0';
-		}
-	}
+	if (reason == NULL)
+		reason = download_keep(d, sha, why, sizeof(why));
 	url_for_log(d->url, lu, sizeof(lu));
 	if (reason == NULL) {
 		if (cache_media_mirrored(m->cache, d->url, sha, (int64_t)d->got,
 		    d->ctype[0] ? d->ctype : NULL, m->dir, now) != 0)
-			log_error("media: cannot record %s as mirrored", lu);
-		log_info("media: mirrored %s (%llu bytes) as %s", lu,
-		    (unsigned long long)d->got, sha);
-		m->ok++;
+			media_hold(m, "the download", lu);
+		else
+			log_info("media: mirrored %s (%llu bytes) as %s", lu,
+			    (unsigned long long)d->got, sha);
 	} else {
 		if (attempts < m->opt.attempts)
 			next = now + (m->opt.retry_ms << (attempts - 1));
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
 		    now) != 0)
-			log_error("media: cannot record the failure of %s", lu);
-		if (m->queue != NULL)		/* the mirror command */
+			media_hold(m, "the failure", lu);
+		if (q != NULL && q->attempts < MIRROR_ATTEMPTS)
+			log_warn("media: %s failed (%s); trying again in %d s", lu,
+			    reason, (MIRROR_RETRY_MS << (q->attempts - 1)) / 1000);
+		else if (q != NULL)
 			log_warn("media: %s failed (%s)", lu, reason);
 		else if (next >= 0)
 			log_warn("media: %s failed (%s), attempt %d of %d;"
@@ -341,10 +419,18 @@ download_end(struct download *d, const char *reason)
 		else
 			log_warn("media: %s failed (%s), attempt %d; giving up",
 			    lu, reason, attempts);
-		m->failed++;
 	}
-	if (m->done != NULL)
-		m->done(d->url, reason, 0, m->done_arg);
+	if (q != NULL) {
+		if (reason != NULL && q->attempts < MIRROR_ATTEMPTS) {
+			q->state = Q_WAITING;
+			q->not_before = util_mono_ms() +
+			    (MIRROR_RETRY_MS << (q->attempts - 1));
+		} else {
+			q->state = Q_DONE;
+			if (m->done != NULL)
+				m->done(d->url, reason, 0, m->done_arg);
+		}
+	}
 	download_free(d);
 	show_progress(m, 0);
 	media_turn(m, 0);
@@ -362,13 +448,9 @@ dl_header(const char *name, size_t nlen, const char *value, size_t vlen,
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	if (nlen == 12 && strncasecmp(name, "Content-Type", 12) == 0) {
-		/* Kept as sent when it is a plain field value; else dropped. */
+		/* Kept when it is a plain field value, served back as is. */
 		d->ctype[0] = '\0';
-		if (vlen < sizeof(d->ctype)) {
-			for (size_t i = 0; i < vlen; i++)
-				if ((unsigned char)value[i] < 0x20 ||
-				    (unsigned char)value[i] > 0x7e)
-					return 0;
+		if (vlen < sizeof(d->ctype) && util_field_value(value, vlen)) {
 			memcpy(d->ctype, value, vlen);
 			d->ctype[vlen] = '\0';
 		}
@@ -434,6 +516,12 @@ dl_data(const char *p, size_t len, void *arg)
 		p += n;
 		len -= (size_t)n;
 	}
+	/* Write back as it comes, so that the final fsync() has little left. */
+	if (d->got - d->synced >= SYNC_EVERY) {
+		(void)sync_file_range(d->fd, (off_t)d->synced,
+		    (off_t)(d->got - d->synced), SYNC_FILE_RANGE_WRITE);
+		d->synced = d->got;
+	}
 	return 0;
 }
 
@@ -447,10 +535,7 @@ dl_done(const struct upstream_result *res, void *arg)
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	d->req = NULL;
 	if (d->m->opt.metrics != NULL)
-		metrics_upstream(d->m->opt.metrics, ROUTE_MEDIA,
-		    res->error == UPSTREAM_OK ? (int)res->status :
-		    res->error == UPSTREAM_TIMEOUT ? METRICS_UP_TIMEOUT :
-		    METRICS_UP_ERROR, res->elapsed_ms);
+		metrics_upstream_result(d->m->opt.metrics, ROUTE_MEDIA, res);
 	if (d->reason[0] != '\0')
 		download_end(d, d->reason);
 	else if (res->error == UPSTREAM_TIMEOUT)
@@ -494,6 +579,7 @@ download_start(struct media *m, const char *url, int attempts)
 	    (d->url = strdup(url)) == NULL) {
 		free(d);
 		log_error("media: out of memory");
+		m->hold_until = util_mono_ms() + HOLD_MS;
 		return;
 	}
 	d->magic = DOWNLOAD_MAGIC;
@@ -521,17 +607,98 @@ download_start(struct media *m, const char *url, int attempts)
 		download_end(d, "cannot start the download");
 }
 
-/* cache_media_due(): one due URL. */
-static int
-due_cb(const char *url, int attempts, void *arg)
-{
-	struct media *m = arg;
+/* Due media, copied out of the query before anything is written. */
+struct due {
+	int	n;
+	struct {
+		char	*url;
+		char	*sha256;	/* the bytes an import expects, or NULL */
+		char	*content_type;
+		int64_t	 size;
+		int	 attempts;
+	} v[DUE_MAX];
+};
 
-	if (m->nactive >= m->opt.concurrency)
+static int
+due_cb(const struct cache_media *cm, void *arg)
+{
+	struct due *due = arg;
+	int i = due->n;
+
+	if (i == DUE_MAX)
 		return 1;
-	if (!downloading(m, url))
-		download_start(m, url, attempts);
+	due->v[i].url = strdup(cm->url);
+	due->v[i].sha256 = cm->sha256 ? strdup(cm->sha256) : NULL;
+	due->v[i].content_type = cm->content_type ? strdup(cm->content_type) :
+	    NULL;
+	due->v[i].size = cm->size;
+	due->v[i].attempts = cm->attempts;
+	if (due->v[i].url == NULL) {
+		free(due->v[i].sha256);
+		free(due->v[i].content_type);
+		return -1;
+	}
+	due->n++;
 	return 0;
+}
+
+/* Starts what is due, taking over imported files already in the directory. */
+static void
+start_due(struct media *m, int64_t now)
+{
+	struct due *due;
+	int64_t size;
+	char lu[512];
+
+	if ((due = calloc(1, sizeof(*due))) == NULL)
+		return;
+	if (cache_media_due(m->cache, now, m->nactive + m->opt.concurrency,
+	    due_cb, due) < 0)
+		log_error("media: cannot read the download queue");
+	for (int i = 0; i < due->n; i++) {
+		if (due->v[i].sha256 != NULL &&
+		    file_present(m, due->v[i].sha256, &size) &&
+		    size == due->v[i].size) {
+			if (cache_media_mirrored(m->cache, due->v[i].url,
+			    due->v[i].sha256, size, due->v[i].content_type,
+			    m->dir, now) != 0)
+				media_hold(m, "a file in the directory",
+				    url_for_log(due->v[i].url, lu, sizeof(lu)));
+		} else if (m->nactive < m->opt.concurrency &&
+		    util_mono_ms() >= m->hold_until &&
+		    !downloading(m, due->v[i].url))
+			download_start(m, due->v[i].url, due->v[i].attempts);
+		free(due->v[i].url);
+		free(due->v[i].sha256);
+		free(due->v[i].content_type);
+	}
+	free(due);
+}
+
+/* The mirror command's turn: start what may run, or wait for a retry. */
+static void
+mirror_turn(struct media *m)
+{
+	int64_t now = util_mono_ms(), wait = -1;
+	struct queued *q;
+
+	for (size_t i = 0; i < m->nqueue; i++) {
+		q = &m->queue[i];
+		if (q->state != Q_WAITING)
+			continue;
+		if (q->not_before <= now && m->nactive < m->opt.concurrency) {
+			q->state = Q_RUNNING;
+			q->attempts++;
+			download_start(m, q->url, q->attempts - 1);
+		} else if (q->not_before > now &&
+		    (wait < 0 || q->not_before - now < wait))
+			wait = q->not_before - now;
+	}
+	if (wait >= 0) {
+		struct timeval tv = ms_tv(wait);
+
+		evtimer_add(m->timer, &tv);
+	}
 }
 
 /*
@@ -543,48 +710,44 @@ static void
 media_turn(struct media *m, int64_t delay_ms)
 {
 	struct timeval tv;
-	int64_t now, next, wait = WATCH_MS;
+	int64_t now, next, wait = TURN_MS;
 	int n;
 
 	CHECK_OBJ(m, MEDIA_MAGIC);
 	if (delay_ms >= 0) {
-		tv.tv_sec = (time_t)(delay_ms / 1000);
-		tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+		tv = ms_tv(delay_ms);
 		evtimer_add(m->timer, &tv);
 		return;
 	}
-	if (m->queue != NULL) {		/* the mirror command */
-		while (m->nactive < m->opt.concurrency && m->qnext < m->nqueue)
-			download_start(m, m->queue[m->qnext++], 0);
+	if (m->queue != NULL) {
+		mirror_turn(m);
 		return;
 	}
 	now = util_now_ms();
 	if (m->scanning) {
-		if (m->to_scan == 0 && (m->to_scan =
-		    cache_media_unscanned(m->cache)) > 0)
-			log_info("media: looking for the media of %lld completed"
-			    " jobs", (long long)m->to_scan);
-		if ((n = cache_media_scan_some(m->cache, SCAN_BATCH, now)) < 0)
+		if ((n = cache_media_scan_some(m->cache, m->after,
+		    sizeof(m->after), SCAN_BATCH, now)) < 0) {
 			log_error("media: cannot scan completed jobs");
-		else
-			m->scanned += n;
+			n = 0;
+		}
+		m->scanned += n;
 		if (n != SCAN_BATCH) {
 			if (m->to_scan > 0)
 				log_info("media: %lld completed jobs looked at",
 				    (long long)m->scanned);
 			m->scanning = 0;
-			m->to_scan = m->scanned = 0;
 		} else
 			wait = 0;	/* the next batch, after what is ready */
 	}
-	if (m->nactive < m->opt.concurrency && cache_media_due(m->cache, now,
-	    m->nactive + m->opt.concurrency, due_cb, m) < 0)
-		log_error("media: cannot read the download queue");
-	if ((next = cache_media_next_at(m->cache)) > now && next - now < wait)
+	start_due(m, now);
+	if ((next = cache_media_next_at(m->cache, now)) > now &&
+	    next - now < wait)
 		wait = next - now;
+	if (m->hold_until > util_mono_ms() &&
+	    m->hold_until - util_mono_ms() > wait)
+		wait = m->hold_until - util_mono_ms();
 	show_progress(m, 0);
-	tv.tv_sec = (time_t)(wait / 1000);
-	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	tv = ms_tv(wait);
 	evtimer_add(m->timer, &tv);
 }
 
@@ -592,9 +755,11 @@ void
 media_start(struct media *m)
 {
 	CHECK_OBJ(m, MEDIA_MAGIC);
-	m->started = 1;
 	m->scanning = 1;
-	m->data_version = cache_data_version(m->cache);
+	m->after[0] = '\0';
+	if ((m->to_scan = cache_media_unscanned(m->cache)) > 0)
+		log_info("media: looking for the media of %lld completed jobs",
+		    (long long)m->to_scan);
 	media_turn(m, 0);
 }
 
@@ -620,24 +785,28 @@ collect_media(const struct cache_media *cm, void *arg)
 {
 	struct collect *c = arg;
 	struct media *m = c->m;
-	char path[FILE_PATH_MAX], **q;
-	struct stat sb;
+	struct queued *q;
+	int64_t size;
 
-	if (cm->sha256 != NULL && strcmp(cm->state, "mirrored") == 0) {
-		snprintf(path, sizeof(path), "%s/%s", m->dir, cm->sha256);
-		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-			c->already++;
-			if (m->done != NULL)
-				m->done(cm->url, NULL, 1, m->done_arg);
-			return 0;
-		}
+	if (cm->sha256 != NULL && file_present(m, cm->sha256, &size) &&
+	    (cm->size < 0 || size == cm->size)) {
+		c->already++;
+		/* An imported file found here is mirrored here from now on. */
+		if (strcmp(cm->state, "mirrored") != 0 &&
+		    cache_media_mirrored(m->cache, cm->url, cm->sha256, size,
+		    cm->content_type, m->dir, util_now_ms()) != 0)
+			return -1;
+		if (m->done != NULL)
+			m->done(cm->url, NULL, 1, m->done_arg);
+		return 0;
 	}
 	if ((q = realloc(m->queue, (m->nqueue + 1) * sizeof(*q))) == NULL) {
 		c->failed = 1;
 		return -1;
 	}
 	m->queue = q;
-	if ((q[m->nqueue] = strdup(cm->url)) == NULL) {
+	memset(&q[m->nqueue], 0, sizeof(*q));
+	if ((q[m->nqueue].url = strdup(cm->url)) == NULL) {
 		c->failed = 1;
 		return -1;
 	}
@@ -655,7 +824,9 @@ media_mirror(struct media *m, media_done_fn *done, void *arg)
 	CHECK_OBJ(m, MEDIA_MAGIC);
 	m->done = done;
 	m->done_arg = arg;
-	while ((n = cache_media_scan_some(m->cache, SCAN_BATCH, now)) > 0)
+	m->after[0] = '\0';
+	while ((n = cache_media_scan_some(m->cache, m->after, sizeof(m->after),
+	    SCAN_BATCH, now)) > 0)
 		;
 	if (n < 0)
 		return -1;
@@ -666,7 +837,7 @@ media_mirror(struct media *m, media_done_fn *done, void *arg)
 	    cache_media_all(m->cache, collect_media, &c) != 0 || c.failed)
 		return -1;
 	for (size_t i = 0; i < m->nqueue; i++)
-		if (cache_media_reset(m->cache, m->queue[i], now) != 0)
+		if (cache_media_reset(m->cache, m->queue[i].url, now) != 0)
 			return -1;
 	media_turn(m, 0);
 	return (int64_t)(m->nqueue + c.already);
@@ -685,16 +856,11 @@ static int
 rewrite_one(const struct cache_media *cm, void *arg)
 {
 	struct rewrite *rw = arg;
-	char path[FILE_PATH_MAX];
-	struct stat sb;
 	size_t len;
 
-	if (rw->n == CACHE_REPLACE_MAX || cm->sha256 == NULL ||
-	    strcmp(cm->state, "mirrored") != 0)
-		return 0;
 	/* Only links that will answer: the file must be here. */
-	snprintf(path, sizeof(path), "%s/%s", rw->m->dir, cm->sha256);
-	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+	if (rw->n == CACHE_REPLACE_MAX || cm->sha256 == NULL ||
+	    !file_present(rw->m, cm->sha256, NULL))
 		return 0;
 	len = strlen(rw->base) + sizeof("/media/") + MEDIA_SHA256_LEN;
 	if ((rw->values[rw->n] = malloc(len)) == NULL)
@@ -812,28 +978,6 @@ media_parse_range(const char *h, uint64_t size, uint64_t *first,
 	return RANGE_OK;
 }
 
-/* Whether If-None-Match lists etag (or is "*"). */
-static int
-inm_matches(const char *inm, const char *etag)
-{
-	size_t n = strlen(etag);
-	const char *p;
-
-	for (p = inm; *p != '\0'; p++) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '*')
-			return 1;
-		if (strncmp(p, "W/", 2) == 0)
-			p += 2;
-		if (strncmp(p, etag, n) == 0)
-			return 1;
-		if ((p = strchr(p, ',')) == NULL)
-			break;
-	}
-	return 0;
-}
-
 void
 media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
     const char *name, const struct reply_info *ri)
@@ -841,6 +985,7 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	enum media_range r = RANGE_NONE;
 	struct evbuffer *body;
 	struct evbuffer_file_segment *seg;
@@ -848,7 +993,7 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	char path[FILE_PATH_MAX], ct[128], etag[MEDIA_SHA256_LEN + 3], cr[80];
 	uint64_t first = 0, last = 0, size;
 	struct stat sb;
-	int fd, rc, status = 200;
+	int fd, rc, one = 1, status = 200;
 
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(h, "Allow", "GET, HEAD");
@@ -862,7 +1007,9 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	}
 	CHECK_OBJ(m, MEDIA_MAGIC);
 	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+	/* Not a link, and a FIFO put there must not block the loop. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) < 0) {
 		if (errno != ENOENT)
 			log_warn("media: %s: %s", path, strerror(errno));
 		server_reply_error(px, req, 404, "Not found", ri);
@@ -875,6 +1022,23 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	}
 	size = (uint64_t)sb.st_size;
 	snprintf(etag, sizeof(etag), "\"%s\"", name);
+	if (cache_media_type(m->cache, name, ct, sizeof(ct)) != 1 || ct[0] == '\0')
+		snprintf(ct, sizeof(ct), "application/octet-stream");
+	evhttp_add_header(h, "ETag", etag);
+	evhttp_add_header(h, "Accept-Ranges", "bytes");
+	/* The name is the content's hash: it never changes. */
+	evhttp_add_header(h, "Cache-Control", "public, max-age=31536000, immutable");
+	/* Whatever the CDN called it, it is never a page of this origin. */
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Content-Security-Policy", "sandbox");
+	/* If-None-Match comes before Range (RFC 9110 13.2.2). */
+	if ((v = evhttp_find_header(in, "If-None-Match")) != NULL &&
+	    util_etag_listed(v, etag)) {
+		close(fd);
+		evhttp_add_header(h, "Content-Type", ct);
+		server_reply(px, req, 304, NULL, ri);
+		return;
+	}
 	/* If-Range with another validator: the whole file (RFC 9110 13.1.5). */
 	v = evhttp_find_header(in, "If-Range");
 	if (v == NULL || strcmp(v, etag) == 0)
@@ -884,23 +1048,10 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 		close(fd);
 		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
 		evhttp_add_header(h, "Content-Range", cr);
-		evhttp_add_header(h, "Accept-Ranges", "bytes");
 		server_reply_error(px, req, 416, "Range not satisfiable", ri);
 		return;
 	}
-	if (cache_media_type(m->cache, name, ct, sizeof(ct)) != 1 || ct[0] == '\0')
-		snprintf(ct, sizeof(ct), "application/octet-stream");
 	evhttp_add_header(h, "Content-Type", ct);
-	evhttp_add_header(h, "ETag", etag);
-	evhttp_add_header(h, "Accept-Ranges", "bytes");
-	/* The name is the content's hash: it never changes. */
-	evhttp_add_header(h, "Cache-Control", "public, max-age=31536000, immutable");
-	if ((v = evhttp_find_header(in, "If-None-Match")) != NULL &&
-	    inm_matches(v, etag)) {
-		close(fd);
-		server_reply(px, req, 304, NULL, ri);
-		return;
-	}
 	if (r == RANGE_OK) {
 		status = 206;
 		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
@@ -911,12 +1062,18 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 		first = 0;
 		last = size > 0 ? size - 1 : 0;
 	}
-	if ((body = evbuffer_new()) == NULL) {
+	/*
+	 * A buffer that drains to a socket keeps the file as a sendfile
+	 * segment; any other would map the file into memory whole.
+	 */
+	if ((body = evbuffer_new()) == NULL ||
+	    evbuffer_set_flags(body, EVBUFFER_FLAG_DRAINS_TO_FD) != 0) {
+		if (body != NULL)
+			evbuffer_free(body);
 		close(fd);
 		server_reply_error(px, req, 503, "Out of memory", ri);
 		return;
 	}
-	/* Sent from the file (sendfile where it can), never read whole. */
 	if (size == 0)
 		close(fd);
 	else if ((seg = evbuffer_file_segment_new(fd, (ev_off_t)first,
@@ -937,6 +1094,11 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 			return;
 		}
 	}
+	/* The head and the file leave in two writes: no Nagle delay between. */
+	if (evcon != NULL)
+		(void)setsockopt(bufferevent_getfd(
+		    evhttp_connection_get_bufferevent(evcon)), IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof(one));
 	server_reply(px, req, status, body, ri);
 	evbuffer_free(body);
 }

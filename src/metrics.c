@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 
 #include "metrics.h"
+#include "upstream.h"
 #include "util.h"
 
 #define METRICS_MAGIC	0x4d455452u
@@ -105,6 +106,15 @@ metrics_upstream(struct metrics *m, enum metrics_route route, int status,
 		m->buckets[route][b]++;
 	m->latency_count[route]++;
 	m->latency_sum_ms[route] += elapsed_ms;
+}
+
+void
+metrics_upstream_result(struct metrics *m, enum metrics_route route,
+    const struct upstream_result *res)
+{
+	metrics_upstream(m, route, res->error == UPSTREAM_OK ? (int)res->status :
+	    res->error == UPSTREAM_TIMEOUT ? METRICS_UP_TIMEOUT :
+	    METRICS_UP_ERROR, res->elapsed_ms);
 }
 
 void

@@ -49,6 +49,11 @@ void	metrics_request(struct metrics *, enum metrics_route, int status,
 void	metrics_upstream(struct metrics *, enum metrics_route, int status,
 	    int64_t elapsed_ms);
 
+/* The same, from an upstream call's result. */
+struct upstream_result;
+void	metrics_upstream_result(struct metrics *, enum metrics_route,
+	    const struct upstream_result *);
+
 /* A job was submitted through the proxy. */
 void	metrics_submitted(struct metrics *);
 

@@ -358,10 +358,7 @@ up_done(const struct upstream_result *res, void *arg)
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	p->up = NULL;		/* freed by upstream after this callback */
-	metrics_upstream(p->px->metrics, ROUTE_PASSTHROUGH,
-	    res->error == UPSTREAM_OK ? (int)res->status :
-	    res->error == UPSTREAM_TIMEOUT ? METRICS_UP_TIMEOUT :
-	    METRICS_UP_ERROR, res->elapsed_ms);
+	metrics_upstream_result(p->px->metrics, ROUTE_PASSTHROUGH, res);
 	unhook(p);
 	if (!p->head_sent) {
 		memset(&ri, 0, sizeof(ri));

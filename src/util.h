@@ -35,6 +35,15 @@ void	util_iso8601_ms(int64_t ms, char *buf, size_t len);
  */
 int	util_parse_iso8601(const char *s, int64_t *ms);
 
+/*
+ * Whether If-None-Match value inm lists etag, weakly compared (RFC 9110
+ * 13.1.2), or is "*".
+ */
+int	util_etag_listed(const char *inm, const char *etag);
+
+/* Whether p[0..len) is printable ASCII: a field value sent back as is. */
+int	util_field_value(const char *p, size_t len);
+
 /* Whether p[0..len) is an HTTP token (RFC 9110), as a field name must be. */
 int	util_http_token(const char *p, size_t len);
 

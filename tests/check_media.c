@@ -168,16 +168,23 @@ collect(const struct cache_media *m, void *arg)
 START_TEST(test_scan)
 {
 	struct cache *c = open_mem();
-	char got[4096] = "";
+	char got[4096] = "", after[64];
 
 	store(c, "j1", job_video);
 	store(c, "j2", job_odd);
 	store(c, "j3", job_failed);
 	store(c, "j4", job_nothing);
 	ck_assert_int_eq(cache_media_unscanned(c), 3);
-	ck_assert_int_eq(cache_media_scan_some(c, 10, T), 3);
+	after[0] = '\0';
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T), 2);
+	ck_assert_str_eq(after, "j2");
+	ck_assert_int_eq(cache_media_unscanned(c), 1);
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T), 1);
+	ck_assert_str_eq(after, "j4");
 	ck_assert_int_eq(cache_media_unscanned(c), 0);
-	ck_assert_int_eq(cache_media_scan_some(c, 10, T), 0);
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T), 0);
+	after[0] = '\0';
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T), 0);
 	ck_assert_int_eq(cache_media_job(c, "j1", collect, got), 0);
 	ck_assert_str_eq(got,
 	    "last_frame " CDN "t.jpg pending\n"
@@ -201,12 +208,13 @@ struct due {
 };
 
 static int
-due_collect(const char *url, int attempts, void *arg)
+due_collect(const struct cache_media *m, void *arg)
 {
 	struct due *d = arg;
 	char line[300];
 
-	snprintf(line, sizeof(line), "%s/%d ", url, attempts);
+	snprintf(line, sizeof(line), "%s/%d%s ", m->url, m->attempts,
+	    m->sha256 ? "/known" : "");
 	strcat(d->urls, line);
 	d->n++;
 	return 0;
@@ -222,7 +230,8 @@ START_TEST(test_queue)
 	ck_assert_int_eq(cache_media_scan(c, "j1", T), 3);
 	ck_assert_int_eq(cache_media_counts(c, &m, &p, &f), 0);
 	ck_assert_int_eq(m * 100 + p * 10 + f, 20);	/* two URLs pending */
-	ck_assert_int_eq(cache_media_next_at(c), T);
+	ck_assert_int_eq(cache_media_next_at(c, T - 1), T);
+	ck_assert_int_eq(cache_media_next_at(c, T), -1);
 	memset(&d, 0, sizeof(d));
 	ck_assert_int_eq(cache_media_due(c, T - 1, 10, due_collect, &d), 0);
 	ck_assert_int_eq(d.n, 0);
@@ -238,7 +247,9 @@ START_TEST(test_queue)
 	memset(&d, 0, sizeof(d));
 	ck_assert_int_eq(cache_media_due(c, T + 2000, 10, due_collect, &d), 0);
 	ck_assert_str_eq(d.urls, CDN "t.jpg/0 " CDN "v.mp4/1 ");
+	memset(&d, 0, sizeof(d));
 	ck_assert_int_eq(cache_media_due(c, T + 2000, 1, due_collect, &d), 0);
+	ck_assert_int_eq(d.n, 1);
 	ck_assert_int_eq(cache_media_counts(c, &m, &p, &f), 0);
 	ck_assert_int_eq(m * 100 + p * 10 + f, 11);
 
@@ -248,12 +259,12 @@ START_TEST(test_queue)
 	ck_assert_int_eq(cache_media_failed(c, CDN "t.jpg", "late", 1, T, T), 0);
 	ck_assert_int_eq(cache_media_counts(c, &m, &p, &f), 0);
 	ck_assert_int_eq(m * 100 + p * 10 + f, 101);
-	ck_assert_int_eq(cache_media_next_at(c), T + 2000);
+	ck_assert_int_eq(cache_media_next_at(c, T), T + 2000);
 
 	/* Given up: never due again, until reset (the mirror command). */
 	ck_assert_int_eq(cache_media_failed(c, CDN "v.mp4", "HTTP 404", 6, -1,
 	    T), 0);
-	ck_assert_int_eq(cache_media_next_at(c), -1);
+	ck_assert_int_eq(cache_media_next_at(c, 0), -1);
 	memset(&d, 0, sizeof(d));
 	ck_assert_int_eq(cache_media_due(c, INT64_MAX, 10, due_collect, &d), 0);
 	ck_assert_int_eq(d.n, 0);
@@ -288,6 +299,7 @@ START_TEST(test_import)
 {
 	struct cache *c = open_mem();
 	char got[2048] = "";
+	struct due d;
 
 	store(c, "j1", job_video);
 	ck_assert_int_eq(cache_media_scan(c, "j1", T), 3);
@@ -299,10 +311,74 @@ START_TEST(test_import)
 	ck_assert_int_eq(cache_media_import(c, "j1", CDN "x.mp4", SHA2, 1,
 	    NULL, T), 1);
 	ck_assert_int_eq(cache_media_job(c, "j1", collect, got), 0);
+	/* Known bytes, not here yet: pending, due at once. */
 	ck_assert_str_eq(got,
 	    "last_frame " CDN "t.jpg pending\n"
 	    "thumbnail " CDN "t.jpg pending\n"
-	    "video " CDN "v.mp4 mirrored " SHA2 "\n");
+	    "video " CDN "v.mp4 pending " SHA2 "\n");
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(cache_media_due(c, T, 10, due_collect, &d), 0);
+	ck_assert_str_eq(d.urls, CDN "t.jpg/0 " CDN "v.mp4/0/known ");
+	/* What is mirrored here stays so. */
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "t.jpg", SHA1, 5, NULL,
+	    "/m", T), 0);
+	ck_assert_int_eq(cache_media_import(c, "j1", CDN "t.jpg", SHA2, 99,
+	    NULL, T), 0);
+	got[0] = '\0';
+	ck_assert_int_eq(cache_media_job(c, "j1", collect, got), 0);
+	ck_assert_ptr_nonnull(strstr(got, "thumbnail " CDN "t.jpg mirrored " SHA1));
+	cache_close(c);
+}
+END_TEST
+
+/* A refetch renews a URL: the new one takes over the mirrored file. */
+START_TEST(test_renewed_url)
+{
+	static const char renewed[] =
+		"{\"jobid\":\"j1\",\"type\":\"video\",\"status\":\"completed\","
+		"\"response\":{\"video\":{\"url\":\"" CDN "v.mp4?sig=2\"}}}";
+	struct cache *c = open_mem();
+	char got[2048] = "";
+	struct due d;
+
+	store(c, "j1", job_video);
+	ck_assert_int_eq(cache_media_scan(c, "j1", T), 3);
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "v.mp4", SHA1, 7,
+	    "video/mp4", "/m", T), 0);
+	store(c, "j1", renewed);
+	ck_assert_int_eq(cache_media_scan(c, "j1", T + 1), 1);
+	ck_assert_int_eq(cache_media_job(c, "j1", collect, got), 0);
+	ck_assert_str_eq(got, "video " CDN "v.mp4?sig=2 mirrored " SHA1 "\n");
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(cache_media_due(c, T + 1, 10, due_collect, &d), 0);
+	ck_assert_int_eq(d.n, 0);
+	cache_close(c);
+}
+END_TEST
+
+/* export --media of a job never scanned: its URLs, nothing known. */
+START_TEST(test_listed)
+{
+	struct cache *c = open_mem();
+	char got[2048] = "";
+
+	store(c, "j1", job_video);
+	ck_assert_int_eq(cache_media_job(c, "j1", collect, got), 0);
+	ck_assert_str_eq(got, "");
+	ck_assert_int_eq(cache_media_listed(c, "j1", collect, got), 0);
+	ck_assert_str_eq(got,
+	    "last_frame " CDN "t.jpg pending\n"
+	    "thumbnail " CDN "t.jpg pending\n"
+	    "video " CDN "v.mp4 pending\n");
+	got[0] = '\0';
+	ck_assert_int_eq(cache_media_scan(c, "j1", T), 3);
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "v.mp4", SHA1, 7, NULL,
+	    "/m", T), 0);
+	ck_assert_int_eq(cache_media_listed(c, "j1", collect, got), 0);
+	ck_assert_str_eq(got,
+	    "last_frame " CDN "t.jpg pending\n"
+	    "thumbnail " CDN "t.jpg pending\n"
+	    "video " CDN "v.mp4 mirrored " SHA1 "\n");
 	cache_close(c);
 }
 END_TEST
@@ -324,12 +400,12 @@ START_TEST(test_gc)
 		"\"response\":{\"video\":{\"url\":\"" CDN "v.mp4\"},"
 		"\"thumbnail\":{\"url\":\"" CDN "t5.jpg\"}}}";
 	struct cache *c = open_mem();
-	char got[2048] = "";
+	char got[2048] = "", after[64] = "";
 	int64_t m, p, f;
 
 	store(c, "j1", job_video);
 	store(c, "j5", other);
-	ck_assert_int_eq(cache_media_scan_some(c, 10, T), 2);
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 10, T), 2);
 	ck_assert_int_eq(cache_media_mirrored(c, CDN "v.mp4", SHA1, 1, NULL,
 	    "/m", T), 0);
 	ck_assert_int_eq(cache_media_mirrored(c, CDN "t.jpg", SHA2, 1, NULL,
@@ -379,6 +455,8 @@ START_TEST(test_json_replace)
 	ck_assert_ptr_nonnull(strstr(got, "\"credits\":{\"dm_usage\":20}"));
 	ck_assert_int_eq(cache_json_replace(c, job_video, strlen(job_video),
 	    paths, values, 0, out), -1);
+	ck_assert_int_eq(cache_json_replace(c, "not json", 8, paths, values, 1,
+	    out), -1);
 	evbuffer_free(out);
 	cache_close(c);
 }
@@ -401,6 +479,8 @@ media_suite(void)
 	tcase_add_test(tc, test_queue);
 	tcase_add_test(tc, test_type);
 	tcase_add_test(tc, test_import);
+	tcase_add_test(tc, test_renewed_url);
+	tcase_add_test(tc, test_listed);
 	tcase_add_test(tc, test_gc);
 	tcase_add_test(tc, test_json_replace);
 	suite_add_tcase(s, tc);
