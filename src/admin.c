@@ -19,6 +19,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "cache.h"
+#include "config.h"
 #include "jobid.h"
 #include "log.h"
 #include "media.h"
@@ -136,6 +137,7 @@ static int
 parse(const char *cmd, int argc, char **argv, unsigned allowed,
     struct admin_opts *o)
 {
+	struct config dflt;
 	const char *err;
 	uint64_t days;
 	int c;
@@ -144,9 +146,11 @@ parse(const char *cmd, int argc, char **argv, unsigned allowed,
 	o->db = "lumaproxy.db";
 	o->since = -1;
 	o->older_days = -1;
-	o->concurrency = 2;
-	o->max_bytes = 2147483648ULL;
-	o->timeout_s = 30;
+	/* The mirror command's defaults are the server's. */
+	config_defaults(&dflt);
+	o->concurrency = (uint64_t)dflt.media_concurrency;
+	o->max_bytes = dflt.max_media_bytes;
+	o->timeout_s = (uint64_t)dflt.upstream_timeout;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+d:h", long_opts, NULL)) != -1) {
