@@ -766,8 +766,21 @@ struct mirror_acc {
 	int64_t			 total;
 	uint64_t		 ok, already, failed;
 	int			 tty;
+	int			 interrupted;
 	int64_t			 shown_at;
 };
+
+/* SIGINT/SIGTERM: stop; downloads in flight are dropped with their files. */
+static void
+mirror_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct mirror_acc *a = arg;
+
+	(void)sig;
+	(void)what;
+	a->interrupted = 1;
+	event_base_loopbreak(a->base);
+}
 
 static void
 mirror_progress(struct mirror_acc *a, int done)
@@ -814,6 +827,7 @@ admin_mirror(int argc, char **argv)
 	struct media_options mo;
 	struct cache *c = NULL;
 	struct event_base *base = NULL;
+	struct event *sigint = NULL, *sigterm = NULL;
 	struct upstream *up = NULL;
 	struct media *m = NULL;
 	char err[1024];
@@ -858,6 +872,12 @@ admin_mirror(int argc, char **argv)
 		goto done;
 	}
 	a.base = base;
+	if ((sigint = evsignal_new(base, SIGINT, mirror_signal, &a)) == NULL ||
+	    (sigterm = evsignal_new(base, SIGTERM, mirror_signal, &a)) == NULL ||
+	    event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0) {
+		fprintf(stderr, "lumaproxy mirror: cannot set up the event loop\n");
+		goto done;
+	}
 	if ((a.total = media_mirror(m, mirror_done, &a)) < 0) {
 		fprintf(stderr, "lumaproxy mirror: reading %s failed\n", o.db);
 		goto done;
@@ -867,11 +887,16 @@ admin_mirror(int argc, char **argv)
 	if (a.total > 0 && a.tty)
 		mirror_progress(&a, 1);
 	printf("%lld media URLs: %llu mirrored, %llu already present,"
-	    " %llu failed\n", (long long)a.total, (unsigned long long)a.ok,
-	    (unsigned long long)a.already, (unsigned long long)a.failed);
-	rc = a.failed > 0 ? 1 : 0;
+	    " %llu failed%s\n", (long long)a.total, (unsigned long long)a.ok,
+	    (unsigned long long)a.already, (unsigned long long)a.failed,
+	    a.interrupted ? "; interrupted, the rest not tried" : "");
+	rc = a.failed > 0 || a.interrupted ? 1 : 0;
 done:
 	media_free(m);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
 	upstream_free(up);
 	if (base != NULL)
 		event_base_free(base);

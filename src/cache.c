@@ -870,15 +870,19 @@ cache_size(struct cache *c)
 /*
  * (field, url) of each media URL in jobid's stored body, when it is
  * completed: http(s) URLs under the known fields.  CASE: json_extract()
- * only ever sees an object.
+ * only ever sees an object.  A field or url key given twice is left out:
+ * parsers differ on which one counts, and rewriting could miss the other.
  */
 #define BODY_MEDIA \
-	" SELECT e.key AS field, CASE WHEN e.type = 'object'" \
+	" SELECT e.key AS field, CASE WHEN e.type = 'object' AND" \
+	" (SELECT count(*) FROM json_each(e.value) k WHERE k.key = 'url') = 1" \
 	" THEN json_extract(e.value, '$.url') END AS url" \
 	" FROM jobs j, json_each(CAST(j.body AS TEXT), '$.response') e" \
-	" WHERE j.jobid = ?1 AND j.status = 'completed'" \
+	" WHERE j.jobid = ?1 AND j.terminal = 1 AND j.status = 'completed'" \
 	" AND e.key IN " MEDIA_FIELDS " AND typeof(url) = 'text'" \
-	" AND (url LIKE 'http://%' OR url LIKE 'https://%')"
+	" AND (url LIKE 'http://%' OR url LIKE 'https://%')" \
+	" AND (SELECT count(*) FROM json_each(CAST(j.body AS TEXT)," \
+	" '$.response') d WHERE d.key = e.key) = 1"
 
 int
 cache_media_scan(struct cache *c, const char *jobid, int64_t now)
@@ -1057,7 +1061,9 @@ cache_media_mirrored(struct cache *c, const char *url, const char *sha256,
 	bind_text_or_null(st, 4, content_type);
 	bind_text_or_null(st, 5, dir);
 	sqlite3_bind_int64(st, 6, now);
-	return step_done(st);
+	if (step_done(st) != 0)
+		return -1;
+	return sqlite3_changes(c->db) > 0 ? 1 : 0;
 }
 
 int

@@ -230,7 +230,7 @@ int64_t	cache_media_next_at(struct cache *, int64_t after);
 /* Makes a failed (or given up) media row due again at now. */
 int	cache_media_reset(struct cache *, const char *url, int64_t now);
 
-/* Records a finished download of url. */
+/* Records a finished download of url: 1, or 0 when url has no row (purged). */
 int	cache_media_mirrored(struct cache *, const char *url,
 	    const char *sha256, int64_t size, const char *content_type,
 	    const char *dir, int64_t now);

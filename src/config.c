@@ -131,6 +131,10 @@ set_url(char *dst, size_t dstlen, const char *v, const char **err)
 	*err = "expected an http:// or https:// URL";
 	if (u == NULL || n >= dstlen)
 		goto done;
+	/* What may stand in a URL as is (RFC 3986), nothing to escape. */
+	if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~:/?#[]@!$&'()*+,;=%") != n)
+		goto done;
 	if (curl_url_set(u, CURLUPART_URL, v, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)

@@ -4,8 +4,11 @@
  * media table, which is the download queue.  Downloads go through
  * upstream_fetch() on the server's loop, at most `concurrency` at once,
  * into DIR/.part-PID-XXXXXX while the SHA-256 is computed on the way, and
- * are renamed to DIR/<sha256> once whole and synced.  A failed attempt is
- * retried after retry_ms, doubling, until `attempts` were made.
+ * are renamed to DIR/<sha256> once whole and synced.  The sync, which can
+ * take a second for a large file, runs on a thread of its own (one per
+ * finished file) that hands the download back to the loop through a pipe.
+ * A failed attempt is retried after retry_ms, doubling, until `attempts`
+ * were made.
  */
 #define _GNU_SOURCE		/* sync_file_range() */
 #include <dirent.h>
@@ -14,6 +17,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +70,12 @@ struct download {
 	uint64_t			 got, synced;
 	char				 ctype[128];
 	char				 reason[256];	/* why we stopped it */
+	char				 sha[MEDIA_SHA256_LEN + 1];
 	struct upstream_request		*req;		/* owned while running */
+	pthread_t			 syncer;	/* while syncing */
+	int				 syncing;
+	int				 sync_errno;	/* the syncer's outcome */
+	const char			*sync_what;
 	TAILQ_ENTRY(download)		 entry;
 };
 
@@ -89,6 +98,8 @@ struct media {
 	TAILQ_HEAD(, download)		 active;
 	int				 nactive;
 	struct event			*timer;		/* owned: the next turn */
+	int				 synced[2];	/* pipe: syncers hand back */
+	struct event			*synced_ev;	/* owned: its read end */
 	int64_t				 hold_until;	/* util_mono_ms() */
 	int				 scanning;	/* a backfill is under way */
 	char				 after[1024];	/* its last jobid */
@@ -103,6 +114,8 @@ struct media {
 };
 
 static void	media_turn(struct media *, int64_t delay_ms);
+static void	media_release(struct media *);
+static void	synced_cb(evutil_socket_t, short, void *);
 
 static struct timeval
 ms_tv(int64_t ms)
@@ -189,8 +202,10 @@ remove_stale_parts(const char *dir)
 		if (strncmp(de->d_name, PART_PREFIX, strlen(PART_PREFIX)) != 0)
 			continue;
 		pid = strtol(de->d_name + strlen(PART_PREFIX), &end, 10);
+		/* Ours, at the start, is a crashed predecessor's (PID 1). */
 		if (end == de->d_name + strlen(PART_PREFIX) || *end != '-' ||
-		    pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+		    pid <= 0 || pid == (long)getpid() ||
+		    (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 			if (unlink(path) == 0)
 				log_info("media: removed the partial file %s",
@@ -230,7 +245,21 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 	    (m->timer = evtimer_new(base, timer_cb, m)) == NULL) {
 		snprintf(err, errlen, "media directory %s: %s", opt->dir,
 		    strerror(errno ? errno : ENOMEM));
+		if (m->timer != NULL)
+			event_free(m->timer);
 		free(m);
+		return NULL;
+	}
+	m->synced[0] = m->synced[1] = -1;
+	if (pipe(m->synced) != 0 ||
+	    evutil_make_socket_nonblocking(m->synced[0]) != 0 ||
+	    evutil_make_socket_closeonexec(m->synced[0]) != 0 ||
+	    evutil_make_socket_closeonexec(m->synced[1]) != 0 ||
+	    (m->synced_ev = event_new(base, m->synced[0], EV_READ | EV_PERSIST,
+	    synced_cb, m)) == NULL || event_add(m->synced_ev, NULL) != 0) {
+		snprintf(err, errlen, "cannot set up the media mirror: %s",
+		    strerror(errno ? errno : ENOMEM));
+		media_release(m);
 		return NULL;
 	}
 	m->opt.dir = m->dir;
@@ -268,6 +297,25 @@ download_free(struct download *d)
 	free(d);
 }
 
+/* Frees m and what it owns once no download is left. */
+static void
+media_release(struct media *m)
+{
+	for (size_t i = 0; i < m->nqueue; i++)
+		free(m->queue[i].url);
+	free(m->queue);
+	if (m->synced_ev != NULL)
+		event_free(m->synced_ev);
+	if (m->synced[0] >= 0)
+		close(m->synced[0]);
+	if (m->synced[1] >= 0)
+		close(m->synced[1]);
+	if (m->timer != NULL)
+		event_free(m->timer);
+	memset(m, 0, sizeof(*m));
+	free(m);
+}
+
 void
 media_free(struct media *m)
 {
@@ -279,17 +327,15 @@ media_free(struct media *m)
 	while ((d = TAILQ_FIRST(&m->active)) != NULL) {
 		if (d->req != NULL)
 			upstream_cancel(d->req);
+		/* A file being synced is whole: it keeps its name if it got it. */
+		if (d->syncing)
+			pthread_join(d->syncer, NULL);
 		download_free(d);
 	}
 	if (m->busy)
 		log_progress(1, "media: stopped; unfinished downloads resume"
 		    " at the next start");
-	for (size_t i = 0; i < m->nqueue; i++)
-		free(m->queue[i].url);
-	free(m->queue);
-	event_free(m->timer);
-	memset(m, 0, sizeof(*m));
-	free(m);
+	media_release(m);
 }
 
 /* The progress line of the server's mirror, on a terminal. */
@@ -349,58 +395,125 @@ media_hold(struct media *m, const char *what, const char *lu)
 	m->hold_until = util_mono_ms() + HOLD_MS;
 }
 
-/* Moves the whole, synced partial file of d to DIR/<sha>; NULL or why not. */
-static const char *
-download_keep(struct download *d, char *sha, char *why, size_t whylen)
+/*
+ * The syncer thread: makes the whole partial file of d durable under its
+ * final name DIR/<sha256>, then hands d back to the loop.  It touches
+ * nothing but d's file and the pipe; the loop leaves d alone meanwhile.
+ */
+static void *
+syncer_main(void *arg)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
+	struct download *d = arg;
 	char path[FILE_PATH_MAX];
-	unsigned mdlen = 0;
 	int dfd;
 
-	if (d->got == 0)
-		return "empty answer";
-	if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32)
-		return "cannot compute SHA-256";
+	d->sync_errno = 0;
 	if (fsync(d->fd) != 0) {
-		snprintf(why, whylen, "cannot sync: %s", strerror(errno));
-		return why;
+		d->sync_errno = errno;
+		d->sync_what = "cannot sync";
+	} else {
+		snprintf(path, sizeof(path), "%s/%s", d->m->dir, d->sha);
+		if (rename(d->tmp, path) != 0) {
+			d->sync_errno = errno;
+			d->sync_what = "cannot rename";
+		} else {
+			d->tmp[0] = '\0';
+			/* The new name, too, must survive a power cut. */
+			if ((dfd = open(d->m->dir, O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC)) >= 0) {
+				(void)fsync(dfd);
+				close(dfd);
+			}
+		}
 	}
-	util_hex(md, 32, sha);
-	snprintf(path, sizeof(path), "%s/%s", d->m->dir, sha);
-	if (rename(d->tmp, path) != 0) {
-		snprintf(why, whylen, "cannot rename: %s", strerror(errno));
-		return why;
-	}
-	d->tmp[0] = '\0';
-	/* The new name, too, must survive a power cut. */
-	if ((dfd = open(d->m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
+	/* A pointer is less than PIPE_BUF: the write is whole. */
+	while (write(d->m->synced[1], &d, sizeof(d)) < 0 && errno == EINTR)
+		;
 	return NULL;
+}
+
+static void	download_done(struct download *, const char *);
+
+/* The loop: syncers handed downloads back. */
+static void
+synced_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct media *m = arg;
+	struct download *d;
+	char why[300];
+
+	(void)what;
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	while (read(fd, &d, sizeof(d)) == (ssize_t)sizeof(d)) {
+		CHECK_OBJ(d, DOWNLOAD_MAGIC);
+		pthread_join(d->syncer, NULL);
+		d->syncing = 0;
+		if (d->sync_errno != 0) {
+			snprintf(why, sizeof(why), "%s: %s", d->sync_what,
+			    strerror(d->sync_errno));
+			download_done(d, why);
+		} else
+			download_done(d, NULL);
+	}
 }
 
 /* A download ended: reason NULL when its bytes are all in d->fd. */
 static void
 download_end(struct download *d, const char *reason)
 {
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	int err;
+
+	if (reason == NULL && d->got == 0)
+		reason = "empty answer";
+	else if (reason == NULL &&
+	    (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32))
+		reason = "cannot compute SHA-256";
+	if (reason != NULL) {
+		download_done(d, reason);
+		return;
+	}
+	util_hex(md, 32, d->sha);
+	/* The slot stays taken until the file is durable. */
+	d->syncing = 1;
+	if ((err = pthread_create(&d->syncer, NULL, syncer_main, d)) != 0) {
+		d->syncing = 0;
+		snprintf(d->reason, sizeof(d->reason), "cannot start a thread:"
+		    " %s", strerror(err));
+		download_done(d, d->reason);
+	}
+}
+
+/*
+ * A download is over: reason NULL when its file is DIR/<d->sha>, durable.
+ * Records the outcome, frees d, and starts what is due next.
+ */
+static void
+download_done(struct download *d, const char *reason)
+{
 	struct media *m = d->m;
 	struct queued *q = m->queue != NULL ? queued_find(m, d->url) : NULL;
-	char sha[MEDIA_SHA256_LEN + 1], why[300], lu[512];
+	char lu[512], path[FILE_PATH_MAX];
 	int64_t now = util_now_ms(), next = -1;
-	int attempts = d->attempts + 1;
+	int attempts = d->attempts + 1, rc;
 
-	if (reason == NULL)
-		reason = download_keep(d, sha, why, sizeof(why));
 	url_for_log(d->url, lu, sizeof(lu));
 	if (reason == NULL) {
-		if (cache_media_mirrored(m->cache, d->url, sha, (int64_t)d->got,
-		    d->ctype[0] ? d->ctype : NULL, m->dir, now) != 0)
+		rc = cache_media_mirrored(m->cache, d->url, d->sha,
+		    (int64_t)d->got, d->ctype[0] ? d->ctype : NULL, m->dir, now);
+		if (rc < 0)
 			media_hold(m, "the download", lu);
-		else
+		else if (rc == 0 && cache_media_type(m->cache, d->sha, path,
+		    sizeof(path)) == 0) {
+			/* Purged meanwhile, and no other media has these bytes. */
+			snprintf(path, sizeof(path), "%s/%s", m->dir, d->sha);
+			(void)unlink(path);
+			log_info("media: %s was purged while downloading;"
+			    " its file is removed", lu);
+		} else
 			log_info("media: mirrored %s (%llu bytes) as %s", lu,
-			    (unsigned long long)d->got, sha);
+			    (unsigned long long)d->got, d->sha);
 	} else {
 		if (attempts < m->opt.attempts)
 			next = now + (m->opt.retry_ms << (attempts - 1));
@@ -661,7 +774,7 @@ start_due(struct media *m, int64_t now)
 		    size == due->v[i].size) {
 			if (cache_media_mirrored(m->cache, due->v[i].url,
 			    due->v[i].sha256, size, due->v[i].content_type,
-			    m->dir, now) != 0)
+			    m->dir, now) < 0)
 				media_hold(m, "a file in the directory",
 				    url_for_log(due->v[i].url, lu, sizeof(lu)));
 		} else if (m->nactive < m->opt.concurrency &&
@@ -794,7 +907,7 @@ collect_media(const struct cache_media *cm, void *arg)
 		/* An imported file found here is mirrored here from now on. */
 		if (strcmp(cm->state, "mirrored") != 0 &&
 		    cache_media_mirrored(m->cache, cm->url, cm->sha256, size,
-		    cm->content_type, m->dir, util_now_ms()) != 0)
+		    cm->content_type, m->dir, util_now_ms()) < 0)
 			return -1;
 		if (m->done != NULL)
 			m->done(cm->url, NULL, 1, m->done_arg);
@@ -915,22 +1028,21 @@ media_name_valid(const char *name)
 	return i == MEDIA_SHA256_LEN;
 }
 
-/* A decimal number of at most 19 digits at *p, advancing p; -1 if none. */
+/*
+ * A decimal number at *p, advancing p; one too large for 64 bits is
+ * UINT64_MAX (past the end of any file).  -1 when there is none.
+ */
 static int
 range_num(const char **p, uint64_t *out)
 {
 	const char *s = *p;
 	uint64_t n = 0;
-	int digits = 0;
 
-	while (*s >= '0' && *s <= '9') {
-		if (++digits > 19)
-			return -1;
-		n = n * 10 + (uint64_t)(*s - '0');
-		s++;
-	}
-	if (digits == 0)
+	if (*s < '0' || *s > '9')
 		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		n = n > (UINT64_MAX - 9) / 10 ? UINT64_MAX :
+		    n * 10 + (uint64_t)(*s - '0');
 	*p = s;
 	*out = n;
 	return 0;

@@ -551,9 +551,10 @@ stream_start(struct upstream *up, const char *method, const char *url,
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 	/*
 	 * Upstream stays silent this long: give up (no limit on the whole).
-	 * A download (upstream_fetch) must also keep up 1 KiB/s.
+	 * A download (upstream_fetch) must also keep up 16 KiB/s over that
+	 * time, or a trickling CDN would hold its slot for days.
 	 */
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, follow ? 1024L : 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, follow ? 16384L : 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
 	    up->opt.timeout_ms / 1000 > 0 ? up->opt.timeout_ms / 1000 : 1L);
 	if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {

@@ -306,6 +306,8 @@ static const struct bad_case bad_cases[] = {
 	{ "--rewrite-media-urls=sometimes", NULL, "rewrite-media-urls" },
 	{ "--public-url", "ftp://media.example.com", "public-url" },
 	{ "--public-url", "http://h/?x=1", "public-url" },
+	{ "--public-url", "http://h/x\"<y>", "public-url" },
+	{ "--public-url", "http://h/a b", "public-url" },
 	{ "--pending-mode", "fast", "pending-mode" },
 	{ "--pending-mode", "", "pending-mode" },
 	{ "--pending-mode=servereject", NULL, "pending-mode" },

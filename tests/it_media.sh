@@ -471,4 +471,43 @@ check_eq "stats" "$("$LUMAPROXY" stats --db "$DB4" --json | jq -c .media)" \
     '{"mirrored":0,"pending":0,"failed":0}'
 stop_proxy
 
+tcase "a job purged while its media download: the file goes too"
+MD6=$IT_TMP/media6
+mkdir -p "$MD6"
+P1="$FAKE/media/jpd/video.mp4?_size=6000&_delay=1500"
+media_record jpd "$P1" >"$IT_TMP/jpd.json"
+fake_job_file jpd "owner=tokA" "$IT_TMP/jpd.json"
+LP_DB=$IT_TMP/m6.db must_start_proxy --pending-interval 0 --media-dir "$MD6"
+get jpd
+for i in $(seq 50); do no_partials "$MD6" || break; sleep 0.1; done
+check_not "the download has started" no_partials "$MD6"
+"$LUMAPROXY" purge --db "$IT_TMP/m6.db" jpd >/dev/null 2>&1
+check_eq "purge exit status" "$?" 0
+wait_line "$LP_ERR" 'was purged while downloading' "$LP_PID" >/dev/null
+check "the server says so" grep -q 'jpd/video.mp4?... was purged while downloading; its file is removed' "$LP_ERR"
+check_eq "nothing left in the directory" "$(find "$MD6" -type f | wc -l)" 0
+stop_proxy
+
+tcase "lumaproxy mirror stopped by a signal: partial files removed, says so"
+DB7=$IT_TMP/m7.db
+MD7=$IT_TMP/media7
+mkdir -p "$MD7"
+S1="$FAKE/media/jsig/video.mp4?_size=6000&_delay=5000"
+media_record jsig "$S1" >"$IT_TMP/jsig.json"
+fake_job_file jsig "owner=tokA" "$IT_TMP/jsig.json"
+LP_DB=$DB7 must_start_proxy --pending-interval 0
+get jsig
+stop_proxy
+"$LUMAPROXY" mirror --db "$DB7" --media-dir "$MD7" >"$IT_TMP/mirror7.out" 2>&1 &
+mpid=$!
+IT_PIDS+=("$mpid")
+for i in $(seq 50); do no_partials "$MD7" || break; sleep 0.1; done
+check_not "the download has started" no_partials "$MD7"
+kill -TERM "$mpid"
+wait "$mpid"
+check_eq "exit status" "$?" 1
+check_eq "summary" "$(tail -1 "$IT_TMP/mirror7.out")" \
+    "1 media URLs: 0 mirrored, 0 already present, 0 failed; interrupted, the rest not tried"
+check "no partial file left" no_partials "$MD7"
+
 finish
