@@ -19,31 +19,11 @@ mib=${1:-256}
 secs=${2:-10}
 conns=${3:-64}
 
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-command -v wrk >/dev/null || $sudo apt-get install -y -qq wrk >/dev/null
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
-	$sudo apt-get install -y -qq nginx-light >/dev/null 2>&1 ||
-	$sudo apt-get install -y -qq nginx >/dev/null
+. bench/lib.sh
+need wrk wrk
+need nginx nginx-light nginx
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x src/lumaproxy ] || ./bootstrap
-make -s -C tests fakeup >/dev/null
 
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-start() {
-	local log=$1; shift
-	"$@" >"$log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do
-		port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2 || true)
-		[ -n "$port" ] && return
-		sleep 0.05
-	done
-	echo "bench: $1 did not start" >&2; cat "$log" >&2; exit 1
-}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mbs() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.0f", b / t / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

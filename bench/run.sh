@@ -22,30 +22,8 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-64}
 
-command -v wrk >/dev/null || {
-	sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-	$sudo apt-get install -y -qq wrk >/dev/null
-}
-[ -x src/lumaproxy ] || ./bootstrap
-make -s -C tests fakeup >/dev/null
-
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-# Starts a program, waits for its "listening on HOST:PORT" line, sets $port.
-start() {
-	local log=$1; shift
-	"$@" >"$log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do
-		port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2 || true)
-		[ -n "$port" ] && return
-		sleep 0.05
-	done
-	echo "bench: $1 did not start" >&2; cat "$log" >&2; exit 1
-}
+. bench/lib.sh
+need wrk wrk
 
 start "$work/fakeup.log" tests/fakeup; up=$port
 body='{"jobid":"jbench","type":"video","status":"completed","created":"2026-03-26T14:05:30.123Z","updated":"2026-03-26T14:08:45.678Z","response":{"video":{"media_type":"video","url":"https://storage.cdn-luma.com/bench/video.mp4","width":1280,"height":720,"duration":5.04},"video_hdr_exr":null,"thumbnail":{"media_type":"image","url":"https://storage.cdn-luma.com/bench/thumbnail.jpg","width":1280,"height":720},"last_frame":{"media_type":"image","url":"https://storage.cdn-luma.com/bench/last_frame.jpg","width":1280,"height":720}},"credits":{"dm_usage":20,"dm_relaxed_usage":null}}'

@@ -1296,27 +1296,17 @@ int
 cache_media_all(struct cache *c,
     int (*fn)(const struct cache_media *, void *), void *arg)
 {
-	struct cache_media m;
 	sqlite3_stmt *st;
-	int step, rc = 0;
+	int rc;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	if ((st = prepare(c, "SELECT DISTINCT jm.url, m.state, m.sha256, m.size"
+	if ((st = prepare(c, "SELECT DISTINCT NULL, jm.url, m.state, m.sha256,"
+	    " m.size, m.content_type, m.dir, NULL, 0"
 	    " FROM job_media jm JOIN jobs j ON j.jobid = jm.jobid"
-	    " LEFT JOIN media m ON m.url = jm.url"
-	    " WHERE j.status = 'completed' ORDER BY jm.url")) == NULL)
+	    " LEFT JOIN media m ON m.url = jm.url WHERE j.terminal = 1"
+	    " AND j.status = 'completed' ORDER BY jm.url")) == NULL)
 		return -1;
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&m, 0, sizeof(m));
-		m.url = (const char *)sqlite3_column_text(st, 0);
-		m.state = (const char *)sqlite3_column_text(st, 1);
-		m.sha256 = (const char *)sqlite3_column_text(st, 2);
-		m.size = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int64(st, 3);
-		if (m.state == NULL)
-			m.state = "pending";
-		rc = fn(&m, arg);
-	}
+	rc = media_rows(st, fn, arg);
 	sqlite3_finalize(st);
-	return rc != 0 ? rc : step == SQLITE_DONE ? 0 : -1;
+	return rc;
 }

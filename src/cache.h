@@ -267,7 +267,7 @@ int	cache_media_import(struct cache *, const char *jobid, const char *url,
 	    const char *sha256, int64_t size, const char *content_type,
 	    int64_t now);
 
-/* Calls fn once per media URL of a completed job (url, state, sha256, size). */
+/* Calls fn once per media URL of a completed job (field NULL). */
 int	cache_media_all(struct cache *,
 	    int (*fn)(const struct cache_media *, void *), void *arg);
 

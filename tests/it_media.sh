@@ -52,6 +52,12 @@ cdn_sha() {
 	curl -sS --max-time 10 "$1" | sha256sum | cut -c1-64
 }
 
+# cdn_hits PATH: requests fakeup got for /media/PATH.
+cdn_hits() {
+	curl -sS "$FAKE/_fake/stats" |
+	    awk -v p="/media/$1" '$2 == p && $3 == "media" { n = $4 } END { print n + 0 }'
+}
+
 no_partials() {
 	[ -z "$(find "$1" -name '.part-*' -print -quit)" ]
 }
@@ -354,8 +360,7 @@ check_eq "summary" "$(cat "$IT_TMP/mirror.out")" \
     "5 media URLs: 4 mirrored, 0 already present, 1 failed"
 check "the failure and its reason" grep -q 'jm7/video.mp4?... failed (HTTP 500)$' "$IT_TMP/mirror.err"
 check "a failure is tried again" grep -q 'jm4/video.mp4?... failed (HTTP 503); trying again in 1 s' "$IT_TMP/mirror.err"
-check_eq "jm7's video was tried three times" \
-    "$(curl -sS "$FAKE/_fake/stats" | awk '$2 == "/media/jm7/video.mp4" && $3 == "media" { print $4 }')" 3
+check_eq "jm7's video was tried three times" "$(cdn_hits jm7/video.mp4)" 3
 check "progress as plain lines off a terminal" grep -q 'mirror: 5/5 media' "$IT_TMP/mirror.err"
 check "the video is there" cmp -s "$MD2/$VSHA" "$MD/$VSHA"
 "$LUMAPROXY" mirror --db "$DB2" --media-dir "$MD2" >"$IT_TMP/mirror.out" 2>&1
@@ -384,7 +389,7 @@ stop_proxy
 
 tcase "imported media lists: downloaded, or taken over from the directory"
 "$LUMAPROXY" export --db "$DB2" --media | grep '"jm1"' >"$IT_TMP/jm1.jsonl"
-before=$(curl -sS "$FAKE/_fake/stats" | awk '$2 == "/media/jm1/video.mp4" && $3 == "media" { print $4 }')
+before=$(cdn_hits jm1/video.mp4)
 LP_DB=$DB3 must_start_proxy --pending-interval 0 --media-dir "$MD3"
 "$LUMAPROXY" import --db "$DB3" <"$IT_TMP/jm1.jsonl" 2>/dev/null
 check "an empty directory: downloaded" wait_media "$DB3" "$V1" mirrored 10
@@ -396,9 +401,7 @@ cp "$MD2"/* "$MD5"/
 LP_DB=$IT_TMP/m5.db must_start_proxy --pending-interval 0 --media-dir "$MD5"
 "$LUMAPROXY" import --db "$IT_TMP/m5.db" <"$IT_TMP/jm1.jsonl" 2>/dev/null
 check "the files already there: mirrored" wait_media "$IT_TMP/m5.db" "$V1" mirrored 10
-check_eq "... without a download" \
-    "$(curl -sS "$FAKE/_fake/stats" | awk '$2 == "/media/jm1/video.mp4" && $3 == "media" { print $4 }')" \
-    "$((before + 1))"
+check_eq "... without a download" "$(cdn_hits jm1/video.mp4)" "$((before + 1))"
 stop_proxy
 
 tcase "a refetch that renews a media URL keeps the mirrored file"
@@ -420,8 +423,7 @@ check_cache MISS
 check_eq "the renewed URL is mirrored at once" "$(media_field "$DB" "$R2" state)" mirrored
 check_eq "... as the same file" "$(media_field "$DB" "$R2" sha256)" "$RSHA"
 check_eq "the answer still links to it" "$(jq -r .response.video.url "$BODYF")" "$LP/media/$RSHA"
-check_eq "no second download" \
-    "$(curl -sS "$FAKE/_fake/stats" | awk '$2 == "/media/jr1/video.mp4" && $3 == "media" { print $4 }')" 1
+check_eq "no second download" "$(cdn_hits jr1/video.mp4)" 1
 get jo1
 "$LUMAPROXY" purge --db "$DB" jo1 >/dev/null 2>&1
 check "purging another job leaves the file" test -f "$MD/$RSHA"
