@@ -1,8 +1,8 @@
 /*
- * export, import, stats and purge.  They open the cache as the server does
- * (refusing foreign or newer files, migrating), wait for a running
- * server's locks rather than failing, and never print a token: grants are
- * token_ids, the SHA-256 of tokens.
+ * export, import, stats, purge and mirror.  They open the cache as the
+ * server does (refusing foreign or newer files, migrating), wait for a
+ * running server's locks rather than failing, and never print a token:
+ * grants are token_ids, the SHA-256 of tokens.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /*
  * The commands that work on a cache file rather than serve it: export,
- * import, stats and purge (SPEC 5 and 8).  Each parses its own options and
+ * import, stats, purge (SPEC 5 and 8) and mirror (SPEC 9).  Each parses its own options and
  * returns the process's exit status: 0, 1 when the work failed, 2 for a
  * bad command line.
  */

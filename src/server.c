@@ -855,6 +855,8 @@ done:
 	sigaddset(&sigs, SIGTERM);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	px.server = NULL;
+	media_free(px.media);		/* partial files removed, rows kept */
+	px.media = NULL;		/* nothing downloads or links from here on */
 	jobs_free(px.jobs);		/* answers what is left with 503 ... */
 	passthru_shutdown(&px);
 	for (int i = 0; px.base != NULL && i < 10; i++)	/* ... and sends it */
@@ -863,7 +865,6 @@ done:
 	if (px.http != NULL)
 		evhttp_free(px.http);	/* frees the listener too */
 	sv.bound = NULL;
-	media_free(px.media);		/* partial files removed, rows kept */
 	upstream_free(px.up);		/* ... before their upstream calls. */
 	conn_sweep(&sv);
 	for (size_t i = 0; i < sv.nconns; i++)
