@@ -4,11 +4,11 @@
  * media table, which is the download queue.  Downloads go through
  * upstream_fetch() on the server's loop, at most `concurrency` at once,
  * into DIR/.part-PID-XXXXXX while the SHA-256 is computed on the way, and
- * are renamed to DIR/<sha256> once whole and synced.  The sync, which can
- * take a second for a large file, runs on a thread of its own (one per
- * finished file) that hands the download back to the loop through a pipe.
- * A failed attempt is retried after retry_ms, doubling, until `attempts`
- * were made.
+ * are renamed to DIR/<sha256> once whole and synced.  The disk is a
+ * writer thread's (one per download): the loop hands it the pieces curl
+ * delivers and pauses the transfer while 4 MiB wait; the thread hashes,
+ * writes, syncs and renames, and tells the loop through a pipe.  A failed
+ * attempt is retried after retry_ms, doubling, until `attempts` were made.
  */
 #define _GNU_SOURCE		/* sync_file_range() */
 #include <dirent.h>
@@ -53,29 +53,58 @@
 #define HOLD_MS		5000		/* pause after the database refused a write */
 #define PROGRESS_MS	500		/* progress line updates on a terminal */
 #define SYNC_EVERY	(8u << 20)	/* start writing back every 8 MiB */
+#define QUEUE_HIGH	(4u << 20)	/* bytes for the writer: pause curl */
+#define QUEUE_LOW	(1u << 20)	/* ... and go on again */
 #define DUE_MAX		128		/* 2 * the largest concurrency */
 #define MIRROR_ATTEMPTS	3		/* the mirror command: 1 s, then 2 s apart */
 #define MIRROR_RETRY_MS	1000
 #define PART_PREFIX	".part-"
 #define FILE_PATH_MAX	(PATH_MAX + 80)	/* the directory and a name in it */
 
+/* A piece of a body on its way to the writer thread. */
+struct chunk {
+	struct chunk			*next;
+	size_t				 len;
+	char				 data[];
+};
+
+/* What a writer thread tells the loop, through the pipe. */
+enum { MSG_RESUME, MSG_FAILED, MSG_DONE };
+struct wmsg {
+	uint64_t			 id;		/* of the download */
+	int				 kind;
+};
+
 struct download {
 	unsigned			 magic;
 	struct media			*m;		/* borrowed */
+	uint64_t			 id;		/* names it in messages */
 	char				*url;		/* owned */
 	int				 attempts;	/* made before this one */
-	int				 fd;
 	char				 tmp[FILE_PATH_MAX];
-	EVP_MD_CTX			*md;		/* owned */
-	uint64_t			 got, synced;
+	uint64_t			 got;		/* handed to the writer */
 	char				 ctype[128];
 	char				 reason[256];	/* why we stopped it */
-	char				 sha[MEDIA_SHA256_LEN + 1];
 	struct upstream_request		*req;		/* owned while running */
-	pthread_t			 syncer;	/* while syncing */
-	int				 syncing;
-	int				 sync_errno;	/* the syncer's outcome */
-	const char			*sync_what;
+	int				 paused;	/* curl waits for the writer */
+	int				 ending;	/* the writer finishes the file */
+	int				 writing;	/* the thread runs */
+	pthread_t			 writer;
+	/* between the loop and the writer, under mu */
+	pthread_mutex_t			 mu;
+	pthread_cond_t			 cv;
+	struct chunk			*head, **tail;	/* owned */
+	size_t				 queued;
+	int				 finish;	/* no more pieces: finish */
+	int				 cancel;	/* stop, leave the file */
+	int				 resume_wanted;
+	/* the writer's; the loop reads them once it said MSG_DONE */
+	int				 fd;
+	EVP_MD_CTX			*md;		/* owned */
+	uint64_t			 written, synced;
+	int				 werr;		/* errno, or -1 */
+	const char			*wwhat;		/* what failed */
+	char				 sha[MEDIA_SHA256_LEN + 1];
 	TAILQ_ENTRY(download)		 entry;
 };
 
@@ -98,8 +127,9 @@ struct media {
 	TAILQ_HEAD(, download)		 active;
 	int				 nactive;
 	struct event			*timer;		/* owned: the next turn */
-	int				 synced[2];	/* pipe: syncers hand back */
-	struct event			*synced_ev;	/* owned: its read end */
+	uint64_t			 next_id;
+	int				 pipe[2];	/* writers to the loop */
+	struct event			*pipe_ev;	/* owned: its read end */
 	int64_t				 hold_until;	/* util_mono_ms() */
 	int				 scanning;	/* a backfill is under way */
 	char				 after[1024];	/* its last jobid */
@@ -115,7 +145,7 @@ struct media {
 
 static void	media_turn(struct media *, int64_t delay_ms);
 static void	media_release(struct media *);
-static void	synced_cb(evutil_socket_t, short, void *);
+static void	writer_cb(evutil_socket_t, short, void *);
 
 static struct timeval
 ms_tv(int64_t ms)
@@ -250,13 +280,13 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 		free(m);
 		return NULL;
 	}
-	m->synced[0] = m->synced[1] = -1;
-	if (pipe(m->synced) != 0 ||
-	    evutil_make_socket_nonblocking(m->synced[0]) != 0 ||
-	    evutil_make_socket_closeonexec(m->synced[0]) != 0 ||
-	    evutil_make_socket_closeonexec(m->synced[1]) != 0 ||
-	    (m->synced_ev = event_new(base, m->synced[0], EV_READ | EV_PERSIST,
-	    synced_cb, m)) == NULL || event_add(m->synced_ev, NULL) != 0) {
+	m->pipe[0] = m->pipe[1] = -1;
+	if (pipe(m->pipe) != 0 ||
+	    evutil_make_socket_nonblocking(m->pipe[0]) != 0 ||
+	    evutil_make_socket_closeonexec(m->pipe[0]) != 0 ||
+	    evutil_make_socket_closeonexec(m->pipe[1]) != 0 ||
+	    (m->pipe_ev = event_new(base, m->pipe[0], EV_READ | EV_PERSIST,
+	    writer_cb, m)) == NULL || event_add(m->pipe_ev, NULL) != 0) {
 		snprintf(err, errlen, "cannot set up the media mirror: %s",
 		    strerror(errno ? errno : ENOMEM));
 		media_release(m);
@@ -269,28 +299,39 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 	return m;
 }
 
-/* Closes and removes a download's partial file. */
+/* Stops d's writer thread (it leaves the file as it is) and waits for it. */
 static void
-download_discard(struct download *d)
+writer_stop(struct download *d)
 {
-	if (d->fd >= 0) {
-		close(d->fd);
-		d->fd = -1;
-	}
-	if (d->tmp[0] != '\0') {
-		unlink(d->tmp);
-		d->tmp[0] = '\0';
-	}
+	if (!d->writing)
+		return;
+	pthread_mutex_lock(&d->mu);
+	d->cancel = 1;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	pthread_join(d->writer, NULL);
+	d->writing = 0;
 }
 
 static void
 download_free(struct download *d)
 {
 	struct media *m = d->m;
+	struct chunk *c;
 
+	writer_stop(d);
 	TAILQ_REMOVE(&m->active, d, entry);
 	m->nactive--;
-	download_discard(d);
+	while ((c = d->head) != NULL) {
+		d->head = c->next;
+		free(c);
+	}
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->tmp[0] != '\0')
+		unlink(d->tmp);
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
 	EVP_MD_CTX_free(d->md);
 	free(d->url);
 	memset(d, 0, sizeof(*d));
@@ -304,12 +345,12 @@ media_release(struct media *m)
 	for (size_t i = 0; i < m->nqueue; i++)
 		free(m->queue[i].url);
 	free(m->queue);
-	if (m->synced_ev != NULL)
-		event_free(m->synced_ev);
-	if (m->synced[0] >= 0)
-		close(m->synced[0]);
-	if (m->synced[1] >= 0)
-		close(m->synced[1]);
+	if (m->pipe_ev != NULL)
+		event_free(m->pipe_ev);
+	if (m->pipe[0] >= 0)
+		close(m->pipe[0]);
+	if (m->pipe[1] >= 0)
+		close(m->pipe[1]);
 	if (m->timer != NULL)
 		event_free(m->timer);
 	memset(m, 0, sizeof(*m));
@@ -327,10 +368,7 @@ media_free(struct media *m)
 	while ((d = TAILQ_FIRST(&m->active)) != NULL) {
 		if (d->req != NULL)
 			upstream_cancel(d->req);
-		/* A file being synced is whole: it keeps its name if it got it. */
-		if (d->syncing)
-			pthread_join(d->syncer, NULL);
-		download_free(d);
+		download_free(d);	/* a file being synced is finished first */
 	}
 	if (m->busy)
 		log_progress(1, "media: stopped; unfinished downloads resume"
@@ -395,93 +433,202 @@ media_hold(struct media *m, const char *what, const char *lu)
 	m->hold_until = util_mono_ms() + HOLD_MS;
 }
 
-/*
- * The syncer thread: makes the whole partial file of d durable under its
- * final name DIR/<sha256>, then hands d back to the loop.  It touches
- * nothing but d's file and the pipe; the loop leaves d alone meanwhile.
- */
-static void *
-syncer_main(void *arg)
+/* A writer thread's message to the loop; a pointer-free 16 bytes is whole. */
+static void
+writer_send(struct download *d, int kind)
 {
-	struct download *d = arg;
+	struct wmsg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.id = d->id;
+	msg.kind = kind;
+	while (write(d->m->pipe[1], &msg, sizeof(msg)) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * The writer: one piece hashed and written.  0, or the errno (-1: not an
+ * errno) with *what saying what failed.
+ */
+static int
+writer_put(struct download *d, const struct chunk *c, const char **what)
+{
+	const char *p = c->data;
+	size_t len = c->len;
+	ssize_t n;
+
+	if (EVP_DigestUpdate(d->md, p, len) != 1) {
+		*what = "cannot compute SHA-256";
+		return -1;
+	}
+	while (len > 0) {
+		if ((n = write(d->fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			*what = "writing";
+			return errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	d->written += c->len;
+	/* Write back as it comes, so that the final fsync() has little left. */
+	if (d->written - d->synced >= SYNC_EVERY) {
+		(void)sync_file_range(d->fd, (off_t)d->synced,
+		    (off_t)(d->written - d->synced), SYNC_FILE_RANGE_WRITE);
+		d->synced = d->written;
+	}
+	return 0;
+}
+
+/* The writer: the whole file made durable as DIR/<sha256>. */
+static void
+writer_finish(struct download *d)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
 	char path[FILE_PATH_MAX];
+	unsigned mdlen = 0;
 	int dfd;
 
-	d->sync_errno = 0;
+	if (d->werr != 0 || d->written == 0)
+		return;
+	if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32) {
+		d->werr = -1;
+		d->wwhat = "cannot compute SHA-256";
+		return;
+	}
+	util_hex(md, 32, d->sha);
 	if (fsync(d->fd) != 0) {
-		d->sync_errno = errno;
-		d->sync_what = "cannot sync";
-	} else {
-		snprintf(path, sizeof(path), "%s/%s", d->m->dir, d->sha);
-		if (rename(d->tmp, path) != 0) {
-			d->sync_errno = errno;
-			d->sync_what = "cannot rename";
-		} else {
-			d->tmp[0] = '\0';
-			/* The new name, too, must survive a power cut. */
-			if ((dfd = open(d->m->dir, O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC)) >= 0) {
-				(void)fsync(dfd);
-				close(dfd);
-			}
+		d->werr = errno;
+		d->wwhat = "cannot sync";
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", d->m->dir, d->sha);
+	if (rename(d->tmp, path) != 0) {
+		d->werr = errno;
+		d->wwhat = "cannot rename";
+		return;
+	}
+	d->tmp[0] = '\0';
+	/* The new name, too, must survive a power cut. */
+	if ((dfd = open(d->m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+}
+
+/*
+ * The writer thread of d: takes the pieces the loop queues, in order, until
+ * told to finish (then the file is made durable: MSG_DONE) or to stop.
+ * After a failed write it keeps taking pieces, without writing them.
+ */
+static void *
+writer_main(void *arg)
+{
+	struct download *d = arg;
+	struct chunk *c;
+	const char *what = NULL;
+	int err;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		while (d->head == NULL && !d->finish && !d->cancel)
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (d->cancel)
+			break;
+		if ((c = d->head) == NULL) {		/* finish: all written */
+			pthread_mutex_unlock(&d->mu);
+			writer_finish(d);
+			writer_send(d, MSG_DONE);
+			return NULL;
+		}
+		if ((d->head = c->next) == NULL)
+			d->tail = &d->head;
+		err = d->werr;
+		pthread_mutex_unlock(&d->mu);
+		if (err == 0)
+			err = writer_put(d, c, &what);
+		else
+			err = 0;	/* failed before: the piece is dropped */
+		pthread_mutex_lock(&d->mu);
+		d->queued -= c->len;
+		free(c);
+		if (err != 0) {
+			d->werr = err;
+			d->wwhat = what;
+			pthread_mutex_unlock(&d->mu);
+			writer_send(d, MSG_FAILED);
+			pthread_mutex_lock(&d->mu);
+		} else if (d->resume_wanted && d->queued <= QUEUE_LOW) {
+			d->resume_wanted = 0;
+			pthread_mutex_unlock(&d->mu);
+			writer_send(d, MSG_RESUME);
+			pthread_mutex_lock(&d->mu);
 		}
 	}
-	/* A pointer is less than PIPE_BUF: the write is whole. */
-	while (write(d->m->synced[1], &d, sizeof(d)) < 0 && errno == EINTR)
-		;
+	pthread_mutex_unlock(&d->mu);
 	return NULL;
+}
+
+/* The transfer is over and whole: the writer finishes the file. */
+static void
+writer_finish_file(struct download *d)
+{
+	d->ending = 1;
+	pthread_mutex_lock(&d->mu);
+	d->finish = 1;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 }
 
 static void	download_done(struct download *, const char *);
 
-/* The loop: syncers handed downloads back. */
+/* The loop: what the writers said. */
 static void
-synced_cb(evutil_socket_t fd, short what, void *arg)
+writer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct media *m = arg;
 	struct download *d;
+	struct wmsg msg;
 	char why[300];
 
 	(void)what;
 	CHECK_OBJ(m, MEDIA_MAGIC);
-	while (read(fd, &d, sizeof(d)) == (ssize_t)sizeof(d)) {
-		CHECK_OBJ(d, DOWNLOAD_MAGIC);
-		pthread_join(d->syncer, NULL);
-		d->syncing = 0;
-		if (d->sync_errno != 0) {
-			snprintf(why, sizeof(why), "%s: %s", d->sync_what,
-			    strerror(d->sync_errno));
-			download_done(d, why);
-		} else
-			download_done(d, NULL);
-	}
-}
-
-/* A download ended: reason NULL when its bytes are all in d->fd. */
-static void
-download_end(struct download *d, const char *reason)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	int err;
-
-	if (reason == NULL && d->got == 0)
-		reason = "empty answer";
-	else if (reason == NULL &&
-	    (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32))
-		reason = "cannot compute SHA-256";
-	if (reason != NULL) {
-		download_done(d, reason);
-		return;
-	}
-	util_hex(md, 32, d->sha);
-	/* The slot stays taken until the file is durable. */
-	d->syncing = 1;
-	if ((err = pthread_create(&d->syncer, NULL, syncer_main, d)) != 0) {
-		d->syncing = 0;
-		snprintf(d->reason, sizeof(d->reason), "cannot start a thread:"
-		    " %s", strerror(err));
-		download_done(d, d->reason);
+	while (read(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
+		/* A download that ended meanwhile is not asked for any more. */
+		TAILQ_FOREACH(d, &m->active, entry)
+			if (d->id == msg.id)
+				break;
+		if (d == NULL)
+			continue;
+		switch (msg.kind) {
+		case MSG_RESUME:
+			if (d->paused && d->req != NULL) {
+				d->paused = 0;
+				upstream_resume(d->req);
+			}
+			break;
+		case MSG_FAILED:
+			/* The rest of the body is of no use: stop the transfer. */
+			if (!d->ending) {
+				if (d->req != NULL)
+					upstream_cancel(d->req);
+				d->req = NULL;
+				writer_finish_file(d);
+			}
+			break;
+		case MSG_DONE:
+			pthread_join(d->writer, NULL);
+			d->writing = 0;
+			if (d->werr > 0)
+				snprintf(why, sizeof(why), "%s: %s", d->wwhat,
+				    strerror(d->werr));
+			else if (d->werr < 0)
+				snprintf(why, sizeof(why), "%s", d->wwhat);
+			download_done(d, d->werr != 0 ? why : d->written == 0 ?
+			    "empty answer" : NULL);
+			break;
+		}
 	}
 }
 
@@ -599,12 +746,13 @@ dl_head(long status, void *arg)
 	return 0;
 }
 
-/* upstream: a piece of the body, hashed and written. */
+/* upstream: a piece of the body, for the writer. */
 static int
 dl_data(const char *p, size_t len, void *arg)
 {
 	struct download *d = arg;
-	ssize_t n;
+	struct chunk *c;
+	int werr;
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	if (d->got + len > d->m->opt.max_bytes) {
@@ -613,28 +761,32 @@ dl_data(const char *p, size_t len, void *arg)
 		    (unsigned long long)d->m->opt.max_bytes);
 		return -1;
 	}
-	if (EVP_DigestUpdate(d->md, p, len) != 1) {
-		snprintf(d->reason, sizeof(d->reason), "cannot compute SHA-256");
+	pthread_mutex_lock(&d->mu);
+	werr = d->werr;
+	if (werr == 0 && d->queued >= QUEUE_HIGH) {
+		/* The disk is behind: curl waits (the piece comes again). */
+		d->resume_wanted = 1;
+		d->paused = 1;
+		pthread_mutex_unlock(&d->mu);
+		return 1;
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (werr != 0)
+		return -1;	/* MSG_FAILED is on its way: it says why */
+	if ((c = malloc(sizeof(*c) + len)) == NULL) {
+		snprintf(d->reason, sizeof(d->reason), "out of memory");
 		return -1;
 	}
+	c->next = NULL;
+	c->len = len;
+	memcpy(c->data, p, len);
+	pthread_mutex_lock(&d->mu);
+	*d->tail = c;
+	d->tail = &c->next;
+	d->queued += len;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 	d->got += len;
-	while (len > 0) {
-		if ((n = write(d->fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(d->reason, sizeof(d->reason), "writing: %s",
-			    strerror(errno));
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	/* Write back as it comes, so that the final fsync() has little left. */
-	if (d->got - d->synced >= SYNC_EVERY) {
-		(void)sync_file_range(d->fd, (off_t)d->synced,
-		    (off_t)(d->got - d->synced), SYNC_FILE_RANGE_WRITE);
-		d->synced = d->got;
-	}
 	return 0;
 }
 
@@ -644,23 +796,40 @@ dl_done(const struct upstream_result *res, void *arg)
 {
 	struct download *d = arg;
 	char why[300];
+	int werr;
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	d->req = NULL;
 	if (d->m->opt.metrics != NULL)
 		metrics_upstream_result(d->m->opt.metrics, ROUTE_MEDIA, res);
-	if (d->reason[0] != '\0')
-		download_end(d, d->reason);
+	pthread_mutex_lock(&d->mu);
+	werr = d->werr;
+	pthread_mutex_unlock(&d->mu);
+	if (d->reason[0] == '\0' && werr == 0 && res->error == UPSTREAM_OK &&
+	    res->status == 200) {
+		writer_finish_file(d);		/* MSG_DONE ends it */
+		return;
+	}
+	writer_stop(d);		/* from here on d->werr is the loop's to read */
+	if (d->werr != 0) {
+		/* The writer failed first: its reason. */
+		if (d->werr > 0)
+			snprintf(why, sizeof(why), "%s: %s", d->wwhat,
+			    strerror(d->werr));
+		else
+			snprintf(why, sizeof(why), "%s", d->wwhat);
+		download_done(d, why);
+	} else if (d->reason[0] != '\0')
+		download_done(d, d->reason);
 	else if (res->error == UPSTREAM_TIMEOUT)
-		download_end(d, "timed out");
+		download_done(d, "timed out");
 	else if (res->error != UPSTREAM_OK) {
 		snprintf(why, sizeof(why), "unreachable: %s", res->reason);
-		download_end(d, why);
-	} else if (res->status != 200) {
+		download_done(d, why);
+	} else {
 		snprintf(why, sizeof(why), "HTTP %ld", res->status);
-		download_end(d, why);
-	} else
-		download_end(d, NULL);
+		download_done(d, why);
+	}
 }
 
 static const struct upstream_stream_cb dl_cb = {
@@ -687,6 +856,7 @@ static void
 download_start(struct media *m, const char *url, int attempts)
 {
 	struct download *d;
+	int err;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
 	    (d->url = strdup(url)) == NULL) {
@@ -697,7 +867,12 @@ download_start(struct media *m, const char *url, int attempts)
 	}
 	d->magic = DOWNLOAD_MAGIC;
 	d->m = m;
+	d->id = ++m->next_id;
 	d->attempts = attempts;
+	d->fd = -1;
+	d->tail = &d->head;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
 	TAILQ_INSERT_TAIL(&m->active, d, entry);
 	m->nactive++;
 	snprintf(d->tmp, sizeof(d->tmp), "%s/" PART_PREFIX "%ld-XXXXXX",
@@ -706,18 +881,25 @@ download_start(struct media *m, const char *url, int attempts)
 		snprintf(d->reason, sizeof(d->reason), "cannot create a file:"
 		    " %s", strerror(errno));
 		d->tmp[0] = '\0';
-		download_end(d, d->reason);
+		download_done(d, d->reason);
 		return;
 	}
 	fcntl(d->fd, F_SETFD, FD_CLOEXEC);
 	fchmod(d->fd, 0644);		/* as readable as any other file here */
 	if ((d->md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1) {
-		download_end(d, "cannot compute SHA-256");
+		download_done(d, "cannot compute SHA-256");
 		return;
 	}
+	if ((err = pthread_create(&d->writer, NULL, writer_main, d)) != 0) {
+		snprintf(d->reason, sizeof(d->reason), "cannot start a thread:"
+		    " %s", strerror(err));
+		download_done(d, d->reason);
+		return;
+	}
+	d->writing = 1;
 	if ((d->req = upstream_fetch(m->up, url, &dl_cb, d)) == NULL)
-		download_end(d, "cannot start the download");
+		download_done(d, "cannot start the download");
 }
 
 /* Due media, copied out of the query before anything is written. */

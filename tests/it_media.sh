@@ -5,6 +5,8 @@
 
 need_cmd jq
 need_cmd sqlite3
+# Under AddressSanitizer freed memory would stay resident in its quarantine.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 start_fakeup
 DB=$IT_TMP/lp.db
 MD=$IT_TMP/media
@@ -271,6 +273,22 @@ for j in jc1 jc2; do
 done
 check_eq "downloads at once, at most" \
     "$(curl -sS "$FAKE/_fake/stats" | awk '$1 == "media_active_max" { print $2 }')" 2
+stop_proxy
+
+tcase "a 40 MiB video goes through the writer thread whole, in bounded memory"
+VB="$FAKE/media/jbig/video.mp4?_size=41943040"
+media_record jbig "$VB" >"$IT_TMP/jbig.json"
+fake_job_file jbig "owner=tokA" "$IT_TMP/jbig.json"
+must_start_proxy --pending-interval 0 --media-dir "$MD"
+hwm0=$(vm_hwm_kb "$LP_PID")
+get jbig
+check "mirrored" wait_media "$DB" "$VB" mirrored 30
+check_eq "its SHA-256 is the CDN's" "$(media_field "$DB" "$VB" sha256)" "$(cdn_sha "$VB")"
+check_eq "its size" "$(media_field "$DB" "$VB" size)" 41943040
+hwm1=$(vm_hwm_kb "$LP_PID")
+echo "# peak memory grew by $((hwm1 - hwm0)) kB while mirroring 40 MiB"
+check "peak memory grew by less than 12 MiB (the writer's queue is 4 MiB)" \
+    test $((hwm1 - hwm0)) -lt 12288
 stop_proxy
 
 tcase "a restart resumes an unfinished download; a crash's partial file is removed"
