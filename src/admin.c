@@ -857,8 +857,6 @@ admin_mirror(int argc, char **argv)
 	mo.dir = o.media_dir;
 	mo.concurrency = (int)o.concurrency;
 	mo.max_bytes = o.max_bytes;
-	mo.retry_ms = MEDIA_RETRY_MS;
-	mo.attempts = MEDIA_ATTEMPTS;
 	if ((c = open_cache("mirror", o.db)) == NULL)
 		goto done;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||

@@ -51,6 +51,15 @@ enum {
 	ST__MAX
 };
 
+/*
+ * The media rows of job ?1 as media_rows() reads them: field, url, state,
+ * sha256, size, content_type, dir, reason, attempts.
+ */
+#define JOB_MEDIA \
+	"SELECT jm.field, jm.url, m.state, m.sha256, m.size, m.content_type," \
+	" m.dir, m.reason, m.attempts FROM job_media jm" \
+	" LEFT JOIN media m ON m.url = jm.url WHERE jm.jobid = ?1"
+
 static const char *const stmt_sql[ST__MAX] = {
 	[ST_LOOKUP] =
 	    "SELECT j.status, j.terminal, j.etag, j.fetched_at, g.fetched_at,"
@@ -99,11 +108,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	    " AND token_id = ?2",
 	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-	[ST_MEDIA_JOB] =
-	    "SELECT jm.field, jm.url, m.state, m.sha256, m.size, m.content_type,"
-	    " m.dir, m.reason, m.attempts FROM job_media jm"
-	    " LEFT JOIN media m ON m.url = jm.url WHERE jm.jobid = ?1"
-	    " ORDER BY jm.field",
+	[ST_MEDIA_JOB] = JOB_MEDIA " ORDER BY 1",
 	[ST_MEDIA_SHA] =
 	    "SELECT coalesce(content_type, '') FROM media WHERE sha256 = ?1"
 	    " ORDER BY content_type IS NULL LIMIT 1",
@@ -1152,10 +1157,7 @@ cache_media_listed(struct cache *c, const char *jobid,
 
 	CHECK_OBJ(c, CACHE_MAGIC);
 	/* A job never scanned: the URLs of its body, nothing known of them. */
-	if ((st = prepare(c, "SELECT jm.field, jm.url, m.state, m.sha256,"
-	    " m.size, m.content_type, m.dir, m.reason, m.attempts"
-	    " FROM job_media jm LEFT JOIN media m ON m.url = jm.url"
-	    " WHERE jm.jobid = ?1 UNION ALL"
+	if ((st = prepare(c, JOB_MEDIA " UNION ALL"
 	    " SELECT field, url, NULL, NULL, NULL, NULL, NULL, NULL, 0"
 	    " FROM (" BODY_MEDIA ") WHERE NOT EXISTS"
 	    " (SELECT 1 FROM media_jobs WHERE jobid = ?1) ORDER BY 1")) == NULL)
@@ -1253,14 +1255,6 @@ cache_media_gc(struct cache *c,
 	    " WHERE url NOT IN (SELECT url FROM job_media)"));
 }
 
-int64_t
-cache_data_version(struct cache *c)
-{
-	int64_t v;
-
-	CHECK_OBJ(c, CACHE_MAGIC);
-	return query_int(c->db, "PRAGMA data_version", &v) == 0 ? v : -1;
-}
 
 int
 cache_json_replace(struct cache *c, const void *body, size_t len,

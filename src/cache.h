@@ -174,9 +174,6 @@ int	cache_json_replace(struct cache *, const void *body, size_t len,
 	    const char *const *paths, const char *const *values, size_t n,
 	    struct evbuffer *out);
 
-/* Changes whenever another connection commits to the database. */
-int64_t	cache_data_version(struct cache *);
-
 /* Bytes of the database file and its write-ahead log. */
 int64_t	cache_size(struct cache *);
 

@@ -15,6 +15,8 @@
  * nothing may wait in a buffer below it.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -441,6 +443,7 @@ static void
 arm_write(struct framer *f)
 {
 	evutil_socket_t fd;
+	int one = 1;
 
 	if (f->write_error)
 		return;
@@ -449,6 +452,11 @@ arm_write(struct framer *f)
 		    (f->writable = event_new(f->base, fd, EV_WRITE, writable_cb,
 		    f)) == NULL)
 			return;
+		/*
+		 * An answer often leaves in several writes (head, then a body
+		 * as it streams or from a file): none may wait for an ACK.
+		 */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	event_add(f->writable, NULL);
 }

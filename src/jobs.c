@@ -174,17 +174,12 @@ slot_release(struct slot *s, int64_t now)
 static int
 has_directive(const char *value, const char *name)
 {
-	size_t n = strlen(name);
-	const char *p = value;
+	size_t n = strlen(name), len;
+	const char *v;
 
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (strncasecmp(p, name, n) == 0 &&
-		    (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+	while ((v = util_list_next(&value, &len)) != NULL)
+		if (len == n && strncasecmp(v, name, n) == 0)
 			return 1;
-		p = strchr(p, ',');
-	}
 	return 0;
 }
 

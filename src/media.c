@@ -8,15 +8,13 @@
  * writer thread's (one per download): the loop hands it the pieces curl
  * delivers and pauses the transfer while 4 MiB wait; the thread hashes,
  * writes, syncs and renames, and tells the loop through a pipe.  A failed
- * attempt is retried after retry_ms, doubling, until `attempts` were made.
+ * attempt is retried later (media_next_attempt()).
  */
 #define _GNU_SOURCE		/* sync_file_range() */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,12 +22,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -86,8 +82,6 @@ struct download {
 	char				 ctype[128];
 	char				 reason[256];	/* why we stopped it */
 	struct upstream_request		*req;		/* owned while running */
-	int				 paused;	/* curl waits for the writer */
-	int				 ending;	/* the writer finishes the file */
 	int				 writing;	/* the thread runs */
 	pthread_t			 writer;
 	/* between the loop and the writer, under mu */
@@ -259,8 +253,6 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 {
 	struct media *m;
 
-	if (media_check_dir(opt->dir, err, errlen) != 0)
-		return NULL;
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -574,7 +566,6 @@ writer_main(void *arg)
 static void
 writer_finish_file(struct download *d)
 {
-	d->ending = 1;
 	pthread_mutex_lock(&d->mu);
 	d->finish = 1;
 	pthread_cond_signal(&d->cv);
@@ -603,16 +594,13 @@ writer_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		switch (msg.kind) {
 		case MSG_RESUME:
-			if (d->paused && d->req != NULL) {
-				d->paused = 0;
+			if (d->req != NULL)
 				upstream_resume(d->req);
-			}
 			break;
 		case MSG_FAILED:
 			/* The rest of the body is of no use: stop the transfer. */
-			if (!d->ending) {
-				if (d->req != NULL)
-					upstream_cancel(d->req);
+			if (d->req != NULL) {
+				upstream_cancel(d->req);
 				d->req = NULL;
 				writer_finish_file(d);
 			}
@@ -662,8 +650,7 @@ download_done(struct download *d, const char *reason)
 			log_info("media: mirrored %s (%llu bytes) as %s", lu,
 			    (unsigned long long)d->got, d->sha);
 	} else {
-		if (attempts < m->opt.attempts)
-			next = now + (m->opt.retry_ms << (attempts - 1));
+		next = media_next_attempt(attempts, now);
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
 		    now) != 0)
 			media_hold(m, "the failure", lu);
@@ -675,7 +662,7 @@ download_done(struct download *d, const char *reason)
 		else if (next >= 0)
 			log_warn("media: %s failed (%s), attempt %d of %d;"
 			    " retrying in %lld s", lu, reason, attempts,
-			    m->opt.attempts, (long long)(next - now + 999) / 1000);
+			    MEDIA_ATTEMPTS, (long long)(next - now + 999) / 1000);
 		else
 			log_warn("media: %s failed (%s), attempt %d; giving up",
 			    lu, reason, attempts);
@@ -766,7 +753,6 @@ dl_data(const char *p, size_t len, void *arg)
 	if (werr == 0 && d->queued >= QUEUE_HIGH) {
 		/* The disk is behind: curl waits (the piece comes again). */
 		d->resume_wanted = 1;
-		d->paused = 1;
 		pthread_mutex_unlock(&d->mu);
 		return 1;
 	}
@@ -1026,6 +1012,11 @@ media_turn(struct media *m, int64_t delay_ms)
 			n = 0;
 		}
 		m->scanned += n;
+		/* Counted only when there is a backfill to show progress of. */
+		if (n == SCAN_BATCH && m->to_scan == 0 &&
+		    (m->to_scan = m->scanned + cache_media_unscanned(m->cache)) > 0)
+			log_info("media: looking for the media of %lld completed"
+			    " jobs", (long long)m->to_scan);
 		if (n != SCAN_BATCH) {
 			if (m->to_scan > 0)
 				log_info("media: %lld completed jobs looked at",
@@ -1052,9 +1043,7 @@ media_start(struct media *m)
 	CHECK_OBJ(m, MEDIA_MAGIC);
 	m->scanning = 1;
 	m->after[0] = '\0';
-	if ((m->to_scan = cache_media_unscanned(m->cache)) > 0)
-		log_info("media: looking for the media of %lld completed jobs",
-		    (long long)m->to_scan);
+	m->to_scan = m->scanned = 0;
 	media_turn(m, 0);
 }
 
@@ -1136,6 +1125,14 @@ media_mirror(struct media *m, media_done_fn *done, void *arg)
 			return -1;
 	media_turn(m, 0);
 	return (int64_t)(m->nqueue + c.already);
+}
+
+int64_t
+media_next_attempt(int attempts, int64_t now)
+{
+	if (attempts < 1 || attempts >= MEDIA_ATTEMPTS)
+		return -1;
+	return now + ((int64_t)MEDIA_RETRY_MS << (attempts - 1));
 }
 
 /* Rewriting a job answer: the replacements for one job. */
@@ -1279,7 +1276,6 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	enum media_range r = RANGE_NONE;
 	struct evbuffer *body;
 	struct evbuffer_file_segment *seg;
@@ -1287,7 +1283,7 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	char path[FILE_PATH_MAX], ct[128], etag[MEDIA_SHA256_LEN + 3], cr[80];
 	uint64_t first = 0, last = 0, size;
 	struct stat sb;
-	int fd, rc, one = 1, status = 200;
+	int fd, rc, status = 200;
 
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(h, "Allow", "GET, HEAD");
@@ -1388,11 +1384,6 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 			return;
 		}
 	}
-	/* The head and the file leave in two writes: no Nagle delay between. */
-	if (evcon != NULL)
-		(void)setsockopt(bufferevent_getfd(
-		    evhttp_connection_get_bufferevent(evcon)), IPPROTO_TCP,
-		    TCP_NODELAY, &one, sizeof(one));
 	server_reply(px, req, status, body, ri);
 	evbuffer_free(body);
 }

@@ -29,10 +29,14 @@ struct media_options {
 	const char	*dir;
 	int		 concurrency;	/* downloads at once */
 	uint64_t	 max_bytes;	/* larger files fail */
-	int64_t		 retry_ms;	/* first retry after this, then doubling */
-	int		 attempts;	/* attempts before giving up */
 	struct metrics	*metrics;	/* downloads counted here, or NULL */
 };
+
+/*
+ * When a download that failed its attempts-th attempt at now (ms) is tried
+ * again: MEDIA_RETRY_MS later, doubling; -1 after MEDIA_ATTEMPTS.
+ */
+int64_t	media_next_attempt(int attempts, int64_t now);
 
 /* Called once per download the mirror command asked for; reason NULL: ok. */
 typedef void media_done_fn(const char *url, const char *reason,
@@ -45,7 +49,8 @@ typedef void media_done_fn(const char *url, const char *reason,
 int	media_check_dir(const char *dir, char *err, size_t errlen);
 
 /*
- * The mirror on dir (checked with media_check_dir()).  It does nothing
+ * The mirror on dir (which the caller checked with media_check_dir() before
+ * creating anything).  It does nothing
  * until media_start() (the server) or media_mirror() (the command).
  */
 struct media	*media_new(struct event_base *, struct upstream *,

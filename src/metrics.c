@@ -132,6 +132,15 @@ family(struct evbuffer *b, const char *name, const char *type,
 	    name, type);
 }
 
+/* A family of one sample without labels. */
+static void
+single(struct evbuffer *b, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	family(b, name, type, help);
+	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
 static void
 status_label(char *out, size_t len, int slot)
 {
@@ -203,18 +212,15 @@ metrics_write(const struct metrics *m, const struct metrics_gauges *g,
 		    (unsigned long long)m->latency_count[r]);
 	}
 
-	family(b, "lumaproxy_coalesced_waits_total", "counter",
-	    "Job polls that waited for an upstream call already in flight.");
-	evbuffer_add_printf(b, "lumaproxy_coalesced_waits_total %llu\n",
-	    (unsigned long long)g->coalesced);
-	family(b, "lumaproxy_rate_limited_total", "counter",
-	    "Job polls answered 429 (upstream's back-off or polling too fast).");
-	evbuffer_add_printf(b, "lumaproxy_rate_limited_total %llu\n",
-	    (unsigned long long)g->rate_limited);
-	family(b, "lumaproxy_submitted_jobs_total", "counter",
-	    "Jobs submitted through the proxy whose answer carried a jobid.");
-	evbuffer_add_printf(b, "lumaproxy_submitted_jobs_total %llu\n",
-	    (unsigned long long)m->submitted);
+	single(b, "lumaproxy_coalesced_waits_total", "counter",
+	    "Job polls that waited for an upstream call already in flight.",
+	    g->coalesced);
+	single(b, "lumaproxy_rate_limited_total", "counter",
+	    "Job polls answered 429 (upstream's back-off or polling too fast).",
+	    g->rate_limited);
+	single(b, "lumaproxy_submitted_jobs_total", "counter",
+	    "Jobs submitted through the proxy whose answer carried a jobid.",
+	    m->submitted);
 	family(b, "lumaproxy_cached_jobs", "gauge",
 	    "Jobs in the cache, by status.");
 	if (g->cached_ok)

@@ -810,8 +810,6 @@ server_run(const struct config *cfg)
 		mo.dir = cfg->media_dir;
 		mo.concurrency = (int)cfg->media_concurrency;
 		mo.max_bytes = cfg->max_media_bytes;
-		mo.retry_ms = MEDIA_RETRY_MS;
-		mo.attempts = MEDIA_ATTEMPTS;
 		mo.metrics = px.metrics;
 		if ((px.media = media_new(px.base, px.up, px.cache, &mo, err,
 		    sizeof(err))) == NULL) {

@@ -143,23 +143,41 @@ util_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+const char *
+util_list_next(const char **p, size_t *len)
+{
+	const char *s = *p, *e;
+
+	while (*s == ' ' || *s == '\t' || *s == ',')
+		s++;
+	if (*s == '\0') {
+		*p = s;
+		return NULL;
+	}
+	for (e = s; *e != '\0' && *e != ','; e++)
+		;
+	*p = e;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*len = (size_t)(e - s);
+	return s;
+}
+
 int
 util_etag_listed(const char *inm, const char *etag)
 {
-	size_t n = strlen(etag);
-	const char *p = inm;
+	size_t n = strlen(etag), len;
+	const char *v;
 
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '*')
+	while ((v = util_list_next(&inm, &len)) != NULL) {
+		if (len == 1 && *v == '*')
 			return 1;
-		if (p[0] == 'W' && p[1] == '/')
-			p += 2;
-		if (strncmp(p, etag, n) == 0 &&
-		    (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+		if (len > 2 && v[0] == 'W' && v[1] == '/') {
+			v += 2;
+			len -= 2;
+		}
+		if (len == n && memcmp(v, etag, n) == 0)
 			return 1;
-		p = strchr(p, ',');
 	}
 	return 0;
 }

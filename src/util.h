@@ -36,6 +36,12 @@ void	util_iso8601_ms(int64_t ms, char *buf, size_t len);
 int	util_parse_iso8601(const char *s, int64_t *ms);
 
 /*
+ * The next element of the comma-separated header list at *p, blanks around
+ * it left out (its length into *len); *p moves past it.  NULL at the end.
+ */
+const char	*util_list_next(const char **p, size_t *len);
+
+/*
  * Whether If-None-Match value inm lists etag, weakly compared (RFC 9110
  * 13.1.2), or is "*".
  */

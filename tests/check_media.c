@@ -107,6 +107,20 @@ START_TEST(test_name)
 }
 END_TEST
 
+/* Retries: 2 s after the first failure, doubling; none after the sixth. */
+START_TEST(test_next_attempt)
+{
+	static const int64_t wait[] = { 2000, 4000, 8000, 16000, 32000 };
+	int64_t t = 1000000;
+
+	for (int i = 1; i <= 5; i++)
+		ck_assert_int_eq(media_next_attempt(i, t), t + wait[i - 1]);
+	ck_assert_int_eq(media_next_attempt(MEDIA_ATTEMPTS, t), -1);
+	ck_assert_int_eq(media_next_attempt(MEDIA_ATTEMPTS + 1, t), -1);
+	ck_assert_int_eq(media_next_attempt(0, t), -1);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- rows */
 
 #define T	1700000000000LL
@@ -488,6 +502,7 @@ media_suite(void)
 	tcase_add_loop_test(tc, test_range, 0,
 	    (int)(sizeof(range_cases) / sizeof(range_cases[0])));
 	tcase_add_test(tc, test_name);
+	tcase_add_test(tc, test_next_attempt);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rows");

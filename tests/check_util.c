@@ -178,6 +178,44 @@ START_TEST(test_http_token)
 }
 END_TEST
 
+START_TEST(test_list_next)
+{
+	const char *p = " a, ,b c ,\t\"d\"\t,", *v;
+	size_t len;
+
+	v = util_list_next(&p, &len);
+	ck_assert_int_eq((int)len, 1);
+	ck_assert_mem_eq(v, "a", 1);
+	v = util_list_next(&p, &len);
+	ck_assert_int_eq((int)len, 3);
+	ck_assert_mem_eq(v, "b c", 3);
+	v = util_list_next(&p, &len);
+	ck_assert_int_eq((int)len, 3);
+	ck_assert_mem_eq(v, "\"d\"", 3);
+	ck_assert_ptr_null(util_list_next(&p, &len));
+	ck_assert_ptr_null(util_list_next(&p, &len));
+	p = "";
+	ck_assert_ptr_null(util_list_next(&p, &len));
+}
+END_TEST
+
+START_TEST(test_etag_listed)
+{
+	const char *e = "\"abc\"";
+
+	ck_assert_int_eq(util_etag_listed("\"abc\"", e), 1);
+	ck_assert_int_eq(util_etag_listed("W/\"abc\"", e), 1);
+	ck_assert_int_eq(util_etag_listed("\"x\", \"abc\" ", e), 1);
+	ck_assert_int_eq(util_etag_listed("*", e), 1);
+	ck_assert_int_eq(util_etag_listed("\"abcd\"", e), 0);
+	ck_assert_int_eq(util_etag_listed("\"abc\"x", e), 0);
+	ck_assert_int_eq(util_etag_listed("\"ab\"", e), 0);
+	ck_assert_int_eq(util_etag_listed("**", e), 0);
+	ck_assert_int_eq(util_etag_listed("", e), 0);
+	ck_assert_int_eq(util_etag_listed(" , ", e), 0);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -193,6 +231,8 @@ util_suite(void)
 	    (int)(sizeof(time_cases) / sizeof(time_cases[0])));
 	tcase_add_test(tc, test_hex);
 	tcase_add_test(tc, test_http_token);
+	tcase_add_test(tc, test_list_next);
+	tcase_add_test(tc, test_etag_listed);
 	tcase_add_test(tc, test_clocks);
 	suite_add_tcase(s, tc);
 	return s;

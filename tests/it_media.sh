@@ -295,10 +295,12 @@ tcase "a restart resumes an unfinished download; a crash's partial file is remov
 V5="$FAKE/media/jm5/video.mp4?_size=50000&_delay=1500"
 media_record jm5 "$V5" >"$IT_TMP/jm5.json"
 fake_job_file jm5 "owner=tokA" "$IT_TMP/jm5.json"
+V5SHA=$(cdn_sha "$V5")
 must_start_proxy --pending-interval 0 --media-dir "$MD"
 get jm5
 for i in $(seq 50); do no_partials "$MD" || break; sleep 0.1; done
 check_not "the download has started (a partial file)" no_partials "$MD"
+check_not "nothing under the final name while it downloads" test -e "$MD/$V5SHA"
 stop_proxy TERM
 check_eq "stopped cleanly" "$LP_RC" 0
 check "SIGTERM: the partial file is removed" no_partials "$MD"

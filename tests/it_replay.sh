@@ -57,6 +57,9 @@ tar xzf "$IT_TMP/replay.tgz"
 "$LUMAPROXY" import --db replay.db --grant ci-token <jobs.jsonl 2>"$B/import.err"
 check_eq "import exit status" "$?" 0
 check_eq "import says" "$(cat "$B/import.err")" "lumaproxy import: 2 jobs read into replay.db"
+check_eq "stats: the imported media are pending until a server finds them" \
+    "$("$LUMAPROXY" stats --db replay.db --json | jq -c .media)" \
+    '{"mirrored":0,"pending":4,"failed":0}'
 "$LUMAPROXY" export --db replay.db --media >"$B/again.jsonl"
 check_eq "export | import | export: the same jobs, bodies and media lists" \
     "$(jq -c 'del(.grants)' "$B/again.jsonl")" "$(jq -c 'del(.grants)' "$A/jobs.jsonl")"
