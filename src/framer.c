@@ -25,18 +25,21 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 
 #include "framer.h"
 #include "util.h"
 
 #define FRAMER_MAGIC	0x46524d52u
-#define HEAD_MAX	16384		/* as evhttp's header limit */
+#define HEAD_MAX	FRAMER_HEAD_MAX
 #define BODY_HIGH	(256 * 1024)	/* body bytes kept ahead of the reader */
 #define UNDER_HIGH	65536		/* socket bytes read ahead */
 #define LINE_MAX_LEN	1024		/* chunk-size and trailer lines */
 #define TRAILERS_MAX	16384
 #define WRITE_MAX	(1024 * 1024)	/* bytes per write(2) */
-#define EVHTTP_HELD_MAX	(128 * 1024)	/* bytes evhttp's input may hold */
+#define TOO_LARGE	"Request body too large"
+#define BAD_BODY	"Bad request body"
+#define EVHTTP_HELD_MAX	(2 * HEAD_MAX)	/* bytes evhttp's input may hold */
 
 enum fstate {
 	F_HEAD,		/* next: a request's head */
@@ -45,7 +48,6 @@ enum fstate {
 	F_CHUNK_DATA,
 	F_CHUNK_END,	/* the CRLF after a chunk's data */
 	F_TRAILERS,	/* trailer lines up to an empty one */
-	F_RAW,		/* evhttp frames this connection from now on */
 	F_DROP,		/* a refused request: nothing more is read */
 };
 
@@ -57,6 +59,10 @@ struct framer {
 	enum fstate		 state;
 	int			 busy;		/* evhttp has a request */
 	enum framer_body	 cur;
+	int			 status;	/* FRAMER_REFUSED: the answer */
+	const char		*msg;		/* static: its error message */
+	char			 standin[17];	/* the client's method, when
+						 * evhttp has a stand-in line */
 	int64_t			 length;	/* declared, or -1: chunked */
 	uint64_t		 left;		/* of the body or the chunk */
 	uint64_t		 seen;		/* body bytes so far */
@@ -77,7 +83,6 @@ struct framer {
 	bufferevent_event_cb	 under_event;
 	void			*under_arg;
 	short			 held_event;	/* EOF kept until output is out */
-	int			 close_after;	/* end the connection after this request */
 	struct event		*closer;	/* owned: ends it, from the loop */
 	struct timeval		 idle;		/* evhttp's read/write timeout */
 };
@@ -118,83 +123,244 @@ token_eq(const char *p, size_t len, const char *s)
 	return strlen(s) == len && strncasecmp(p, s, len) == 0;
 }
 
-/* The head is left to evhttp, and with it the rest of the connection. */
+/* The current request is refused with status and msg; nothing more is read. */
 static void
-go_raw(struct framer *f)
+refuse(struct framer *f, int status, const char *msg)
 {
-	f->state = F_RAW;
-	f->cur = FRAMER_EVHTTP;
-}
-
-/* Where the head in src ends (after its empty line), or -1. */
-static ssize_t
-head_end(struct evbuffer *src)
-{
-	struct evbuffer_ptr a, b;
-
-	a = evbuffer_search(src, "\n\n", 2, NULL);
-	b = evbuffer_search(src, "\n\r\n", 3, NULL);
-	if (a.pos >= 0 && (b.pos < 0 || a.pos < b.pos))
-		return a.pos + 2;
-	return b.pos >= 0 ? b.pos + 3 : -1;
+	f->cur = FRAMER_REFUSED;
+	f->status = status;
+	f->msg = msg;
+	f->state = F_DROP;
 }
 
 /*
- * Reads the head at the start of src.  Returns 0 when more is needed, 1
- * when it went to evhttp (framing headers taken out), 2 when the
- * connection was left to evhttp.
+ * Where the head that starts at p ends (after its empty line), or 0 when
+ * no end is in p[0..n).  Lines end in LF or CRLF.
+ */
+static size_t
+head_end(const char *p, size_t n)
+{
+	const char *nl = p, *end = p + n;
+
+	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL) {
+		nl++;
+		if (nl < end && *nl == '\n')
+			return (size_t)(nl + 1 - p);
+		if (nl + 1 < end && nl[0] == '\r' && nl[1] == '\n')
+			return (size_t)(nl + 2 - p);
+	}
+	return 0;
+}
+
+/* The request line, as far as it could be read. */
+struct reqline {
+	const char	*method;	/* NULL: none */
+	size_t		 mlen;
+	const char	*target;	/* NULL: none */
+	size_t		 tlen;
+	int		 http10;
+};
+
+/* What evhttp 2.1 parses; any other method it would answer itself. */
+static const char *const known_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH",
+	"CONNECT",
+};
+
+/* Whether evhttp's URI parser (which would answer a failure itself) takes t. */
+static int
+target_parses(const char *t, size_t len)
+{
+	struct evhttp_uri *u;
+	char *s;
+
+	/* An origin-form path not starting "//" has no authority to fail. */
+	if (len >= 1 && t[0] == '/' && (len == 1 || t[1] != '/'))
+		return 1;
+	if ((s = malloc(len + 1)) == NULL)
+		return 0;
+	memcpy(s, t, len);
+	s[len] = '\0';
+	u = evhttp_uri_parse_with_flags(s, EVHTTP_URI_NONCONFORMANT);
+	free(s);
+	if (u == NULL)
+		return 0;
+	evhttp_uri_free(u);
+	return 1;
+}
+
+/*
+ * Checks a request line: method SP request-target SP HTTP-version, nothing
+ * else (RFC 9112, 3).  Returns 0 when evhttp may have it as it is, else the
+ * status to refuse it with, and *msg; rl says what could be read of it.
+ */
+static int
+check_request_line(const char *p, size_t len, struct reqline *rl,
+    const char **msg)
+{
+	const char *sp1, *sp2, *v;
+	size_t i;
+
+	memset(rl, 0, sizeof(*rl));
+	*msg = "Bad request";
+	if ((sp1 = memchr(p, ' ', len)) == NULL ||
+	    !util_http_token(p, (size_t)(sp1 - p)))
+		return 400;
+	rl->method = p;
+	rl->mlen = (size_t)(sp1 - p);
+	sp2 = p + len;
+	while (sp2 > sp1 && sp2[-1] != ' ')
+		sp2--;
+	if (--sp2 == sp1)
+		return 400;
+	for (i = 1; sp1 + i < sp2; i++)
+		if ((unsigned char)sp1[i] <= 0x20 || sp1[i] == 0x7f)
+			return 400;
+	rl->target = sp1 + 1;
+	rl->tlen = (size_t)(sp2 - sp1 - 1);
+	v = sp2 + 1;
+	if (p + len - v != 8 || memcmp(v, "HTTP/", 5) != 0 ||
+	    v[5] < '0' || v[5] > '9' || v[6] != '.' || v[7] < '0' || v[7] > '9')
+		return 400;
+	if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) {
+		*msg = "HTTP version not supported";
+		return 505;
+	}
+	rl->http10 = v[7] == '0';
+	for (i = 0; i < nitems(known_methods); i++)
+		if (strlen(known_methods[i]) == rl->mlen &&
+		    memcmp(p, known_methods[i], rl->mlen) == 0)
+			break;
+	if (i == nitems(known_methods)) {
+		*msg = "Method not implemented";
+		return 501;
+	}
+	/* evhttp keeps CONNECT's connection without a length: never. */
+	if (strcmp(known_methods[i], "CONNECT") == 0) {
+		*msg = "Method not allowed";
+		return 405;
+	}
+	if (!target_parses(rl->target, rl->tlen))
+		return 400;
+	return 0;
+}
+
+/*
+ * Hands evhttp the request line of a refused request, without its
+ * headers: the client's own when evhttp can parse it, else a stand-in
+ * (the access log then shows the client's method and no path).
+ */
+static void
+pass_refused(struct framer *f, const struct reqline *rl, int line_ok,
+    struct evbuffer *dst)
+{
+	const char *version = rl->http10 ? "HTTP/1.0" : "HTTP/1.1";
+
+	if (line_ok) {
+		evbuffer_add(dst, rl->method, rl->mlen);
+		evbuffer_add(dst, " ", 1);
+		evbuffer_add(dst, rl->target, rl->tlen);
+		evbuffer_add_printf(dst, " %s\r\n\r\n", version);
+		return;
+	}
+	if (rl->method != NULL && rl->mlen < sizeof(f->standin)) {
+		memcpy(f->standin, rl->method, rl->mlen);
+		f->standin[rl->mlen] = '\0';
+	} else
+		snprintf(f->standin, sizeof(f->standin), "-");
+	evbuffer_add_printf(dst, "GET / %s\r\n\r\n", version);
+}
+
+/* A new request begins: the state of the last one goes. */
+static void
+start_request(struct framer *f)
+{
+	f->busy = 1;
+	f->seen = 0;
+	f->trailers = 0;
+	f->failed = 0;
+	f->discard = 0;
+	f->ended = 0;
+	f->length = 0;
+	f->status = 0;
+	f->msg = NULL;
+	f->standin[0] = '\0';
+	evbuffer_drain(f->body, evbuffer_get_length(f->body));
+}
+
+/*
+ * Reads the head at the start of src: empty lines before it, the request
+ * line, header lines up to an empty one, FRAMER_HEAD_MAX bytes at most
+ * counting every byte.  Returns 0 when more is needed, 1 when a head went
+ * to evhttp: the request's own, minus its framing headers, or for a
+ * refused request its request line alone (refuse()).
  */
 static int
 take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 {
-	ssize_t end = head_end(src);
-	const char *p, *line, *nl, *colon, *v;
-	size_t len, vlen;
+	size_t have = evbuffer_get_length(src), n, skip, end, len, vlen;
+	const char *p, *line, *nl, *colon, *v, *msg;
+	struct reqline rl;
 	uint64_t cl = 0;
-	int have_cl = 0, chunked = 0, have_te = 0, expect = 0, bad = 0;
-	int first = 1, http10, connect = 0;
+	int have_cl = 0, chunked = 0, have_te = 0, expect = 0, bad = 0, status;
 
-	if (end < 0) {
-		if (evbuffer_get_length(src) > HEAD_MAX) {
-			go_raw(f);
-			return 2;
-		}
+	n = have < HEAD_MAX ? have : HEAD_MAX;
+	if ((p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n)) == NULL)
 		return 0;
+	/* Empty lines before a request line are ignored (RFC 9112, 2.2). */
+	for (skip = 0; skip < n && (p[skip] == '\n' ||
+	    (p[skip] == '\r' && skip + 1 < n && p[skip + 1] == '\n')); )
+		skip += p[skip] == '\r' ? 2 : 1;
+	end = head_end(p + skip, n - skip);
+	if (end == 0 && have < HEAD_MAX)
+		return 0;
+	start_request(f);
+	line = p + skip;
+	nl = memchr(line, '\n', n - skip);
+	if (end == 0) {
+		/* Over the limit: the line, if there is one, is for the log. */
+		len = nl != NULL ? (size_t)(nl - line) : 0;
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		status = check_request_line(line, len, &rl, &msg);
+		pass_refused(f, &rl, nl != NULL && status == 0, dst);
+		refuse(f, 431, "Request header too large");
+		evbuffer_drain(src, have);
+		return 1;
 	}
-	if (end > HEAD_MAX || (p = (const char *)evbuffer_pullup(src, end)) == NULL) {
-		go_raw(f);
-		return 2;
+	end += skip;
+
+	/* The request line. */
+	len = (size_t)(nl - line);
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if ((status = check_request_line(line, len, &rl, &msg)) != 0) {
+		pass_refused(f, &rl, status == 505, dst);
+		refuse(f, status, msg);
+		evbuffer_drain(src, end);
+		return 1;
 	}
-	http10 = 0;
-	/* First pass: the framing, and whether we understand it. */
-	for (line = p; line < p + end; line = nl + 1) {
+
+	/*
+	 * First pass over the header lines: the framing, and whether we
+	 * understand it.  What evhttp would read otherwise than we do is
+	 * refused: CR or NUL, folded lines, names that are not tokens
+	 * ("Name : v"), several lengths, a length and a coding, a coding other
+	 * than chunked, a coding in HTTP/1.0 (RFC 9112, 6.1).
+	 */
+	for (line = nl + 1; line < p + end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(p + end - line));
 		len = (size_t)(nl - line);
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
-		if (memchr(line, '\0', len) != NULL ||
-		    memchr(line, '\r', len) != NULL)
-			bad = 1;
-		if (first) {
-			first = 0;
-			if (len == 0)
-				goto raw;
-			http10 = len >= 8 && memcmp(line + len - 8, "HTTP/1.0", 8) == 0;
-			/* evhttp sends no length after CONNECT and keeps the
-			 * connection: it must end after the answer. */
-			connect = len >= 8 && memcmp(line, "CONNECT ", 8) == 0;
-			continue;
-		}
 		if (len == 0)
 			break;
-		/*
-		 * What evhttp would read otherwise than we do is refused:
-		 * folded lines, names that are not tokens ("Name : v").
-		 */
-		if ((colon = memchr(line, ':', len)) == NULL ||
+		if (memchr(line, '\0', len) != NULL ||
+		    memchr(line, '\r', len) != NULL ||
+		    (colon = memchr(line, ':', len)) == NULL ||
 		    !util_http_token(line, (size_t)(colon - line))) {
 			bad = 1;
-			continue;
+			break;
 		}
 		v = colon + 1;
 		vlen = len - (size_t)(v - line);
@@ -204,7 +370,6 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		}
 		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 			vlen--;
-		/* One length, or chunked alone: anything else is refused. */
 		if (token_eq(line, (size_t)(colon - line), "Content-Length")) {
 			if (have_cl++ || vlen == 0 || vlen > 18)
 				bad = 1;
@@ -222,50 +387,37 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		} else if (token_eq(line, (size_t)(colon - line), "Expect"))
 			expect = token_eq(v, vlen, "100-continue");
 	}
-	if (have_cl && have_te)
+	if ((have_cl && have_te) || (have_te && rl.http10))
 		bad = 1;
+	if (bad) {
+		pass_refused(f, &rl, 1, dst);
+		refuse(f, 400, "Bad header");
+		evbuffer_drain(src, end);
+		return 1;
+	}
 
 	/* Second pass: the head without its framing headers, to evhttp. */
-	first = 1;
-	for (line = p; line < p + end; line = nl + 1) {
+	for (line = p + skip; line < p + end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(p + end - line));
 		len = (size_t)(nl - line);
-		/* Lines refused above are not shown to evhttp either. */
-		if (!first && len > 1 && ((colon = memchr(line, ':', len)) == NULL ||
-		    !util_http_token(line, (size_t)(colon - line)) ||
-		    token_eq(line, (size_t)(colon - line), "Content-Length") ||
+		if ((colon = memchr(line, ':', len)) != NULL &&
+		    (token_eq(line, (size_t)(colon - line), "Content-Length") ||
 		    token_eq(line, (size_t)(colon - line), "Transfer-Encoding") ||
 		    token_eq(line, (size_t)(colon - line), "Expect")))
 			continue;
-		first = 0;
 		evbuffer_add(dst, line, len + 1);
 	}
-	evbuffer_drain(src, (size_t)end);
+	evbuffer_drain(src, end);
 
-	f->busy = 1;
-	f->seen = 0;
-	f->trailers = 0;
-	f->failed = 0;
-	f->discard = 0;
-	f->ended = 0;
-	evbuffer_drain(f->body, evbuffer_get_length(f->body));
 	f->length = chunked ? -1 : (int64_t)cl;
-	f->close_after = connect;
-	if (connect) {
-		f->cur = FRAMER_NONE;
-		f->state = F_DROP;
-	} else if (bad) {
-		f->cur = FRAMER_BAD_HEADER;
-		f->state = F_DROP;
-	} else if (!chunked && cl > f->max_body) {
-		f->cur = FRAMER_TOO_LARGE;
-		f->state = F_DROP;
-	} else if (chunked || cl > 0) {
+	if (!chunked && cl > f->max_body)
+		refuse(f, 413, TOO_LARGE);
+	else if (chunked || cl > 0) {
 		f->cur = FRAMER_STREAM;
 		f->state = chunked ? F_CHUNK_SIZE : F_LENGTH;
 		f->left = cl;
 		/* evhttp is idle, its output empty: this goes first. */
-		if (expect && !http10)
+		if (expect && !rl.http10)
 			(void)send(bufferevent_getfd(f->filter),
 			    "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
 	} else {
@@ -274,9 +426,6 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		f->ended = 1;
 	}
 	return 1;
-raw:
-	go_raw(f);
-	return 2;
 }
 
 /* Moves up to f->left body bytes from src; 1 when any moved. */
@@ -307,11 +456,10 @@ take_data(struct framer *f, struct evbuffer *src)
 
 /* A body that cannot be read on: the request is refused, the rest dropped. */
 static void
-fail_body(struct framer *f, enum framer_body why)
+fail_body(struct framer *f, int status, const char *msg)
 {
 	f->failed = 1;
-	f->cur = why;
-	f->state = F_DROP;
+	refuse(f, status, msg);
 	wake_reader(f);
 }
 
@@ -342,13 +490,13 @@ body_step(struct framer *f, struct evbuffer *src)
 	case F_TRAILERS:
 		if ((line = evbuffer_readln(src, &len, EVBUFFER_EOL_CRLF)) == NULL) {
 			if (evbuffer_get_length(src) > LINE_MAX_LEN)
-				fail_body(f, FRAMER_BAD_HEADER);
+				fail_body(f, 400, BAD_BODY);
 			return f->failed;
 		}
 		if (f->state == F_CHUNK_END) {
 			f->state = F_CHUNK_SIZE;
 			if (len != 0)
-				fail_body(f, FRAMER_BAD_HEADER);
+				fail_body(f, 400, BAD_BODY);
 		} else if (f->state == F_TRAILERS) {
 			f->trailers += len;
 			if (len == 0) {
@@ -356,7 +504,7 @@ body_step(struct framer *f, struct evbuffer *src)
 				f->state = F_HEAD;
 				wake_reader(f);
 			} else if (f->trailers > TRAILERS_MAX)
-				fail_body(f, FRAMER_BAD_HEADER);
+				fail_body(f, 400, BAD_BODY);
 		} else {
 			for (i = 0; i < len && i < 16; i++) {
 				char c = line[i];
@@ -374,10 +522,10 @@ body_step(struct framer *f, struct evbuffer *src)
 			    (i < len && line[i] != ';') ||
 			    (i == len && len > 0 && (line[len - 1] == ' ' ||
 			    line[len - 1] == '\t')))
-				fail_body(f, FRAMER_BAD_HEADER);
+				fail_body(f, 400, BAD_BODY);
 			else if (size > f->max_body - f->seen ||
 			    f->seen + size > f->max_body)
-				fail_body(f, FRAMER_TOO_LARGE);
+				fail_body(f, 413, TOO_LARGE);
 			else if (size == 0)
 				f->state = F_TRAILERS;
 			else {
@@ -398,25 +546,13 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
     enum bufferevent_flush_mode mode, void *arg)
 {
 	struct framer *f = arg;
-	size_t had = evbuffer_get_length(dst), room;
 	int progressed = 0;
 
+	(void)limit;
 	(void)mode;
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	while (evbuffer_get_length(src) > 0) {
 		switch (f->state) {
-		case F_RAW:
-			/* Within evhttp's buffer limit (limit < 0: none). */
-			if (limit >= 0) {
-				size_t added = evbuffer_get_length(dst) - had;
-
-				room = (size_t)limit > added ? (size_t)limit - added : 0;
-			} else
-				room = evbuffer_get_length(src);
-			if (room == 0)
-				return progressed ? BEV_OK : BEV_NEED_MORE;
-			evbuffer_remove_buffer(src, dst, room);
-			return BEV_OK;
 		case F_DROP:
 			evbuffer_drain(src, evbuffer_get_length(src));
 			return progressed ? BEV_OK : BEV_NEED_MORE;
@@ -636,11 +772,7 @@ framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s)
 		return NULL;
 	}
 	bufferevent_setwatermark(under, EV_READ, 0, UNDER_HIGH);
-	/*
-	 * evhttp wakes for a head only, never for body bytes moving; what it
-	 * may hold is a head, or on a connection left to it, a head and a
-	 * body under its own limit.
-	 */
+	/* evhttp wakes for a head only, never for body bytes moving. */
 	bufferevent_setwatermark(bev, EV_READ, 1, EVHTTP_HELD_MAX);
 	f->under = under;
 	bufferevent_getcb(under, &f->under_read, &f->under_write,
@@ -668,6 +800,23 @@ framer_current(const struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	return f->cur;
+}
+
+int
+framer_refusal(const struct framer *f, const char **msg)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	if (f->cur != FRAMER_REFUSED)
+		return 0;
+	*msg = f->msg;
+	return f->status;
+}
+
+const char *
+framer_standin_method(const struct framer *f)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	return f->standin[0] != '\0' ? f->standin : NULL;
 }
 
 int64_t
@@ -756,7 +905,7 @@ framer_request_done(struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	bufferevent_set_timeouts(f->filter, &f->idle, &f->idle);
-	if (f->state == F_DROP || f->close_after) {
+	if (f->state == F_DROP) {
 		f->busy = 1;	/* nothing more goes to evhttp */
 		event_active(f->closer, EV_TIMEOUT, 0);
 		return;

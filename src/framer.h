@@ -8,10 +8,13 @@
  * and keeps the body bytes aside, decoded, for whoever handles the request
  * to read as they arrive, with back-pressure on the client.
  *
- * A head whose framing it does not fully understand (folded lines, several
- * or conflicting lengths, a transfer coding other than chunked, a head over
- * the size limit) is passed on untouched and the connection is left to
- * evhttp from then on, which reads such bodies whole as before.
+ * It is the one authority on what a request is: every head, whatever its
+ * size or shape, is read by its rules, never by evhttp's.  A head it does
+ * not fully accept (over FRAMER_HEAD_MAX, a malformed request line, an
+ * unknown method or HTTP version, folded lines, several or conflicting
+ * lengths, a transfer coding other than chunked) is refused: evhttp gets
+ * its request line alone, to be answered with framer_refusal()'s status,
+ * and the connection ends after that answer.
  */
 #ifndef FRAMER_H
 #define FRAMER_H
@@ -19,17 +22,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A request head (request line, header lines, the empty line, every line
+ * end counted) is at most this many bytes; a longer one is answered 431. */
+#define FRAMER_HEAD_MAX	16384
+
 struct bufferevent;
 struct event_base;
 struct framer;
 
 /* The framing of the request evhttp is handling now. */
 enum framer_body {
-	FRAMER_EVHTTP,		/* left to evhttp: the body is in the request */
 	FRAMER_NONE,		/* no body */
 	FRAMER_STREAM,		/* a body being read: framer_body_read() */
-	FRAMER_TOO_LARGE,	/* declared or grown over max_body */
-	FRAMER_BAD_HEADER,	/* NUL in the head: refuse the request */
+	FRAMER_REFUSED,		/* answer framer_refusal(); nothing more is read */
 };
 
 /* What framer_body_read() found. */
@@ -55,6 +60,20 @@ struct framer	*framer_of(struct bufferevent *);
 /* The framing of the current request. */
 enum framer_body framer_current(const struct framer *);
 
+/*
+ * Why the current request is refused: 0 when it is not, else the status
+ * to answer with (400, 405, 413, 431, 501, 505) and, in *msg, the error
+ * message.  A body may fail while it is read: ask again then.
+ */
+int	framer_refusal(const struct framer *, const char **msg);
+
+/*
+ * The method the client sent (or "-") when its request line could not be
+ * handed to evhttp and evhttp has a stand-in ("GET /") instead; NULL when
+ * evhttp has the client's own line.  For the access log.
+ */
+const char	*framer_standin_method(const struct framer *);
+
 /* Declared length of the current body, or -1 when chunked. */
 int64_t	framer_body_length(const struct framer *);
 
@@ -75,8 +94,8 @@ enum framer_read framer_body_read(struct framer *, void *buf, size_t len,
 
 /*
  * The current request has been answered (evhttp's on-complete): the next
- * request's head may be handed to evhttp, or, after a refused request or
- * CONNECT, the connection is ended.  Restores the idle timeout.
+ * request's head may be handed to evhttp, or, after a refused request, the
+ * connection is ended.  Restores the idle timeout.
  */
 void	framer_request_done(struct framer *);
 

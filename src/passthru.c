@@ -355,6 +355,8 @@ up_done(const struct upstream_result *res, void *arg)
 	struct evhttp_request *req = p->req;
 	struct evhttp_connection *evcon;
 	struct reply_info ri;
+	const char *msg;
+	int status;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	p->up = NULL;		/* freed by upstream after this callback */
@@ -369,16 +371,11 @@ up_done(const struct upstream_result *res, void *arg)
 		    res->reason);
 		evhttp_clear_headers(evhttp_request_get_output_headers(req));
 		if (p->framer != NULL &&
-		    framer_current(p->framer) == FRAMER_TOO_LARGE) {
+		    (status = framer_refusal(p->framer, &msg)) != 0) {
+			/* The body failed: the framer ends the connection. */
 			evhttp_add_header(evhttp_request_get_output_headers(req),
 			    "Connection", "close");
-			server_reply_error(p->px, req, 413,
-			    "Request body too large", &ri);
-		} else if (p->framer != NULL &&
-		    framer_current(p->framer) == FRAMER_BAD_HEADER) {
-			evhttp_add_header(evhttp_request_get_output_headers(req),
-			    "Connection", "close");
-			server_reply_error(p->px, req, 400, "Bad request body", &ri);
+			server_reply_error(p->px, req, status, msg, &ri);
 		} else if (res->error == UPSTREAM_TIMEOUT && p->body_waiting) {
 			/* The client stopped sending its body, not upstream. */
 			evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -389,11 +386,11 @@ up_done(const struct upstream_result *res, void *arg)
 			server_reply_error(p->px, req, 504, "Upstream timed out",
 			    &ri);
 		else {
-			char msg[CURL_ERROR_SIZE + 32];
+			char why[CURL_ERROR_SIZE + 32];
 
-			snprintf(msg, sizeof(msg), "Upstream unreachable: %s",
+			snprintf(why, sizeof(why), "Upstream unreachable: %s",
 			    res->reason);
-			server_reply_error(p->px, req, 502, msg, &ri);
+			server_reply_error(p->px, req, 502, why, &ri);
 		}
 		passthru_free(p);
 		return;

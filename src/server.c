@@ -40,9 +40,7 @@
 
 #define SERVER_MAGIC		0x53525652u
 #define WATCH_MAGIC		0x57415443u
-#define MAX_HEADERS_SIZE	16384		/* request line and headers */
 #define IDLE_TIMEOUT_S		60		/* read/write inactivity */
-#define EVHTTP_BODY_MAX		65536		/* bodies evhttp reads itself */
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
 #define FD_RESERVE		64		/* for curl, SQLite, logs */
@@ -162,7 +160,9 @@ server_reply(struct proxy *px, struct evhttp_request *req, int status,
 
 	server_log(px, req, status, ri);
 	server_track_reply(px, req);
-	evhttp_send_reply(req, status, NULL, body);
+	/* Phrases evhttp 2.1 does not know; NULL: its own. */
+	evhttp_send_reply(req, status, status == 429 ? "Too Many Requests" :
+	    status == 431 ? "Request Header Fields Too Large" : NULL, body);
 }
 
 /* The client of a request answered later. */
@@ -332,6 +332,8 @@ server_log(struct proxy *px, struct evhttp_request *req, int status,
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	const struct evhttp_uri *uri;
 	struct log_access la;
+	struct framer *f;
+	const char *standin;
 	char client[80];
 	char *host = NULL;
 	ev_uint16_t port = 0;
@@ -343,10 +345,17 @@ server_log(struct proxy *px, struct evhttp_request *req, int status,
 		snprintf(client, sizeof(client), "%s:%u", host ? host : "-",
 		    (unsigned)port);
 	}
-	uri = evhttp_request_get_evhttp_uri(req);
 	la.client = client;
-	la.method = server_method(req);
-	la.path = uri ? evhttp_uri_get_path(uri) : NULL;
+	/* A refused request line evhttp never saw: its method, no path. */
+	if ((f = server_framer(req)) != NULL &&
+	    (standin = framer_standin_method(f)) != NULL) {
+		la.method = standin;
+		la.path = NULL;
+	} else {
+		uri = evhttp_request_get_evhttp_uri(req);
+		la.method = server_method(req);
+		la.path = uri ? evhttp_uri_get_path(uri) : NULL;
+	}
 	la.status = status;
 	la.cache = ri->cache;
 	la.upstream_status = ri->upstream_status;
@@ -472,7 +481,9 @@ request_cb(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	struct reply_info ri;
 	struct framer *f;
+	const char *msg;
 	size_t n = sizeof(JOBS_PREFIX) - 1;
+	int status;
 
 	CHECK_OBJ(px, PROXY_MAGIC);
 	memset(&ri, 0, sizeof(ri));
@@ -482,22 +493,12 @@ request_cb(struct evhttp_request *req, void *arg)
 		server_reply_error(px, req, 503, "Shutting down", &ri);
 		return;
 	}
-	/* The framer ends the connection after this answer. */
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT) {
-		server_reply_error(px, req, 405, "Method not allowed", &ri);
-		return;
-	}
-	/* Refused by its head: the body that follows is not read. */
+	/* Refused by the framer: it ends the connection after the answer. */
 	if ((f = server_framer(req)) != NULL &&
-	    (framer_current(f) == FRAMER_TOO_LARGE ||
-	    framer_current(f) == FRAMER_BAD_HEADER)) {
+	    (status = framer_refusal(f, &msg)) != 0) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
-		if (framer_current(f) == FRAMER_TOO_LARGE)
-			server_reply_error(px, req, 413, "Request body too large",
-			    &ri);
-		else
-			server_reply_error(px, req, 400, "Bad header", &ri);
+		server_reply_error(px, req, status, msg, &ri);
 		return;
 	}
 	if (path == NULL || path[0] != '/') {
@@ -760,12 +761,14 @@ server_run(const struct config *cfg)
 		fprintf(stderr, "lumaproxy: out of memory\n");
 		goto done;
 	}
-	evhttp_set_max_headers_size(px.http, MAX_HEADERS_SIZE);
 	/*
-	 * Bodies are read by the framer; evhttp reads one itself only on a
-	 * connection left to it (a head over the size limit).
+	 * The framer decides what a request is: evhttp gets heads it accepted,
+	 * of FRAMER_HEAD_MAX bytes at most, without their framing headers.
+	 * evhttp's own limits sit above, so that they can never be the ones
+	 * that decide.
 	 */
-	evhttp_set_max_body_size(px.http, EVHTTP_BODY_MAX);
+	evhttp_set_max_headers_size(px.http, 2 * FRAMER_HEAD_MAX);
+	evhttp_set_max_body_size(px.http, 0);
 	evhttp_set_timeout(px.http, IDLE_TIMEOUT_S);
 	evhttp_set_allowed_methods(px.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |

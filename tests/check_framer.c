@@ -1,9 +1,11 @@
 /*
  * Unit tests of framer.c: what evhttp gets to see of each request head,
  * the body as the handler reads it (by length, chunked, over the limit),
- * the cases left to evhttp, and output reaching the socket.  A socketpair
- * stands for the client; the test plays evhttp.
+ * what is refused and with which status (the head size limit at its
+ * boundary, request lines, framing), and output reaching the socket.  A
+ * socketpair stands for the client; the test plays evhttp.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -190,11 +192,25 @@ START_TEST(test_unread_body_skipped)
 }
 END_TEST
 
+/* The status the current request is refused with, 0 if none. */
+static int
+refusal(void)
+{
+	const char *msg = NULL;
+	int status = framer_refusal(fr, &msg);
+
+	if (status != 0) {
+		ck_assert_int_eq(framer_current(fr), FRAMER_REFUSED);
+		ck_assert_ptr_nonnull(msg);
+	}
+	return status;
+}
+
 START_TEST(test_too_large)
 {
 	FEED("POST /a HTTP/1.1\r\nContent-Length: 1001\r\n\r\n");
 	HEADS("POST /a HTTP/1.1\r\n\r\n");
-	ck_assert_int_eq(framer_current(fr), FRAMER_TOO_LARGE);
+	ck_assert_int_eq(refusal(), 413);
 }
 END_TEST
 
@@ -212,7 +228,7 @@ START_TEST(test_chunked_too_large)
 		    "01234567890123456789", 100);
 	FEED("\r\n1\r\nx\r\n");	/* 1001 */
 	ck_assert_int_eq(read_body(body, sizeof(body), &len), FRAMER_FAILED);
-	ck_assert_int_eq(framer_current(fr), FRAMER_TOO_LARGE);
+	ck_assert_int_eq(refusal(), 413);
 }
 END_TEST
 
@@ -234,7 +250,7 @@ START_TEST(test_bad_chunk)
 
 	FEED("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
 	ck_assert_int_eq(read_body(body, sizeof(body), &len), FRAMER_FAILED);
-	ck_assert_int_eq(framer_current(fr), FRAMER_BAD_HEADER);
+	ck_assert_int_eq(refusal(), 400);
 }
 END_TEST
 
@@ -251,14 +267,14 @@ END_TEST
 START_TEST(test_nul_in_header)
 {
 	FEED("GET /a HTTP/1.1\r\nX-A: a\0b\r\n\r\n");
-	ck_assert_int_eq(framer_current(fr), FRAMER_BAD_HEADER);
+	ck_assert_int_eq(refusal(), 400);
 }
 END_TEST
 
 START_TEST(test_cr_in_header)
 {
 	FEED("GET /a HTTP/1.1\r\nX-A: a\rb\r\n\r\n");
-	ck_assert_int_eq(framer_current(fr), FRAMER_BAD_HEADER);
+	ck_assert_int_eq(refusal(), 400);
 }
 END_TEST
 
@@ -277,6 +293,9 @@ static const char *const refused_heads[] = {
 	"POST /a HTTP/1.1\r\nContent-Length : 3\r\n\r\n",
 	"POST /a HTTP/1.1\r\nContent-Length: 3\r\n folded\r\n\r\n",
 	"POST /a HTTP/1.1\r\nNo colon here\r\n\r\n",
+	"POST /a HTTP/1.1\r\nHost: a\r\n\tfolded: 1\r\n\r\n",
+	"POST /a HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
+	"POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
 };
 
 START_TEST(test_refused)
@@ -284,8 +303,11 @@ START_TEST(test_refused)
 	const char *h = refused_heads[_i];
 
 	feed(h, strlen(h));
-	ck_assert_int_eq(framer_current(fr), FRAMER_BAD_HEADER);
-	HEADS("POST /a HTTP/1.1\r\n\r\n");
+	ck_assert_int_eq(refusal(), 400);
+	if (strstr(h, "HTTP/1.0") != NULL)
+		HEADS("POST /a HTTP/1.0\r\n\r\n");
+	else
+		HEADS("POST /a HTTP/1.1\r\n\r\n");
 	FEED("GET /smuggled HTTP/1.1\r\n\r\n");
 	framer_request_done(fr);
 	spin();
@@ -293,14 +315,192 @@ START_TEST(test_refused)
 }
 END_TEST
 
-/* A head evhttp will refuse by itself (no request line) is left to it. */
-START_TEST(test_left_to_evhttp)
+/* Empty lines before a request line are skipped (RFC 9112, 2.2). */
+START_TEST(test_leading_empty_lines)
 {
-	FEED("\r\nGET /a HTTP/1.1\r\n\r\n");
-	HEADS("\r\nGET /a HTTP/1.1\r\n\r\n");
-	ck_assert_int_eq(framer_current(fr), FRAMER_EVHTTP);
-	FEED("abc");
-	HEADS("abc");
+	FEED("\r\n\nGET /a HTTP/1.1\r\n\r\n");
+	HEADS("GET /a HTTP/1.1\r\n\r\n");
+	ck_assert_int_eq(framer_current(fr), FRAMER_NONE);
+}
+END_TEST
+
+/*
+ * A head of exactly total bytes: "GET /a HTTP/1.1", header lines of
+ * line_len bytes (line end included; the last one takes what is left),
+ * the empty line.  Lines end with eol.  The caller frees it.
+ */
+static char *
+make_head(size_t total, const char *eol, size_t line_len)
+{
+	char *h = malloc(total + 1), *p = h;
+	size_t el = strlen(eol), left, n, i = 0;
+
+	ck_assert_ptr_nonnull(h);
+	p += snprintf(p, total + 1, "GET /a HTTP/1.1%s", eol);
+	left = total - (size_t)(p - h) - el;
+	while (left > 0) {
+		n = left < 2 * line_len ? left : line_len;
+		ck_assert_uint_ge(n, 9 + el);
+		p += snprintf(p, 9, "X-%05zu:", i++);
+		memset(p, 'v', n - 8 - el);
+		p += n - 8 - el;
+		memcpy(p, eol, el);
+		p += el;
+		left -= n;
+	}
+	memcpy(p, eol, el);
+	p += el;
+	*p = '\0';
+	ck_assert_uint_eq((size_t)(p - h), total);
+	return h;
+}
+
+/*
+ * The head limit counts every byte, line ends too, whether lines end in
+ * CRLF or LF and whether there are many short lines or one long one: a
+ * head of FRAMER_HEAD_MAX bytes is taken, one byte more is refused with
+ * 431 and nothing after it is read.
+ */
+START_TEST(test_head_limit)
+{
+	static const struct { const char *eol; size_t line; } v[] = {
+		{ "\r\n", 11 }, { "\n", 10 }, { "\r\n", 20000 }, { "\n", 20000 },
+	};
+	const char *eol = v[_i / 2].eol;
+	size_t total = FRAMER_HEAD_MAX + (size_t)(_i % 2);
+	char *h = make_head(total, eol, v[_i / 2].line);
+	char want[32];
+
+	feed(h, total);
+	free(h);
+	if (total == FRAMER_HEAD_MAX) {
+		ck_assert_int_eq(refusal(), 0);
+		ck_assert_int_eq(framer_current(fr), FRAMER_NONE);
+		ck_assert_uint_gt(evbuffer_get_length(heads), total / 2);
+		return;
+	}
+	ck_assert_int_eq(refusal(), 431);
+	ck_assert_ptr_null(framer_standin_method(fr));
+	snprintf(want, sizeof(want), "GET /a HTTP/1.1\r\n\r\n");
+	assert_heads(want, strlen(want));
+	FEED("GET /smuggled HTTP/1.1\r\n\r\n");
+	framer_request_done(fr);
+	spin();
+	HEADS("");
+}
+END_TEST
+
+/*
+ * Leading empty lines count toward the limit; a head whose end is not in
+ * sight by the limit is refused at once, its request line even when it
+ * has no end yet.
+ */
+START_TEST(test_head_limit_edges)
+{
+	char *h = make_head(FRAMER_HEAD_MAX - 2, "\r\n", 100);
+	char *big = malloc(FRAMER_HEAD_MAX + 10);
+
+	ck_assert_ptr_nonnull(big);
+	FEED("\r\n\r\n");
+	feed(h, FRAMER_HEAD_MAX - 2);
+	ck_assert_int_eq(refusal(), 431);
+	HEADS("GET /a HTTP/1.1\r\n\r\n");
+	teardown();
+	setup();
+	memcpy(big, "GET /", 5);
+	memset(big + 5, 'a', FRAMER_HEAD_MAX + 5);
+	feed(big, FRAMER_HEAD_MAX + 10);	/* no line end at all */
+	ck_assert_int_eq(refusal(), 431);
+	ck_assert_str_eq(framer_standin_method(fr), "-");
+	HEADS("GET / HTTP/1.1\r\n\r\n");
+	free(big);
+	free(h);
+}
+END_TEST
+
+/*
+ * The request from the report: 1,700 header lines push the head past the
+ * limit, then two lengths, then a request hidden in the "body".  Refused
+ * whole: evhttp never sees a second request.
+ */
+START_TEST(test_padded_smuggling)
+{
+	struct evbuffer *b = evbuffer_new();
+	size_t len;
+
+	ck_assert_ptr_nonnull(b);
+	evbuffer_add_printf(b, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+	for (int i = 0; i < 1700; i++)
+		evbuffer_add_printf(b, "X-%05d:v\r\n", i);
+	evbuffer_add_printf(b, "Content-Length: 0\r\nContent-Length: 34\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+	len = evbuffer_get_length(b);
+	feed((const char *)evbuffer_pullup(b, -1), len);
+	evbuffer_free(b);
+	ck_assert_int_eq(refusal(), 431);
+	HEADS("GET /healthz HTTP/1.1\r\n\r\n");
+	framer_request_done(fr);
+	spin();
+	HEADS("");
+}
+END_TEST
+
+/*
+ * Request lines: what evhttp gets (the client's line with its version
+ * as 1.0 or 1.1, or a stand-in), and the status of a refusal.
+ */
+static const struct {
+	const char	*line;
+	int		 status;
+	const char	*heads;		/* what evhttp sees */
+	const char	*standin;	/* method logged for a stand-in */
+} request_lines[] = {
+	{ "GET /a HTTP/1.1", 0, "GET /a HTTP/1.1\r\n\r\n", NULL },
+	{ "GET /a HTTP/1.0", 0, "GET /a HTTP/1.0\r\n\r\n", NULL },
+	{ "OPTIONS * HTTP/1.1", 0, "OPTIONS * HTTP/1.1\r\n\r\n", NULL },
+	{ "GET http://h/a?b HTTP/1.1", 0, "GET http://h/a?b HTTP/1.1\r\n\r\n", NULL },
+	{ "GET /a HTTP/0.1", 505, "GET /a HTTP/1.1\r\n\r\n", NULL },
+	{ "GET /a HTTP/0.9", 505, "GET /a HTTP/1.1\r\n\r\n", NULL },
+	{ "GET /a HTTP/1.2", 505, "GET /a HTTP/1.1\r\n\r\n", NULL },
+	{ "GET /a HTTP/2.0", 505, "GET /a HTTP/1.1\r\n\r\n", NULL },
+	{ "GET /a HTTP/1.10", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET /a HTTP/1.1 ", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET /a http/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET /a HTTP/1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET /a", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET  /a HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET /a b HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET /a\x7f HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET //x:abc/ HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "G(T /a HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "-" },
+	{ "BREW /pot HTTP/1.1", 501, "GET / HTTP/1.1\r\n\r\n", "BREW" },
+	{ "get /a HTTP/1.1", 501, "GET / HTTP/1.1\r\n\r\n", "get" },
+	{ "CONNECT a:443 HTTP/1.1", 405, "GET / HTTP/1.1\r\n\r\n", "CONNECT" },
+	{ "CONNECT a:443 HTTP/1.0", 405, "GET / HTTP/1.0\r\n\r\n", "CONNECT" },
+};
+
+START_TEST(test_request_line)
+{
+	char h[128];
+	const char *m;
+
+	snprintf(h, sizeof(h), "%s\r\n\r\nGET /next HTTP/1.1\r\n\r\n",
+	    request_lines[_i].line);
+	feed(h, strlen(h));
+	ck_assert_int_eq(refusal(), request_lines[_i].status);
+	assert_heads(request_lines[_i].heads, strlen(request_lines[_i].heads));
+	m = framer_standin_method(fr);
+	if (request_lines[_i].standin == NULL)
+		ck_assert_ptr_null(m);
+	else
+		ck_assert_str_eq(m, request_lines[_i].standin);
+	/* After a refusal nothing more is read; else the next request. */
+	framer_request_done(fr);
+	spin();
+	if (request_lines[_i].status != 0)
+		HEADS("");
+	else
+		HEADS("GET /next HTTP/1.1\r\n\r\n");
 }
 END_TEST
 
@@ -370,7 +570,12 @@ framer_suite(void)
 	tcase_add_test(tc, test_cr_in_header);
 	tcase_add_loop_test(tc, test_refused, 0,
 	    (int)(sizeof(refused_heads) / sizeof(refused_heads[0])));
-	tcase_add_test(tc, test_left_to_evhttp);
+	tcase_add_test(tc, test_leading_empty_lines);
+	tcase_add_loop_test(tc, test_head_limit, 0, 8);
+	tcase_add_test(tc, test_head_limit_edges);
+	tcase_add_test(tc, test_padded_smuggling);
+	tcase_add_loop_test(tc, test_request_line, 0,
+	    (int)(sizeof(request_lines) / sizeof(request_lines[0])));
 	tcase_add_test(tc, test_chunk_line_garbage);
 	tcase_add_test(tc, test_chunk_extension_with_space);
 	tcase_add_test(tc, test_no_continue_for_http10);
