@@ -346,7 +346,8 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	 * understand it.  What evhttp would read otherwise than we do is
 	 * refused: CR or NUL, folded lines, names that are not tokens
 	 * ("Name : v"), several lengths, a length and a coding, a coding other
-	 * than chunked, a coding in HTTP/1.0 (RFC 9112, 6.1).
+	 * than chunked, a coding in HTTP/1.0 (RFC 9112, 6.1), a body after
+	 * HEAD or TRACE.
 	 */
 	for (line = nl + 1; line < p + end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(p + end - line));
@@ -388,6 +389,11 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 			expect = token_eq(v, vlen, "100-continue");
 	}
 	if ((have_cl && have_te) || (have_te && rl.http10))
+		bad = 1;
+	/* evhttp and curl read no body after HEAD or TRACE: none may come. */
+	if ((chunked || cl > 0) && ((rl.mlen == 4 &&
+	    memcmp(rl.method, "HEAD", 4) == 0) || (rl.mlen == 5 &&
+	    memcmp(rl.method, "TRACE", 5) == 0)))
 		bad = 1;
 	if (bad) {
 		pass_refused(f, &rl, 1, dst);
