@@ -29,7 +29,7 @@
 #include "policy.h"
 #include "proxy.h"
 #include "record.h"
-#include "server.h"
+#include "reply.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -240,7 +240,7 @@ send_answer(struct proxy *px, struct evhttp_request *req,
 	}
 	if ((body = evbuffer_new()) != NULL && len > 0)
 		evbuffer_add(body, bytes, len);
-	server_reply(px, req, status, body, ri);
+	reply_send(px, req, status, body, ri);
 	if (body != NULL)
 		evbuffer_free(body);
 	if (linked != NULL)
@@ -251,7 +251,7 @@ send_answer(struct proxy *px, struct evhttp_request *req,
 static void
 waiter_unhook(struct waiter *w)
 {
-	server_unwatch_client(w->watch);
+	reply_unwatch_client(w->watch);
 	w->watch = NULL;
 }
 
@@ -264,7 +264,7 @@ waiter_free(struct waiter *w)
 	TAILQ_REMOVE(&w->slot->waiters, w, entry);
 	memset(w, 0, sizeof(*w));
 	free(w);
-	server_request_done(px);
+	reply_request_done(px);
 }
 
 /* Answers one waiter with a (for the cache result `cache`), frees it. */
@@ -300,7 +300,7 @@ waiter_abandon(struct waiter *w)
 	memset(&ri, 0, sizeof(ri));
 	ri.started = w->started;
 	ri.token = s->fp;
-	server_log(s->jobs->px, w->req, 499, &ri);
+	reply_log(s->jobs->px, w->req, 499, &ri);
 	waiter_free(w);
 	if (TAILQ_EMPTY(&s->waiters) && s->fetch != NULL) {
 		upstream_cancel(s->fetch);
@@ -495,7 +495,7 @@ fetch_done(const struct upstream_result *res, void *arg)
 		a.status = po.body == BODY_TIMEOUT ? 504 : 502;
 		a.content_type = NULL;
 		if ((errbody = evbuffer_new()) != NULL)
-			server_error_body(errbody, err);
+			reply_error_body(errbody, err);
 		a.body = errbody ? evbuffer_pullup(errbody, -1) : NULL;
 		a.len = errbody ? evbuffer_get_length(errbody) : 0;
 	}
@@ -544,8 +544,8 @@ slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
 	w->req = req;
 	w->started = started;
 	TAILQ_INSERT_TAIL(&s->waiters, w, entry);
-	w->watch = server_watch_client(s->jobs->px, req, waiter_gone, w);
-	server_request_started(s->jobs->px);
+	w->watch = reply_watch_client(s->jobs->px, req, waiter_gone, w);
+	reply_request_started(s->jobs->px);
 	return 0;
 }
 
@@ -600,10 +600,10 @@ answer_local(struct jobs *j, struct evhttp_request *req, const char *jobid,
 		    (long long)d->retry_after);
 		add_header_int(evhttp_request_get_output_headers(req),
 		    "Retry-After", d->retry_after);
-		server_reply_error(px, req, 429, msg, ri);
+		reply_error(px, req, 429, msg, ri);
 		return;
 	case ACT_OFFLINE_MISS:
-		server_reply_error(px, req, 504, "Not in cache (offline)", ri);
+		reply_error(px, req, 504, "Not in cache (offline)", ri);
 		return;
 	case ACT_FETCH:
 		assert(!"ACT_FETCH is not local");
@@ -644,9 +644,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	case EVHTTP_REQ_HEAD:
 		break;
 	default:
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", "GET, HEAD");
-		server_reply_error(px, req, 405, "Method not allowed", &ri);
+		reply_not_allowed(px, req, "GET, HEAD", &ri);
 		return;
 	}
 	/*
@@ -655,12 +653,12 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	 */
 	if (rest[0] != '/' || jobid_decode(rest + 1, strlen(rest + 1), jobid) != 0 ||
 	    evhttp_uri_get_fragment(evhttp_request_get_evhttp_uri(req)) != NULL) {
-		server_reply_error(px, req, 400, "Invalid jobid", &ri);
+		reply_error(px, req, 400, "Invalid jobid", &ri);
 		return;
 	}
 	if (auth_parse(evhttp_find_header(in, "Authorization"), &token,
 	    &token_len) != 0) {
-		server_reply_error(px, req, 401, "Unauthorized", &ri);
+		reply_error(px, req, 401, "Unauthorized", &ri);
 		return;
 	}
 	auth_token_id(token, token_len, token_id);
@@ -676,7 +674,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	now = util_now_ms();
 	memset(&st, 0, sizeof(st));
 	if ((jobbody = evbuffer_new()) == NULL) {
-		server_reply_error(px, req, 503, "Out of memory", &ri);
+		reply_error(px, req, 503, "Out of memory", &ri);
 		goto done;
 	}
 	rc = cache_lookup(px->cache, jobid, token_id, &job, jobbody);
@@ -690,7 +688,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	/* Terminal hits are decided by the first query alone. */
 	if (!(st.granted && st.terminal)) {
 		if ((negbody = evbuffer_new()) == NULL) {
-			server_reply_error(px, req, 503, "Out of memory", &ri);
+			reply_error(px, req, 503, "Out of memory", &ri);
 			goto done;
 		}
 		rc = cache_lookup_negative(px->cache, jobid, token_id, &neg,
@@ -718,24 +716,24 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 
 	if (s == NULL && j->nslots >= SLOTS_MAX) {
 		log_warn("in-flight table full (%zu entries)", j->nslots);
-		server_reply_error(px, req, 503, "Too many requests in flight", &ri);
+		reply_error(px, req, 503, "Too many requests in flight", &ri);
 		goto done;
 	}
 	if (s == NULL && (s = slot_new(j, jobid, token_id)) == NULL) {
-		server_reply_error(px, req, 503, "Out of memory", &ri);
+		reply_error(px, req, 503, "Out of memory", &ri);
 		goto done;
 	}
 	if (s->fetch != NULL)
 		j->stats.coalesced++;
 	else if (slot_fetch(s, token, token_len) != 0) {
 		ri.cache = "MISS";
-		server_reply_error(px, req, 502,
+		reply_error(px, req, 502,
 		    "Upstream unreachable: cannot start request", &ri);
 		slot_release(s, now);
 		goto done;
 	}
 	if (slot_wait(s, req, started) != 0) {
-		server_reply_error(px, req, 503, "Out of memory", &ri);
+		reply_error(px, req, 503, "Out of memory", &ri);
 		if (TAILQ_EMPTY(&s->waiters)) {
 			upstream_cancel(s->fetch);
 			s->fetch = NULL;
@@ -811,7 +809,7 @@ jobs_free(struct jobs *j)
 	a.status = 503;
 	a.age = -1;
 	if ((body = evbuffer_new()) != NULL &&
-	    server_error_body(body, "Shutting down") == 0) {
+	    reply_error_body(body, "Shutting down") == 0) {
 		a.body = evbuffer_pullup(body, -1);
 		a.len = evbuffer_get_length(body);
 	}

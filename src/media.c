@@ -37,7 +37,7 @@
 #include "metrics.h"
 #include "proxy.h"
 #include "record.h"
-#include "server.h"
+#include "reply.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -1286,13 +1286,12 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	int fd, rc, status = 200;
 
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(h, "Allow", "GET, HEAD");
-		server_reply_error(px, req, 405, "Method not allowed", ri);
+		reply_not_allowed(px, req, "GET, HEAD", ri);
 		return;
 	}
 	/* The name is all a request chooses, and it cannot leave the directory. */
 	if (m == NULL || !media_name_valid(name)) {
-		server_reply_error(px, req, 404, "Not found", ri);
+		reply_error(px, req, 404, "Not found", ri);
 		return;
 	}
 	CHECK_OBJ(m, MEDIA_MAGIC);
@@ -1302,12 +1301,12 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	    O_NONBLOCK)) < 0) {
 		if (errno != ENOENT)
 			log_warn("media: %s: %s", path, strerror(errno));
-		server_reply_error(px, req, 404, "Not found", ri);
+		reply_error(px, req, 404, "Not found", ri);
 		return;
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
-		server_reply_error(px, req, 404, "Not found", ri);
+		reply_error(px, req, 404, "Not found", ri);
 		return;
 	}
 	size = (uint64_t)sb.st_size;
@@ -1326,7 +1325,7 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	    util_etag_listed(v, etag)) {
 		close(fd);
 		evhttp_add_header(h, "Content-Type", ct);
-		server_reply(px, req, 304, NULL, ri);
+		reply_send(px, req, 304, NULL, ri);
 		return;
 	}
 	/* If-Range with another validator: the whole file (RFC 9110 13.1.5). */
@@ -1338,7 +1337,7 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 		close(fd);
 		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
 		evhttp_add_header(h, "Content-Range", cr);
-		server_reply_error(px, req, 416, "Range not satisfiable", ri);
+		reply_error(px, req, 416, "Range not satisfiable", ri);
 		return;
 	}
 	evhttp_add_header(h, "Content-Type", ct);
@@ -1361,7 +1360,7 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 		if (body != NULL)
 			evbuffer_free(body);
 		close(fd);
-		server_reply_error(px, req, 503, "Out of memory", ri);
+		reply_error(px, req, 503, "Out of memory", ri);
 		return;
 	}
 	if (size == 0)
@@ -1370,7 +1369,7 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	    (ev_off_t)(last - first + 1), EVBUF_FS_CLOSE_ON_FREE)) == NULL) {
 		close(fd);
 		evbuffer_free(body);
-		server_reply_error(px, req, 503, "Cannot read the file", ri);
+		reply_error(px, req, 503, "Cannot read the file", ri);
 		return;
 	} else {
 		/* The segment's offset is first already. */
@@ -1379,11 +1378,11 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 		evbuffer_file_segment_free(seg);	/* the buffer holds it */
 		if (rc != 0) {
 			evbuffer_free(body);
-			server_reply_error(px, req, 503, "Cannot read the file",
+			reply_error(px, req, 503, "Cannot read the file",
 			    ri);
 			return;
 		}
 	}
-	server_reply(px, req, status, body, ri);
+	reply_send(px, req, status, body, ri);
 	evbuffer_free(body);
 }

@@ -76,7 +76,7 @@ status_slot(int status)
 }
 
 void
-metrics_request(struct metrics *m, enum metrics_route route, int status,
+metrics_request(struct metrics *m, enum route route, int status,
     const char *cache)
 {
 	int c = 3;
@@ -89,7 +89,7 @@ metrics_request(struct metrics *m, enum metrics_route route, int status,
 }
 
 void
-metrics_upstream(struct metrics *m, enum metrics_route route, int status,
+metrics_upstream(struct metrics *m, enum route route, int status,
     int64_t elapsed_ms)
 {
 	int slot, b;
@@ -109,7 +109,7 @@ metrics_upstream(struct metrics *m, enum metrics_route route, int status,
 }
 
 void
-metrics_upstream_result(struct metrics *m, enum metrics_route route,
+metrics_upstream_result(struct metrics *m, enum route route,
     const struct upstream_result *res)
 {
 	metrics_upstream(m, route, res->error == UPSTREAM_OK ? (int)res->status :

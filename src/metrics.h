@@ -9,18 +9,10 @@
 
 #include <stdint.h>
 
+#include "route.h"
+
 struct evbuffer;
 struct metrics;
-
-enum metrics_route {
-	ROUTE_JOBS,
-	ROUTE_PASSTHROUGH,
-	ROUTE_HEALTHZ,
-	ROUTE_METRICS,
-	ROUTE_MEDIA,
-	ROUTE_OTHER,
-	ROUTE__MAX
-};
 
 /* What an upstream call ended with, besides an HTTP status. */
 #define METRICS_UP_ERROR	(-1)	/* unreachable, reset, too large */
@@ -42,16 +34,16 @@ struct metrics	*metrics_new(void);
 void		 metrics_free(struct metrics *);
 
 /* One answered request; cache is "HIT", "MISS", "STALE" or NULL. */
-void	metrics_request(struct metrics *, enum metrics_route, int status,
+void	metrics_request(struct metrics *, enum route, int status,
 	    const char *cache);
 
 /* One upstream call: its status (or METRICS_UP_*) and how long it took. */
-void	metrics_upstream(struct metrics *, enum metrics_route, int status,
+void	metrics_upstream(struct metrics *, enum route, int status,
 	    int64_t elapsed_ms);
 
 /* The same, from an upstream call's result. */
 struct upstream_result;
-void	metrics_upstream_result(struct metrics *, enum metrics_route,
+void	metrics_upstream_result(struct metrics *, enum route,
 	    const struct upstream_result *);
 
 /* A job was submitted through the proxy. */

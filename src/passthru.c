@@ -32,7 +32,7 @@
 #include "metrics.h"
 #include "passthru.h"
 #include "proxy.h"
-#include "server.h"
+#include "reply.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -114,7 +114,7 @@ passthru_free(struct passthru *p)
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->up != NULL)
 		upstream_cancel(p->up);
-	server_unwatch_client(p->watch);
+	reply_unwatch_client(p->watch);
 	if (p->chunk != NULL)
 		evbuffer_free(p->chunk);
 	if (p->submit != NULL)
@@ -124,7 +124,7 @@ passthru_free(struct passthru *p)
 	if (p->framer != NULL)
 		framer_detach(p->framer);
 	TAILQ_REMOVE(&p->px->passthrus, p, entry);
-	server_request_done(p->px);
+	reply_request_done(p->px);
 	memset(p, 0, sizeof(*p));
 	free(p);
 }
@@ -133,7 +133,7 @@ passthru_free(struct passthru *p)
 static void
 unhook(struct passthru *p)
 {
-	server_unwatch_client(p->watch);
+	reply_unwatch_client(p->watch);
 	p->watch = NULL;
 }
 
@@ -146,7 +146,7 @@ log_line(struct passthru *p, int status)
 	ri.started = p->started;
 	ri.upstream_status = (int)p->status;
 	ri.token = p->fp[0] ? p->fp : NULL;
-	server_log(p->px, p->req, status, &ri);
+	reply_log(p->px, p->req, status, &ri);
 }
 
 /*
@@ -265,7 +265,7 @@ up_head(long status, void *arg)
 		evhttp_remove_header(evhttp_request_get_input_headers(p->req),
 		    "Connection");
 		evhttp_add_header(out, "Connection", "close");
-	} else if (server_draining(p->px))
+	} else if (reply_draining(p->px))
 		evhttp_add_header(out, "Connection", "close");
 	if (p->submit_type != NULL && status == 200)
 		p->submit = evbuffer_new();
@@ -375,22 +375,22 @@ up_done(const struct upstream_result *res, void *arg)
 			/* The body failed: the framer ends the connection. */
 			evhttp_add_header(evhttp_request_get_output_headers(req),
 			    "Connection", "close");
-			server_reply_error(p->px, req, status, msg, &ri);
+			reply_error(p->px, req, status, msg, &ri);
 		} else if (res->error == UPSTREAM_TIMEOUT && p->body_waiting) {
 			/* The client stopped sending its body, not upstream. */
 			evhttp_add_header(evhttp_request_get_output_headers(req),
 			    "Connection", "close");
-			server_reply_error(p->px, req, 408,
+			reply_error(p->px, req, 408,
 			    "Request body incomplete", &ri);
 		} else if (res->error == UPSTREAM_TIMEOUT)
-			server_reply_error(p->px, req, 504, "Upstream timed out",
+			reply_error(p->px, req, 504, "Upstream timed out",
 			    &ri);
 		else {
 			char why[CURL_ERROR_SIZE + 32];
 
 			snprintf(why, sizeof(why), "Upstream unreachable: %s",
 			    res->reason);
-			server_reply_error(p->px, req, 502, why, &ri);
+			reply_error(p->px, req, 502, why, &ri);
 		}
 		passthru_free(p);
 		return;
@@ -410,7 +410,7 @@ up_done(const struct upstream_result *res, void *arg)
 	if (p->submit != NULL)
 		note_submission(p);
 	log_line(p, (int)p->status);
-	server_track_reply(p->px, req);
+	reply_track(p->px, req);
 	evhttp_send_reply_end(req);
 	passthru_free(p);
 }
@@ -508,7 +508,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	const char *target = evhttp_request_get_uri(req);
 	const char *path = evhttp_uri_get_path(uri), *method, *why;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct framer *framer = server_framer(req);
+	struct framer *framer = reply_framer(req);
 	struct curl_slist *headers = NULL;
 	struct reply_info ri;
 	struct passthru *p;
@@ -523,25 +523,24 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	if (framer != NULL)
 		framer_hold_read_timeout(framer);
 	if (px->cfg->offline) {
-		server_reply_error(px, req, 504, "Not in cache (offline)", &ri);
+		reply_error(px, req, 504, "Not in cache (offline)", &ri);
 		return;
 	}
-	method = server_method(req);
-	if (strcmp(method, "TRACE") == 0 || strcmp(method, "CONNECT") == 0 ||
-	    strcmp(method, "-") == 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-		    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-		server_reply_error(px, req, 405, "Method not allowed", &ri);
+	method = reply_method(req);
+	/* CONNECT and unknown methods the framer refused already. */
+	if (strcmp(method, "TRACE") == 0) {
+		reply_not_allowed(px, req,
+		    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", &ri);
 		return;
 	}
 	/* Origin-form only; what curl would cut or fold is refused. */
 	if (target == NULL || target[0] != '/' || !clean_target(target) ||
 	    evhttp_uri_get_fragment(uri) != NULL || has_dot_segment(target)) {
-		server_reply_error(px, req, 400, "Bad request target", &ri);
+		reply_error(px, req, 400, "Bad request target", &ri);
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		server_reply_error(px, req, 503, "Out of memory", &ri);
+		reply_error(px, req, 503, "Out of memory", &ri);
 		return;
 	}
 	p->magic = PASSTHRU_MAGIC;
@@ -549,12 +548,12 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	p->req = req;
 	p->started = started;
 	TAILQ_INSERT_TAIL(&px->passthrus, p, entry);
-	server_request_started(px);
+	reply_request_started(px);
 	if (forward_headers(p, evhttp_request_get_input_headers(req), &headers,
 	    &why) != 0) {
 		upstream_headers_free(headers);
 		ri.token = p->fp[0] ? p->fp : NULL;
-		server_reply_error(px, req, why ? 400 : 503,
+		reply_error(px, req, why ? 400 : 503,
 		    why ? why : "Out of memory", &ri);
 		passthru_free(p);
 		return;
@@ -583,7 +582,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	    (url = malloc(ulen)) == NULL) {
 		upstream_headers_free(headers);
 		free(url);
-		server_reply_error(px, req, 503, "Out of memory", &ri);
+		reply_error(px, req, 503, "Out of memory", &ri);
 		passthru_free(p);
 		return;
 	}
@@ -592,7 +591,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	    &stream_cb, p);
 	free(url);
 	if (p->up == NULL) {
-		server_reply_error(px, req, 503, "Cannot start the upstream request",
+		reply_error(px, req, 503, "Cannot start the upstream request",
 		    &ri);
 		passthru_free(p);
 		return;
@@ -601,7 +600,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 		p->framer = framer;
 		framer_attach(framer, body_ready, p);
 	}
-	p->watch = server_watch_client(px, req, client_gone, p);
+	p->watch = reply_watch_client(px, req, client_gone, p);
 }
 
 void
@@ -621,7 +620,7 @@ passthru_shutdown(struct proxy *px)
 		ri.token = p->fp[0] ? p->fp : NULL;
 		evhttp_add_header(evhttp_request_get_output_headers(p->req),
 		    "Connection", "close");
-		server_reply_error(px, p->req, 503, "Shutting down", &ri);
+		reply_error(px, p->req, 503, "Shutting down", &ri);
 		passthru_free(p);
 	}
 }

@@ -37,7 +37,9 @@ struct proxy {
 	struct media		*media;		/* owned, NULL: no mirror */
 	char			 public_url[1024]; /* base of rewritten links */
 	struct policy_config	 policy;
+	int			 draining;	/* stopping: see reply_drain() */
 	int64_t			 pending;	/* requests not yet answered */
+	int64_t			 unsent;	/* answers being written while draining */
 	TAILQ_HEAD(, passthru)	 passthrus;	/* pass-through requests in flight */
 };
 

@@ -1,9 +1,9 @@
 /*
- * The HTTP front end.  evhttp parses requests, with limits on header size,
- * body size and idle time; connections are counted (evhttp 2.1 has no
- * limit of its own) and the listener pauses while --max-connections are
- * open.  Requests are routed here, answered through server_reply() (which
- * writes the access log line), and SIGINT/SIGTERM drain what is in flight.
+ * The HTTP front end: the listener, evhttp behind the framer, connection
+ * limits (evhttp 2.1 has none of its own: the listener pauses while
+ * --max-connections are open), routing, the proxy's own endpoints, and
+ * SIGINT/SIGTERM, which drain what is in flight.  Answers go out through
+ * the reply layer; the routes below it never call up into here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,20 +34,17 @@
 #include "passthru.h"
 #include "proxy.h"
 #include "record.h"
+#include "reply.h"
+#include "route.h"
 #include "server.h"
 #include "upstream.h"
 #include "util.h"
 
 #define SERVER_MAGIC		0x53525652u
-#define WATCH_MAGIC		0x57415443u
 #define IDLE_TIMEOUT_S		60		/* read/write inactivity */
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
 #define FD_RESERVE		64		/* for curl, SQLite, logs */
-
-#define JOBS_PREFIX		"/v1/luma/jobs"
-#define V1_PREFIX		"/v1/"
-#define MEDIA_PREFIX		"/media/"
 
 struct server {
 	unsigned			 magic;
@@ -57,344 +54,12 @@ struct server {
 	size_t				 nconns;
 	size_t				 maxconns;
 	int				 paused;	/* listener disabled at the limit */
-	int				 draining;
-	int64_t				 unsent;	/* replies being written while draining */
 	struct event			*conn_sweep;	/* owned */
 	struct event			*sig_int;	/* owned */
 	struct event			*sig_term;	/* owned */
 	struct event			*deadline;	/* owned: drain timeout */
 	char				 addr[300];	/* actual listen address */
 };
-
-int
-server_error_body(struct evbuffer *buf, const char *msg)
-{
-	json_t *o = json_pack("{s:s}", "error", msg);
-	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	int rc = -1;
-
-	if (s != NULL)
-		rc = evbuffer_add(buf, s, strlen(s));
-	free(s);
-	json_decref(o);
-	return rc;
-}
-
-const char *
-server_method(struct evhttp_request *req)
-{
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET:		return "GET";
-	case EVHTTP_REQ_POST:		return "POST";
-	case EVHTTP_REQ_HEAD:		return "HEAD";
-	case EVHTTP_REQ_PUT:		return "PUT";
-	case EVHTTP_REQ_DELETE:		return "DELETE";
-	case EVHTTP_REQ_OPTIONS:	return "OPTIONS";
-	case EVHTTP_REQ_TRACE:		return "TRACE";
-	case EVHTTP_REQ_CONNECT:	return "CONNECT";
-	case EVHTTP_REQ_PATCH:		return "PATCH";
-	}
-	return "-";
-}
-
-/* Ends the loop once draining and nothing is in flight or being written. */
-static void
-maybe_finish(struct server *sv)
-{
-	if (sv->draining && sv->px->pending <= 0 && sv->unsent <= 0)
-		event_base_loopexit(sv->px->base, NULL);
-}
-
-static void	done_cb(struct evhttp_request *, void *);
-
-/* evhttp: a reply sent while draining has been written whole. */
-static void
-sent_cb(struct evhttp_request *req, void *arg)
-{
-	struct proxy *px = arg;
-
-	CHECK_OBJ(px, PROXY_MAGIC);
-	done_cb(req, px);
-	if (px->server != NULL) {
-		px->server->unsent--;
-		maybe_finish(px->server);
-	}
-}
-
-void
-server_reply(struct proxy *px, struct evhttp_request *req, int status,
-    struct evbuffer *body, const struct reply_info *ri)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	const char *cs = NULL;
-	char len[24];
-
-	CHECK_OBJ(px, PROXY_MAGIC);
-	if (evhttp_find_header(h, "Content-Type") == NULL)
-		evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
-	if (ri->cache != NULL) {
-		evhttp_add_header(h, "X-Cache", ri->cache);
-		if (strcmp(ri->cache, "HIT") == 0)
-			cs = "lumaproxy; hit";
-		else if (strcmp(ri->cache, "STALE") == 0)
-			cs = "lumaproxy; hit; detail=stale";
-		else
-			cs = ri->stored ? "lumaproxy; fwd=miss; stored" :
-			    "lumaproxy; fwd=miss";
-		evhttp_add_header(h, "Cache-Status", cs);
-	}
-	/* HEAD: the length of the body GET would get, and no body. */
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		if (status != 304) {
-			snprintf(len, sizeof(len), "%zu",
-			    body ? evbuffer_get_length(body) : (size_t)0);
-			evhttp_add_header(h, "Content-Length", len);
-		}
-		body = NULL;
-	}
-	/* evhttp 2.1 would write a body after a 304 or 204 too. */
-	if (status == 304 || status == 204)
-		body = NULL;
-	if (px->server != NULL && px->server->draining)
-		evhttp_add_header(h, "Connection", "close");
-
-	server_log(px, req, status, ri);
-	server_track_reply(px, req);
-	/* Phrases evhttp 2.1 does not know; NULL: its own. */
-	evhttp_send_reply(req, status, status == 429 ? "Too Many Requests" :
-	    status == 431 ? "Request Header Fields Too Large" : NULL, body);
-}
-
-/* The client of a request answered later. */
-struct client_watch {
-	unsigned		 magic;
-	struct evhttp_request	*req;		/* borrowed */
-	struct event		*closed;	/* owned: EV_CLOSED on the socket */
-	void			(*gone)(void *);
-	void			*arg;
-};
-
-static void
-watch_free(struct client_watch *w)
-{
-	if (w->closed != NULL)
-		event_free(w->closed);
-	memset(w, 0, sizeof(*w));
-	free(w);
-}
-
-void
-server_unwatch_client(struct client_watch *w)
-{
-	struct evhttp_connection *evcon;
-
-	if (w == NULL)
-		return;
-	CHECK_OBJ(w, WATCH_MAGIC);
-	if ((evcon = evhttp_request_get_connection(w->req)) != NULL)
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
-	watch_free(w);
-}
-
-/* closecb: evhttp is freeing the connection (write error, timeout, EOF). */
-static void
-watch_conn_freed(struct evhttp_connection *evcon, void *arg)
-{
-	struct client_watch *w = arg;
-	struct evhttp_request *req;
-	void (*gone)(void *);
-	void *garg;
-
-	(void)evcon;
-	CHECK_OBJ(w, WATCH_MAGIC);
-	req = w->req;
-	gone = w->gone;
-	garg = w->arg;
-	watch_free(w);
-	gone(garg);
-	/*
-	 * An unanswered request whose connection failed has been detached
-	 * from it, and is ours to free; otherwise evhttp frees it.
-	 */
-	if (evhttp_request_get_connection(req) == NULL)
-		evhttp_request_free(req);
-}
-
-/* EV_CLOSED on the client's socket: it hung up. */
-static void
-watch_closed_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct client_watch *w = arg;
-	struct evhttp_connection *evcon;
-	void (*gone)(void *);
-	void *garg;
-
-	(void)fd;
-	(void)what;
-	CHECK_OBJ(w, WATCH_MAGIC);
-	evcon = evhttp_request_get_connection(w->req);
-	gone = w->gone;
-	garg = w->arg;
-	server_unwatch_client(w);
-	gone(garg);
-	/* Frees the request too; nothing will be written to the dead socket. */
-	if (evcon != NULL)
-		evhttp_connection_free(evcon);
-}
-
-struct client_watch *
-server_watch_client(struct proxy *px, struct evhttp_request *req,
-    void (*gone)(void *), void *arg)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct client_watch *w;
-
-	CHECK_OBJ(px, PROXY_MAGIC);
-	if (evcon == NULL || (w = calloc(1, sizeof(*w))) == NULL)
-		return NULL;
-	w->magic = WATCH_MAGIC;
-	w->req = req;
-	w->gone = gone;
-	w->arg = arg;
-	w->closed = event_new(px->base, bufferevent_getfd(
-	    evhttp_connection_get_bufferevent(evcon)), EV_CLOSED,
-	    watch_closed_cb, w);
-	if (w->closed != NULL)
-		event_add(w->closed, NULL);
-	evhttp_connection_set_closecb(evcon, watch_conn_freed, w);
-	return w;
-}
-
-struct framer *
-server_framer(struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-
-	return evcon != NULL ?
-	    framer_of(evhttp_connection_get_bufferevent(evcon)) : NULL;
-}
-
-/* evhttp: a reply has been written whole; the connection takes the next. */
-static void
-done_cb(struct evhttp_request *req, void *arg)
-{
-	struct proxy *px = arg;
-	struct framer *f;
-
-	CHECK_OBJ(px, PROXY_MAGIC);
-	if ((f = server_framer(req)) != NULL)
-		framer_request_done(f);
-}
-
-void
-server_track_reply(struct proxy *px, struct evhttp_request *req)
-{
-	CHECK_OBJ(px, PROXY_MAGIC);
-	if (px->server != NULL && px->server->draining) {
-		px->server->unsent++;
-		evhttp_request_set_on_complete_cb(req, sent_cb, px);
-	} else
-		evhttp_request_set_on_complete_cb(req, done_cb, px);
-}
-
-int
-server_draining(const struct proxy *px)
-{
-	return px->server != NULL && px->server->draining;
-}
-
-/* The route of a path, for the metrics. */
-static enum metrics_route
-route_of(const char *path)
-{
-	size_t n = sizeof(JOBS_PREFIX) - 1;
-
-	if (path == NULL)
-		return ROUTE_OTHER;
-	if (strncmp(path, JOBS_PREFIX, n) == 0 &&
-	    (path[n] == '/' || path[n] == '\0'))
-		return ROUTE_JOBS;
-	if (strncmp(path, V1_PREFIX, sizeof(V1_PREFIX) - 1) == 0)
-		return ROUTE_PASSTHROUGH;
-	if (strcmp(path, "/healthz") == 0)
-		return ROUTE_HEALTHZ;
-	if (strcmp(path, "/metrics") == 0)
-		return ROUTE_METRICS;
-	if (strncmp(path, MEDIA_PREFIX, sizeof(MEDIA_PREFIX) - 1) == 0)
-		return ROUTE_MEDIA;
-	return ROUTE_OTHER;
-}
-
-void
-server_log(struct proxy *px, struct evhttp_request *req, int status,
-    const struct reply_info *ri)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	const struct evhttp_uri *uri;
-	struct log_access la;
-	struct framer *f;
-	const char *standin;
-	char client[80];
-	char *host = NULL;
-	ev_uint16_t port = 0;
-
-	memset(&la, 0, sizeof(la));
-	snprintf(client, sizeof(client), "-");
-	if (evcon != NULL) {
-		evhttp_connection_get_peer(evcon, &host, &port);
-		snprintf(client, sizeof(client), "%s:%u", host ? host : "-",
-		    (unsigned)port);
-	}
-	la.client = client;
-	/* A refused request line evhttp never saw: its method, no path. */
-	if ((f = server_framer(req)) != NULL &&
-	    (standin = framer_standin_method(f)) != NULL) {
-		la.method = standin;
-		la.path = NULL;
-	} else {
-		uri = evhttp_request_get_evhttp_uri(req);
-		la.method = server_method(req);
-		la.path = uri ? evhttp_uri_get_path(uri) : NULL;
-	}
-	la.status = status;
-	la.cache = ri->cache;
-	la.upstream_status = ri->upstream_status;
-	la.duration_ms = util_mono_ms() - ri->started;
-	la.token = ri->token;
-	log_access(&la);
-	if (px->metrics != NULL)
-		metrics_request(px->metrics, route_of(la.path), status, ri->cache);
-}
-
-void
-server_reply_error(struct proxy *px, struct evhttp_request *req, int status,
-    const char *msg, const struct reply_info *ri)
-{
-	struct evbuffer *body = evbuffer_new();
-
-	if (body != NULL)
-		server_error_body(body, msg);
-	server_reply(px, req, status, body, ri);
-	if (body != NULL)
-		evbuffer_free(body);
-}
-
-
-void
-server_request_started(struct proxy *px)
-{
-	CHECK_OBJ(px, PROXY_MAGIC);
-	px->pending++;
-}
-
-void
-server_request_done(struct proxy *px)
-{
-	CHECK_OBJ(px, PROXY_MAGIC);
-	px->pending--;
-	if (px->server != NULL)
-		maybe_finish(px->server);
-}
 
 /* The proxy's own endpoints answer GET and HEAD; 405 otherwise. */
 static int
@@ -405,9 +70,7 @@ local_method_ok(struct proxy *px, struct evhttp_request *req,
 
 	if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD)
 		return 1;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-	    "GET, HEAD");
-	server_reply_error(px, req, 405, "Method not allowed", ri);
+	reply_not_allowed(px, req, "GET, HEAD", ri);
 	return 0;
 }
 
@@ -423,12 +86,12 @@ healthz(struct proxy *px, struct evhttp_request *req,
 	    "Cache-Control", "no-store");
 	if (cache_ping(px->cache) != 0) {
 		log_error("healthz: the database does not answer");
-		server_reply_error(px, req, 503, "Database unavailable", ri);
+		reply_error(px, req, 503, "Database unavailable", ri);
 		return;
 	}
 	if ((b = evbuffer_new()) != NULL)
 		evbuffer_add(b, ok, sizeof(ok) - 1);
-	server_reply(px, req, b != NULL ? 200 : 503, b, ri);
+	reply_send(px, req, b != NULL ? 200 : 503, b, ri);
 	if (b != NULL)
 		evbuffer_free(b);
 }
@@ -461,14 +124,14 @@ metrics_page(struct proxy *px, struct evhttp_request *req,
 	if ((b = evbuffer_new()) == NULL || metrics_write(px->metrics, &g, b) != 0) {
 		if (b != NULL)
 			evbuffer_free(b);
-		server_reply_error(px, req, 503, "Out of memory", ri);
+		reply_error(px, req, 503, "Out of memory", ri);
 		return;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Cache-Control", "no-store");
-	server_reply(px, req, 200, b, ri);
+	reply_send(px, req, 200, b, ri);
 	evbuffer_free(b);
 }
 
@@ -482,32 +145,32 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct reply_info ri;
 	struct framer *f;
 	const char *msg;
-	size_t n = sizeof(JOBS_PREFIX) - 1;
 	int status;
 
 	CHECK_OBJ(px, PROXY_MAGIC);
 	memset(&ri, 0, sizeof(ri));
 	ri.started = util_mono_ms();
 	/* Keep-alive clients may still ask while we drain: send them away. */
-	if (px->server != NULL && px->server->draining) {
-		server_reply_error(px, req, 503, "Shutting down", &ri);
+	if (reply_draining(px)) {
+		reply_error(px, req, 503, "Shutting down", &ri);
 		return;
 	}
 	/* Refused by the framer: it ends the connection after the answer. */
-	if ((f = server_framer(req)) != NULL &&
+	if ((f = reply_framer(req)) != NULL &&
 	    (status = framer_refusal(f, &msg)) != 0) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
-		server_reply_error(px, req, status, msg, &ri);
+		reply_error(px, req, status, msg, &ri);
 		return;
 	}
 	if (path == NULL || path[0] != '/') {
-		server_reply_error(px, req, 400, "Bad request", &ri);
+		reply_error(px, req, 400, "Bad request", &ri);
 		return;
 	}
 	switch (route_of(path)) {
 	case ROUTE_JOBS:
-		jobs_handle(px->jobs, req, path + n, ri.started);
+		jobs_handle(px->jobs, req, path + sizeof(ROUTE_JOBS_PREFIX) - 1,
+		    ri.started);
 		return;
 	case ROUTE_PASSTHROUGH:
 		passthru_handle(px, req, ri.started);
@@ -521,14 +184,14 @@ request_cb(struct evhttp_request *req, void *arg)
 			metrics_page(px, req, &ri);
 		return;
 	case ROUTE_MEDIA:
-		media_handle(px, px->media, req, path + sizeof(MEDIA_PREFIX) - 1,
-		    &ri);
+		media_handle(px, px->media, req,
+		    path + sizeof(ROUTE_MEDIA_PREFIX) - 1, &ri);
 		return;
 	case ROUTE_OTHER:
 	case ROUTE__MAX:
 		break;
 	}
-	server_reply_error(px, req, 404, "Not found", &ri);
+	reply_error(px, req, 404, "Not found", &ri);
 }
 
 /*
@@ -555,7 +218,8 @@ conn_sweep(struct server *sv)
 			i++;
 	}
 	/* Resumes after the limit or an accept error (enabling is idempotent). */
-	if (sv->nconns < sv->maxconns && !sv->draining && sv->bound != NULL) {
+	if (sv->nconns < sv->maxconns && !reply_draining(sv->px) &&
+	    sv->bound != NULL) {
 		evconnlistener_enable(evhttp_bound_socket_get_listener(sv->bound));
 		sv->paused = 0;
 	}
@@ -648,19 +312,18 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	CHECK_OBJ(sv, SERVER_MAGIC);
-	if (sv->draining) {
+	if (reply_draining(sv->px)) {
 		log_info("server: second signal, stopping now");
 		event_base_loopexit(sv->px->base, NULL);
 		return;
 	}
 	log_info("server: %s, finishing %lld requests in flight",
 	    strsignal((int)sig), (long long)sv->px->pending);
-	sv->draining = 1;
 	evhttp_del_accept_socket(sv->px->http, sv->bound);
 	sv->bound = NULL;
 	sv->paused = 1;
 	event_add(sv->deadline, &tv);
-	maybe_finish(sv);
+	reply_drain(sv->px);
 }
 
 static void
