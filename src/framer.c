@@ -37,6 +37,7 @@
 #define LINE_MAX_LEN	1024		/* chunk-size and trailer lines */
 #define TRAILERS_MAX	16384
 #define WRITE_MAX	(1024 * 1024)	/* bytes per write(2) */
+#define DROP_MAX	(1024 * 1024)	/* read after a refusal */
 #define TOO_LARGE	"Request body too large"
 #define BAD_BODY	"Bad request body"
 #define EVHTTP_HELD_MAX	(2 * HEAD_MAX)	/* bytes evhttp's input may hold */
@@ -66,6 +67,7 @@ struct framer {
 	int64_t			 length;	/* declared, or -1: chunked */
 	uint64_t		 left;		/* of the body or the chunk */
 	uint64_t		 seen;		/* body bytes so far */
+	uint64_t		 dropped;	/* bytes after a refusal */
 	size_t			 trailers;	/* trailer bytes so far */
 	int			 ended;
 	int			 failed;
@@ -277,6 +279,7 @@ start_request(struct framer *f)
 {
 	f->busy = 1;
 	f->seen = 0;
+	f->dropped = 0;
 	f->trailers = 0;
 	f->failed = 0;
 	f->discard = 0;
@@ -560,7 +563,16 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	while (evbuffer_get_length(src) > 0) {
 		switch (f->state) {
 		case F_DROP:
+			/*
+			 * What follows a refused request is read and dropped,
+			 * so that the client is not reset before it reads the
+			 * answer, but only so much: then the socket is left
+			 * unread until the connection ends.
+			 */
+			f->dropped += evbuffer_get_length(src);
 			evbuffer_drain(src, evbuffer_get_length(src));
+			if (f->dropped > DROP_MAX)
+				bufferevent_disable(f->under, EV_READ);
 			return progressed ? BEV_OK : BEV_NEED_MORE;
 		case F_HEAD:
 			if (f->busy || take_head(f, src, dst) == 0)
