@@ -68,6 +68,7 @@ struct framer {
 	uint64_t		 left;		/* of the body or the chunk */
 	uint64_t		 seen;		/* body bytes so far */
 	uint64_t		 dropped;	/* bytes after a refusal */
+	int			 http10;	/* the request is HTTP/1.0 */
 	size_t			 trailers;	/* trailer bytes so far */
 	int			 ended;
 	int			 failed;
@@ -318,6 +319,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	if (end == 0 && have < HEAD_MAX)
 		return 0;
 	start_request(f);
+	f->http10 = 0;
 	line = p + skip;
 	nl = memchr(line, '\n', n - skip);
 	if (end == 0) {
@@ -405,6 +407,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		return 1;
 	}
 
+	f->http10 = rl.http10;
 	/* Second pass: the head without its framing headers, to evhttp. */
 	for (line = p + skip; line < p + end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(p + end - line));
@@ -835,6 +838,13 @@ framer_standin_method(const struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	return f->standin[0] != '\0' ? f->standin : NULL;
+}
+
+int
+framer_http10(const struct framer *f)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	return f->http10;
 }
 
 int64_t

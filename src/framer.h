@@ -74,6 +74,9 @@ int	framer_refusal(const struct framer *, const char **msg);
  */
 const char	*framer_standin_method(const struct framer *);
 
+/* Whether the current request is HTTP/1.0 (else 1.1). */
+int	framer_http10(const struct framer *);
+
 /* Declared length of the current body, or -1 when chunked. */
 int64_t	framer_body_length(const struct framer *);
 

@@ -19,7 +19,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/http_struct.h>	/* the request's HTTP version */
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
@@ -42,6 +41,15 @@
 #define HEADER_VALUE_MAX	16384
 #define CONN_TOKENS_MAX		4096
 
+#define PASSTHRU_SET_MAGIC	0x50535354u
+
+/* The requests being forwarded. */
+struct passthru_set {
+	unsigned		 magic;
+	struct proxy		*px;		/* borrowed */
+	TAILQ_HEAD(, passthru)	 list;
+};
+
 /* One request being forwarded. */
 struct passthru {
 	unsigned		 magic;
@@ -54,7 +62,8 @@ struct passthru {
 	struct framer		*framer;	/* borrowed: the body streams from it */
 	struct evbuffer		*body;		/* owned: or the body is here */
 	int			 body_waiting;	/* the upload waits for the client */
-	TAILQ_ENTRY(passthru)	 entry;		/* in px->passthrus */
+	struct passthru_set	*set;		/* borrowed: the set it is in */
+	TAILQ_ENTRY(passthru)	 entry;
 	int64_t			 started;
 	long			 status;	/* upstream's */
 	int			 head_sent;
@@ -84,17 +93,14 @@ passthru_hop_by_hop(const char *name, size_t len)
 int
 passthru_listed(const char *list, const char *name, size_t len)
 {
-	const char *p = list;
+	const char *v;
+	size_t n;
 
-	while (p != NULL && *p != '\0') {
-		size_t n;
-
-		p += strspn(p, " \t,");
-		n = strcspn(p, " \t,");
-		if (n == len && n > 0 && strncasecmp(p, name, len) == 0)
+	if (list == NULL)
+		return 0;
+	while ((v = util_list_next(&list, &n)) != NULL)
+		if (n == len && n > 0 && strncasecmp(v, name, len) == 0)
 			return 1;
-		p += n;
-	}
 	return 0;
 }
 
@@ -109,7 +115,7 @@ clean_value(const char *s)
 }
 
 static void
-passthru_free(struct passthru *p)
+request_free(struct passthru *p)
 {
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->up != NULL)
@@ -123,7 +129,7 @@ passthru_free(struct passthru *p)
 		evbuffer_free(p->body);
 	if (p->framer != NULL)
 		framer_detach(p->framer);
-	TAILQ_REMOVE(&p->px->passthrus, p, entry);
+	TAILQ_REMOVE(&p->set->list, p, entry);
 	reply_request_done(p->px);
 	memset(p, 0, sizeof(*p));
 	free(p);
@@ -161,7 +167,7 @@ client_gone(void *arg)
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	p->watch = NULL;
 	log_line(p, p->head_sent ? (int)p->status : 499);
-	passthru_free(p);
+	request_free(p);
 }
 
 /* upstream: the next piece of the request body. */
@@ -244,6 +250,7 @@ up_head(long status, void *arg)
 	struct passthru *p = arg;
 	struct evkeyvalq *out;
 	struct evkeyval *h, *next;
+	struct framer *f;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	p->status = status;
@@ -261,7 +268,8 @@ up_head(long status, void *arg)
 	 * ends with the connection (evhttp would claim a length of 0 on a
 	 * kept-alive one).
 	 */
-	if (p->req->major == 1 && p->req->minor == 0 && !p->has_length) {
+	if ((f = reply_framer(p->req)) != NULL && framer_http10(f) &&
+	    !p->has_length) {
 		evhttp_remove_header(evhttp_request_get_input_headers(p->req),
 		    "Connection");
 		evhttp_add_header(out, "Connection", "close");
@@ -392,7 +400,7 @@ up_done(const struct upstream_result *res, void *arg)
 			    res->reason);
 			reply_error(p->px, req, 502, why, &ri);
 		}
-		passthru_free(p);
+		request_free(p);
 		return;
 	}
 	if (res->error != UPSTREAM_OK) {
@@ -400,7 +408,7 @@ up_done(const struct upstream_result *res, void *arg)
 		log_warn("passthru: upstream answer cut short: %s", res->reason);
 		log_line(p, (int)p->status);
 		evcon = evhttp_request_get_connection(req);
-		passthru_free(p);
+		request_free(p);
 		if (evcon != NULL)
 			evhttp_connection_free(evcon);
 		else
@@ -412,7 +420,7 @@ up_done(const struct upstream_result *res, void *arg)
 	log_line(p, (int)p->status);
 	reply_track(p->px, req);
 	evhttp_send_reply_end(req);
-	passthru_free(p);
+	request_free(p);
 }
 
 static const struct upstream_stream_cb stream_cb = {
@@ -501,9 +509,35 @@ has_dot_segment(const char *uri)
 	return 0;
 }
 
-void
-passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
+struct passthru_set *
+passthru_new(struct proxy *px)
 {
+	struct passthru_set *set;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	if ((set = calloc(1, sizeof(*set))) == NULL)
+		return NULL;
+	set->magic = PASSTHRU_SET_MAGIC;
+	set->px = px;
+	TAILQ_INIT(&set->list);
+	return set;
+}
+
+void
+passthru_free(struct passthru_set *set)
+{
+	if (set == NULL)
+		return;
+	CHECK_OBJ(set, PASSTHRU_SET_MAGIC);
+	memset(set, 0, sizeof(*set));
+	free(set);
+}
+
+void
+passthru_handle(struct passthru_set *set, struct evhttp_request *req,
+    int64_t started)
+{
+	struct proxy *px;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *target = evhttp_request_get_uri(req);
 	const char *path = evhttp_uri_get_path(uri), *method, *why;
@@ -517,7 +551,8 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	size_t ulen;
 	int oom = 0;
 
-	CHECK_OBJ(px, PROXY_MAGIC);
+	CHECK_OBJ(set, PASSTHRU_SET_MAGIC);
+	px = set->px;
 	memset(&ri, 0, sizeof(ri));
 	ri.started = started;
 	if (framer != NULL)
@@ -545,9 +580,10 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	}
 	p->magic = PASSTHRU_MAGIC;
 	p->px = px;
+	p->set = set;
 	p->req = req;
 	p->started = started;
-	TAILQ_INSERT_TAIL(&px->passthrus, p, entry);
+	TAILQ_INSERT_TAIL(&set->list, p, entry);
 	reply_request_started(px);
 	if (forward_headers(p, evhttp_request_get_input_headers(req), &headers,
 	    &why) != 0) {
@@ -555,7 +591,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 		ri.token = p->fp[0] ? p->fp : NULL;
 		reply_error(px, req, why ? 400 : 503,
 		    why ? why : "Out of memory", &ri);
-		passthru_free(p);
+		request_free(p);
 		return;
 	}
 	ri.token = p->fp[0] ? p->fp : NULL;
@@ -583,7 +619,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 		upstream_headers_free(headers);
 		free(url);
 		reply_error(px, req, 503, "Out of memory", &ri);
-		passthru_free(p);
+		request_free(p);
 		return;
 	}
 	snprintf(url, ulen, "%s%s", px->cfg->upstream, target);
@@ -593,7 +629,7 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 	if (p->up == NULL) {
 		reply_error(px, req, 503, "Cannot start the upstream request",
 		    &ri);
-		passthru_free(p);
+		request_free(p);
 		return;
 	}
 	if (framer != NULL) {
@@ -604,13 +640,13 @@ passthru_handle(struct proxy *px, struct evhttp_request *req, int64_t started)
 }
 
 void
-passthru_shutdown(struct proxy *px)
+passthru_shutdown(struct passthru_set *set)
 {
 	struct passthru *p, *next;
 	struct reply_info ri;
 
-	CHECK_OBJ(px, PROXY_MAGIC);
-	for (p = TAILQ_FIRST(&px->passthrus); p != NULL; p = next) {
+	CHECK_OBJ(set, PASSTHRU_SET_MAGIC);
+	for (p = TAILQ_FIRST(&set->list); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
 		if (p->head_sent || evhttp_request_get_connection(p->req) == NULL)
 			continue;
@@ -620,7 +656,7 @@ passthru_shutdown(struct proxy *px)
 		ri.token = p->fp[0] ? p->fp : NULL;
 		evhttp_add_header(evhttp_request_get_output_headers(p->req),
 		    "Connection", "close");
-		reply_error(px, p->req, 503, "Shutting down", &ri);
-		passthru_free(p);
+		reply_error(set->px, p->req, 503, "Shutting down", &ri);
+		request_free(p);
 	}
 }

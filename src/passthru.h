@@ -12,20 +12,28 @@
 #include <stdint.h>
 
 struct evhttp_request;
+struct passthru_set;
 struct proxy;
 
+/* The set of requests being forwarded through px; NULL on failure. */
+struct passthru_set *passthru_new(struct proxy *);
+
+/* Frees the set, after its requests went with their connections. */
+void	passthru_free(struct passthru_set *);
+
 /*
- * Forwards req (whose path starts with "/v1/") through px; started is
- * util_mono_ms() at arrival.  Answered now or later, exactly once.
+ * Forwards req (whose path starts with "/v1/"); started is util_mono_ms()
+ * at arrival.  Answered now or later, exactly once.
  */
-void	passthru_handle(struct proxy *, struct evhttp_request *, int64_t started);
+void	passthru_handle(struct passthru_set *, struct evhttp_request *,
+	    int64_t started);
 
 /*
  * Shutting down: answers 503 to every pass-through request whose answer
  * has not started, and stops their upstream calls.  Requests already
  * streaming are cut when their connections go.
  */
-void	passthru_shutdown(struct proxy *);
+void	passthru_shutdown(struct passthru_set *);
 
 /* Whether the header name is hop-by-hop (never forwarded either way). */
 int	passthru_hop_by_hop(const char *name, size_t len);

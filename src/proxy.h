@@ -6,7 +6,6 @@
 #define PROXY_H
 
 #include <stdint.h>
-#include <sys/queue.h>
 
 #include "policy.h"
 
@@ -17,7 +16,7 @@ struct evhttp;
 struct jobs;
 struct media;
 struct metrics;
-struct passthru;
+struct passthru_set;
 struct record_parser;
 struct upstream;
 
@@ -31,6 +30,7 @@ struct proxy {
 	struct upstream		*up;		/* owned */
 	struct cache		*cache;		/* owned */
 	struct jobs		*jobs;		/* owned */
+	struct passthru_set	*passthrus;	/* owned */
 	struct metrics		*metrics;	/* owned */
 	struct record_parser	*parser;	/* owned */
 	struct server		*server;	/* owned: listener, limits */
@@ -40,7 +40,6 @@ struct proxy {
 	int			 draining;	/* stopping: see reply_drain() */
 	int64_t			 pending;	/* requests not yet answered */
 	int64_t			 unsent;	/* answers being written while draining */
-	TAILQ_HEAD(, passthru)	 passthrus;	/* pass-through requests in flight */
 };
 
 #endif

@@ -173,7 +173,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		    ri.started);
 		return;
 	case ROUTE_PASSTHROUGH:
-		passthru_handle(px, req, ri.started);
+		passthru_handle(px->passthrus, req, ri.started);
 		return;
 	case ROUTE_HEALTHZ:
 		if (local_method_ok(px, req, &ri))
@@ -404,7 +404,6 @@ server_run(const struct config *cfg)
 	memset(&sv, 0, sizeof(sv));
 	px.magic = PROXY_MAGIC;
 	px.cfg = cfg;
-	TAILQ_INIT(&px.passthrus);
 	px.policy.pending_interval_ms = cfg->pending_interval * 1000;
 	px.policy.negative_ttl_ms = cfg->negative_ttl * 1000;
 	px.policy.pending_mode = cfg->pending_mode;
@@ -462,6 +461,7 @@ server_run(const struct config *cfg)
 	    (px.metrics = metrics_new()) == NULL ||
 	    (px.parser = record_parser_new()) == NULL ||
 	    (px.jobs = jobs_new(&px)) == NULL ||
+	    (px.passthrus = passthru_new(&px)) == NULL ||
 	    (sv.conn_sweep = event_new(px.base, -1, EV_PERSIST, conn_sweep_cb,
 	    &sv)) == NULL ||
 	    event_add(sv.conn_sweep, &sweep_tv) != 0 ||
@@ -522,7 +522,8 @@ done:
 	media_free(px.media);		/* partial files removed, rows kept */
 	px.media = NULL;		/* nothing downloads or links from here on */
 	jobs_free(px.jobs);		/* answers what is left with 503 ... */
-	passthru_shutdown(&px);
+	if (px.passthrus != NULL)
+		passthru_shutdown(px.passthrus);
 	for (int i = 0; px.base != NULL && i < 10; i++)	/* ... and sends it */
 		event_base_loop(px.base, EVLOOP_NONBLOCK);
 	/* Pass-through requests left go with their connections ... */
@@ -530,6 +531,7 @@ done:
 		evhttp_free(px.http);	/* frees the listener too */
 	sv.bound = NULL;
 	upstream_free(px.up);		/* ... before their upstream calls. */
+	passthru_free(px.passthrus);
 	conn_sweep(&sv);
 	for (size_t i = 0; i < sv.nconns; i++)
 		bufferevent_decref(sv.conns[i]);

@@ -70,32 +70,51 @@ util_iso8601_ms(int64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%s.%03dZ", s, (int)(ms % 1000));
 }
 
+/* The decimal number in s[at..at+n), digits only; -1 otherwise. */
+static int
+digits_at(const char *s, size_t at, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = at; i < at + n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 int
 util_parse_iso8601(const char *s, int64_t *ms)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, n = 0;
-	struct tm tm;
+	/* Where each form has its separators: YYYY-MM-DD[THH:MM:SS[.mmm]Z] */
+	static const char date[] = "----------", dt[] = "----------T--:--:--Z",
+	    dtms[] = "----------T--:--:--.---Z";
+	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
 	size_t len = strlen(s);
+	const char *form;
+	struct tm tm;
 	time_t t;
 
-	if (len == 10) {
-		if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-			return -1;
-	} else if (len == 20 || len == 24) {
-		if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
-		    &sec, &n) != 6 || n != 19)
-			return -1;
-		if (len == 24 && (s[19] != '.' || sscanf(s + 20, "%3d%n", &frac,
-		    &n) != 1 || n != 3))
-			return -1;
-		if (s[len - 1] != 'Z')
-			return -1;
-	} else
+	form = len == 10 ? date : len == 20 ? dt : len == 24 ? dtms : NULL;
+	if (form == NULL || s[4] != '-' || s[7] != '-')
 		return -1;
-	for (size_t i = 0; i < len; i++)	/* no signs or spaces */
-		if (strchr("0123456789-T:.Z", s[i]) == NULL)
+	for (size_t i = 10; i < len; i++)
+		if (form[i] != '-' && s[i] != form[i])
 			return -1;
+	y = digits_at(s, 0, 4);
+	mo = digits_at(s, 5, 2);
+	d = digits_at(s, 8, 2);
+	if (len > 10) {
+		h = digits_at(s, 11, 2);
+		mi = digits_at(s, 14, 2);
+		sec = digits_at(s, 17, 2);
+	}
+	if (len == 24)
+		frac = digits_at(s, 20, 3);
+	if (h < 0 || mi < 0 || sec < 0 || frac < 0)
+		return -1;
 	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
 	    d > mdays[mo - 1] || (mo == 2 && d == 29 &&
 	    (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0))) ||
