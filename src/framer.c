@@ -25,13 +25,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "framer.h"
+#include "head.h"
 #include "util.h"
 
 #define FRAMER_MAGIC	0x46524d52u
-#define HEAD_MAX	FRAMER_HEAD_MAX
 #define BODY_HIGH	(256 * 1024)	/* body bytes kept ahead of the reader */
 #define UNDER_HIGH	65536		/* socket bytes read ahead */
 #define LINE_MAX_LEN	1024		/* chunk-size and trailer lines */
@@ -62,8 +61,7 @@ struct framer {
 	enum framer_body	 cur;
 	int			 status;	/* FRAMER_REFUSED: the answer */
 	const char		*msg;		/* static: its error message */
-	char			 standin[17];	/* the client's method, when
-						 * evhttp has a stand-in line */
+	char			 standin[17];	/* struct head's */
 	int64_t			 length;	/* declared, or -1: chunked */
 	uint64_t		 left;		/* of the body or the chunk */
 	uint64_t		 seen;		/* body bytes so far */
@@ -119,13 +117,6 @@ kick(struct framer *f)
 		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* Case-insensitive comparison of p[0..len) with the string s. */
-static int
-token_eq(const char *p, size_t len, const char *s)
-{
-	return strlen(s) == len && strncasecmp(p, s, len) == 0;
-}
-
 /* The current request is refused with status and msg; nothing more is read. */
 static void
 refuse(struct framer *f, int status, const char *msg)
@@ -137,147 +128,22 @@ refuse(struct framer *f, int status, const char *msg)
 }
 
 /*
- * Where the head that starts at p ends (after its empty line), or 0 when
- * no end is in p[0..n).  Lines end in LF or CRLF.
- */
-static size_t
-head_end(const char *p, size_t n)
-{
-	const char *nl = p, *end = p + n;
-
-	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL) {
-		nl++;
-		if (nl < end && *nl == '\n')
-			return (size_t)(nl + 1 - p);
-		if (nl + 1 < end && nl[0] == '\r' && nl[1] == '\n')
-			return (size_t)(nl + 2 - p);
-	}
-	return 0;
-}
-
-/* The request line, as far as it could be read. */
-struct reqline {
-	const char	*method;	/* NULL: none */
-	size_t		 mlen;
-	const char	*target;	/* NULL: none */
-	size_t		 tlen;
-	int		 http10;
-};
-
-/* What evhttp 2.1 parses; any other method it would answer itself. */
-static const char *const known_methods[] = {
-	"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH",
-	"CONNECT",
-};
-
-/* Whether evhttp's URI parser (which would answer a failure itself) takes t. */
-static int
-target_parses(const char *t, size_t len)
-{
-	struct evhttp_uri *u;
-	char *s;
-
-	/* An origin-form path not starting "//" has no authority to fail. */
-	if (len >= 1 && t[0] == '/' && (len == 1 || t[1] != '/'))
-		return 1;
-	if ((s = malloc(len + 1)) == NULL)
-		return 0;
-	memcpy(s, t, len);
-	s[len] = '\0';
-	u = evhttp_uri_parse_with_flags(s, EVHTTP_URI_NONCONFORMANT);
-	free(s);
-	if (u == NULL)
-		return 0;
-	evhttp_uri_free(u);
-	return 1;
-}
-
-/*
- * Checks a request line: method SP request-target SP HTTP-version, nothing
- * else (RFC 9112, 3).  Returns 0 when evhttp may have it as it is, else the
- * status to refuse it with, and *msg; rl says what could be read of it.
+ * Reads the head at the start of src (head_parse()).  Returns 0 when more
+ * is needed, 1 when a head went to evhttp: the request's own, minus its
+ * framing headers, or for a refused request its request line alone.
  */
 static int
-check_request_line(const char *p, size_t len, struct reqline *rl,
-    const char **msg)
+take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 {
-	const char *sp1, *sp2, *v;
-	size_t i;
+	size_t have = evbuffer_get_length(src), n;
+	const char *p;
+	struct head h;
 
-	memset(rl, 0, sizeof(*rl));
-	*msg = "Bad request";
-	if ((sp1 = memchr(p, ' ', len)) == NULL ||
-	    !util_http_token(p, (size_t)(sp1 - p)))
-		return 400;
-	rl->method = p;
-	rl->mlen = (size_t)(sp1 - p);
-	sp2 = p + len;
-	while (sp2 > sp1 && sp2[-1] != ' ')
-		sp2--;
-	if (--sp2 == sp1)
-		return 400;
-	for (i = 1; sp1 + i < sp2; i++)
-		if ((unsigned char)sp1[i] <= 0x20 || sp1[i] == 0x7f)
-			return 400;
-	rl->target = sp1 + 1;
-	rl->tlen = (size_t)(sp2 - sp1 - 1);
-	v = sp2 + 1;
-	if (p + len - v != 8 || memcmp(v, "HTTP/", 5) != 0 ||
-	    v[5] < '0' || v[5] > '9' || v[6] != '.' || v[7] < '0' || v[7] > '9')
-		return 400;
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) {
-		*msg = "HTTP version not supported";
-		return 505;
-	}
-	rl->http10 = v[7] == '0';
-	for (i = 0; i < nitems(known_methods); i++)
-		if (strlen(known_methods[i]) == rl->mlen &&
-		    memcmp(p, known_methods[i], rl->mlen) == 0)
-			break;
-	if (i == nitems(known_methods)) {
-		*msg = "Method not implemented";
-		return 501;
-	}
-	/* evhttp keeps CONNECT's connection without a length: never. */
-	if (strcmp(known_methods[i], "CONNECT") == 0) {
-		*msg = "Method not allowed";
-		return 405;
-	}
-	if (!target_parses(rl->target, rl->tlen))
-		return 400;
-	return 0;
-}
-
-/*
- * Hands evhttp the request line of a refused request, without its
- * headers: the client's own when evhttp can parse it, else a stand-in
- * (the access log then shows the client's method and no path).
- */
-static void
-pass_refused(struct framer *f, const struct reqline *rl, int line_ok,
-    struct evbuffer *dst)
-{
-	const char *version = rl->http10 ? "HTTP/1.0" : "HTTP/1.1";
-
-	if (line_ok) {
-		evbuffer_add(dst, rl->method, rl->mlen);
-		evbuffer_add(dst, " ", 1);
-		evbuffer_add(dst, rl->target, rl->tlen);
-		evbuffer_add_printf(dst, " %s\r\n\r\n", version);
-		return;
-	}
-	if (rl->method != NULL && rl->mlen < sizeof(f->standin)) {
-		memcpy(f->standin, rl->method, rl->mlen);
-		f->standin[rl->mlen] = '\0';
-	} else
-		snprintf(f->standin, sizeof(f->standin), "-");
-	evbuffer_add_printf(dst, "GET / %s\r\n\r\n", version);
-}
-
-/* A new request begins: the state of the last one goes. */
-static void
-start_request(struct framer *f)
-{
+	n = have < HEAD_MAX ? have : HEAD_MAX;
+	if ((p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n)) == NULL ||
+	    !head_parse(p, n, &h, dst))
+		return 0;
+	/* A new request begins: the state of the last one goes. */
 	f->busy = 1;
 	f->seen = 0;
 	f->dropped = 0;
@@ -285,151 +151,23 @@ start_request(struct framer *f)
 	f->failed = 0;
 	f->discard = 0;
 	f->ended = 0;
-	f->length = 0;
 	f->status = 0;
 	f->msg = NULL;
-	f->standin[0] = '\0';
+	f->http10 = h.http10;
+	f->length = h.chunked ? -1 : (int64_t)h.length;
+	memcpy(f->standin, h.standin, sizeof(f->standin));
 	evbuffer_drain(f->body, evbuffer_get_length(f->body));
-}
-
-/*
- * Reads the head at the start of src: empty lines before it, the request
- * line, header lines up to an empty one, FRAMER_HEAD_MAX bytes at most
- * counting every byte.  Returns 0 when more is needed, 1 when a head went
- * to evhttp: the request's own, minus its framing headers, or for a
- * refused request its request line alone (refuse()).
- */
-static int
-take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
-{
-	size_t have = evbuffer_get_length(src), n, skip, end, len, vlen;
-	const char *p, *line, *nl, *colon, *v, *msg;
-	struct reqline rl;
-	uint64_t cl = 0;
-	int have_cl = 0, chunked = 0, have_te = 0, expect = 0, bad = 0, status;
-
-	n = have < HEAD_MAX ? have : HEAD_MAX;
-	if ((p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n)) == NULL)
-		return 0;
-	/* Empty lines before a request line are ignored (RFC 9112, 2.2). */
-	for (skip = 0; skip < n && (p[skip] == '\n' ||
-	    (p[skip] == '\r' && skip + 1 < n && p[skip + 1] == '\n')); )
-		skip += p[skip] == '\r' ? 2 : 1;
-	end = head_end(p + skip, n - skip);
-	if (end == 0 && have < HEAD_MAX)
-		return 0;
-	start_request(f);
-	f->http10 = 0;
-	line = p + skip;
-	nl = memchr(line, '\n', n - skip);
-	if (end == 0) {
-		/* Over the limit: the line, if there is one, is for the log. */
-		len = nl != NULL ? (size_t)(nl - line) : 0;
-		if (len > 0 && line[len - 1] == '\r')
-			len--;
-		status = check_request_line(line, len, &rl, &msg);
-		pass_refused(f, &rl, nl != NULL && status == 0, dst);
-		refuse(f, 431, "Request header too large");
-		evbuffer_drain(src, have);
-		return 1;
-	}
-	end += skip;
-
-	/* The request line. */
-	len = (size_t)(nl - line);
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	if ((status = check_request_line(line, len, &rl, &msg)) != 0) {
-		pass_refused(f, &rl, status == 505, dst);
-		refuse(f, status, msg);
-		evbuffer_drain(src, end);
-		return 1;
-	}
-
-	/*
-	 * First pass over the header lines: the framing, and whether we
-	 * understand it.  What evhttp would read otherwise than we do is
-	 * refused: CR or NUL, folded lines, names that are not tokens
-	 * ("Name : v"), several lengths, a length and a coding, a coding other
-	 * than chunked, a coding in HTTP/1.0 (RFC 9112, 6.1), a body after
-	 * HEAD or TRACE.
-	 */
-	for (line = nl + 1; line < p + end; line = nl + 1) {
-		nl = memchr(line, '\n', (size_t)(p + end - line));
-		len = (size_t)(nl - line);
-		if (len > 0 && line[len - 1] == '\r')
-			len--;
-		if (len == 0)
-			break;
-		if (memchr(line, '\0', len) != NULL ||
-		    memchr(line, '\r', len) != NULL ||
-		    (colon = memchr(line, ':', len)) == NULL ||
-		    !util_http_token(line, (size_t)(colon - line))) {
-			bad = 1;
-			break;
-		}
-		v = colon + 1;
-		vlen = len - (size_t)(v - line);
-		while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-			v++;
-			vlen--;
-		}
-		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-			vlen--;
-		if (token_eq(line, (size_t)(colon - line), "Content-Length")) {
-			if (have_cl++ || vlen == 0 || vlen > 18)
-				bad = 1;
-			cl = 0;
-			for (size_t i = 0; i < vlen && !bad; i++) {
-				if (v[i] < '0' || v[i] > '9')
-					bad = 1;
-				cl = cl * 10 + (uint64_t)(v[i] - '0');
-			}
-		} else if (token_eq(line, (size_t)(colon - line),
-		    "Transfer-Encoding")) {
-			if (have_te++ || !token_eq(v, vlen, "chunked"))
-				bad = 1;
-			chunked = 1;
-		} else if (token_eq(line, (size_t)(colon - line), "Expect"))
-			expect = token_eq(v, vlen, "100-continue");
-	}
-	if ((have_cl && have_te) || (have_te && rl.http10))
-		bad = 1;
-	/* evhttp and curl read no body after HEAD or TRACE: none may come. */
-	if ((chunked || cl > 0) && ((rl.mlen == 4 &&
-	    memcmp(rl.method, "HEAD", 4) == 0) || (rl.mlen == 5 &&
-	    memcmp(rl.method, "TRACE", 5) == 0)))
-		bad = 1;
-	if (bad) {
-		pass_refused(f, &rl, 1, dst);
-		refuse(f, 400, "Bad header");
-		evbuffer_drain(src, end);
-		return 1;
-	}
-
-	f->http10 = rl.http10;
-	/* Second pass: the head without its framing headers, to evhttp. */
-	for (line = p + skip; line < p + end; line = nl + 1) {
-		nl = memchr(line, '\n', (size_t)(p + end - line));
-		len = (size_t)(nl - line);
-		if ((colon = memchr(line, ':', len)) != NULL &&
-		    (token_eq(line, (size_t)(colon - line), "Content-Length") ||
-		    token_eq(line, (size_t)(colon - line), "Transfer-Encoding") ||
-		    token_eq(line, (size_t)(colon - line), "Expect")))
-			continue;
-		evbuffer_add(dst, line, len + 1);
-	}
-	evbuffer_drain(src, end);
-
-	f->length = chunked ? -1 : (int64_t)cl;
-	if (!chunked && cl > f->max_body)
+	evbuffer_drain(src, h.len);
+	if (h.status != 0)
+		refuse(f, h.status, h.msg);
+	else if (!h.chunked && h.length > f->max_body)
 		refuse(f, 413, TOO_LARGE);
-	else if (chunked || cl > 0) {
+	else if (h.chunked || h.length > 0) {
 		f->cur = FRAMER_STREAM;
-		f->state = chunked ? F_CHUNK_SIZE : F_LENGTH;
-		f->left = cl;
+		f->state = h.chunked ? F_CHUNK_SIZE : F_LENGTH;
+		f->left = h.length;
 		/* evhttp is idle, its output empty: this goes first. */
-		if (expect && !rl.http10)
+		if (h.expect && !h.http10)
 			(void)send(bufferevent_getfd(f->filter),
 			    "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
 	} else {

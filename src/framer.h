@@ -10,7 +10,7 @@
  *
  * It is the one authority on what a request is: every head, whatever its
  * size or shape, is read by its rules, never by evhttp's.  A head it does
- * not fully accept (over FRAMER_HEAD_MAX, a malformed request line, an
+ * not fully accept (over HEAD_MAX of head.h, a malformed request line, an
  * unknown method or HTTP version, folded lines, several or conflicting
  * lengths, a transfer coding other than chunked) is refused: evhttp gets
  * its request line alone, to be answered with framer_refusal()'s status,
@@ -21,10 +21,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* A request head (request line, header lines, the empty line, every line
- * end counted) is at most this many bytes; a longer one is answered 431. */
-#define FRAMER_HEAD_MAX	16384
 
 struct bufferevent;
 struct event_base;

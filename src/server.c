@@ -27,6 +27,7 @@
 #include "cache.h"
 #include "config.h"
 #include "framer.h"
+#include "head.h"
 #include "jobs.h"
 #include "log.h"
 #include "media.h"
@@ -425,11 +426,11 @@ server_run(const struct config *cfg)
 	}
 	/*
 	 * The framer decides what a request is: evhttp gets heads it accepted,
-	 * of FRAMER_HEAD_MAX bytes at most, without their framing headers.
+	 * of HEAD_MAX bytes at most, without their framing headers.
 	 * evhttp's own limits sit above, so that they can never be the ones
 	 * that decide.
 	 */
-	evhttp_set_max_headers_size(px.http, 2 * FRAMER_HEAD_MAX);
+	evhttp_set_max_headers_size(px.http, 2 * HEAD_MAX);
 	evhttp_set_max_body_size(px.http, 0);
 	evhttp_set_timeout(px.http, IDLE_TIMEOUT_S);
 	evhttp_set_allowed_methods(px.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "framer.h"
+#include "head.h"
 
 #define MAX_BODY	1000
 
@@ -361,7 +362,7 @@ make_head(size_t total, const char *eol, size_t line_len)
 /*
  * The head limit counts every byte, line ends too, whether lines end in
  * CRLF or LF and whether there are many short lines or one long one: a
- * head of FRAMER_HEAD_MAX bytes is taken, one byte more is refused with
+ * head of HEAD_MAX bytes is taken, one byte more is refused with
  * 431 and nothing after it is read.
  */
 START_TEST(test_head_limit)
@@ -370,13 +371,13 @@ START_TEST(test_head_limit)
 		{ "\r\n", 11 }, { "\n", 10 }, { "\r\n", 20000 }, { "\n", 20000 },
 	};
 	const char *eol = v[_i / 2].eol;
-	size_t total = FRAMER_HEAD_MAX + (size_t)(_i % 2);
+	size_t total = HEAD_MAX + (size_t)(_i % 2);
 	char *h = make_head(total, eol, v[_i / 2].line);
 	char want[32];
 
 	feed(h, total);
 	free(h);
-	if (total == FRAMER_HEAD_MAX) {
+	if (total == HEAD_MAX) {
 		ck_assert_int_eq(refusal(), 0);
 		ck_assert_int_eq(framer_current(fr), FRAMER_NONE);
 		ck_assert_uint_gt(evbuffer_get_length(heads), total / 2);
@@ -400,19 +401,19 @@ END_TEST
  */
 START_TEST(test_head_limit_edges)
 {
-	char *h = make_head(FRAMER_HEAD_MAX - 2, "\r\n", 100);
-	char *big = malloc(FRAMER_HEAD_MAX + 10);
+	char *h = make_head(HEAD_MAX - 2, "\r\n", 100);
+	char *big = malloc(HEAD_MAX + 10);
 
 	ck_assert_ptr_nonnull(big);
 	FEED("\r\n\r\n");
-	feed(h, FRAMER_HEAD_MAX - 2);
+	feed(h, HEAD_MAX - 2);
 	ck_assert_int_eq(refusal(), 431);
 	HEADS("GET /a HTTP/1.1\r\n\r\n");
 	teardown();
 	setup();
 	memcpy(big, "GET /", 5);
-	memset(big + 5, 'a', FRAMER_HEAD_MAX + 5);
-	feed(big, FRAMER_HEAD_MAX + 10);	/* no line end at all */
+	memset(big + 5, 'a', HEAD_MAX + 5);
+	feed(big, HEAD_MAX + 10);	/* no line end at all */
 	ck_assert_int_eq(refusal(), 431);
 	ck_assert_str_eq(framer_standin_method(fr), "-");
 	HEADS("GET / HTTP/1.1\r\n\r\n");
