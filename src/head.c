@@ -48,6 +48,7 @@ struct reqline {
 	const char	*target;	/* NULL: none */
 	size_t		 tlen;
 	int		 http10;
+	int		 passable;	/* evhttp parses method and target */
 };
 
 /* What evhttp 2.1 parses; any other method it would answer itself. */
@@ -89,6 +90,7 @@ check_request_line(const char *p, size_t len, struct reqline *rl,
 {
 	const char *sp1, *sp2, *v;
 	size_t i;
+	int known, connect, supported;
 
 	memset(rl, 0, sizeof(*rl));
 	*msg = "Bad request";
@@ -111,41 +113,43 @@ check_request_line(const char *p, size_t len, struct reqline *rl,
 	if (p + len - v != 8 || memcmp(v, "HTTP/", 5) != 0 ||
 	    v[5] < '0' || v[5] > '9' || v[6] != '.' || v[7] < '0' || v[7] > '9')
 		return 400;
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) {
-		*msg = "HTTP version not supported";
-		return 505;
-	}
-	rl->http10 = v[7] == '0';
+	supported = v[5] == '1' && (v[7] == '0' || v[7] == '1');
+	rl->http10 = supported && v[7] == '0';
 	for (i = 0; i < nitems(known_methods); i++)
 		if (strlen(known_methods[i]) == rl->mlen &&
 		    memcmp(p, known_methods[i], rl->mlen) == 0)
 			break;
-	if (i == nitems(known_methods)) {
+	known = i < nitems(known_methods);
+	/* evhttp keeps CONNECT's connection without a length: never. */
+	connect = known && strcmp(known_methods[i], "CONNECT") == 0;
+	rl->passable = known && !connect && target_parses(rl->target, rl->tlen);
+	if (!supported) {
+		*msg = "HTTP version not supported";
+		return 505;
+	}
+	if (!known) {
 		*msg = "Method not implemented";
 		return 501;
 	}
-	/* evhttp keeps CONNECT's connection without a length: never. */
-	if (strcmp(known_methods[i], "CONNECT") == 0) {
+	if (connect) {
 		*msg = "Method not allowed";
 		return 405;
 	}
-	if (!target_parses(rl->target, rl->tlen))
-		return 400;
-	return 0;
+	return rl->passable ? 0 : 400;
 }
 
 /*
  * Hands evhttp the request line of a refused request, without its
- * headers: the client's own when evhttp can parse it, else a stand-in
- * (the access log then shows the client's method and no path).
+ * headers: the client's own (version as 1.0 or 1.1) when evhttp can parse
+ * it, else a stand-in (the access log then shows the client's method and
+ * no path).
  */
 static void
-pass_refused(struct head *h, const struct reqline *rl, int line_ok,
-    struct evbuffer *dst)
+pass_refused(struct head *h, const struct reqline *rl, struct evbuffer *dst)
 {
 	const char *version = rl->http10 ? "HTTP/1.0" : "HTTP/1.1";
 
-	if (line_ok) {
+	if (rl->passable) {
 		evbuffer_add(dst, rl->method, rl->mlen);
 		evbuffer_add(dst, " ", 1);
 		evbuffer_add(dst, rl->target, rl->tlen);
@@ -163,11 +167,11 @@ pass_refused(struct head *h, const struct reqline *rl, int line_ok,
 /* Refuses the head: status and msg, and its request line to evhttp. */
 static int
 refuse(struct head *h, int status, const char *msg, const struct reqline *rl,
-    int line_ok, struct evbuffer *out)
+    struct evbuffer *out)
 {
 	h->status = status;
 	h->msg = msg;
-	pass_refused(h, rl, line_ok, out);
+	pass_refused(h, rl, out);
 	return 1;
 }
 
@@ -195,9 +199,8 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 		len = nl != NULL ? (size_t)(nl - line) : 0;
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
-		status = check_request_line(line, len, &rl, &msg);
-		return refuse(h, 431, "Request header too large", &rl,
-		    nl != NULL && status == 0, out);
+		(void)check_request_line(line, len, &rl, &msg);
+		return refuse(h, 431, "Request header too large", &rl, out);
 	}
 	h->len = end += skip;
 
@@ -206,7 +209,7 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	if ((status = check_request_line(line, len, &rl, &msg)) != 0)
-		return refuse(h, status, msg, &rl, status == 505, out);
+		return refuse(h, status, msg, &rl, out);
 	h->http10 = rl.http10;
 
 	/*
@@ -266,7 +269,7 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 	if (bad) {
 		h->chunked = 0;
 		h->length = 0;
-		return refuse(h, 400, "Bad header", &rl, 1, out);
+		return refuse(h, 400, "Bad header", &rl, out);
 	}
 
 	/* Second pass: the head without its framing headers, to evhttp. */

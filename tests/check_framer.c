@@ -467,6 +467,10 @@ static const struct {
 	{ "GET /a HTTP/0.9", 505, "GET /a HTTP/1.1\r\n\r\n", NULL },
 	{ "GET /a HTTP/1.2", 505, "GET /a HTTP/1.1\r\n\r\n", NULL },
 	{ "GET /a HTTP/2.0", 505, "GET /a HTTP/1.1\r\n\r\n", NULL },
+	/* Refused for its version, and evhttp could not parse the rest. */
+	{ "BREW /a HTTP/2.0", 505, "GET / HTTP/1.1\r\n\r\n", "BREW" },
+	{ "CONNECT a:1 HTTP/0.9", 505, "GET / HTTP/1.1\r\n\r\n", "CONNECT" },
+	{ "GET //x:abc/ HTTP/2.0", 505, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a HTTP/1.10", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a HTTP/1.1 ", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a http/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
