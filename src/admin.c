@@ -474,11 +474,7 @@ import_media(struct cache *c, const char *jobid, json_t *list, int64_t now)
 static void
 progress(const char *what, uint64_t n, int done)
 {
-	static int tty = -1;
-
-	if (tty < 0)
-		tty = isatty(STDERR_FILENO);
-	if (done || tty || n % (PROGRESS_EVERY * 10) == 0)
+	if (done || log_is_tty() || n % (PROGRESS_EVERY * 10) == 0)
 		log_progress(done, "%s %llu", what, (unsigned long long)n);
 }
 
