@@ -4,6 +4,7 @@
  * Every value goes through one setter, so both accept the same things and
  * report errors the same way.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -25,60 +26,44 @@ enum opt_id {
 	OPT_PUBLIC_URL,
 };
 
+/*
+ * One option.  Its default (as the command line would give it) and a
+ * number's range are written here and nowhere else: config_defaults()
+ * applies the defaults through the setter the command line uses.
+ */
 struct opt_def {
 	enum opt_id	 id;
 	const char	*name;		/* long name, also the config file key */
 	char		 shortname;	/* 0: none */
 	const char	*arg;		/* NULL: a flag */
+	uint64_t	 min, max;	/* a number's range */
+	const char	*dflt;		/* NULL: none (empty) */
 	const char	*help;
-	const char	*dflt;
 };
 
 static const struct opt_def opts[] = {
-	{ OPT_CONFIG, "config", 'c', "FILE", "read key = value settings from FILE", NULL },
-	{ OPT_LISTEN, "listen", 'l', "HOST:PORT", "address to serve on ([::1]:8080 for IPv6)", "127.0.0.1:8080" },
-	{ OPT_UPSTREAM, "upstream", 'u', "URL", "upstream API base URL (http or https)", "https://api.useapi.net" },
-	{ OPT_DB, "db", 'd', "PATH", "SQLite cache file", "lumaproxy.db" },
-	{ OPT_PENDING_INTERVAL, "pending-interval", 0, "SECONDS", "fetch an unfinished job at most this often per token", "5" },
-	{ OPT_PENDING_MODE, "pending-mode", 0, "serve|reject", "within the interval: serve the last snapshot, or 429", "serve" },
-	{ OPT_NEGATIVE_TTL, "negative-ttl", 0, "SECONDS", "repeat upstream's 400/403/404 for this long", "30" },
-	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, "SECONDS", "give up on upstream after this long (pass-through: this long idle)", "30" },
-	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, "BYTES", "largest upstream answer accepted", "1048576" },
-	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, "BYTES", "largest request body passed through (413 beyond)", "67108864" },
-	{ OPT_MAX_CONNECTIONS, "max-connections", 0, "N", "client connections served at once", "4096" },
-	{ OPT_OFFLINE, "offline", 0, NULL, "never call upstream; answer from the cache only", "off" },
-	{ OPT_LOG_LEVEL, "log-level", 0, "LEVEL", "debug, info, warn or error", "info" },
-	{ OPT_LOG_FORMAT, "log-format", 0, "FORMAT", "text or json", "text" },
-	{ OPT_MEDIA_DIR, "media-dir", 0, "DIR", "mirror the media of completed jobs into DIR (off when not given)", NULL },
-	{ OPT_MEDIA_CONCURRENCY, "media-concurrency", 0, "N", "media downloads at once", "2" },
-	{ OPT_MAX_MEDIA_BYTES, "max-media-bytes", 0, "BYTES", "largest media file mirrored", "2147483648" },
-	{ OPT_REWRITE_MEDIA_URLS, "rewrite-media-urls", 0, NULL, "job answers link to mirrored media here (implied by --offline with --media-dir)", "off" },
-	{ OPT_PUBLIC_URL, "public-url", 0, "URL", "base URL of rewritten media links (http:// and the listen address when not given)", NULL },
-	{ OPT_HELP, "help", 'h', NULL, "show this help and exit", NULL },
-	{ OPT_VERSION, "version", 'V', NULL, "show the version and exit", NULL },
+	{ OPT_CONFIG, "config", 'c', "FILE", 0, 0, NULL, "read key = value settings from FILE" },
+	{ OPT_LISTEN, "listen", 'l', "HOST:PORT", 0, 0, "127.0.0.1:8080", "address to serve on ([::1]:8080 for IPv6)" },
+	{ OPT_UPSTREAM, "upstream", 'u', "URL", 0, 0, "https://api.useapi.net", "upstream API base URL (http or https)" },
+	{ OPT_DB, "db", 'd', "PATH", 0, 0, "lumaproxy.db", "SQLite cache file" },
+	{ OPT_PENDING_INTERVAL, "pending-interval", 0, "SECONDS", 0, 86400, "5", "fetch an unfinished job at most this often per token" },
+	{ OPT_PENDING_MODE, "pending-mode", 0, "serve|reject", 0, 0, "serve", "within the interval: serve the last snapshot, or 429" },
+	{ OPT_NEGATIVE_TTL, "negative-ttl", 0, "SECONDS", 0, 86400 * 365, "30", "repeat upstream's 400/403/404 for this long" },
+	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, "SECONDS", 1, 3600, "30", "give up on upstream after this long (pass-through: this long idle)" },
+	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, "BYTES", 1024, 1024ULL << 20, "1048576", "largest upstream answer accepted" },
+	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, "BYTES", 0, 1ULL << 40, "67108864", "largest request body passed through (413 beyond)" },
+	{ OPT_MAX_CONNECTIONS, "max-connections", 0, "N", 1, 1000000, "4096", "client connections served at once" },
+	{ OPT_OFFLINE, "offline", 0, NULL, 0, 0, "off", "never call upstream; answer from the cache only" },
+	{ OPT_LOG_LEVEL, "log-level", 0, "LEVEL", 0, 0, "info", "debug, info, warn or error" },
+	{ OPT_LOG_FORMAT, "log-format", 0, "FORMAT", 0, 0, "text", "text or json" },
+	{ OPT_MEDIA_DIR, "media-dir", 0, "DIR", 0, 0, NULL, "mirror the media of completed jobs into DIR (off when not given)" },
+	{ OPT_MEDIA_CONCURRENCY, "media-concurrency", 0, "N", 1, 64, "2", "media downloads at once" },
+	{ OPT_MAX_MEDIA_BYTES, "max-media-bytes", 0, "BYTES", 1, 1ULL << 44, "2147483648", "largest media file mirrored" },
+	{ OPT_REWRITE_MEDIA_URLS, "rewrite-media-urls", 0, NULL, 0, 0, "off", "job answers link to mirrored media here (implied by --offline with --media-dir)" },
+	{ OPT_PUBLIC_URL, "public-url", 0, "URL", 0, 0, NULL, "base URL of rewritten media links (http:// and the listen address when not given)" },
+	{ OPT_HELP, "help", 'h', NULL, 0, 0, NULL, "show this help and exit" },
+	{ OPT_VERSION, "version", 'V', NULL, 0, 0, NULL, "show the version and exit" },
 };
-
-void
-config_defaults(struct config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
-	cfg->listen_port = 8080;
-	snprintf(cfg->upstream, sizeof(cfg->upstream), "https://api.useapi.net");
-	snprintf(cfg->db, sizeof(cfg->db), "lumaproxy.db");
-	cfg->pending_interval = 5;
-	cfg->pending_mode = PENDING_SERVE;
-	cfg->negative_ttl = 30;
-	cfg->upstream_timeout = 30;
-	cfg->max_upstream_body = 1048576;
-	cfg->max_request_body = 67108864;
-	cfg->max_connections = 4096;
-	cfg->offline = 0;
-	cfg->log_level = LOG_INFO;
-	cfg->log_format = LOG_TEXT;
-	cfg->media_concurrency = 2;
-	cfg->max_media_bytes = 2147483648ULL;
-}
 
 /* "HOST:PORT" or "[V6]:PORT" into cfg. */
 static int
@@ -160,6 +145,18 @@ done:
 	return rc;
 }
 
+/* A non-empty path that fits dst. */
+static int
+set_path(char *dst, size_t dstlen, const char *v, const char **err)
+{
+	if (*v == '\0' || strlen(v) >= dstlen) {
+		*err = "bad path";
+		return -1;
+	}
+	snprintf(dst, dstlen, "%s", v);
+	return 0;
+}
+
 static int
 set_bool(int *out, const char *v, const char **err)
 {
@@ -198,13 +195,21 @@ set_choice(int *out, const char *v, const char *const *names, size_t n,
 	return -1;
 }
 
+/* A number within o's range. */
 static int
-set_int64(int64_t *out, const char *v, uint64_t min, uint64_t max,
+set_uint64(uint64_t *out, const char *v, const struct opt_def *o,
+    const char **err)
+{
+	return parse_uint(v, o->min, o->max, out, err);
+}
+
+static int
+set_int64(int64_t *out, const char *v, const struct opt_def *o,
     const char **err)
 {
 	uint64_t n;
 
-	if (parse_uint(v, min, max, &n, err) != 0)
+	if (parse_uint(v, o->min, o->max, &n, err) != 0)
 		return -1;
 	*out = (int64_t)n;
 	return 0;
@@ -212,14 +217,15 @@ set_int64(int64_t *out, const char *v, uint64_t min, uint64_t max,
 
 /* Applies one option's value to cfg (flags get "true"/"false"). */
 static int
-config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
+config_set(struct config *cfg, const struct opt_def *o, const char *v,
+    const char **err)
 {
 	static const char *const modes[] = { "serve", "reject" };
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
 	static const char *const formats[] = { "text", "json" };
 	int choice, rc;
 
-	switch (id) {
+	switch (o->id) {
 	case OPT_LISTEN:
 		return set_listen(cfg, v, err);
 	case OPT_UPSTREAM:
@@ -227,38 +233,27 @@ config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
 	case OPT_PUBLIC_URL:
 		return set_url(cfg->public_url, sizeof(cfg->public_url), v, err);
 	case OPT_MEDIA_DIR:
-		if (*v == '\0' || strlen(v) >= sizeof(cfg->media_dir)) {
-			*err = "bad path";
-			return -1;
-		}
-		snprintf(cfg->media_dir, sizeof(cfg->media_dir), "%s", v);
-		return 0;
+		return set_path(cfg->media_dir, sizeof(cfg->media_dir), v, err);
 	case OPT_MEDIA_CONCURRENCY:
-		return set_int64(&cfg->media_concurrency, v, 1, 64, err);
+		return set_int64(&cfg->media_concurrency, v, o, err);
 	case OPT_MAX_MEDIA_BYTES:
-		return parse_uint(v, 1, 1ULL << 44, &cfg->max_media_bytes, err);
+		return set_uint64(&cfg->max_media_bytes, v, o, err);
 	case OPT_REWRITE_MEDIA_URLS:
 		return set_bool(&cfg->rewrite_media_urls, v, err);
 	case OPT_DB:
-		if (*v == '\0' || strlen(v) >= sizeof(cfg->db)) {
-			*err = "bad path";
-			return -1;
-		}
-		snprintf(cfg->db, sizeof(cfg->db), "%s", v);
-		return 0;
+		return set_path(cfg->db, sizeof(cfg->db), v, err);
 	case OPT_PENDING_INTERVAL:
-		return set_int64(&cfg->pending_interval, v, 0, 86400, err);
+		return set_int64(&cfg->pending_interval, v, o, err);
 	case OPT_NEGATIVE_TTL:
-		return set_int64(&cfg->negative_ttl, v, 0, 86400 * 365, err);
+		return set_int64(&cfg->negative_ttl, v, o, err);
 	case OPT_UPSTREAM_TIMEOUT:
-		return set_int64(&cfg->upstream_timeout, v, 1, 3600, err);
+		return set_int64(&cfg->upstream_timeout, v, o, err);
 	case OPT_MAX_UPSTREAM_BODY:
-		return parse_uint(v, 1024, 1024ULL << 20, &cfg->max_upstream_body,
-		    err);
+		return set_uint64(&cfg->max_upstream_body, v, o, err);
 	case OPT_MAX_REQUEST_BODY:
-		return parse_uint(v, 0, 1ULL << 40, &cfg->max_request_body, err);
+		return set_uint64(&cfg->max_request_body, v, o, err);
 	case OPT_MAX_CONNECTIONS:
-		return parse_uint(v, 1, 1000000, &cfg->max_connections, err);
+		return set_uint64(&cfg->max_connections, v, o, err);
 	case OPT_OFFLINE:
 		return set_bool(&cfg->offline, v, err);
 	case OPT_PENDING_MODE:
@@ -282,6 +277,22 @@ config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
 		break;
 	}
 	return 0;
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	const char *err;
+	size_t i;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < nitems(opts); i++)
+		if (opts[i].dflt != NULL) {
+			rc = config_set(cfg, &opts[i], opts[i].dflt, &err);
+			assert(rc == 0);
+			(void)rc;
+		}
 }
 
 static const struct opt_def *
@@ -361,7 +372,7 @@ walk_args(struct config *cfg, int argc, char *const *argv, const char **cfile,
 			result = CONFIG_VERSION;
 		else if (o->id == OPT_CONFIG)
 			*cfile = v;
-		if (cfg != NULL && config_set(cfg, o->id, v ? v : "true", &why) != 0) {
+		if (cfg != NULL && config_set(cfg, o, v ? v : "true", &why) != 0) {
 			snprintf(err, errlen, "option --%s: '%s': %s", o->name, v, why);
 			return CONFIG_ERROR;
 		}
@@ -443,7 +454,7 @@ config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 			    lineno, key);
 			goto done;
 		}
-		if (config_set(cfg, o->id, val, &why) != 0) {
+		if (config_set(cfg, o, val, &why) != 0) {
 			snprintf(err, errlen, "%s:%u: %s: '%s': %s", path, lineno,
 			    key, val, why);
 			goto done;
