@@ -25,7 +25,7 @@ parse_list(struct config *cfg, char *err, size_t errlen, char *const *argv)
 	err[0] = '\0';
 	/* Whatever cfg held before, parsing starts from the defaults. */
 	memset(cfg, 0xa5, sizeof(*cfg));
-	return config_parse(cfg, argc, argv, err, errlen);
+	return config_parse(cfg, CONFIG_SERVE, argc, argv, err, errlen);
 }
 
 #define PARSE(cfg, err, ...) \
@@ -65,7 +65,8 @@ START_TEST(test_defaults)
 	assert_defaults(&cfg);
 
 	memset(&cfg, 0xa5, sizeof(cfg));
-	ck_assert_int_eq(config_parse(&cfg, 0, NULL, err, sizeof(err)),
+	ck_assert_int_eq(config_parse(&cfg, CONFIG_SERVE, 0, NULL, err,
+	    sizeof(err)),
 	    CONFIG_OK);
 	assert_defaults(&cfg);
 }
@@ -581,7 +582,7 @@ usage_text(void)
 	FILE *f = open_memstream(&buf, &len);
 
 	ck_assert_ptr_nonnull(f);
-	config_usage(f);
+	config_usage(f, CONFIG_SERVE);
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_ptr_nonnull(buf);
 	return buf;
