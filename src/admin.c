@@ -1,11 +1,11 @@
 /*
- * export, import, stats, purge and mirror.  They open the cache as the
- * server does (refusing foreign or newer files, migrating), wait for a
- * running server's locks rather than failing, and never print a token:
- * grants are token_ids, the SHA-256 of tokens.
+ * export, import, stats, purge and mirror, once config.c has read and
+ * checked their command lines.  They open the cache as the server does
+ * (refusing foreign or newer files, migrating), wait for a running
+ * server's locks rather than failing, and never print a token: grants are
+ * token_ids, the SHA-256 of tokens.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,196 +29,8 @@
 
 #define BUSY_TIMEOUT_MS		10000
 #define IMPORT_LINE_MAX		(64u << 20)
-#define GRANTS_MAX		10000
+#define GRANTS_MAX		10000	/* on one import line */
 #define PROGRESS_EVERY		1000
-
-static const char *const usage_text =
-    "usage: lumaproxy export [--db PATH] [--status S] [--since DATE] [--media]\n"
-    "       lumaproxy import [--db PATH] [--grant TOKEN]... [--grant-file FILE]\n"
-    "       lumaproxy stats  [--db PATH] [--json]\n"
-    "       lumaproxy purge  [--db PATH] (JOBID... | --older-than DAYS [--status S])\n"
-    "       lumaproxy mirror [--db PATH] --media-dir DIR [--media-concurrency N]\n"
-    "                        [--max-media-bytes BYTES] [--upstream-timeout SECONDS]\n";
-
-enum { O_DB = 'd', O_HELP = 'h', O_STATUS = 256, O_SINCE, O_GRANT,
-    O_GRANT_FILE, O_JSON, O_OLDER, O_MEDIA, O_MEDIA_DIR, O_CONCURRENCY,
-    O_MAX_BYTES, O_TIMEOUT };
-#define ALLOW(o)	(1u << ((o) - O_STATUS))
-
-static const struct option long_opts[] = {
-	{ "db", required_argument, NULL, O_DB },
-	{ "help", no_argument, NULL, O_HELP },
-	{ "status", required_argument, NULL, O_STATUS },
-	{ "since", required_argument, NULL, O_SINCE },
-	{ "grant", required_argument, NULL, O_GRANT },
-	{ "grant-file", required_argument, NULL, O_GRANT_FILE },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "older-than", required_argument, NULL, O_OLDER },
-	{ "media", no_argument, NULL, O_MEDIA },
-	{ "media-dir", required_argument, NULL, O_MEDIA_DIR },
-	{ "media-concurrency", required_argument, NULL, O_CONCURRENCY },
-	{ "max-media-bytes", required_argument, NULL, O_MAX_BYTES },
-	{ "upstream-timeout", required_argument, NULL, O_TIMEOUT },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* The options of one command, as parsed. */
-struct admin_opts {
-	const char	*db;
-	const char	*status;
-	int64_t		 since;		/* ms, -1: none */
-	int64_t		 older_days;	/* -1: none */
-	int		 json;
-	int		 media;		/* export --media */
-	const char	*media_dir;
-	uint64_t	 concurrency;
-	uint64_t	 max_bytes;
-	uint64_t	 timeout_s;
-	char		(*grants)[TOKEN_ID_LEN + 1];	/* owned */
-	size_t		 ngrants;
-};
-
-static int
-bad_usage(const char *cmd, const char *what)
-{
-	fprintf(stderr, "lumaproxy %s: %s\n%s", cmd, what, usage_text);
-	return 2;
-}
-
-/* Adds the token_id of a raw token; -1 when there are too many. */
-static int
-add_grant(struct admin_opts *o, const char *tok, size_t len)
-{
-	void *p;
-
-	if (o->ngrants >= GRANTS_MAX ||
-	    (p = realloc(o->grants, (o->ngrants + 1) * sizeof(*o->grants))) == NULL)
-		return -1;
-	o->grants = p;
-	auth_token_id(tok, len, o->grants[o->ngrants++]);
-	return 0;
-}
-
-/* One token per line; blank lines and # comments are skipped. */
-static int
-read_grant_file(struct admin_opts *o, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0;
-
-	if (f == NULL) {
-		perror(path);
-		return -1;
-	}
-	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
-		    line[n - 1] == ' ' || line[n - 1] == '\t'))
-			line[--n] = '\0';
-		if (n == 0 || line[0] == '#')
-			continue;
-		rc = add_grant(o, line, (size_t)n);
-	}
-	if (line != NULL)
-		explicit_bzero(line, cap);
-	free(line);
-	fclose(f);
-	return rc;
-}
-
-/*
- * Parses argv (argv[0] is the command) for --db, --help and the options in
- * allowed (ALLOW() bits).  Returns the index of the first operand, or -1
- * after printing why.
- */
-static int
-parse(const char *cmd, int argc, char **argv, unsigned allowed,
-    struct admin_opts *o)
-{
-	struct config dflt;
-	const char *err;
-	uint64_t days;
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	o->db = "lumaproxy.db";
-	o->since = -1;
-	o->older_days = -1;
-	/* The mirror command's defaults are the server's. */
-	config_defaults(&dflt);
-	o->concurrency = (uint64_t)dflt.media_concurrency;
-	o->max_bytes = dflt.max_media_bytes;
-	o->timeout_s = (uint64_t)dflt.upstream_timeout;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+d:h", long_opts, NULL)) != -1) {
-		if (c >= O_STATUS && !(allowed & ALLOW(c)))
-			c = '?';
-		switch (c) {
-		case O_DB:
-			o->db = optarg;
-			break;
-		case O_HELP:
-			fputs(usage_text, stdout);
-			exit(0);
-		case O_STATUS:
-			o->status = optarg;
-			break;
-		case O_SINCE:
-			if (util_parse_iso8601(optarg, &o->since) != 0) {
-				fprintf(stderr, "lumaproxy %s: --since: not an ISO 8601"
-				    " date or UTC date-time: %s\n", cmd, optarg);
-				return -1;
-			}
-			break;
-		case O_GRANT:
-			if (add_grant(o, optarg, strlen(optarg)) != 0)
-				return -1;
-			break;
-		case O_GRANT_FILE:
-			if (read_grant_file(o, optarg) != 0)
-				return -1;
-			break;
-		case O_JSON:
-			o->json = 1;
-			break;
-		case O_OLDER:
-			if (parse_uint(optarg, 0, 365 * 1000, &days, &err) != 0) {
-				fprintf(stderr, "lumaproxy %s: --older-than: %s\n",
-				    cmd, err);
-				return -1;
-			}
-			o->older_days = (int64_t)days;
-			break;
-		case O_MEDIA:
-			o->media = 1;
-			break;
-		case O_MEDIA_DIR:
-			o->media_dir = optarg;
-			break;
-		case O_CONCURRENCY:
-		case O_MAX_BYTES:
-		case O_TIMEOUT:
-			if (parse_uint(optarg, 1, c == O_CONCURRENCY ? 64 :
-			    c == O_TIMEOUT ? 3600 : 1ULL << 44,
-			    c == O_CONCURRENCY ? &o->concurrency :
-			    c == O_TIMEOUT ? &o->timeout_s : &o->max_bytes,
-			    &err) != 0) {
-				fprintf(stderr, "lumaproxy %s: %s: %s\n", cmd,
-				    argv[optind - 1], err);
-				return -1;
-			}
-			break;
-		default:
-			fprintf(stderr, "lumaproxy %s: unknown or misplaced option"
-			    " '%s'\n%s", cmd, argv[optind - 1], usage_text);
-			return -1;
-		}
-	}
-	return optind;
-}
 
 static struct cache *
 open_cache(const char *cmd, const char *path)
@@ -311,31 +123,25 @@ export_row(const struct cache_row *row, void *arg)
 }
 
 int
-admin_export(int argc, char **argv)
+admin_export(const struct config *cfg)
 {
-	struct admin_opts o;
 	struct export_acc acc;
 	struct cache *c;
-	int first, rc;
+	int rc;
 
-	if ((first = parse("export", argc, argv,
-	    ALLOW(O_STATUS) | ALLOW(O_SINCE) | ALLOW(O_MEDIA), &o)) < 0)
-		return 2;
-	if (first < argc)
-		return bad_usage("export", "takes no operands");
-	if ((c = open_cache("export", o.db)) == NULL)
+	if ((c = open_cache("export", cfg->db)) == NULL)
 		return 1;
 	memset(&acc, 0, sizeof(acc));
 	acc.c = c;
-	acc.media = o.media;
-	rc = cache_export(c, o.status, o.since, export_row, &acc);
+	acc.media = cfg->export_media;
+	rc = cache_export(c, cfg->status, cfg->since, export_row, &acc);
 	cache_close(c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		perror("lumaproxy export: stdout");
 		return 1;
 	}
 	if (rc != 0)
-		fprintf(stderr, "lumaproxy export: reading %s failed\n", o.db);
+		fprintf(stderr, "lumaproxy export: reading %s failed\n", cfg->db);
 	return rc != 0 || acc.failed ? 1 : 0;
 }
 
@@ -474,18 +280,13 @@ import_media(struct cache *c, const char *jobid, json_t *list, int64_t now)
 static void
 progress(const char *what, uint64_t n, int done)
 {
-	static int tty = -1;
-
-	if (tty < 0)
-		tty = isatty(STDERR_FILENO);
-	if (done || tty || n % (PROGRESS_EVERY * 10) == 0)
+	if (done || log_is_tty() || n % (PROGRESS_EVERY * 10) == 0)
 		log_progress(done, "%s %llu", what, (unsigned long long)n);
 }
 
 int
-admin_import(int argc, char **argv)
+admin_import(const struct config *cfg)
 {
-	struct admin_opts o;
 	struct record_parser *rp = NULL;
 	struct cache *c = NULL;
 	struct cache_row row;
@@ -496,27 +297,22 @@ admin_import(int argc, char **argv)
 	uint64_t lineno = 0, jobs = 0;
 	int64_t now = util_now_ms();
 	json_t *keep;
-	int first, rc = 1, in_tx = 0;
+	int rc = 1, in_tx = 0;
 
-	if ((first = parse("import", argc, argv,
-	    ALLOW(O_GRANT) | ALLOW(O_GRANT_FILE), &o)) < 0)
-		return 2;
-	if (first < argc)
-		return bad_usage("import", "takes no operands (lines come on stdin)");
 	if ((grants = calloc(GRANTS_MAX, sizeof(*grants))) == NULL ||
-	    (extra = calloc(o.ngrants + 1, sizeof(*extra))) == NULL ||
+	    (extra = calloc(cfg->ngrants + 1, sizeof(*extra))) == NULL ||
 	    (rp = record_parser_new()) == NULL) {
 		fprintf(stderr, "lumaproxy import: out of memory\n");
 		goto done;
 	}
-	for (size_t i = 0; i < o.ngrants; i++)
-		extra[i] = o.grants[i];
-	if ((c = open_cache("import", o.db)) == NULL)
+	for (size_t i = 0; i < cfg->ngrants; i++)
+		extra[i] = cfg->grants[i];
+	if ((c = open_cache("import", cfg->db)) == NULL)
 		goto done;
 	/* One transaction: a bad line leaves the database as it was. */
 	if (cache_begin(c) != 0) {
 		fprintf(stderr, "lumaproxy import: %s: cannot start a transaction"
-		    " (database busy?)\n", o.db);
+		    " (database busy?)\n", cfg->db);
 		goto done;
 	}
 	in_tx = 1;
@@ -538,7 +334,7 @@ admin_import(int argc, char **argv)
 			json_decref(keep);
 			goto done;
 		}
-		if (cache_import_job(c, &row, etag, extra, o.ngrants) != 0 ||
+		if (cache_import_job(c, &row, etag, extra, cfg->ngrants) != 0 ||
 		    import_media(c, row.jobid, json_object_get(keep, "media"),
 		    now) != 0) {
 			fprintf(stderr, "lumaproxy import: line %llu: cannot store"
@@ -563,7 +359,7 @@ admin_import(int argc, char **argv)
 	if (jobs >= PROGRESS_EVERY)
 		progress("import: lines read", jobs, 1);
 	fprintf(stderr, "lumaproxy import: %llu jobs read into %s\n",
-	    (unsigned long long)jobs, o.db);
+	    (unsigned long long)jobs, cfg->db);
 	rc = 0;
 done:
 	if (in_tx)
@@ -573,7 +369,6 @@ done:
 	free(line);
 	free(grants);
 	free(extra);
-	free(o.grants);
 	return rc;
 }
 
@@ -597,22 +392,17 @@ stats_row(const char *type, const char *status, int64_t count, void *arg)
 }
 
 int
-admin_stats(int argc, char **argv)
+admin_stats(const struct config *cfg)
 {
-	struct admin_opts o;
 	struct stats_acc a;
 	struct cache *c;
 	json_t *out, *j;
 	int64_t mirrored = 0, pending = 0, failed = 0;
 	size_t i;
 	char *s;
-	int first, rc;
+	int rc;
 
-	if ((first = parse("stats", argc, argv, ALLOW(O_JSON), &o)) < 0)
-		return 2;
-	if (first < argc)
-		return bad_usage("stats", "takes no operands");
-	if ((c = open_cache("stats", o.db)) == NULL)
+	if ((c = open_cache("stats", cfg->db)) == NULL)
 		return 1;
 	a.jobs = json_array();
 	a.total = 0;
@@ -625,11 +415,11 @@ admin_stats(int argc, char **argv)
 	    "db_bytes", (json_int_t)cache_size(c));
 	cache_close(c);
 	if (rc != 0 || out == NULL) {
-		fprintf(stderr, "lumaproxy stats: reading %s failed\n", o.db);
+		fprintf(stderr, "lumaproxy stats: reading %s failed\n", cfg->db);
 		json_decref(out);
 		return 1;
 	}
-	if (o.json) {
+	if (cfg->json) {
 		s = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		puts(s ? s : "{}");
 		free(s);
@@ -646,7 +436,7 @@ admin_stats(int argc, char **argv)
 		printf("%-23s %10lld\n%-23s %10lld\n%-23s %10lld\n",
 		    "mirrored", (long long)mirrored, "pending", (long long)pending,
 		    "failed", (long long)failed);
-		printf("\ndatabase %s: %.1f MB\n", o.db,
+		printf("\ndatabase %s: %.1f MB\n", cfg->db,
 		    (double)json_integer_value(json_object_get(out, "db_bytes")) /
 		    1e6);
 	}
@@ -698,39 +488,25 @@ purge_one(const char *jobid, const char *status, void *arg)
 }
 
 int
-admin_purge(int argc, char **argv)
+admin_purge(const struct config *cfg)
 {
-	struct admin_opts o;
 	struct purge_acc a;
-	int first, rc = 0;
+	int rc = 0;
 	int64_t now = util_now_ms();
 
-	if ((first = parse("purge", argc, argv,
-	    ALLOW(O_OLDER) | ALLOW(O_STATUS), &o)) < 0)
-		return 2;
-	if ((first < argc) == (o.older_days >= 0))
-		return bad_usage("purge", "give either jobids or --older-than DAYS");
-	if (o.status != NULL && o.older_days < 0)
-		return bad_usage("purge", "--status goes with --older-than");
-	for (int i = first; i < argc; i++)
-		if (!jobid_valid(argv[i])) {
-			fprintf(stderr, "lumaproxy purge: invalid jobid '%s'\n",
-			    argv[i]);
-			return 2;
-		}
 	memset(&a, 0, sizeof(a));
-	if ((a.c = open_cache("purge", o.db)) == NULL)
+	if ((a.c = open_cache("purge", cfg->db)) == NULL)
 		return 1;
 	if (cache_begin(a.c) != 0) {
-		fprintf(stderr, "lumaproxy purge: %s: database busy\n", o.db);
+		fprintf(stderr, "lumaproxy purge: %s: database busy\n", cfg->db);
 		cache_close(a.c);
 		return 1;
 	}
-	if (o.older_days >= 0)
-		rc = cache_list_older(a.c, now - o.older_days * 86400000, o.status,
-		    purge_one, &a);
-	for (int i = first; rc == 0 && i < argc; i++)
-		rc = purge_one(argv[i], NULL, &a);
+	if (cfg->older_than >= 0)
+		rc = cache_list_older(a.c, now - cfg->older_than * 86400000,
+		    cfg->status, purge_one, &a);
+	for (int i = 0; rc == 0 && i < cfg->noperands; i++)
+		rc = purge_one(cfg->operands[i], NULL, &a);
 	if (rc == 0)
 		rc = cache_media_gc(a.c, purge_file, &a);
 	if (rc != 0 || cache_commit(a.c) != 0) {
@@ -819,9 +595,8 @@ mirror_done(const char *url, const char *reason, int already, void *arg)
 }
 
 int
-admin_mirror(int argc, char **argv)
+admin_mirror(const struct config *cfg)
 {
-	struct admin_opts o;
 	struct mirror_acc a;
 	struct upstream_options uo;
 	struct media_options mo;
@@ -831,17 +606,9 @@ admin_mirror(int argc, char **argv)
 	struct upstream *up = NULL;
 	struct media *m = NULL;
 	char err[1024];
-	int first, rc = 1;
+	int rc = 1;
 
-	if ((first = parse("mirror", argc, argv, ALLOW(O_MEDIA_DIR) |
-	    ALLOW(O_CONCURRENCY) | ALLOW(O_MAX_BYTES) | ALLOW(O_TIMEOUT),
-	    &o)) < 0)
-		return 2;
-	if (first < argc)
-		return bad_usage("mirror", "takes no operands");
-	if (o.media_dir == NULL)
-		return bad_usage("mirror", "--media-dir DIR is required");
-	if (media_check_dir(o.media_dir, err, sizeof(err)) != 0) {
+	if (media_check_dir(cfg->media_dir, err, sizeof(err)) != 0) {
 		fprintf(stderr, "lumaproxy mirror: %s\n", err);
 		return 1;
 	}
@@ -851,13 +618,13 @@ admin_mirror(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	a.tty = isatty(STDERR_FILENO);
 	memset(&uo, 0, sizeof(uo));
-	uo.timeout_ms = (long)o.timeout_s * 1000;
+	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
 	uo.max_body = 1;	/* unused: downloads are streamed */
 	memset(&mo, 0, sizeof(mo));
-	mo.dir = o.media_dir;
-	mo.concurrency = (int)o.concurrency;
-	mo.max_bytes = o.max_bytes;
-	if ((c = open_cache("mirror", o.db)) == NULL)
+	mo.dir = cfg->media_dir;
+	mo.concurrency = (int)cfg->media_concurrency;
+	mo.max_bytes = cfg->max_media_bytes;
+	if ((c = open_cache("mirror", cfg->db)) == NULL)
 		goto done;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (base = event_base_new()) == NULL ||
@@ -877,7 +644,7 @@ admin_mirror(int argc, char **argv)
 		goto done;
 	}
 	if ((a.total = media_mirror(m, mirror_done, &a)) < 0) {
-		fprintf(stderr, "lumaproxy mirror: reading %s failed\n", o.db);
+		fprintf(stderr, "lumaproxy mirror: reading %s failed\n", cfg->db);
 		goto done;
 	}
 	if ((int64_t)(a.ok + a.already + a.failed) < a.total)
@@ -900,6 +667,5 @@ done:
 		event_base_free(base);
 	cache_close(c);
 	curl_global_cleanup();
-	free(o.grants);
 	return rc;
 }

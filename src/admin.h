@@ -1,16 +1,18 @@
 /*
  * The commands that work on a cache file rather than serve it: export,
- * import, stats, purge (SPEC 5 and 8) and mirror (SPEC 9).  Each parses its own options and
- * returns the process's exit status: 0, 1 when the work failed, 2 for a
- * bad command line.
+ * import, stats, purge (SPEC 5 and 8) and mirror (SPEC 9).  Each takes the
+ * settings config_parse() read from its command line, read-only, and
+ * returns the process's exit status: 0, or 1 when the work failed.
  */
 #ifndef ADMIN_H
 #define ADMIN_H
 
-int	admin_export(int argc, char **argv);
-int	admin_import(int argc, char **argv);
-int	admin_stats(int argc, char **argv);
-int	admin_purge(int argc, char **argv);
-int	admin_mirror(int argc, char **argv);
+struct config;
+
+int	admin_export(const struct config *);
+int	admin_import(const struct config *);
+int	admin_stats(const struct config *);
+int	admin_purge(const struct config *);
+int	admin_mirror(const struct config *);
 
 #endif

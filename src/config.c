@@ -1,18 +1,27 @@
 /*
- * The serve option table and its two readers: the command line (--name
- * value, --name=value, -x value) and the config file (name = value lines).
- * Every value goes through one setter, so both accept the same things and
- * report errors the same way.
+ * The one option table of every command and its readers.  A row says which
+ * commands take the option, its argument, its default and a number's range,
+ * each written only there.  Serve reads --name value, --name=value and -x
+ * value, then a -c file of name = value lines; the commands on a cache file
+ * read their lines with getopt_long() as they always have (unique prefixes,
+ * -dPATH, "--", options before operands).  Every value goes through one
+ * setter, so all of them accept the same things.  The --help texts are
+ * printed from the same rows.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
+#include "auth.h"
 #include "config.h"
+#include "jobid.h"
 #include "util.h"
 
 enum opt_id {
@@ -22,62 +31,122 @@ enum opt_id {
 	OPT_MAX_CONNECTIONS,
 	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_MEDIA_DIR,
 	OPT_MEDIA_CONCURRENCY, OPT_MAX_MEDIA_BYTES, OPT_REWRITE_MEDIA_URLS,
-	OPT_PUBLIC_URL,
+	OPT_PUBLIC_URL, OPT_STATUS, OPT_SINCE, OPT_MEDIA, OPT_GRANT,
+	OPT_GRANT_FILE, OPT_JSON, OPT_OLDER_THAN,
 };
 
+/* A row's cmds: the commands that take the option. */
+#define CMD_SERVE	(1u << CONFIG_SERVE)
+#define CMD_EXPORT	(1u << CONFIG_EXPORT)
+#define CMD_IMPORT	(1u << CONFIG_IMPORT)
+#define CMD_STATS	(1u << CONFIG_STATS)
+#define CMD_PURGE	(1u << CONFIG_PURGE)
+#define CMD_MIRROR	(1u << CONFIG_MIRROR)
+#define CMD_FILES	(CMD_EXPORT | CMD_IMPORT | CMD_STATS | CMD_PURGE | CMD_MIRROR)
+#define CMD_ALL		(CMD_SERVE | CMD_FILES)
+
+/*
+ * One option.  Its default (as the command line would give it) and a
+ * number's range are written here and nowhere else: config_defaults()
+ * applies the defaults through the setter the command line uses, and every
+ * command that takes the option gets them.
+ */
 struct opt_def {
 	enum opt_id	 id;
 	const char	*name;		/* long name, also the config file key */
 	char		 shortname;	/* 0: none */
+	unsigned	 cmds;		/* CMD_* */
 	const char	*arg;		/* NULL: a flag */
-	const char	*help;
-	const char	*dflt;
+	uint64_t	 min, max;	/* a number's range */
+	const char	*dflt;		/* NULL: none (empty) */
+	const char	*help;		/* serve's --help; NULL: not serve's */
 };
 
 static const struct opt_def opts[] = {
-	{ OPT_CONFIG, "config", 'c', "FILE", "read key = value settings from FILE", NULL },
-	{ OPT_LISTEN, "listen", 'l', "HOST:PORT", "address to serve on ([::1]:8080 for IPv6)", "127.0.0.1:8080" },
-	{ OPT_UPSTREAM, "upstream", 'u', "URL", "upstream API base URL (http or https)", "https://api.useapi.net" },
-	{ OPT_DB, "db", 'd', "PATH", "SQLite cache file", "lumaproxy.db" },
-	{ OPT_PENDING_INTERVAL, "pending-interval", 0, "SECONDS", "fetch an unfinished job at most this often per token", "5" },
-	{ OPT_PENDING_MODE, "pending-mode", 0, "serve|reject", "within the interval: serve the last snapshot, or 429", "serve" },
-	{ OPT_NEGATIVE_TTL, "negative-ttl", 0, "SECONDS", "repeat upstream's 400/403/404 for this long", "30" },
-	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, "SECONDS", "give up on upstream after this long (pass-through: this long idle)", "30" },
-	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, "BYTES", "largest upstream answer accepted", "1048576" },
-	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, "BYTES", "largest request body passed through (413 beyond)", "67108864" },
-	{ OPT_MAX_CONNECTIONS, "max-connections", 0, "N", "client connections served at once", "4096" },
-	{ OPT_OFFLINE, "offline", 0, NULL, "never call upstream; answer from the cache only", "off" },
-	{ OPT_LOG_LEVEL, "log-level", 0, "LEVEL", "debug, info, warn or error", "info" },
-	{ OPT_LOG_FORMAT, "log-format", 0, "FORMAT", "text or json", "text" },
-	{ OPT_MEDIA_DIR, "media-dir", 0, "DIR", "mirror the media of completed jobs into DIR (off when not given)", NULL },
-	{ OPT_MEDIA_CONCURRENCY, "media-concurrency", 0, "N", "media downloads at once", "2" },
-	{ OPT_MAX_MEDIA_BYTES, "max-media-bytes", 0, "BYTES", "largest media file mirrored", "2147483648" },
-	{ OPT_REWRITE_MEDIA_URLS, "rewrite-media-urls", 0, NULL, "job answers link to mirrored media here (implied by --offline with --media-dir)", "off" },
-	{ OPT_PUBLIC_URL, "public-url", 0, "URL", "base URL of rewritten media links (http:// and the listen address when not given)", NULL },
-	{ OPT_HELP, "help", 'h', NULL, "show this help and exit", NULL },
-	{ OPT_VERSION, "version", 'V', NULL, "show the version and exit", NULL },
+	{ OPT_CONFIG, "config", 'c', CMD_SERVE, "FILE", 0, 0, NULL, "read key = value settings from FILE" },
+	{ OPT_LISTEN, "listen", 'l', CMD_SERVE, "HOST:PORT", 0, 0, "127.0.0.1:8080", "address to serve on ([::1]:8080 for IPv6)" },
+	{ OPT_UPSTREAM, "upstream", 'u', CMD_SERVE, "URL", 0, 0, "https://api.useapi.net", "upstream API base URL (http or https)" },
+	{ OPT_DB, "db", 'd', CMD_ALL, "PATH", 0, 0, "lumaproxy.db", "SQLite cache file" },
+	{ OPT_PENDING_INTERVAL, "pending-interval", 0, CMD_SERVE, "SECONDS", 0, 86400, "5", "fetch an unfinished job at most this often per token" },
+	{ OPT_PENDING_MODE, "pending-mode", 0, CMD_SERVE, "serve|reject", 0, 0, "serve", "within the interval: serve the last snapshot, or 429" },
+	{ OPT_NEGATIVE_TTL, "negative-ttl", 0, CMD_SERVE, "SECONDS", 0, 86400 * 365, "30", "repeat upstream's 400/403/404 for this long" },
+	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, CMD_SERVE | CMD_MIRROR, "SECONDS", 1, 3600, "30", "give up on upstream after this long (pass-through: this long idle)" },
+	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, CMD_SERVE, "BYTES", 1024, 1024ULL << 20, "1048576", "largest upstream answer accepted" },
+	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, CMD_SERVE, "BYTES", 0, 1ULL << 40, "67108864", "largest request body passed through (413 beyond)" },
+	{ OPT_MAX_CONNECTIONS, "max-connections", 0, CMD_SERVE, "N", 1, 1000000, "4096", "client connections served at once" },
+	{ OPT_OFFLINE, "offline", 0, CMD_SERVE, NULL, 0, 0, "off", "never call upstream; answer from the cache only" },
+	{ OPT_LOG_LEVEL, "log-level", 0, CMD_SERVE, "LEVEL", 0, 0, "info", "debug, info, warn or error" },
+	{ OPT_LOG_FORMAT, "log-format", 0, CMD_SERVE, "FORMAT", 0, 0, "text", "text or json" },
+	{ OPT_MEDIA_DIR, "media-dir", 0, CMD_SERVE | CMD_MIRROR, "DIR", 0, 0, NULL, "mirror the media of completed jobs into DIR (off when not given)" },
+	{ OPT_MEDIA_CONCURRENCY, "media-concurrency", 0, CMD_SERVE | CMD_MIRROR, "N", 1, 64, "2", "media downloads at once" },
+	{ OPT_MAX_MEDIA_BYTES, "max-media-bytes", 0, CMD_SERVE | CMD_MIRROR, "BYTES", 1, 1ULL << 44, "2147483648", "largest media file mirrored" },
+	{ OPT_REWRITE_MEDIA_URLS, "rewrite-media-urls", 0, CMD_SERVE, NULL, 0, 0, "off", "job answers link to mirrored media here (implied by --offline with --media-dir)" },
+	{ OPT_PUBLIC_URL, "public-url", 0, CMD_SERVE, "URL", 0, 0, NULL, "base URL of rewritten media links (http:// and the listen address when not given)" },
+	{ OPT_HELP, "help", 'h', CMD_ALL, NULL, 0, 0, NULL, "show this help and exit" },
+	{ OPT_VERSION, "version", 'V', CMD_SERVE, NULL, 0, 0, NULL, "show the version and exit" },
+	/* The commands' own (SPEC 8); their synopses below show them. */
+	{ OPT_STATUS, "status", 0, CMD_EXPORT | CMD_PURGE, "S", 0, 0, NULL, NULL },
+	{ OPT_SINCE, "since", 0, CMD_EXPORT, "DATE", 0, 0, NULL, NULL },
+	{ OPT_MEDIA, "media", 0, CMD_EXPORT, NULL, 0, 0, NULL, NULL },
+	{ OPT_GRANT, "grant", 0, CMD_IMPORT, "TOKEN", 0, 0, NULL, NULL },
+	{ OPT_GRANT_FILE, "grant-file", 0, CMD_IMPORT, "FILE", 0, 0, NULL, NULL },
+	{ OPT_JSON, "json", 0, CMD_STATS, NULL, 0, 0, NULL, NULL },
+	{ OPT_OLDER_THAN, "older-than", 0, CMD_PURGE, "DAYS", 0, 365 * 1000, NULL, NULL },
 };
 
-void
-config_defaults(struct config *cfg)
+/* The commands: names, --help lines, what they take besides options. */
+static const struct command {
+	const char	*name;
+	const char	*summary;	/* in serve's --help */
+	const char	*synopsis;	/* options without their argument */
+	const char	*no_operands;	/* why operands are refused; NULL: taken */
+} commands[] = {
+	[CONFIG_SERVE] = { "serve", NULL, NULL, NULL },
+	[CONFIG_EXPORT] = { "export",
+	    "write finished jobs as JSON Lines (--media: with their media)",
+	    "[--db] [--status] [--since] [--media]",
+	    "takes no operands" },
+	[CONFIG_IMPORT] = { "import",
+	    "read such lines into the cache",
+	    "[--db] [--grant]... [--grant-file]",
+	    "takes no operands (lines come on stdin)" },
+	[CONFIG_STATS] = { "stats",
+	    "jobs by type and status, media, database size",
+	    "[--db] [--json]",
+	    "takes no operands" },
+	[CONFIG_PURGE] = { "purge",
+	    "remove jobs by jobid or age, and media nothing else uses",
+	    "[--db] (JOBID... | --older-than [--status])",
+	    NULL },
+	[CONFIG_MIRROR] = { "mirror",
+	    "download the media of completed jobs, then exit",
+	    "[--db] --media-dir [--media-concurrency]\n"
+	    "[--max-media-bytes] [--upstream-timeout]",
+	    "takes no operands" },
+};
+
+/* getopt_long() values of the rows: OPT_VAL + index into opts. */
+#define OPT_VAL		256
+
+static void	say(char *, size_t, enum config_command, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+
+/* Writes "lumaproxy[ COMMAND]: " and the message into err. */
+static void
+say(char *err, size_t errlen, enum config_command cmd, const char *fmt, ...)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
-	cfg->listen_port = 8080;
-	snprintf(cfg->upstream, sizeof(cfg->upstream), "https://api.useapi.net");
-	snprintf(cfg->db, sizeof(cfg->db), "lumaproxy.db");
-	cfg->pending_interval = 5;
-	cfg->pending_mode = PENDING_SERVE;
-	cfg->negative_ttl = 30;
-	cfg->upstream_timeout = 30;
-	cfg->max_upstream_body = 1048576;
-	cfg->max_request_body = 67108864;
-	cfg->max_connections = 4096;
-	cfg->offline = 0;
-	cfg->log_level = LOG_INFO;
-	cfg->log_format = LOG_TEXT;
-	cfg->media_concurrency = 2;
-	cfg->max_media_bytes = 2147483648ULL;
+	va_list ap;
+	int n;
+
+	if (cmd == CONFIG_SERVE)
+		n = snprintf(err, errlen, "lumaproxy: ");
+	else
+		n = snprintf(err, errlen, "lumaproxy %s: ", commands[cmd].name);
+	if (n < 0 || (size_t)n >= errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
 }
 
 /* "HOST:PORT" or "[V6]:PORT" into cfg. */
@@ -160,6 +229,18 @@ done:
 	return rc;
 }
 
+/* A non-empty path that fits dst. */
+static int
+set_path(char *dst, size_t dstlen, const char *v, const char **err)
+{
+	if (*v == '\0' || strlen(v) >= dstlen) {
+		*err = "bad path";
+		return -1;
+	}
+	snprintf(dst, dstlen, "%s", v);
+	return 0;
+}
+
 static int
 set_bool(int *out, const char *v, const char **err)
 {
@@ -198,28 +279,96 @@ set_choice(int *out, const char *v, const char *const *names, size_t n,
 	return -1;
 }
 
+/* A number within o's range. */
 static int
-set_int64(int64_t *out, const char *v, uint64_t min, uint64_t max,
+set_uint64(uint64_t *out, const char *v, const struct opt_def *o,
+    const char **err)
+{
+	return parse_uint(v, o->min, o->max, out, err);
+}
+
+static int
+set_int64(int64_t *out, const char *v, const struct opt_def *o,
     const char **err)
 {
 	uint64_t n;
 
-	if (parse_uint(v, min, max, &n, err) != 0)
+	if (parse_uint(v, o->min, o->max, &n, err) != 0)
 		return -1;
 	*out = (int64_t)n;
 	return 0;
 }
 
-/* Applies one option's value to cfg (flags get "true"/"false"). */
+/* An ISO 8601 date or UTC date-time, in ms. */
 static int
-config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
+set_since(int64_t *out, const char *v, const char **err)
+{
+	if (util_parse_iso8601(v, out) != 0) {
+		*err = "not an ISO 8601 date or UTC date-time";
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds the token_id of a raw token; fails silently when there are too many. */
+static int
+add_grant(struct config *cfg, const char *tok, size_t len, const char **err)
+{
+	void *p;
+
+	*err = NULL;
+	if (cfg->ngrants >= CONFIG_GRANTS_MAX || (p = realloc(cfg->grants,
+	    (cfg->ngrants + 1) * sizeof(*cfg->grants))) == NULL)
+		return -1;
+	cfg->grants = p;
+	auth_token_id(tok, len, cfg->grants[cfg->ngrants++]);
+	return 0;
+}
+
+/* One token per line; blank lines and # comments are skipped. */
+static int
+read_grant_file(struct config *cfg, const char *path, const char **err)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
+
+	if (f == NULL) {
+		*err = strerror(errno);
+		return -1;
+	}
+	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+		    line[n - 1] == ' ' || line[n - 1] == '\t'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		rc = add_grant(cfg, line, (size_t)n, err);
+	}
+	if (line != NULL)
+		explicit_bzero(line, cap);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * Applies one option's value to cfg (flags get "true"/"false").  A string
+ * option of the commands (--status) keeps v itself.  On failure *err says
+ * why, or is NULL when there is nothing to add.
+ */
+static int
+config_set(struct config *cfg, const struct opt_def *o, const char *v,
+    const char **err)
 {
 	static const char *const modes[] = { "serve", "reject" };
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
 	static const char *const formats[] = { "text", "json" };
 	int choice, rc;
 
-	switch (id) {
+	switch (o->id) {
 	case OPT_LISTEN:
 		return set_listen(cfg, v, err);
 	case OPT_UPSTREAM:
@@ -227,38 +376,27 @@ config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
 	case OPT_PUBLIC_URL:
 		return set_url(cfg->public_url, sizeof(cfg->public_url), v, err);
 	case OPT_MEDIA_DIR:
-		if (*v == '\0' || strlen(v) >= sizeof(cfg->media_dir)) {
-			*err = "bad path";
-			return -1;
-		}
-		snprintf(cfg->media_dir, sizeof(cfg->media_dir), "%s", v);
-		return 0;
+		return set_path(cfg->media_dir, sizeof(cfg->media_dir), v, err);
 	case OPT_MEDIA_CONCURRENCY:
-		return set_int64(&cfg->media_concurrency, v, 1, 64, err);
+		return set_int64(&cfg->media_concurrency, v, o, err);
 	case OPT_MAX_MEDIA_BYTES:
-		return parse_uint(v, 1, 1ULL << 44, &cfg->max_media_bytes, err);
+		return set_uint64(&cfg->max_media_bytes, v, o, err);
 	case OPT_REWRITE_MEDIA_URLS:
 		return set_bool(&cfg->rewrite_media_urls, v, err);
 	case OPT_DB:
-		if (*v == '\0' || strlen(v) >= sizeof(cfg->db)) {
-			*err = "bad path";
-			return -1;
-		}
-		snprintf(cfg->db, sizeof(cfg->db), "%s", v);
-		return 0;
+		return set_path(cfg->db, sizeof(cfg->db), v, err);
 	case OPT_PENDING_INTERVAL:
-		return set_int64(&cfg->pending_interval, v, 0, 86400, err);
+		return set_int64(&cfg->pending_interval, v, o, err);
 	case OPT_NEGATIVE_TTL:
-		return set_int64(&cfg->negative_ttl, v, 0, 86400 * 365, err);
+		return set_int64(&cfg->negative_ttl, v, o, err);
 	case OPT_UPSTREAM_TIMEOUT:
-		return set_int64(&cfg->upstream_timeout, v, 1, 3600, err);
+		return set_int64(&cfg->upstream_timeout, v, o, err);
 	case OPT_MAX_UPSTREAM_BODY:
-		return parse_uint(v, 1024, 1024ULL << 20, &cfg->max_upstream_body,
-		    err);
+		return set_uint64(&cfg->max_upstream_body, v, o, err);
 	case OPT_MAX_REQUEST_BODY:
-		return parse_uint(v, 0, 1ULL << 40, &cfg->max_request_body, err);
+		return set_uint64(&cfg->max_request_body, v, o, err);
 	case OPT_MAX_CONNECTIONS:
-		return parse_uint(v, 1, 1000000, &cfg->max_connections, err);
+		return set_uint64(&cfg->max_connections, v, o, err);
 	case OPT_OFFLINE:
 		return set_bool(&cfg->offline, v, err);
 	case OPT_PENDING_MODE:
@@ -276,6 +414,21 @@ config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
 		if (rc == 0)
 			cfg->log_format = (enum log_format)choice;
 		return rc;
+	case OPT_STATUS:
+		cfg->status = v;
+		return 0;
+	case OPT_SINCE:
+		return set_since(&cfg->since, v, err);
+	case OPT_MEDIA:
+		return set_bool(&cfg->export_media, v, err);
+	case OPT_GRANT:
+		return add_grant(cfg, v, strlen(v), err);
+	case OPT_GRANT_FILE:
+		return read_grant_file(cfg, v, err);
+	case OPT_JSON:
+		return set_bool(&cfg->json, v, err);
+	case OPT_OLDER_THAN:
+		return set_int64(&cfg->older_than, v, o, err);
 	case OPT_CONFIG:
 	case OPT_HELP:
 	case OPT_VERSION:
@@ -284,32 +437,64 @@ config_set(struct config *cfg, enum opt_id id, const char *v, const char **err)
 	return 0;
 }
 
+void
+config_defaults(struct config *cfg)
+{
+	const char *err;
+	size_t i;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->since = -1;
+	cfg->older_than = -1;
+	for (i = 0; i < nitems(opts); i++)
+		if (opts[i].dflt != NULL) {
+			rc = config_set(cfg, &opts[i], opts[i].dflt, &err);
+			assert(rc == 0);
+			(void)rc;
+		}
+}
+
+int
+config_find_command(const char *word, enum config_command *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(commands); i++)
+		if (strcmp(word, commands[i].name) == 0) {
+			*cmd = (enum config_command)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The row called name[0..len) among those taken by the commands in cmds. */
 static const struct opt_def *
-find_long(const char *name, size_t len)
+find_long(const char *name, size_t len, unsigned cmds)
 {
 	size_t i;
 
 	for (i = 0; i < nitems(opts); i++)
-		if (strlen(opts[i].name) == len &&
+		if ((opts[i].cmds & cmds) && strlen(opts[i].name) == len &&
 		    strncmp(opts[i].name, name, len) == 0)
 			return &opts[i];
 	return NULL;
 }
 
 static const struct opt_def *
-find_short(char c)
+find_short(char c, unsigned cmds)
 {
 	size_t i;
 
 	for (i = 0; i < nitems(opts); i++)
-		if (opts[i].shortname == c)
+		if ((opts[i].cmds & cmds) && opts[i].shortname == c)
 			return &opts[i];
 	return NULL;
 }
 
 /*
- * Walks argv once.  With cfg NULL, only finds -c/-h/-V and checks the
- * shape; otherwise applies every option to cfg.
+ * Walks serve's argv once.  With cfg NULL, only finds -c/-h/-V and checks
+ * the shape; otherwise applies every option to cfg.
  */
 static enum config_result
 walk_args(struct config *cfg, int argc, char *const *argv, const char **cfile,
@@ -326,31 +511,35 @@ walk_args(struct config *cfg, int argc, char *const *argv, const char **cfile,
 		if (a[0] == '-' && a[1] == '-' && a[2] != '\0') {
 			const char *eq = strchr(a + 2, '=');
 
-			o = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+			o = find_long(a + 2, eq ? (size_t)(eq - a - 2) :
+			    strlen(a + 2), CMD_SERVE);
 			/* --flag=false lets the command line undo the file. */
 			if (o != NULL && eq != NULL) {
 				if (o->arg == NULL && (o->id == OPT_HELP ||
 				    o->id == OPT_VERSION)) {
-					snprintf(err, errlen, "option --%s takes no value",
-					    o->name);
+					say(err, errlen, CONFIG_SERVE,
+					    "option --%s takes no value", o->name);
 					return CONFIG_ERROR;
 				}
 				v = eq + 1;
 			}
 		} else if (a[0] == '-' && a[1] != '\0' && a[2] == '\0')
-			o = find_short(a[1]);
+			o = find_short(a[1], CMD_SERVE);
 		else {
-			snprintf(err, errlen, "unexpected argument '%s'", a);
+			say(err, errlen, CONFIG_SERVE, "unexpected argument '%s'",
+			    a);
 			return CONFIG_ERROR;
 		}
 		if (o == NULL) {
-			snprintf(err, errlen, "unknown option '%s' (see --help)", a);
+			say(err, errlen, CONFIG_SERVE,
+			    "unknown option '%s' (see --help)", a);
 			return CONFIG_ERROR;
 		}
 		if (o->arg != NULL && v == NULL) {
 			if (i + 1 >= argc) {
-				snprintf(err, errlen, "option --%s needs a value (%s)",
-				    o->name, o->arg);
+				say(err, errlen, CONFIG_SERVE,
+				    "option --%s needs a value (%s)", o->name,
+				    o->arg);
 				return CONFIG_ERROR;
 			}
 			v = argv[++i];
@@ -361,28 +550,173 @@ walk_args(struct config *cfg, int argc, char *const *argv, const char **cfile,
 			result = CONFIG_VERSION;
 		else if (o->id == OPT_CONFIG)
 			*cfile = v;
-		if (cfg != NULL && config_set(cfg, o->id, v ? v : "true", &why) != 0) {
-			snprintf(err, errlen, "option --%s: '%s': %s", o->name, v, why);
+		if (cfg != NULL && config_set(cfg, o, v ? v : "true", &why) != 0) {
+			say(err, errlen, CONFIG_SERVE, "option --%s: '%s': %s",
+			    o->name, v, why);
 			return CONFIG_ERROR;
 		}
 	}
 	return result;
 }
 
-enum config_result
-config_parse(struct config *cfg, int argc, char *const *argv, char *err,
+/* serve: defaults, then the -c file, then the command line. */
+static enum config_result
+parse_serve(struct config *cfg, int argc, char *const *argv, char *err,
     size_t errlen)
 {
 	const char *cfile = NULL;
 	enum config_result r;
+	char why[1024];
 
-	config_defaults(cfg);
 	r = walk_args(NULL, argc, argv, &cfile, err, errlen);
 	if (r != CONFIG_OK)
 		return r;
-	if (cfile != NULL && config_load_file(cfg, cfile, err, errlen) != 0)
+	if (cfile != NULL && config_load_file(cfg, cfile, why,
+	    sizeof(why)) != 0) {
+		say(err, errlen, CONFIG_SERVE, "%s", why);
 		return CONFIG_ERROR;
+	}
 	return walk_args(cfg, argc, argv, &cfile, err, errlen);
+}
+
+/*
+ * A bad value on a command's line, worded as these commands always have:
+ * the argument as given for the options they share with serve, the
+ * option's name for their own, the file as perror() would for --grant-file.
+ */
+static void
+bad_value(char *err, size_t errlen, enum config_command cmd,
+    const struct opt_def *o, const char *given, const char *v,
+    const char *why)
+{
+	if (why == NULL)
+		err[0] = '\0';
+	else if (o->id == OPT_GRANT_FILE)
+		snprintf(err, errlen, "%s: %s", v, why);
+	else if (o->id == OPT_SINCE)
+		say(err, errlen, cmd, "--%s: %s: %s", o->name, why, v);
+	else if (!(o->cmds & CMD_SERVE))
+		say(err, errlen, cmd, "--%s: %s", o->name, why);
+	else
+		say(err, errlen, cmd, "%s: %s", given, why);
+}
+
+/* A command's operands, and the options it cannot do without. */
+static enum config_result
+check_operands(const struct config *cfg, enum config_command cmd, char *err,
+    size_t errlen)
+{
+	int i;
+
+	if (commands[cmd].no_operands != NULL && cfg->noperands > 0) {
+		say(err, errlen, cmd, "%s", commands[cmd].no_operands);
+		return CONFIG_USAGE;
+	}
+	if (cmd == CONFIG_MIRROR && cfg->media_dir[0] == '\0') {
+		say(err, errlen, cmd, "--media-dir DIR is required");
+		return CONFIG_USAGE;
+	}
+	if (cmd != CONFIG_PURGE)
+		return CONFIG_OK;
+	if ((cfg->noperands > 0) == (cfg->older_than >= 0)) {
+		say(err, errlen, cmd, "give either jobids or --older-than DAYS");
+		return CONFIG_USAGE;
+	}
+	if (cfg->status != NULL && cfg->older_than < 0) {
+		say(err, errlen, cmd, "--status goes with --older-than");
+		return CONFIG_USAGE;
+	}
+	for (i = 0; i < cfg->noperands; i++)
+		if (!jobid_valid(cfg->operands[i])) {
+			say(err, errlen, cmd, "invalid jobid '%s'",
+			    cfg->operands[i]);
+			return CONFIG_ERROR;
+		}
+	return CONFIG_OK;
+}
+
+/*
+ * A command on a cache file.  getopt_long() knows the options of all of
+ * them, so that one cmd does not take is read with its value, then refused.
+ */
+static enum config_result
+parse_command(struct config *cfg, enum config_command cmd, int argc,
+    char *const *argv, char *err, size_t errlen)
+{
+	struct option longopts[nitems(opts) + 1];
+	char shortopts[2 * nitems(opts) + 2], **av = NULL;
+	const struct opt_def *o;
+	enum config_result r = CONFIG_ERROR;
+	const char *why;
+	size_t i, nlong = 0, nshort = 0;
+	int c;
+
+	/* '+': options end at the first operand. */
+	shortopts[nshort++] = '+';
+	for (i = 0; i < nitems(opts); i++) {
+		if (!(opts[i].cmds & CMD_FILES))
+			continue;
+		longopts[nlong].name = opts[i].name;
+		longopts[nlong].has_arg = opts[i].arg != NULL ?
+		    required_argument : no_argument;
+		longopts[nlong].flag = NULL;
+		longopts[nlong++].val = OPT_VAL + (int)i;
+		if (opts[i].shortname != 0) {
+			shortopts[nshort++] = opts[i].shortname;
+			if (opts[i].arg != NULL)
+				shortopts[nshort++] = ':';
+		}
+	}
+	memset(&longopts[nlong], 0, sizeof(longopts[nlong]));
+	shortopts[nshort] = '\0';
+	/* getopt_long() starts at argv[1]: the command's name goes first. */
+	if ((av = calloc((size_t)argc + 2, sizeof(*av))) == NULL) {
+		say(err, errlen, cmd, "out of memory");
+		goto done;
+	}
+	av[0] = (char *)commands[cmd].name;
+	if (argc > 0)
+		memcpy(av + 1, argv, (size_t)argc * sizeof(*av));
+	optind = 0;	/* start afresh */
+	opterr = 0;
+	while ((c = getopt_long(argc + 1, av, shortopts, longopts, NULL)) != -1) {
+		if (c >= OPT_VAL)
+			o = &opts[c - OPT_VAL];
+		else
+			o = c != '?' ? find_short((char)c, CMD_FILES) : NULL;
+		if (o == NULL || !(o->cmds & (1u << cmd))) {
+			say(err, errlen, cmd, "unknown or misplaced option '%s'",
+			    av[optind - 1]);
+			r = CONFIG_USAGE;
+			goto done;
+		}
+		if (o->id == OPT_HELP) {
+			r = CONFIG_HELP;
+			goto done;
+		}
+		if (config_set(cfg, o, optarg != NULL ? optarg : "true",
+		    &why) != 0) {
+			bad_value(err, errlen, cmd, o, av[optind - 1], optarg, why);
+			goto done;
+		}
+	}
+	cfg->operands = argv + optind - 1;
+	cfg->noperands = argc + 1 - optind;
+	r = check_operands(cfg, cmd, err, errlen);
+done:
+	free(av);
+	return r;
+}
+
+enum config_result
+config_parse(struct config *cfg, enum config_command cmd, int argc,
+    char *const *argv, char *err, size_t errlen)
+{
+	config_defaults(cfg);
+	err[0] = '\0';
+	if (cmd == CONFIG_SERVE)
+		return parse_serve(cfg, argc, argv, err, errlen);
+	return parse_command(cfg, cmd, argc, argv, err, errlen);
 }
 
 /* Trims spaces at both ends of s in place; returns the new start. */
@@ -436,14 +770,14 @@ config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 		*p = '\0';
 		key = trim(key);
 		val = trim(p + 1);
-		o = find_long(key, strlen(key));
+		o = find_long(key, strlen(key), CMD_SERVE);
 		if (o == NULL || o->id == OPT_CONFIG || o->id == OPT_HELP ||
 		    o->id == OPT_VERSION) {
 			snprintf(err, errlen, "%s:%u: unknown key '%s'", path,
 			    lineno, key);
 			goto done;
 		}
-		if (config_set(cfg, o->id, val, &why) != 0) {
+		if (config_set(cfg, o, val, &why) != 0) {
 			snprintf(err, errlen, "%s:%u: %s: '%s': %s", path, lineno,
 			    key, val, why);
 			goto done;
@@ -459,8 +793,9 @@ done:
 	return rc;
 }
 
-void
-config_usage(FILE *fp)
+/* serve's options with their defaults, and the other commands. */
+static void
+usage_serve(FILE *fp)
 {
 	char left[64];
 	size_t i;
@@ -481,6 +816,8 @@ config_usage(FILE *fp)
 	for (i = 0; i < nitems(opts); i++) {
 		const struct opt_def *o = &opts[i];
 
+		if (!(o->cmds & CMD_SERVE))
+			continue;
 		if (o->shortname)
 			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shortname,
 			    o->name, o->arg ? " " : "", o->arg ? o->arg : "");
@@ -497,12 +834,58 @@ config_usage(FILE *fp)
 	    "signals: SIGINT or SIGTERM stop accepting, finish requests in flight\n"
 	    "(at most 5 s), close the database and exit 0.\n"
 	    "\n"
-	    "other commands, on a cache file (lumaproxy COMMAND --help):\n"
-	    "  export   write finished jobs as JSON Lines (--media: with their media)\n"
-	    "  import   read such lines into the cache\n"
-	    "  stats    jobs by type and status, media, database size\n"
-	    "  purge    remove jobs by jobid or age, and media nothing else uses\n"
-	    "  mirror   download the media of completed jobs, then exit\n");
+	    "other commands, on a cache file (lumaproxy COMMAND --help):\n");
+	for (i = CONFIG_EXPORT; i < nitems(commands); i++)
+		fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+/*
+ * The synopses of the commands on a cache file, each option with its row's
+ * argument; a new line in a synopsis continues under its first option.
+ */
+static void
+usage_commands(FILE *fp)
+{
+	const struct opt_def *o;
+	const char *s;
+	size_t i, n;
+	int indent;
+
+	for (i = CONFIG_EXPORT; i < nitems(commands); i++) {
+		indent = fprintf(fp, "%-7slumaproxy %-6s ",
+		    i == CONFIG_EXPORT ? "usage:" : "", commands[i].name);
+		for (s = commands[i].synopsis; *s != '\0'; s += n) {
+			n = 1;
+			if (*s == '\n')
+				fprintf(fp, "\n%*s", indent, "");
+			else if (strncmp(s, "--", 2) == 0) {
+				n = 2 + strcspn(s + 2, " ])\n");
+				o = find_long(s + 2, n - 2, CMD_ALL);
+				assert(o != NULL);
+				fprintf(fp, "%.*s%s%s", (int)n, s,
+				    o->arg ? " " : "", o->arg ? o->arg : "");
+			} else
+				fputc(*s, fp);
+		}
+		fputc('\n', fp);
+	}
+}
+
+void
+config_usage(FILE *fp, enum config_command cmd)
+{
+	if (cmd == CONFIG_SERVE)
+		usage_serve(fp);
+	else
+		usage_commands(fp);
+}
+
+void
+config_free(struct config *cfg)
+{
+	free(cfg->grants);
+	cfg->grants = NULL;
+	cfg->ngrants = 0;
 }
 
 int

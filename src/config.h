@@ -1,7 +1,8 @@
 /*
- * Settings of the serve command: defaults, the option table shared by the
- * command line and the config file, parsing of both, and the --help text.
- * Once loaded, a struct config is read-only.
+ * Settings of every command: one option table that serve's command line,
+ * its config file and the other commands' command lines share, so that each
+ * default and range is written once; parsing of all three; and the --help
+ * texts.  Once loaded, a struct config is read-only.
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -9,11 +10,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "auth.h"
 #include "log.h"
 #include "policy.h"
 
 #define CONFIG_PATH_MAX		4096
 #define CONFIG_URL_MAX		1024
+#define CONFIG_GRANTS_MAX	10000	/* import --grant and --grant-file */
+
+/* The commands, named by the first argument ("serve" when none is). */
+enum config_command {
+	CONFIG_SERVE, CONFIG_EXPORT, CONFIG_IMPORT, CONFIG_STATS, CONFIG_PURGE,
+	CONFIG_MIRROR,
+};
 
 struct config {
 	char			listen_host[256];	/* without brackets */
@@ -35,6 +44,17 @@ struct config {
 	uint64_t		max_media_bytes;
 	int			rewrite_media_urls;
 	char			public_url[CONFIG_URL_MAX]; /* "": from listen */
+
+	/* The other commands' own options and operands (SPEC 8). */
+	const char		*status;	/* NULL: any; borrowed from argv */
+	int64_t			 since;		/* ms since the epoch, -1: none */
+	int64_t			 older_than;	/* days, -1: none */
+	int			 json;		/* stats --json */
+	int			 export_media;	/* export --media */
+	char			(*grants)[TOKEN_ID_LEN + 1]; /* token_ids, owned */
+	size_t			 ngrants;
+	char *const		*operands;	/* purge's jobids, borrowed */
+	int			 noperands;
 };
 
 /* Whether job answers link to the mirror (SPEC 9). */
@@ -44,24 +64,33 @@ enum config_result {
 	CONFIG_OK,
 	CONFIG_HELP,		/* -h given: print config_usage(), exit 0 */
 	CONFIG_VERSION,		/* -V given: print the version, exit 0 */
-	CONFIG_ERROR,		/* message in err */
+	CONFIG_ERROR,		/* print the line in err (if any), exit 2 */
+	CONFIG_USAGE,		/* print the line in err, then config_usage() */
 };
 
-/* Fills cfg with the defaults of SPEC 5. */
+/* The command called word ("serve", "export", ...) into *cmd; -1: none. */
+int	config_find_command(const char *word, enum config_command *cmd);
+
+/* Fills cfg with the defaults of SPEC 5, as the option table gives them. */
 void	config_defaults(struct config *);
 
 /*
- * Parses the serve options in argv[0..argc) (the command name excluded):
- * defaults, then the -c/--config file, then the command line.
+ * Parses the options and operands of cmd in argv[0..argc) (the command name
+ * excluded): defaults, then for serve the -c/--config file, then the command
+ * line.  On failure err holds the whole line to print.  Strings in cfg may
+ * point into argv; config_free() releases what cfg owns, whatever the result.
  */
-enum config_result config_parse(struct config *, int argc, char *const *argv,
-	    char *err, size_t errlen);
+enum config_result config_parse(struct config *, enum config_command cmd,
+	    int argc, char *const *argv, char *err, size_t errlen);
 
-/* Applies a config file's key = value lines on top of cfg. */
+/* Applies a config file's key = value lines (serve's options) on top of cfg. */
 int	config_load_file(struct config *, const char *path, char *err,
 	    size_t errlen);
 
-/* Prints the usage text with every option and its default. */
-void	config_usage(FILE *);
+/* Prints cmd's usage: serve's options with their defaults, or the synopses. */
+void	config_usage(FILE *, enum config_command cmd);
+
+/* Releases what config_parse() allocated in cfg. */
+void	config_free(struct config *);
 
 #endif

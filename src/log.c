@@ -42,18 +42,24 @@ status_show(void)
 	}
 }
 
+int
+log_is_tty(void)
+{
+	if (log_tty < 0)
+		log_tty = isatty(STDERR_FILENO);
+	return log_tty;
+}
+
 void
 log_progress(int done, const char *fmt, ...)
 {
 	char msg[sizeof(log_status)];
 	va_list ap;
 
-	if (log_tty < 0)
-		log_tty = isatty(STDERR_FILENO);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!log_tty) {
+	if (!log_is_tty()) {
 		log_always("%s", msg);
 		return;
 	}

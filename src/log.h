@@ -39,5 +39,7 @@ void	log_access(const struct log_access *);
  */
 void	log_progress(int done, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Whether stderr is a terminal, where progress lines are redrawn in place. */
+int	log_is_tty(void);
 
 #endif

@@ -1,9 +1,9 @@
 /*
- * lumaproxy's entry point: picks the command, parses its options and hands
- * off.  "serve" is the default; the others work on a cache file.
+ * lumaproxy's entry point: picks the command, has config.c parse its
+ * options and hands off.  "serve" is the default; the others work on a
+ * cache file.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "admin.h"
 #include "config.h"
@@ -13,42 +13,50 @@
 int
 main(int argc, char **argv)
 {
-	struct config cfg;
-	char err[1024];
-	int first = 1;
-
-	static const struct {
-		const char	*name;
-		int		(*run)(int, char **);
-	} commands[] = {
-		{ "export", admin_export }, { "import", admin_import },
-		{ "stats", admin_stats }, { "purge", admin_purge },
-		{ "mirror", admin_mirror },
+	static int (*const run[])(const struct config *) = {
+		[CONFIG_EXPORT] = admin_export, [CONFIG_IMPORT] = admin_import,
+		[CONFIG_STATS] = admin_stats, [CONFIG_PURGE] = admin_purge,
+		[CONFIG_MIRROR] = admin_mirror,
 	};
+	enum config_command cmd = CONFIG_SERVE;
+	struct config cfg;
+	char err[4096];
+	int first = 1, rc = 2;
 
-	for (size_t i = 0; argc > 1 && i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "serve") == 0)
+	if (argc > 1 && argv[1][0] != '-') {
+		if (config_find_command(argv[1], &cmd) != 0) {
+			fprintf(stderr, "lumaproxy: unknown command '%s'"
+			    " (see --help)\n", argv[1]);
+			return 2;
+		}
 		first = 2;
-	else if (argc > 1 && argv[1][0] != '-') {
-		fprintf(stderr, "lumaproxy: unknown command '%s' (see --help)\n",
-		    argv[1]);
-		return 2;
 	}
-	switch (config_parse(&cfg, argc - first, argv + first, err, sizeof(err))) {
+	switch (config_parse(&cfg, cmd, argc - first, argv + first, err,
+	    sizeof(err))) {
 	case CONFIG_HELP:
-		config_usage(stdout);
-		return 0;
+		config_usage(stdout, cmd);
+		rc = 0;
+		break;
 	case CONFIG_VERSION:
 		printf("lumaproxy %s\n", PACKAGE_VERSION);
-		return 0;
+		rc = 0;
+		break;
+	case CONFIG_USAGE:
+		fprintf(stderr, "%s\n", err);
+		config_usage(stderr, cmd);
+		break;
 	case CONFIG_ERROR:
-		fprintf(stderr, "lumaproxy: %s\n", err);
-		return 2;
+		if (err[0] != '\0')
+			fprintf(stderr, "%s\n", err);
+		break;
 	case CONFIG_OK:
+		if (cmd == CONFIG_SERVE) {
+			log_init(cfg.log_level, cfg.log_format);
+			rc = server_run(&cfg);
+		} else
+			rc = run[cmd](&cfg);
 		break;
 	}
-	log_init(cfg.log_level, cfg.log_format);
-	return server_run(&cfg);
+	config_free(&cfg);
+	return rc;
 }

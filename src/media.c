@@ -376,7 +376,7 @@ show_progress(struct media *m, int force)
 	static int tty = -1;
 
 	if (tty < 0)
-		tty = isatty(STDERR_FILENO);
+		tty = log_is_tty();
 	if (!tty || m->queue != NULL)
 		return;
 	if (!force && now - m->progress_at < PROGRESS_MS)

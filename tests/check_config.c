@@ -2,7 +2,9 @@
  * Unit tests of config.c: the defaults of SPEC 5, every serve option from
  * the command line (--name value, --name=value, short forms), rejections
  * that name the option, the -c file (FILE:LINE in errors, command line
- * beats file beats defaults), -h / -V, and the usage text.
+ * beats file beats defaults), -h / -V, and the usage text; then the other
+ * commands through the same table: the defaults they share with serve,
+ * their own options and operands, and the exact wording of their errors.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +14,9 @@
 
 #include <check.h>
 
+#include "auth.h"
 #include "config.h"
+#include "util.h"
 
 /* Parses a NULL-terminated argument list. */
 static enum config_result
@@ -25,7 +29,7 @@ parse_list(struct config *cfg, char *err, size_t errlen, char *const *argv)
 	err[0] = '\0';
 	/* Whatever cfg held before, parsing starts from the defaults. */
 	memset(cfg, 0xa5, sizeof(*cfg));
-	return config_parse(cfg, argc, argv, err, errlen);
+	return config_parse(cfg, CONFIG_SERVE, argc, argv, err, errlen);
 }
 
 #define PARSE(cfg, err, ...) \
@@ -65,7 +69,8 @@ START_TEST(test_defaults)
 	assert_defaults(&cfg);
 
 	memset(&cfg, 0xa5, sizeof(cfg));
-	ck_assert_int_eq(config_parse(&cfg, 0, NULL, err, sizeof(err)),
+	ck_assert_int_eq(config_parse(&cfg, CONFIG_SERVE, 0, NULL, err,
+	    sizeof(err)),
 	    CONFIG_OK);
 	assert_defaults(&cfg);
 }
@@ -581,7 +586,7 @@ usage_text(void)
 	FILE *f = open_memstream(&buf, &len);
 
 	ck_assert_ptr_nonnull(f);
-	config_usage(f);
+	config_usage(f, CONFIG_SERVE);
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_ptr_nonnull(buf);
 	return buf;
@@ -606,6 +611,333 @@ START_TEST(test_usage)
 	const char *w = usage_words[_i];
 
 	ck_assert_msg(strstr(text, w) != NULL, "usage does not mention '%s'", w);
+	free(text);
+}
+END_TEST
+
+/* Parses a NULL-terminated argument list of command cmd. */
+static enum config_result
+parse_cmd_list(enum config_command cmd, struct config *cfg, char *err,
+    size_t errlen, char *const *argv)
+{
+	int argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	memset(cfg, 0xa5, sizeof(*cfg));
+	return config_parse(cfg, cmd, argc, argv, err, errlen);
+}
+
+#define CMD_PARSE(cmd, cfg, err, ...) parse_cmd_list((cmd), (cfg), (err), \
+	sizeof(err), (char *const[]){ __VA_ARGS__, NULL })
+
+/* The least each command needs to be a valid command line. */
+static char *const *const minimal_args[] = {
+	[CONFIG_SERVE] = (char *const[]){ NULL },
+	[CONFIG_EXPORT] = (char *const[]){ NULL },
+	[CONFIG_IMPORT] = (char *const[]){ NULL },
+	[CONFIG_STATS] = (char *const[]){ NULL },
+	[CONFIG_PURGE] = (char *const[]){ "--older-than", "1", NULL },
+	[CONFIG_MIRROR] = (char *const[]){ "--media-dir", "m", NULL },
+};
+
+/* A default written once shows in every command that takes the option. */
+START_TEST(test_command_defaults)
+{
+	enum config_command cmd = (enum config_command)_i;
+	struct config serve, cfg;
+	char err[512];
+
+	ck_assert_int_eq(parse_cmd_list(CONFIG_SERVE, &serve, err,
+	    sizeof(err), minimal_args[CONFIG_SERVE]), CONFIG_OK);
+	ck_assert_msg(parse_cmd_list(cmd, &cfg, err, sizeof(err),
+	    minimal_args[cmd]) == CONFIG_OK, "command %d: %s", _i, err);
+	ck_assert_str_eq(cfg.db, serve.db);
+	ck_assert_str_eq(cfg.db, "lumaproxy.db");
+	/* The mirror command's defaults are the server's. */
+	ck_assert_int_eq(cfg.media_concurrency, serve.media_concurrency);
+	ck_assert_uint_eq(cfg.max_media_bytes, serve.max_media_bytes);
+	ck_assert_int_eq(cfg.upstream_timeout, serve.upstream_timeout);
+	ck_assert_int_eq(cfg.media_concurrency, 2);
+	ck_assert_uint_eq(cfg.max_media_bytes, 2147483648ULL);
+	ck_assert_int_eq(cfg.upstream_timeout, 30);
+	/* The commands' own options, when not given. */
+	ck_assert_ptr_null(cfg.status);
+	ck_assert_int_eq(cfg.since, -1);
+	ck_assert_int_eq(cfg.older_than, cmd == CONFIG_PURGE ? 1 : -1);
+	ck_assert_int_eq(cfg.json, 0);
+	ck_assert_int_eq(cfg.export_media, 0);
+	ck_assert_uint_eq(cfg.ngrants, 0);
+	ck_assert_int_eq(cfg.noperands, 0);
+	config_free(&cfg);
+	config_free(&serve);
+}
+END_TEST
+
+START_TEST(test_command_names)
+{
+	static const char *const names[] = {
+		"serve", "export", "import", "stats", "purge", "mirror",
+	};
+	enum config_command cmd;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ck_assert_int_eq(config_find_command(names[i], &cmd), 0);
+		ck_assert_int_eq(cmd, (int)i);
+	}
+	ck_assert_int_eq(config_find_command("frobnicate", &cmd), -1);
+	ck_assert_int_eq(config_find_command("", &cmd), -1);
+	ck_assert_int_eq(config_find_command("Export", &cmd), -1);
+}
+END_TEST
+
+START_TEST(test_command_options)
+{
+	struct config cfg;
+	char err[512];
+	int64_t ms;
+
+	ck_assert_int_eq(CMD_PARSE(CONFIG_EXPORT, &cfg, err, "--db", "x.db",
+	    "--status", "failed", "--since", "2020-01-02", "--media"), CONFIG_OK);
+	ck_assert_str_eq(cfg.db, "x.db");
+	ck_assert_str_eq(cfg.status, "failed");
+	ck_assert_int_eq(util_parse_iso8601("2020-01-02", &ms), 0);
+	ck_assert_int_eq(cfg.since, ms);
+	ck_assert_int_eq(cfg.export_media, 1);
+
+	ck_assert_int_eq(CMD_PARSE(CONFIG_STATS, &cfg, err, "--json", "-d",
+	    "s.db"), CONFIG_OK);
+	ck_assert_int_eq(cfg.json, 1);
+	ck_assert_str_eq(cfg.db, "s.db");
+
+	ck_assert_int_eq(CMD_PARSE(CONFIG_PURGE, &cfg, err, "--older-than=7",
+	    "--status", "completed"), CONFIG_OK);
+	ck_assert_int_eq(cfg.older_than, 7);
+	ck_assert_str_eq(cfg.status, "completed");
+	ck_assert_int_eq(cfg.noperands, 0);
+
+	ck_assert_int_eq(CMD_PARSE(CONFIG_PURGE, &cfg, err, "-dp.db", "j1",
+	    "j2"), CONFIG_OK);
+	ck_assert_str_eq(cfg.db, "p.db");
+	ck_assert_int_eq(cfg.older_than, -1);
+	ck_assert_int_eq(cfg.noperands, 2);
+	ck_assert_str_eq(cfg.operands[0], "j1");
+	ck_assert_str_eq(cfg.operands[1], "j2");
+
+	ck_assert_int_eq(CMD_PARSE(CONFIG_MIRROR, &cfg, err, "--media-dir", "m",
+	    "--media-concurrency", "4", "--max-media-bytes=1000",
+	    "--upstream-timeout", "5"), CONFIG_OK);
+	ck_assert_str_eq(cfg.media_dir, "m");
+	ck_assert_int_eq(cfg.media_concurrency, 4);
+	ck_assert_uint_eq(cfg.max_media_bytes, 1000);
+	ck_assert_int_eq(cfg.upstream_timeout, 5);
+
+	/* As getopt_long() always read them: prefixes, "--". */
+	ck_assert_int_eq(CMD_PARSE(CONFIG_EXPORT, &cfg, err, "--stat", "failed",
+	    "--d", "y.db"), CONFIG_OK);
+	ck_assert_str_eq(cfg.status, "failed");
+	ck_assert_str_eq(cfg.db, "y.db");
+	ck_assert_int_eq(CMD_PARSE(CONFIG_PURGE, &cfg, err, "--", "--j"),
+	    CONFIG_ERROR);
+	ck_assert_str_eq(err, "lumaproxy purge: invalid jobid '--j'");
+}
+END_TEST
+
+/* import --grant and --grant-file keep token_ids, never tokens. */
+START_TEST(test_command_grants)
+{
+	struct config cfg;
+	char err[512], id[TOKEN_ID_LEN + 1];
+
+	write_config("tokC\n# a comment\n\ntokD \r\n");
+	ck_assert_int_eq(CMD_PARSE(CONFIG_IMPORT, &cfg, err, "--grant", "tokA",
+	    "--grant-file", cfgpath, "--grant=tokB"), CONFIG_OK);
+	remove_config();
+	ck_assert_uint_eq(cfg.ngrants, 4);
+	auth_token_id("tokA", 4, id);
+	ck_assert_str_eq(cfg.grants[0], id);
+	auth_token_id("tokC", 4, id);
+	ck_assert_str_eq(cfg.grants[1], id);
+	auth_token_id("tokD", 4, id);
+	ck_assert_str_eq(cfg.grants[2], id);
+	auth_token_id("tokB", 4, id);
+	ck_assert_str_eq(cfg.grants[3], id);
+	config_free(&cfg);
+	ck_assert_ptr_null(cfg.grants);
+	ck_assert_uint_eq(cfg.ngrants, 0);
+}
+END_TEST
+
+START_TEST(test_command_help)
+{
+	enum config_command cmd = (enum config_command)_i;
+	struct config cfg;
+	char err[512];
+
+	ck_assert_int_eq(CMD_PARSE(cmd, &cfg, err, "--help"), CONFIG_HELP);
+	ck_assert_int_eq(CMD_PARSE(cmd, &cfg, err, "-h"), CONFIG_HELP);
+	/* The commands read in order: -h wins over a bad option after it. */
+	ck_assert_int_eq(CMD_PARSE(cmd, &cfg, err, "-h", "--bogus"),
+	    cmd == CONFIG_SERVE ? CONFIG_ERROR : CONFIG_HELP);
+	ck_assert_int_ne(CMD_PARSE(cmd, &cfg, err, "--bogus", "-h"),
+	    CONFIG_HELP);
+	ck_assert_int_eq(CMD_PARSE(cmd, &cfg, err, "-V"),
+	    cmd == CONFIG_SERVE ? CONFIG_VERSION : CONFIG_USAGE);
+}
+END_TEST
+
+struct cmd_bad_case {
+	enum config_command	 cmd;
+	const char		*args[4];
+	enum config_result	 result;
+	const char		*msg;		/* the whole line */
+};
+
+static const struct cmd_bad_case cmd_bad_cases[] = {
+	/* An option that is not the command's own, read with its value. */
+	{ CONFIG_STATS, { "--status", "x" }, CONFIG_USAGE,
+	    "lumaproxy stats: unknown or misplaced option 'x'" },
+	{ CONFIG_EXPORT, { "--json" }, CONFIG_USAGE,
+	    "lumaproxy export: unknown or misplaced option '--json'" },
+	{ CONFIG_EXPORT, { "--grant", "x" }, CONFIG_USAGE,
+	    "lumaproxy export: unknown or misplaced option 'x'" },
+	{ CONFIG_IMPORT, { "--older-than=3" }, CONFIG_USAGE,
+	    "lumaproxy import: unknown or misplaced option '--older-than=3'" },
+	{ CONFIG_PURGE, { "--media-dir", "m", "j1" }, CONFIG_USAGE,
+	    "lumaproxy purge: unknown or misplaced option 'm'" },
+	{ CONFIG_STATS, { "--media-concurrency=2" }, CONFIG_USAGE,
+	    "lumaproxy stats: unknown or misplaced option '--media-concurrency=2'" },
+	{ CONFIG_MIRROR, { "--media-dir", "m", "--since", "2020-01-01" },
+	    CONFIG_USAGE, "lumaproxy mirror: unknown or misplaced option '2020-01-01'" },
+	/* serve's own options are not the commands'. */
+	{ CONFIG_MIRROR, { "--listen", "1:2" }, CONFIG_USAGE,
+	    "lumaproxy mirror: unknown or misplaced option '--listen'" },
+	{ CONFIG_EXPORT, { "--offline" }, CONFIG_USAGE,
+	    "lumaproxy export: unknown or misplaced option '--offline'" },
+	{ CONFIG_IMPORT, { "-c", "x" }, CONFIG_USAGE,
+	    "lumaproxy import: unknown or misplaced option '-c'" },
+	{ CONFIG_EXPORT, { "--version" }, CONFIG_USAGE,
+	    "lumaproxy export: unknown or misplaced option '--version'" },
+	/* ...nor theirs serve's. */
+	{ CONFIG_SERVE, { "--status", "x" }, CONFIG_ERROR,
+	    "lumaproxy: unknown option '--status' (see --help)" },
+	{ CONFIG_SERVE, { "--grant=x" }, CONFIG_ERROR,
+	    "lumaproxy: unknown option '--grant=x' (see --help)" },
+	{ CONFIG_SERVE, { "--json" }, CONFIG_ERROR,
+	    "lumaproxy: unknown option '--json' (see --help)" },
+	/* Unknown, incomplete, ambiguous. */
+	{ CONFIG_EXPORT, { "--bogus" }, CONFIG_USAGE,
+	    "lumaproxy export: unknown or misplaced option '--bogus'" },
+	{ CONFIG_EXPORT, { "-x" }, CONFIG_USAGE,
+	    "lumaproxy export: unknown or misplaced option '-x'" },
+	{ CONFIG_EXPORT, { "--status" }, CONFIG_USAGE,
+	    "lumaproxy export: unknown or misplaced option '--status'" },
+	{ CONFIG_EXPORT, { "--med" }, CONFIG_USAGE,
+	    "lumaproxy export: unknown or misplaced option '--med'" },
+	{ CONFIG_STATS, { "--json=1" }, CONFIG_USAGE,
+	    "lumaproxy stats: unknown or misplaced option '--json=1'" },
+	/* Bad values: the range of the table, the wording of each command. */
+	{ CONFIG_EXPORT, { "--since", "yesterday" }, CONFIG_ERROR,
+	    "lumaproxy export: --since: not an ISO 8601 date or UTC date-time: yesterday" },
+	{ CONFIG_PURGE, { "--older-than", "x" }, CONFIG_ERROR,
+	    "lumaproxy purge: --older-than: not a number" },
+	{ CONFIG_PURGE, { "--older-than", "365001" }, CONFIG_ERROR,
+	    "lumaproxy purge: --older-than: too large" },
+	{ CONFIG_MIRROR, { "--media-concurrency", "65" }, CONFIG_ERROR,
+	    "lumaproxy mirror: 65: too large" },
+	{ CONFIG_MIRROR, { "--upstream-timeout=0" }, CONFIG_ERROR,
+	    "lumaproxy mirror: --upstream-timeout=0: too small" },
+	{ CONFIG_MIRROR, { "--max-media-bytes", "1x" }, CONFIG_ERROR,
+	    "lumaproxy mirror: 1x: not a number" },
+	{ CONFIG_MIRROR, { "--media-dir", "" }, CONFIG_ERROR,
+	    "lumaproxy mirror: : bad path" },
+	{ CONFIG_STATS, { "--db=" }, CONFIG_ERROR,
+	    "lumaproxy stats: --db=: bad path" },
+	{ CONFIG_IMPORT, { "--grant-file", "/nonexistent/g" }, CONFIG_ERROR,
+	    "/nonexistent/g: No such file or directory" },
+	/* Operands, and the options a command cannot do without. */
+	{ CONFIG_EXPORT, { "extra" }, CONFIG_USAGE,
+	    "lumaproxy export: takes no operands" },
+	{ CONFIG_STATS, { "--", "extra" }, CONFIG_USAGE,
+	    "lumaproxy stats: takes no operands" },
+	{ CONFIG_IMPORT, { "x" }, CONFIG_USAGE,
+	    "lumaproxy import: takes no operands (lines come on stdin)" },
+	{ CONFIG_MIRROR, { "--media-dir", "m", "x" }, CONFIG_USAGE,
+	    "lumaproxy mirror: takes no operands" },
+	{ CONFIG_MIRROR, { "-d", "x.db" }, CONFIG_USAGE,
+	    "lumaproxy mirror: --media-dir DIR is required" },
+	{ CONFIG_PURGE, { "-d", "x.db" }, CONFIG_USAGE,
+	    "lumaproxy purge: give either jobids or --older-than DAYS" },
+	{ CONFIG_PURGE, { "--older-than", "1", "j1" }, CONFIG_USAGE,
+	    "lumaproxy purge: give either jobids or --older-than DAYS" },
+	{ CONFIG_PURGE, { "--status=failed", "j1" }, CONFIG_USAGE,
+	    "lumaproxy purge: --status goes with --older-than" },
+	{ CONFIG_PURGE, { "j1", "--older-than", "1" }, CONFIG_ERROR,
+	    "lumaproxy purge: invalid jobid '--older-than'" },
+	{ CONFIG_PURGE, { "bad/id" }, CONFIG_ERROR,
+	    "lumaproxy purge: invalid jobid 'bad/id'" },
+};
+
+START_TEST(test_command_bad)
+{
+	const struct cmd_bad_case *c = &cmd_bad_cases[_i];
+	struct config cfg;
+	char err[512];
+
+	ck_assert_int_eq(parse_cmd_list(c->cmd, &cfg, err, sizeof(err),
+	    (char *const *)c->args), c->result);
+	ck_assert_str_eq(err, c->msg);
+	config_free(&cfg);
+}
+END_TEST
+
+/* Reads what config_usage() prints for cmd. */
+static char *
+usage_of(enum config_command cmd)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	config_usage(f, cmd);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(buf);
+	return buf;
+}
+
+/* Every command on a cache file prints the synopses of all of them. */
+START_TEST(test_command_usage)
+{
+	char *text = usage_of((enum config_command)_i);
+
+	ck_assert_str_eq(text,
+	    "usage: lumaproxy export [--db PATH] [--status S] [--since DATE] [--media]\n"
+	    "       lumaproxy import [--db PATH] [--grant TOKEN]... [--grant-file FILE]\n"
+	    "       lumaproxy stats  [--db PATH] [--json]\n"
+	    "       lumaproxy purge  [--db PATH] (JOBID... | --older-than DAYS [--status S])\n"
+	    "       lumaproxy mirror [--db PATH] --media-dir DIR [--media-concurrency N]\n"
+	    "                        [--max-media-bytes BYTES] [--upstream-timeout SECONDS]\n");
+	free(text);
+}
+END_TEST
+
+/* serve's --help lists the other commands, and none of their options. */
+START_TEST(test_serve_usage_commands)
+{
+	char *text = usage_of(CONFIG_SERVE);
+
+	ck_assert_ptr_nonnull(strstr(text,
+	    "other commands, on a cache file (lumaproxy COMMAND --help):\n"
+	    "  export   write finished jobs as JSON Lines (--media: with their media)\n"
+	    "  import   read such lines into the cache\n"
+	    "  stats    jobs by type and status, media, database size\n"
+	    "  purge    remove jobs by jobid or age, and media nothing else uses\n"
+	    "  mirror   download the media of completed jobs, then exit\n"));
+	ck_assert_ptr_null(strstr(text, "--status"));
+	ck_assert_ptr_null(strstr(text, "--grant"));
+	ck_assert_ptr_null(strstr(text, "--older-than"));
 	free(text);
 }
 END_TEST
@@ -641,6 +973,21 @@ config_suite(void)
 	tc = tcase_create("usage");
 	tcase_add_loop_test(tc, test_usage, 0,
 	    (int)(sizeof(usage_words) / sizeof(usage_words[0])));
+	tcase_add_test(tc, test_serve_usage_commands);
+	tcase_add_loop_test(tc, test_command_usage, CONFIG_EXPORT,
+	    CONFIG_MIRROR + 1);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("commands");
+	tcase_add_test(tc, test_command_names);
+	tcase_add_loop_test(tc, test_command_defaults, CONFIG_SERVE,
+	    CONFIG_MIRROR + 1);
+	tcase_add_test(tc, test_command_options);
+	tcase_add_test(tc, test_command_grants);
+	tcase_add_loop_test(tc, test_command_help, CONFIG_SERVE,
+	    CONFIG_MIRROR + 1);
+	tcase_add_loop_test(tc, test_command_bad, 0,
+	    (int)(sizeof(cmd_bad_cases) / sizeof(cmd_bad_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
