@@ -17,10 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
-#include "auth.h"
 #include "config.h"
+#include "config_value.h"
 #include "jobid.h"
 #include "util.h"
 
@@ -149,136 +147,6 @@ say(char *err, size_t errlen, enum config_command cmd, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "HOST:PORT" or "[V6]:PORT" into cfg. */
-static int
-set_listen(struct config *cfg, const char *v, const char **err)
-{
-	const char *colon, *host = v;
-	size_t hostlen;
-	uint64_t port;
-
-	if ((colon = strrchr(v, ':')) == NULL) {
-		*err = "expected HOST:PORT";
-		return -1;
-	}
-	hostlen = (size_t)(colon - v);
-	if (v[0] == '[') {
-		if (hostlen < 3 || v[hostlen - 1] != ']') {
-			*err = "expected [IPV6]:PORT";
-			return -1;
-		}
-		host = v + 1;
-		hostlen -= 2;
-	} else if (memchr(v, ':', hostlen) != NULL) {
-		*err = "IPv6 addresses go in brackets, as [::1]:8080";
-		return -1;
-	}
-	if (hostlen == 0 || hostlen >= sizeof(cfg->listen_host)) {
-		*err = "bad host";
-		return -1;
-	}
-	if (parse_uint(colon + 1, 0, 65535, &port, err) != 0)
-		return -1;
-	memcpy(cfg->listen_host, host, hostlen);
-	cfg->listen_host[hostlen] = '\0';
-	cfg->listen_port = (unsigned)port;
-	return 0;
-}
-
-/*
- * An http(s) URL with a host and no query or fragment, checked by curl,
- * into dst without trailing slashes.
- */
-static int
-set_url(char *dst, size_t dstlen, const char *v, const char **err)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
-	size_t n = strlen(v);
-	int rc = -1;
-
-	*err = "expected an http:// or https:// URL";
-	if (u == NULL || n >= dstlen)
-		goto done;
-	/* What may stand in a URL as is (RFC 3986), nothing to escape. */
-	if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-._~:/?#[]@!$&'()*+,;=%") != n)
-		goto done;
-	if (curl_url_set(u, CURLUPART_URL, v, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		goto done;
-	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-		goto done;
-	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) {
-		*err = "a base URL takes no query or fragment";
-		goto done;
-	}
-	while (n > 0 && v[n - 1] == '/')
-		n--;
-	memcpy(dst, v, n);
-	dst[n] = '\0';
-	rc = 0;
-done:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(query);
-	curl_free(frag);
-	curl_url_cleanup(u);
-	return rc;
-}
-
-/* A non-empty path that fits dst. */
-static int
-set_path(char *dst, size_t dstlen, const char *v, const char **err)
-{
-	if (*v == '\0' || strlen(v) >= dstlen) {
-		*err = "bad path";
-		return -1;
-	}
-	snprintf(dst, dstlen, "%s", v);
-	return 0;
-}
-
-static int
-set_bool(int *out, const char *v, const char **err)
-{
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-	size_t i;
-
-	for (i = 0; i < nitems(yes); i++) {
-		if (strcmp(v, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcmp(v, no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	*err = "expected true or false";
-	return -1;
-}
-
-/* One choice among names[0..n); its index into *out. */
-static int
-set_choice(int *out, const char *v, const char *const *names, size_t n,
-    const char **err)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (strcmp(v, names[i]) == 0) {
-			*out = (int)i;
-			return 0;
-		}
-	}
-	*err = "not one of the allowed values";
-	return -1;
-}
-
 /* A number within o's range. */
 static int
 set_uint64(uint64_t *out, const char *v, const struct opt_def *o,
@@ -299,61 +167,6 @@ set_int64(int64_t *out, const char *v, const struct opt_def *o,
 	return 0;
 }
 
-/* An ISO 8601 date or UTC date-time, in ms. */
-static int
-set_since(int64_t *out, const char *v, const char **err)
-{
-	if (util_parse_iso8601(v, out) != 0) {
-		*err = "not an ISO 8601 date or UTC date-time";
-		return -1;
-	}
-	return 0;
-}
-
-/* Adds the token_id of a raw token; fails silently when there are too many. */
-static int
-add_grant(struct config *cfg, const char *tok, size_t len, const char **err)
-{
-	void *p;
-
-	*err = NULL;
-	if (cfg->ngrants >= CONFIG_GRANTS_MAX || (p = realloc(cfg->grants,
-	    (cfg->ngrants + 1) * sizeof(*cfg->grants))) == NULL)
-		return -1;
-	cfg->grants = p;
-	auth_token_id(tok, len, cfg->grants[cfg->ngrants++]);
-	return 0;
-}
-
-/* One token per line; blank lines and # comments are skipped. */
-static int
-read_grant_file(struct config *cfg, const char *path, const char **err)
-{
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0;
-
-	if (f == NULL) {
-		*err = strerror(errno);
-		return -1;
-	}
-	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
-		    line[n - 1] == ' ' || line[n - 1] == '\t'))
-			line[--n] = '\0';
-		if (n == 0 || line[0] == '#')
-			continue;
-		rc = add_grant(cfg, line, (size_t)n, err);
-	}
-	if (line != NULL)
-		explicit_bzero(line, cap);
-	free(line);
-	fclose(f);
-	return rc;
-}
-
 /*
  * Applies one option's value to cfg (flags get "true"/"false").  A string
  * option of the commands (--status) keeps v itself.  On failure *err says
@@ -370,21 +183,21 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 
 	switch (o->id) {
 	case OPT_LISTEN:
-		return set_listen(cfg, v, err);
+		return config_value_listen(cfg, v, err);
 	case OPT_UPSTREAM:
-		return set_url(cfg->upstream, sizeof(cfg->upstream), v, err);
+		return config_value_url(cfg->upstream, sizeof(cfg->upstream), v, err);
 	case OPT_PUBLIC_URL:
-		return set_url(cfg->public_url, sizeof(cfg->public_url), v, err);
+		return config_value_url(cfg->public_url, sizeof(cfg->public_url), v, err);
 	case OPT_MEDIA_DIR:
-		return set_path(cfg->media_dir, sizeof(cfg->media_dir), v, err);
+		return config_value_path(cfg->media_dir, sizeof(cfg->media_dir), v, err);
 	case OPT_MEDIA_CONCURRENCY:
 		return set_int64(&cfg->media_concurrency, v, o, err);
 	case OPT_MAX_MEDIA_BYTES:
 		return set_uint64(&cfg->max_media_bytes, v, o, err);
 	case OPT_REWRITE_MEDIA_URLS:
-		return set_bool(&cfg->rewrite_media_urls, v, err);
+		return config_value_bool(&cfg->rewrite_media_urls, v, err);
 	case OPT_DB:
-		return set_path(cfg->db, sizeof(cfg->db), v, err);
+		return config_value_path(cfg->db, sizeof(cfg->db), v, err);
 	case OPT_PENDING_INTERVAL:
 		return set_int64(&cfg->pending_interval, v, o, err);
 	case OPT_NEGATIVE_TTL:
@@ -398,19 +211,19 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 	case OPT_MAX_CONNECTIONS:
 		return set_uint64(&cfg->max_connections, v, o, err);
 	case OPT_OFFLINE:
-		return set_bool(&cfg->offline, v, err);
+		return config_value_bool(&cfg->offline, v, err);
 	case OPT_PENDING_MODE:
-		rc = set_choice(&choice, v, modes, nitems(modes), err);
+		rc = config_value_choice(&choice, v, modes, nitems(modes), err);
 		if (rc == 0)
 			cfg->pending_mode = (enum pending_mode)choice;
 		return rc;
 	case OPT_LOG_LEVEL:
-		rc = set_choice(&choice, v, levels, nitems(levels), err);
+		rc = config_value_choice(&choice, v, levels, nitems(levels), err);
 		if (rc == 0)
 			cfg->log_level = (enum log_level)choice;
 		return rc;
 	case OPT_LOG_FORMAT:
-		rc = set_choice(&choice, v, formats, nitems(formats), err);
+		rc = config_value_choice(&choice, v, formats, nitems(formats), err);
 		if (rc == 0)
 			cfg->log_format = (enum log_format)choice;
 		return rc;
@@ -418,15 +231,15 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 		cfg->status = v;
 		return 0;
 	case OPT_SINCE:
-		return set_since(&cfg->since, v, err);
+		return config_value_since(&cfg->since, v, err);
 	case OPT_MEDIA:
-		return set_bool(&cfg->export_media, v, err);
+		return config_value_bool(&cfg->export_media, v, err);
 	case OPT_GRANT:
-		return add_grant(cfg, v, strlen(v), err);
+		return config_value_add_grant(cfg, v, strlen(v), err);
 	case OPT_GRANT_FILE:
-		return read_grant_file(cfg, v, err);
+		return config_value_read_grant_file(cfg, v, err);
 	case OPT_JSON:
-		return set_bool(&cfg->json, v, err);
+		return config_value_bool(&cfg->json, v, err);
 	case OPT_OLDER_THAN:
 		return set_int64(&cfg->older_than, v, o, err);
 	case OPT_CONFIG:
