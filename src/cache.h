@@ -178,9 +178,9 @@ int	cache_json_replace(struct cache *, const void *body, size_t len,
 int64_t	cache_size(struct cache *);
 
 /*
- * The media mirror (SPEC 9).  Each media URL of a completed job has a row:
- * pending, mirrored (its bytes are in dir/<sha256>) or failed (tried again
- * from next_at, unless it gave up).
+ * The media mirror (SPEC 9), in cache_media.c.  Each media URL of a
+ * completed job has a row: pending, mirrored (its bytes are in
+ * dir/<sha256>) or failed (tried again from next_at, unless it gave up).
  */
 struct cache_media {
 	const char	*field;		/* video, thumbnail, ... */
