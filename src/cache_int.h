@@ -59,7 +59,7 @@ enum {
 	MST_IMPORT_SET,
 	MST_ALL,
 	MST_COUNTS,
-	MST_JSON_REPLACE,
+	MST_REWRITE,
 	MST__MAX
 };
 extern const char *const cache_media_sql[MST__MAX];

@@ -129,10 +129,15 @@ const char *const cache_media_sql[MST__MAX] = {
 	[MST_COUNTS] =
 	    "SELECT state, count(*) FROM media"
 	    " WHERE url IN (SELECT url FROM job_media) GROUP BY state",
-	/* CACHE_REPLACE_MAX pairs; unused ones repeat the first. */
-	[MST_JSON_REPLACE] =
-	    "SELECT json_replace(CAST(?1 AS TEXT), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-	    " ?10, ?11)",
+	/*
+	 * A job's stored body with its media links replaced, read by key:
+	 * CACHE_REPLACE_MAX pairs, unused ones repeat the first.  As text,
+	 * not the BLOB it is stored as, which the JSON functions refuse (or,
+	 * from SQLite 3.45 on, would read as JSONB).
+	 */
+	[MST_REWRITE] =
+	    "SELECT json_replace(CAST(body AS TEXT), ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	    " ?10, ?11, ?12) FROM jobs WHERE jobid = ?1 AND etag = ?2",
 };
 
 /* c's media statement `which`, reset and without bindings. */
@@ -482,30 +487,32 @@ cache_media_gc(struct cache *c,
 }
 
 int
-cache_json_replace(struct cache *c, const void *body, size_t len,
+cache_media_rewrite(struct cache *c, const char *jobid, const char *etag,
     const char *const *paths, const char *const *values, size_t n,
     struct evbuffer *out)
 {
 	sqlite3_stmt *st;
-	int rc = -1;
+	int rc = -1, step;
 
-	CHECK_OBJ(c, CACHE_MAGIC);
 	if (n == 0 || n > CACHE_REPLACE_MAX)
 		return -1;
-	st = stmt(c, MST_JSON_REPLACE);
-	sqlite3_bind_blob64(st, 1, body, len, SQLITE_STATIC);
+	st = stmt(c, MST_REWRITE);
+	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, etag, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < CACHE_REPLACE_MAX; i++) {
 		size_t k = i < n ? i : 0;
 
-		sqlite3_bind_text(st, 2 + 2 * (int)i, paths[k], -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3 + 2 * (int)i, values[k], -1,
+		sqlite3_bind_text(st, 3 + 2 * (int)i, paths[k], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4 + 2 * (int)i, values[k], -1,
 		    SQLITE_STATIC);
 	}
-	if (sqlite3_step(st) == SQLITE_ROW &&
+	if ((step = sqlite3_step(st)) == SQLITE_DONE)
+		rc = 0;
+	else if (step == SQLITE_ROW &&
 	    sqlite3_column_type(st, 0) == SQLITE_TEXT &&
 	    evbuffer_add(out, sqlite3_column_text(st, 0),
 	    (size_t)sqlite3_column_bytes(st, 0)) == 0)
-		rc = 0;
+		rc = 1;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc;

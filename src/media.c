@@ -1166,7 +1166,7 @@ rewrite_one(const struct cache_media *cm, void *arg)
 
 int
 media_rewrite(struct media *m, const char *jobid, const char *base,
-    const void *body, size_t len, struct evbuffer *out, char *etag)
+    const char *etag, struct evbuffer *out, char *newetag)
 {
 	struct rewrite rw;
 	const char *paths[CACHE_REPLACE_MAX];
@@ -1181,14 +1181,11 @@ media_rewrite(struct media *m, const char *jobid, const char *base,
 	else if (rw.n > 0) {
 		for (size_t i = 0; i < rw.n; i++)
 			paths[i] = rw.paths[i];
-		if (cache_json_replace(m->cache, body, len, paths,
-		    (const char *const *)rw.values, rw.n, out) != 0)
-			rc = -1;
-		else {
+		rc = cache_media_rewrite(m->cache, jobid, etag, paths,
+		    (const char *const *)rw.values, rw.n, out);
+		if (rc == 1)
 			record_etag(evbuffer_pullup(out, -1),
-			    evbuffer_get_length(out), etag);
-			rc = 1;
-		}
+			    evbuffer_get_length(out), newetag);
 	}
 	for (size_t i = 0; i < rw.n; i++)
 		free(rw.values[i]);

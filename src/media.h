@@ -79,13 +79,14 @@ void	media_job_stored(struct media *, const char *jobid);
 int64_t	media_mirror(struct media *, media_done_fn *done, void *arg);
 
 /*
- * Writes jobid's record body with each mirrored media URL (whose file is
- * in the directory) replaced by base/media/<sha256> into out, and its
- * ETag into etag.  1 when something was replaced, 0 when nothing was (out
+ * Writes jobid's stored record body (the one whose ETag is etag: the
+ * answer being sent) with each mirrored media URL (whose file is in the
+ * directory) replaced by base/media/<sha256> into out, and its ETag into
+ * newetag.  1 when something was replaced, 0 when nothing was (out
  * untouched), -1 on error.
  */
 int	media_rewrite(struct media *, const char *jobid, const char *base,
-	    const void *body, size_t len, struct evbuffer *out, char *etag);
+	    const char *etag, struct evbuffer *out, char *newetag);
 
 /* GET or HEAD /media/<name>; m NULL: no mirror (404). */
 void	media_handle(struct proxy *, struct media *, struct evhttp_request *,
