@@ -218,8 +218,8 @@ send_answer(struct proxy *px, struct evhttp_request *req,
 	if (etag != NULL && a->jobid != NULL && px->media != NULL &&
 	    config_rewrites_media(px->cfg) && status == 200 &&
 	    (linked = evbuffer_new()) != NULL) {
-		if (media_rewrite(px->media, a->jobid, px->public_url, etag,
-		    linked, etag2) == 1) {
+		if (media_rewrite(px->media, a->jobid, etag, linked,
+		    etag2) == 1) {
 			bytes = evbuffer_pullup(linked, -1);
 			len = evbuffer_get_length(linked);
 			etag = etag2;

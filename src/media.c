@@ -118,6 +118,7 @@ struct media {
 	struct cache			*cache;		/* borrowed */
 	struct media_options		 opt;
 	char				 dir[PATH_MAX];	/* absolute */
+	char				 public_url[1024]; /* of rewritten links */
 	TAILQ_HEAD(, download)		 active;
 	int				 nactive;
 	struct event			*timer;		/* owned: the next turn */
@@ -285,6 +286,9 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 		return NULL;
 	}
 	m->opt.dir = m->dir;
+	snprintf(m->public_url, sizeof(m->public_url), "%s",
+	    opt->public_url != NULL ? opt->public_url : "");
+	m->opt.public_url = m->public_url;
 	/* A file too large for our limit must fail, not kill us (SIGXFSZ). */
 	signal(SIGXFSZ, SIG_IGN);
 	remove_stale_parts(m->dir);
@@ -1165,8 +1169,8 @@ rewrite_one(const struct cache_media *cm, void *arg)
 }
 
 int
-media_rewrite(struct media *m, const char *jobid, const char *base,
-    const char *etag, struct evbuffer *out, char *newetag)
+media_rewrite(struct media *m, const char *jobid, const char *etag,
+    struct evbuffer *out, char *newetag)
 {
 	struct rewrite rw;
 	const char *paths[CACHE_REPLACE_MAX];
@@ -1175,7 +1179,7 @@ media_rewrite(struct media *m, const char *jobid, const char *base,
 	CHECK_OBJ(m, MEDIA_MAGIC);
 	memset(&rw, 0, sizeof(rw));
 	rw.m = m;
-	rw.base = base;
+	rw.base = m->public_url;
 	if (cache_media_job(m->cache, jobid, rewrite_one, &rw) != 0)
 		rc = -1;
 	else if (rw.n > 0) {

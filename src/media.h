@@ -30,6 +30,7 @@ struct media_options {
 	int		 concurrency;	/* downloads at once */
 	uint64_t	 max_bytes;	/* larger files fail */
 	struct metrics	*metrics;	/* downloads counted here, or NULL */
+	const char	*public_url;	/* base of rewritten links, or NULL */
 };
 
 /*
@@ -81,12 +82,12 @@ int64_t	media_mirror(struct media *, media_done_fn *done, void *arg);
 /*
  * Writes jobid's stored record body (the one whose ETag is etag: the
  * answer being sent) with each mirrored media URL (whose file is in the
- * directory) replaced by base/media/<sha256> into out, and its ETag into
- * newetag.  1 when something was replaced, 0 when nothing was (out
- * untouched), -1 on error.
+ * directory) replaced by <public_url>/media/<sha256> into out, and its
+ * ETag into newetag.  1 when something was replaced, 0 when nothing was
+ * (out untouched), -1 on error.
  */
-int	media_rewrite(struct media *, const char *jobid, const char *base,
-	    const char *etag, struct evbuffer *out, char *newetag);
+int	media_rewrite(struct media *, const char *jobid, const char *etag,
+	    struct evbuffer *out, char *newetag);
 
 /* GET or HEAD /media/<name>; m NULL: no mirror (404). */
 void	media_handle(struct proxy *, struct media *, struct evhttp_request *,
