@@ -3,20 +3,12 @@
  * functions) for the URLs of its response; each URL becomes a row of the
  * media table, which is the download queue.  Downloads go through
  * upstream_fetch() on the server's loop, at most `concurrency` at once,
- * into DIR/.part-PID-XXXXXX while the SHA-256 is computed on the way, and
- * are renamed to DIR/<sha256> once whole and synced.  The disk is a
- * writer thread's (one per download): the loop hands it the pieces curl
- * delivers and pauses the transfer while 4 MiB wait; the thread hashes,
- * writes, syncs and renames, and tells the loop through a pipe.  A failed
- * attempt is retried later (media_next_attempt()).
+ * their bytes handed to a writer (media_writer.c) that makes them
+ * DIR/<sha256>.  A failed attempt is retried later (media_next_attempt()).
  */
-#define _GNU_SOURCE		/* sync_file_range() */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +21,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/evp.h>
 
 #include "cache.h"
 #include "log.h"
 #include "media.h"
+#include "media_writer.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "record.h"
@@ -48,57 +40,20 @@
 #define TURN_MS		2000		/* the queue is looked at this often */
 #define HOLD_MS		5000		/* pause after the database refused a write */
 #define PROGRESS_MS	500		/* progress line updates on a terminal */
-#define SYNC_EVERY	(8u << 20)	/* start writing back every 8 MiB */
-#define QUEUE_HIGH	(4u << 20)	/* bytes for the writer: pause curl */
-#define QUEUE_LOW	(1u << 20)	/* ... and go on again */
 #define DUE_MAX		128		/* 2 * the largest concurrency */
 #define MIRROR_ATTEMPTS	3		/* the mirror command: 1 s, then 2 s apart */
 #define MIRROR_RETRY_MS	1000
-#define PART_PREFIX	".part-"
-#define FILE_PATH_MAX	(PATH_MAX + 80)	/* the directory and a name in it */
-
-/* A piece of a body on its way to the writer thread. */
-struct chunk {
-	struct chunk			*next;
-	size_t				 len;
-	char				 data[];
-};
-
-/* What a writer thread tells the loop, through the pipe. */
-enum { MSG_RESUME, MSG_FAILED, MSG_DONE };
-struct wmsg {
-	uint64_t			 id;		/* of the download */
-	int				 kind;
-};
 
 struct download {
 	unsigned			 magic;
 	struct media			*m;		/* borrowed */
-	uint64_t			 id;		/* names it in messages */
 	char				*url;		/* owned */
 	int				 attempts;	/* made before this one */
-	char				 tmp[FILE_PATH_MAX];
 	uint64_t			 got;		/* handed to the writer */
 	char				 ctype[128];
 	char				 reason[256];	/* why we stopped it */
 	struct upstream_request		*req;		/* owned while running */
-	int				 writing;	/* the thread runs */
-	pthread_t			 writer;
-	/* between the loop and the writer, under mu */
-	pthread_mutex_t			 mu;
-	pthread_cond_t			 cv;
-	struct chunk			*head, **tail;	/* owned */
-	size_t				 queued;
-	int				 finish;	/* no more pieces: finish */
-	int				 cancel;	/* stop, leave the file */
-	int				 resume_wanted;
-	/* the writer's; the loop reads them once it said MSG_DONE */
-	int				 fd;
-	EVP_MD_CTX			*md;		/* owned */
-	uint64_t			 written, synced;
-	int				 werr;		/* errno, or -1 */
-	const char			*wwhat;		/* what failed */
-	char				 sha[MEDIA_SHA256_LEN + 1];
+	struct media_writer		*w;		/* owned */
 	TAILQ_ENTRY(download)		 entry;
 };
 
@@ -122,9 +77,7 @@ struct media {
 	TAILQ_HEAD(, download)		 active;
 	int				 nactive;
 	struct event			*timer;		/* owned: the next turn */
-	uint64_t			 next_id;
-	int				 pipe[2];	/* writers to the loop */
-	struct event			*pipe_ev;	/* owned: its read end */
+	struct media_writers		*writers;	/* owned */
 	int64_t				 hold_until;	/* util_mono_ms() */
 	int				 scanning;	/* a backfill is under way */
 	char				 after[1024];	/* its last jobid */
@@ -140,7 +93,6 @@ struct media {
 
 static void	media_turn(struct media *, int64_t delay_ms);
 static void	media_release(struct media *);
-static void	writer_cb(evutil_socket_t, short, void *);
 
 static struct timeval
 ms_tv(int64_t ms)
@@ -173,7 +125,7 @@ url_for_log(const char *url, char *buf, size_t len)
 static int
 file_present(const struct media *m, const char *name, int64_t *size)
 {
-	char path[FILE_PATH_MAX];
+	char path[MEDIA_PATH_MAX];
 	struct stat sb;
 
 	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
@@ -187,7 +139,7 @@ file_present(const struct media *m, const char *name, int64_t *size)
 int
 media_check_dir(const char *dir, char *err, size_t errlen)
 {
-	char probe[FILE_PATH_MAX];
+	char probe[MEDIA_PATH_MAX];
 	struct stat sb;
 	int fd;
 
@@ -200,7 +152,7 @@ media_check_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "media directory %s: not a directory", dir);
 		return -1;
 	}
-	snprintf(probe, sizeof(probe), "%s/" PART_PREFIX "probe-XXXXXX", dir);
+	snprintf(probe, sizeof(probe), "%s/" MEDIA_PART_PREFIX "probe-XXXXXX", dir);
 	if ((fd = mkstemp(probe)) < 0) {
 		snprintf(err, errlen, "media directory %s is not writable: %s",
 		    dir, strerror(errno));
@@ -209,35 +161,6 @@ media_check_dir(const char *dir, char *err, size_t errlen)
 	close(fd);
 	unlink(probe);
 	return 0;
-}
-
-/* Removes partial files left by processes that are gone (a crash). */
-static void
-remove_stale_parts(const char *dir)
-{
-	char path[FILE_PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-	long pid;
-	char *end;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, PART_PREFIX, strlen(PART_PREFIX)) != 0)
-			continue;
-		pid = strtol(de->d_name + strlen(PART_PREFIX), &end, 10);
-		/* Ours, at the start, is a crashed predecessor's (PID 1). */
-		if (end == de->d_name + strlen(PART_PREFIX) || *end != '-' ||
-		    pid <= 0 || pid == (long)getpid() ||
-		    (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			if (unlink(path) == 0)
-				log_info("media: removed the partial file %s",
-				    path);
-		}
-	}
-	closedir(d);
 }
 
 static void
@@ -273,15 +196,8 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 		free(m);
 		return NULL;
 	}
-	m->pipe[0] = m->pipe[1] = -1;
-	if (pipe(m->pipe) != 0 ||
-	    evutil_make_socket_nonblocking(m->pipe[0]) != 0 ||
-	    evutil_make_socket_closeonexec(m->pipe[0]) != 0 ||
-	    evutil_make_socket_closeonexec(m->pipe[1]) != 0 ||
-	    (m->pipe_ev = event_new(base, m->pipe[0], EV_READ | EV_PERSIST,
-	    writer_cb, m)) == NULL || event_add(m->pipe_ev, NULL) != 0) {
-		snprintf(err, errlen, "cannot set up the media mirror: %s",
-		    strerror(errno ? errno : ENOMEM));
+	if ((m->writers = media_writers_new(base, m->dir, err,
+	    errlen)) == NULL) {
 		media_release(m);
 		return NULL;
 	}
@@ -289,46 +205,17 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 	snprintf(m->public_url, sizeof(m->public_url), "%s",
 	    opt->public_url != NULL ? opt->public_url : "");
 	m->opt.public_url = m->public_url;
-	/* A file too large for our limit must fail, not kill us (SIGXFSZ). */
-	signal(SIGXFSZ, SIG_IGN);
-	remove_stale_parts(m->dir);
 	return m;
-}
-
-/* Stops d's writer thread (it leaves the file as it is) and waits for it. */
-static void
-writer_stop(struct download *d)
-{
-	if (!d->writing)
-		return;
-	pthread_mutex_lock(&d->mu);
-	d->cancel = 1;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-	pthread_join(d->writer, NULL);
-	d->writing = 0;
 }
 
 static void
 download_free(struct download *d)
 {
 	struct media *m = d->m;
-	struct chunk *c;
 
-	writer_stop(d);
+	media_writer_free(d->w);	/* a file being synced is finished first */
 	TAILQ_REMOVE(&m->active, d, entry);
 	m->nactive--;
-	while ((c = d->head) != NULL) {
-		d->head = c->next;
-		free(c);
-	}
-	if (d->fd >= 0)
-		close(d->fd);
-	if (d->tmp[0] != '\0')
-		unlink(d->tmp);
-	pthread_mutex_destroy(&d->mu);
-	pthread_cond_destroy(&d->cv);
-	EVP_MD_CTX_free(d->md);
 	free(d->url);
 	memset(d, 0, sizeof(*d));
 	free(d);
@@ -341,12 +228,7 @@ media_release(struct media *m)
 	for (size_t i = 0; i < m->nqueue; i++)
 		free(m->queue[i].url);
 	free(m->queue);
-	if (m->pipe_ev != NULL)
-		event_free(m->pipe_ev);
-	if (m->pipe[0] >= 0)
-		close(m->pipe[0]);
-	if (m->pipe[1] >= 0)
-		close(m->pipe[1]);
+	media_writers_free(m->writers);
 	if (m->timer != NULL)
 		event_free(m->timer);
 	memset(m, 0, sizeof(*m));
@@ -364,7 +246,7 @@ media_free(struct media *m)
 	while ((d = TAILQ_FIRST(&m->active)) != NULL) {
 		if (d->req != NULL)
 			upstream_cancel(d->req);
-		download_free(d);	/* a file being synced is finished first */
+		download_free(d);
 	}
 	if (m->busy)
 		log_progress(1, "media: stopped; unfinished downloads resume"
@@ -429,203 +311,8 @@ media_hold(struct media *m, const char *what, const char *lu)
 	m->hold_until = util_mono_ms() + HOLD_MS;
 }
 
-/* A writer thread's message to the loop; a pointer-free 16 bytes is whole. */
-static void
-writer_send(struct download *d, int kind)
-{
-	struct wmsg msg;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.id = d->id;
-	msg.kind = kind;
-	while (write(d->m->pipe[1], &msg, sizeof(msg)) < 0 && errno == EINTR)
-		;
-}
-
 /*
- * The writer: one piece hashed and written.  0, or the errno (-1: not an
- * errno) with *what saying what failed.
- */
-static int
-writer_put(struct download *d, const struct chunk *c, const char **what)
-{
-	const char *p = c->data;
-	size_t len = c->len;
-	ssize_t n;
-
-	if (EVP_DigestUpdate(d->md, p, len) != 1) {
-		*what = "cannot compute SHA-256";
-		return -1;
-	}
-	while (len > 0) {
-		if ((n = write(d->fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			*what = "writing";
-			return errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	d->written += c->len;
-	/* Write back as it comes, so that the final fsync() has little left. */
-	if (d->written - d->synced >= SYNC_EVERY) {
-		(void)sync_file_range(d->fd, (off_t)d->synced,
-		    (off_t)(d->written - d->synced), SYNC_FILE_RANGE_WRITE);
-		d->synced = d->written;
-	}
-	return 0;
-}
-
-/* The writer: the whole file made durable as DIR/<sha256>. */
-static void
-writer_finish(struct download *d)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char path[FILE_PATH_MAX];
-	unsigned mdlen = 0;
-	int dfd;
-
-	if (d->werr != 0 || d->written == 0)
-		return;
-	if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32) {
-		d->werr = -1;
-		d->wwhat = "cannot compute SHA-256";
-		return;
-	}
-	util_hex(md, 32, d->sha);
-	if (fsync(d->fd) != 0) {
-		d->werr = errno;
-		d->wwhat = "cannot sync";
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/%s", d->m->dir, d->sha);
-	if (rename(d->tmp, path) != 0) {
-		d->werr = errno;
-		d->wwhat = "cannot rename";
-		return;
-	}
-	d->tmp[0] = '\0';
-	/* The new name, too, must survive a power cut. */
-	if ((dfd = open(d->m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-}
-
-/*
- * The writer thread of d: takes the pieces the loop queues, in order, until
- * told to finish (then the file is made durable: MSG_DONE) or to stop.
- * After a failed write it keeps taking pieces, without writing them.
- */
-static void *
-writer_main(void *arg)
-{
-	struct download *d = arg;
-	struct chunk *c;
-	const char *what = NULL;
-	int err;
-
-	pthread_mutex_lock(&d->mu);
-	for (;;) {
-		while (d->head == NULL && !d->finish && !d->cancel)
-			pthread_cond_wait(&d->cv, &d->mu);
-		if (d->cancel)
-			break;
-		if ((c = d->head) == NULL) {		/* finish: all written */
-			pthread_mutex_unlock(&d->mu);
-			writer_finish(d);
-			writer_send(d, MSG_DONE);
-			return NULL;
-		}
-		if ((d->head = c->next) == NULL)
-			d->tail = &d->head;
-		err = d->werr;
-		pthread_mutex_unlock(&d->mu);
-		if (err == 0)
-			err = writer_put(d, c, &what);
-		else
-			err = 0;	/* failed before: the piece is dropped */
-		pthread_mutex_lock(&d->mu);
-		d->queued -= c->len;
-		free(c);
-		if (err != 0) {
-			d->werr = err;
-			d->wwhat = what;
-			pthread_mutex_unlock(&d->mu);
-			writer_send(d, MSG_FAILED);
-			pthread_mutex_lock(&d->mu);
-		} else if (d->resume_wanted && d->queued <= QUEUE_LOW) {
-			d->resume_wanted = 0;
-			pthread_mutex_unlock(&d->mu);
-			writer_send(d, MSG_RESUME);
-			pthread_mutex_lock(&d->mu);
-		}
-	}
-	pthread_mutex_unlock(&d->mu);
-	return NULL;
-}
-
-/* The transfer is over and whole: the writer finishes the file. */
-static void
-writer_finish_file(struct download *d)
-{
-	pthread_mutex_lock(&d->mu);
-	d->finish = 1;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-}
-
-static void	download_done(struct download *, const char *);
-
-/* The loop: what the writers said. */
-static void
-writer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct media *m = arg;
-	struct download *d;
-	struct wmsg msg;
-	char why[300];
-
-	(void)what;
-	CHECK_OBJ(m, MEDIA_MAGIC);
-	while (read(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
-		/* A download that ended meanwhile is not asked for any more. */
-		TAILQ_FOREACH(d, &m->active, entry)
-			if (d->id == msg.id)
-				break;
-		if (d == NULL)
-			continue;
-		switch (msg.kind) {
-		case MSG_RESUME:
-			if (d->req != NULL)
-				upstream_resume(d->req);
-			break;
-		case MSG_FAILED:
-			/* The rest of the body is of no use: stop the transfer. */
-			if (d->req != NULL) {
-				upstream_cancel(d->req);
-				d->req = NULL;
-				writer_finish_file(d);
-			}
-			break;
-		case MSG_DONE:
-			pthread_join(d->writer, NULL);
-			d->writing = 0;
-			if (d->werr > 0)
-				snprintf(why, sizeof(why), "%s: %s", d->wwhat,
-				    strerror(d->werr));
-			else if (d->werr < 0)
-				snprintf(why, sizeof(why), "%s", d->wwhat);
-			download_done(d, d->werr != 0 ? why : d->written == 0 ?
-			    "empty answer" : NULL);
-			break;
-		}
-	}
-}
-
-/*
- * A download is over: reason NULL when its file is DIR/<d->sha>, durable.
+ * A download is over: reason NULL when its file is DIR/<sha256>, durable.
  * Records the outcome, frees d, and starts what is due next.
  */
 static void
@@ -633,26 +320,28 @@ download_done(struct download *d, const char *reason)
 {
 	struct media *m = d->m;
 	struct queued *q = m->queue != NULL ? queued_find(m, d->url) : NULL;
-	char lu[512], path[FILE_PATH_MAX];
+	char lu[512], path[MEDIA_PATH_MAX];
+	const char *sha;
 	int64_t now = util_now_ms(), next = -1;
 	int attempts = d->attempts + 1, rc;
 
 	url_for_log(d->url, lu, sizeof(lu));
 	if (reason == NULL) {
-		rc = cache_media_mirrored(m->cache, d->url, d->sha,
+		sha = media_writer_sha256(d->w);
+		rc = cache_media_mirrored(m->cache, d->url, sha,
 		    (int64_t)d->got, d->ctype[0] ? d->ctype : NULL, m->dir, now);
 		if (rc < 0)
 			media_hold(m, "the download", lu);
-		else if (rc == 0 && cache_media_type(m->cache, d->sha, path,
+		else if (rc == 0 && cache_media_type(m->cache, sha, path,
 		    sizeof(path)) == 0) {
 			/* Purged meanwhile, and no other media has these bytes. */
-			snprintf(path, sizeof(path), "%s/%s", m->dir, d->sha);
+			snprintf(path, sizeof(path), "%s/%s", m->dir, sha);
 			(void)unlink(path);
 			log_info("media: %s was purged while downloading;"
 			    " its file is removed", lu);
 		} else
 			log_info("media: mirrored %s (%llu bytes) as %s", lu,
-			    (unsigned long long)d->got, d->sha);
+			    (unsigned long long)d->got, sha);
 	} else {
 		next = media_next_attempt(attempts, now);
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
@@ -742,8 +431,6 @@ static int
 dl_data(const char *p, size_t len, void *arg)
 {
 	struct download *d = arg;
-	struct chunk *c;
-	int werr;
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	if (d->got + len > d->m->opt.max_bytes) {
@@ -752,30 +439,17 @@ dl_data(const char *p, size_t len, void *arg)
 		    (unsigned long long)d->m->opt.max_bytes);
 		return -1;
 	}
-	pthread_mutex_lock(&d->mu);
-	werr = d->werr;
-	if (werr == 0 && d->queued >= QUEUE_HIGH) {
-		/* The disk is behind: curl waits (the piece comes again). */
-		d->resume_wanted = 1;
-		pthread_mutex_unlock(&d->mu);
-		return 1;
-	}
-	pthread_mutex_unlock(&d->mu);
-	if (werr != 0)
-		return -1;	/* MSG_FAILED is on its way: it says why */
-	if ((c = malloc(sizeof(*c) + len)) == NULL) {
+	switch (media_writer_put(d->w, p, len)) {
+	case MEDIA_PUT_OK:
+		break;
+	case MEDIA_PUT_FULL:
+		return 1;	/* the disk is behind: curl waits, then again */
+	case MEDIA_PUT_FAILED:
+		return -1;	/* MEDIA_WRITER_FAILED is on its way: it says why */
+	case MEDIA_PUT_NOMEM:
 		snprintf(d->reason, sizeof(d->reason), "out of memory");
 		return -1;
 	}
-	c->next = NULL;
-	c->len = len;
-	memcpy(c->data, p, len);
-	pthread_mutex_lock(&d->mu);
-	*d->tail = c;
-	d->tail = &c->next;
-	d->queued += len;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
 	d->got += len;
 	return 0;
 }
@@ -786,30 +460,20 @@ dl_done(const struct upstream_result *res, void *arg)
 {
 	struct download *d = arg;
 	char why[300];
-	int werr;
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	d->req = NULL;
 	if (d->m->opt.metrics != NULL)
 		metrics_upstream_result(d->m->opt.metrics, ROUTE_MEDIA, res);
-	pthread_mutex_lock(&d->mu);
-	werr = d->werr;
-	pthread_mutex_unlock(&d->mu);
-	if (d->reason[0] == '\0' && werr == 0 && res->error == UPSTREAM_OK &&
-	    res->status == 200) {
-		writer_finish_file(d);		/* MSG_DONE ends it */
+	if (d->reason[0] == '\0' && !media_writer_error(d->w, why,
+	    sizeof(why)) && res->error == UPSTREAM_OK && res->status == 200) {
+		media_writer_finish(d->w);	/* MEDIA_WRITER_DONE ends it */
 		return;
 	}
-	writer_stop(d);		/* from here on d->werr is the loop's to read */
-	if (d->werr != 0) {
-		/* The writer failed first: its reason. */
-		if (d->werr > 0)
-			snprintf(why, sizeof(why), "%s: %s", d->wwhat,
-			    strerror(d->werr));
-		else
-			snprintf(why, sizeof(why), "%s", d->wwhat);
-		download_done(d, why);
-	} else if (d->reason[0] != '\0')
+	media_writer_stop(d->w);	/* from here on its error is final */
+	if (media_writer_error(d->w, why, sizeof(why)))
+		download_done(d, why);	/* the writer failed first: its reason */
+	else if (d->reason[0] != '\0')
 		download_done(d, d->reason);
 	else if (res->error == UPSTREAM_TIMEOUT)
 		download_done(d, "timed out");
@@ -841,12 +505,42 @@ downloading(struct media *m, const char *url)
 	return 0;
 }
 
+/* The writer of d: what its thread said, on the loop. */
+static void
+writer_event(enum media_writer_event ev, void *arg)
+{
+	struct download *d = arg;
+	char why[300];
+
+	CHECK_OBJ(d, DOWNLOAD_MAGIC);
+	switch (ev) {
+	case MEDIA_WRITER_RESUME:
+		if (d->req != NULL)
+			upstream_resume(d->req);
+		break;
+	case MEDIA_WRITER_FAILED:
+		/* The rest of the body is of no use: stop the transfer. */
+		if (d->req != NULL) {
+			upstream_cancel(d->req);
+			d->req = NULL;
+			media_writer_finish(d->w);
+		}
+		break;
+	case MEDIA_WRITER_DONE:
+		if (media_writer_error(d->w, why, sizeof(why)))
+			download_done(d, why);
+		else
+			download_done(d, media_writer_sha256(d->w)[0] == '\0' ?
+			    "empty answer" : NULL);
+		break;
+	}
+}
+
 /* Starts downloading url; a failure to start counts as a failed attempt. */
 static void
 download_start(struct media *m, const char *url, int attempts)
 {
 	struct download *d;
-	int err;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
 	    (d->url = strdup(url)) == NULL) {
@@ -857,38 +551,13 @@ download_start(struct media *m, const char *url, int attempts)
 	}
 	d->magic = DOWNLOAD_MAGIC;
 	d->m = m;
-	d->id = ++m->next_id;
 	d->attempts = attempts;
-	d->fd = -1;
-	d->tail = &d->head;
-	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->cv, NULL);
 	TAILQ_INSERT_TAIL(&m->active, d, entry);
 	m->nactive++;
-	snprintf(d->tmp, sizeof(d->tmp), "%s/" PART_PREFIX "%ld-XXXXXX",
-	    m->dir, (long)getpid());
-	if ((d->fd = mkstemp(d->tmp)) < 0) {
-		snprintf(d->reason, sizeof(d->reason), "cannot create a file:"
-		    " %s", strerror(errno));
-		d->tmp[0] = '\0';
+	if ((d->w = media_writer_new(m->writers, writer_event, d, d->reason,
+	    sizeof(d->reason))) == NULL)
 		download_done(d, d->reason);
-		return;
-	}
-	fcntl(d->fd, F_SETFD, FD_CLOEXEC);
-	fchmod(d->fd, 0644);		/* as readable as any other file here */
-	if ((d->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1) {
-		download_done(d, "cannot compute SHA-256");
-		return;
-	}
-	if ((err = pthread_create(&d->writer, NULL, writer_main, d)) != 0) {
-		snprintf(d->reason, sizeof(d->reason), "cannot start a thread:"
-		    " %s", strerror(err));
-		download_done(d, d->reason);
-		return;
-	}
-	d->writing = 1;
-	if ((d->req = upstream_fetch(m->up, url, &dl_cb, d)) == NULL)
+	else if ((d->req = upstream_fetch(m->up, url, &dl_cb, d)) == NULL)
 		download_done(d, "cannot start the download");
 }
 
@@ -1281,7 +950,7 @@ media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
 	struct evbuffer *body;
 	struct evbuffer_file_segment *seg;
 	const char *v;
-	char path[FILE_PATH_MAX], ct[128], etag[MEDIA_SHA256_LEN + 3], cr[80];
+	char path[MEDIA_PATH_MAX], ct[128], etag[MEDIA_SHA256_LEN + 3], cr[80];
 	uint64_t first = 0, last = 0, size;
 	struct stat sb;
 	int fd, rc, status = 200;
