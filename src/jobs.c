@@ -25,6 +25,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "media.h"
+#include "media_rewrite.h"
 #include "metrics.h"
 #include "policy.h"
 #include "proxy.h"

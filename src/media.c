@@ -7,7 +7,6 @@
  * DIR/<sha256>.  A failed attempt is retried later (media_next_attempt()).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "cache.h"
 #include "log.h"
 #include "media.h"
 #include "media_writer.h"
 #include "metrics.h"
-#include "proxy.h"
-#include "record.h"
-#include "reply.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -121,19 +114,40 @@ url_for_log(const char *url, char *buf, size_t len)
 	return buf;
 }
 
-/* Whether DIR/name is a regular file (its size into *size). */
-static int
-file_present(const struct media *m, const char *name, int64_t *size)
+int
+media_has_file(const struct media *m, const char *name, int64_t *size)
 {
 	char path[MEDIA_PATH_MAX];
 	struct stat sb;
 
+	CHECK_OBJ(m, MEDIA_MAGIC);
 	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
 	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
 		return 0;
 	if (size != NULL)
 		*size = (int64_t)sb.st_size;
 	return 1;
+}
+
+const char *
+media_dir(const struct media *m)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->dir;
+}
+
+struct cache *
+media_cache(const struct media *m)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->cache;
+}
+
+const char *
+media_public_url(const struct media *m)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->public_url;
 }
 
 int
@@ -611,7 +625,7 @@ start_due(struct media *m, int64_t now)
 		log_error("media: cannot read the download queue");
 	for (int i = 0; i < due->n; i++) {
 		if (due->v[i].sha256 != NULL &&
-		    file_present(m, due->v[i].sha256, &size) &&
+		    media_has_file(m, due->v[i].sha256, &size) &&
 		    size == due->v[i].size) {
 			if (cache_media_mirrored(m->cache, due->v[i].url,
 			    due->v[i].sha256, size, due->v[i].content_type,
@@ -745,7 +759,7 @@ collect_media(const struct cache_media *cm, void *arg)
 	struct queued *q;
 	int64_t size;
 
-	if (cm->sha256 != NULL && file_present(m, cm->sha256, &size) &&
+	if (cm->sha256 != NULL && media_has_file(m, cm->sha256, &size) &&
 	    (cm->size < 0 || size == cm->size)) {
 		c->already++;
 		/* An imported file found here is mirrored here from now on. */
@@ -808,63 +822,6 @@ media_next_attempt(int attempts, int64_t now)
 	return now + ((int64_t)MEDIA_RETRY_MS << (attempts - 1));
 }
 
-/* Rewriting a job answer: the replacements for one job. */
-struct rewrite {
-	struct media	*m;
-	const char	*base;
-	char		 paths[CACHE_REPLACE_MAX][64];
-	char		*values[CACHE_REPLACE_MAX];
-	size_t		 n;
-};
-
-static int
-rewrite_one(const struct cache_media *cm, void *arg)
-{
-	struct rewrite *rw = arg;
-	size_t len;
-
-	/* Only links that will answer: the file must be here. */
-	if (rw->n == CACHE_REPLACE_MAX || cm->sha256 == NULL ||
-	    !file_present(rw->m, cm->sha256, NULL))
-		return 0;
-	len = strlen(rw->base) + sizeof("/media/") + MEDIA_SHA256_LEN;
-	if ((rw->values[rw->n] = malloc(len)) == NULL)
-		return -1;
-	snprintf(rw->values[rw->n], len, "%s/media/%s", rw->base, cm->sha256);
-	snprintf(rw->paths[rw->n], sizeof(rw->paths[0]), "$.response.%s.url",
-	    cm->field);
-	rw->n++;
-	return 0;
-}
-
-int
-media_rewrite(struct media *m, const char *jobid, const char *etag,
-    struct evbuffer *out, char *newetag)
-{
-	struct rewrite rw;
-	const char *paths[CACHE_REPLACE_MAX];
-	int rc = 0;
-
-	CHECK_OBJ(m, MEDIA_MAGIC);
-	memset(&rw, 0, sizeof(rw));
-	rw.m = m;
-	rw.base = m->public_url;
-	if (cache_media_job(m->cache, jobid, rewrite_one, &rw) != 0)
-		rc = -1;
-	else if (rw.n > 0) {
-		for (size_t i = 0; i < rw.n; i++)
-			paths[i] = rw.paths[i];
-		rc = cache_media_rewrite(m->cache, jobid, etag, paths,
-		    (const char *const *)rw.values, rw.n, out);
-		if (rc == 1)
-			record_etag(evbuffer_pullup(out, -1),
-			    evbuffer_get_length(out), newetag);
-	}
-	for (size_t i = 0; i < rw.n; i++)
-		free(rw.values[i]);
-	return rc;
-}
-
 int
 media_name_valid(const char *name)
 {
@@ -875,184 +832,4 @@ media_name_valid(const char *name)
 		    (name[i] >= 'a' && name[i] <= 'f')))
 			return 0;
 	return i == MEDIA_SHA256_LEN;
-}
-
-/*
- * A decimal number at *p, advancing p; one too large for 64 bits is
- * UINT64_MAX (past the end of any file).  -1 when there is none.
- */
-static int
-range_num(const char **p, uint64_t *out)
-{
-	const char *s = *p;
-	uint64_t n = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++)
-		n = n > (UINT64_MAX - 9) / 10 ? UINT64_MAX :
-		    n * 10 + (uint64_t)(*s - '0');
-	*p = s;
-	*out = n;
-	return 0;
-}
-
-enum media_range
-media_parse_range(const char *h, uint64_t size, uint64_t *first,
-    uint64_t *last)
-{
-	uint64_t a, b;
-	const char *p;
-
-	if (h == NULL || strncasecmp(h, "bytes=", 6) != 0)
-		return RANGE_NONE;
-	p = h + 6;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '-') {			/* suffix: the last b bytes */
-		p++;
-		if (range_num(&p, &b) != 0)
-			return RANGE_NONE;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '\0')
-			return RANGE_NONE;
-		if (b == 0 || size == 0)
-			return RANGE_UNSATISFIABLE;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return RANGE_OK;
-	}
-	if (range_num(&p, &a) != 0 || *p++ != '-')
-		return RANGE_NONE;
-	b = UINT64_MAX;
-	if (*p >= '0' && *p <= '9' && range_num(&p, &b) != 0)
-		return RANGE_NONE;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p != '\0' || b < a)		/* several ranges, or invalid */
-		return RANGE_NONE;
-	if (a >= size)
-		return RANGE_UNSATISFIABLE;
-	*first = a;
-	*last = b >= size ? size - 1 : b;
-	return RANGE_OK;
-}
-
-void
-media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
-    const char *name, const struct reply_info *ri)
-{
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	enum media_range r = RANGE_NONE;
-	struct evbuffer *body;
-	struct evbuffer_file_segment *seg;
-	const char *v;
-	char path[MEDIA_PATH_MAX], ct[128], etag[MEDIA_SHA256_LEN + 3], cr[80];
-	uint64_t first = 0, last = 0, size;
-	struct stat sb;
-	int fd, rc, status = 200;
-
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		reply_not_allowed(px, req, "GET, HEAD", ri);
-		return;
-	}
-	/* The name is all a request chooses, and it cannot leave the directory. */
-	if (m == NULL || !media_name_valid(name)) {
-		reply_error(px, req, 404, "Not found", ri);
-		return;
-	}
-	CHECK_OBJ(m, MEDIA_MAGIC);
-	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
-	/* Not a link, and a FIFO put there must not block the loop. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK)) < 0) {
-		if (errno != ENOENT)
-			log_warn("media: %s: %s", path, strerror(errno));
-		reply_error(px, req, 404, "Not found", ri);
-		return;
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		reply_error(px, req, 404, "Not found", ri);
-		return;
-	}
-	size = (uint64_t)sb.st_size;
-	snprintf(etag, sizeof(etag), "\"%s\"", name);
-	if (cache_media_type(m->cache, name, ct, sizeof(ct)) != 1 || ct[0] == '\0')
-		snprintf(ct, sizeof(ct), "application/octet-stream");
-	evhttp_add_header(h, "ETag", etag);
-	evhttp_add_header(h, "Accept-Ranges", "bytes");
-	/* The name is the content's hash: it never changes. */
-	evhttp_add_header(h, "Cache-Control", "public, max-age=31536000, immutable");
-	/* Whatever the CDN called it, it is never a page of this origin. */
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Content-Security-Policy", "sandbox");
-	/* If-None-Match comes before Range (RFC 9110 13.2.2). */
-	if ((v = evhttp_find_header(in, "If-None-Match")) != NULL &&
-	    util_etag_listed(v, etag)) {
-		close(fd);
-		evhttp_add_header(h, "Content-Type", ct);
-		reply_send(px, req, 304, NULL, ri);
-		return;
-	}
-	/* If-Range with another validator: the whole file (RFC 9110 13.1.5). */
-	v = evhttp_find_header(in, "If-Range");
-	if (v == NULL || strcmp(v, etag) == 0)
-		r = media_parse_range(evhttp_find_header(in, "Range"), size,
-		    &first, &last);
-	if (r == RANGE_UNSATISFIABLE) {
-		close(fd);
-		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
-		evhttp_add_header(h, "Content-Range", cr);
-		reply_error(px, req, 416, "Range not satisfiable", ri);
-		return;
-	}
-	evhttp_add_header(h, "Content-Type", ct);
-	if (r == RANGE_OK) {
-		status = 206;
-		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
-		    (unsigned long long)first, (unsigned long long)last,
-		    (unsigned long long)size);
-		evhttp_add_header(h, "Content-Range", cr);
-	} else {
-		first = 0;
-		last = size > 0 ? size - 1 : 0;
-	}
-	/*
-	 * A buffer that drains to a socket keeps the file as a sendfile
-	 * segment; any other would map the file into memory whole.
-	 */
-	if ((body = evbuffer_new()) == NULL ||
-	    evbuffer_set_flags(body, EVBUFFER_FLAG_DRAINS_TO_FD) != 0) {
-		if (body != NULL)
-			evbuffer_free(body);
-		close(fd);
-		reply_error(px, req, 503, "Out of memory", ri);
-		return;
-	}
-	if (size == 0)
-		close(fd);
-	else if ((seg = evbuffer_file_segment_new(fd, (ev_off_t)first,
-	    (ev_off_t)(last - first + 1), EVBUF_FS_CLOSE_ON_FREE)) == NULL) {
-		close(fd);
-		evbuffer_free(body);
-		reply_error(px, req, 503, "Cannot read the file", ri);
-		return;
-	} else {
-		/* The segment's offset is first already. */
-		rc = evbuffer_add_file_segment(body, seg, 0,
-		    (ev_off_t)(last - first + 1));
-		evbuffer_file_segment_free(seg);	/* the buffer holds it */
-		if (rc != 0) {
-			evbuffer_free(body);
-			reply_error(px, req, 503, "Cannot read the file",
-			    ri);
-			return;
-		}
-	}
-	reply_send(px, req, status, body, ri);
-	evbuffer_free(body);
 }

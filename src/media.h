@@ -1,9 +1,10 @@
 /*
  * The media mirror (SPEC 9): the media of completed jobs are downloaded in
  * the background through the upstream curl multi (never blocking the loop)
- * into DIR/<sha256>, served back under /media/, and linked from job answers
- * when --rewrite-media-urls is on.  The database is the queue: a restart
- * picks up whatever was not finished.
+ * into DIR/<sha256>, served back under /media/ (media_serve.h), and linked
+ * from job answers when --rewrite-media-urls is on (media_rewrite.h).  The
+ * database is the queue: a restart picks up whatever was not finished.
+ * This is the scheduler's API; media_writer.h is its disk side.
  */
 #ifndef MEDIA_H
 #define MEDIA_H
@@ -12,13 +13,9 @@
 #include <stdint.h>
 
 struct cache;
-struct evbuffer;
-struct evhttp_request;
 struct event_base;
 struct media;
 struct metrics;
-struct proxy;
-struct reply_info;
 struct upstream;
 
 #define MEDIA_SHA256_LEN	64	/* hex digits of a file's name */
@@ -79,30 +76,20 @@ void	media_job_stored(struct media *, const char *jobid);
  */
 int64_t	media_mirror(struct media *, media_done_fn *done, void *arg);
 
-/*
- * Writes jobid's stored record body (the one whose ETag is etag: the
- * answer being sent) with each mirrored media URL (whose file is in the
- * directory) replaced by <public_url>/media/<sha256> into out, and its
- * ETag into newetag.  1 when something was replaced, 0 when nothing was
- * (out untouched), -1 on error.
- */
-int	media_rewrite(struct media *, const char *jobid, const char *etag,
-	    struct evbuffer *out, char *newetag);
-
-/* GET or HEAD /media/<name>; m NULL: no mirror (404). */
-void	media_handle(struct proxy *, struct media *, struct evhttp_request *,
-	    const char *name, const struct reply_info *);
-
-/* A Range header against a file of size bytes (RFC 9110 14.2). */
-enum media_range {
-	RANGE_NONE,		/* absent, malformed, several or another unit */
-	RANGE_OK,		/* [*first, *last] */
-	RANGE_UNSATISFIABLE,	/* 416 */
-};
-enum media_range media_parse_range(const char *header, uint64_t size,
-	    uint64_t *first, uint64_t *last);
-
-/* Whether name is 64 lowercase hex digits. */
+/* Whether name is 64 lowercase hex digits: a file name in the directory. */
 int	media_name_valid(const char *name);
+
+/* For the mirror's other files: the absolute directory of the files. */
+const char	*media_dir(const struct media *);
+
+/* The cache the media rows are in (borrowed). */
+struct cache	*media_cache(const struct media *);
+
+/* The base of rewritten links ("" when none was given). */
+const char	*media_public_url(const struct media *);
+
+/* Whether DIR/sha256 is a regular file (its size into *size unless NULL). */
+int	media_has_file(const struct media *, const char *sha256,
+	    int64_t *size);
 
 #endif

@@ -30,6 +30,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "media.h"
+#include "media_serve.h"
 #include "metrics.h"
 #include "passthru.h"
 #include "proxy.h"
@@ -184,7 +185,7 @@ request_cb(struct evhttp_request *req, void *arg)
 			metrics_page(px, req, &ri);
 		return;
 	case ROUTE_MEDIA:
-		media_handle(px, px->media, req,
+		media_serve(px, px->media, req,
 		    path + sizeof(ROUTE_MEDIA_PREFIX) - 1, &ri);
 		return;
 	case ROUTE_OTHER:

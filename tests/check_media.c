@@ -14,6 +14,7 @@
 
 #include "cache.h"
 #include "media.h"
+#include "media_serve.h"
 #include "record.h"
 
 /* ---------------------------------------------------------------- Range */
@@ -69,7 +70,7 @@ START_TEST(test_range)
 	uint64_t first = 12345, last = 12345;
 	enum media_range r;
 
-	r = media_parse_range(c->header, c->size, &first, &last);
+	r = media_serve_parse_range(c->header, c->size, &first, &last);
 	ck_assert_msg(r == c->want, "'%s' on %llu bytes: %d, want %d",
 	    c->header ? c->header : "(none)", (unsigned long long)c->size,
 	    (int)r, (int)c->want);
