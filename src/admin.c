@@ -23,6 +23,7 @@
 #include "jobid.h"
 #include "log.h"
 #include "media.h"
+#include "media_mirror.h"
 #include "record.h"
 #include "upstream.h"
 #include "util.h"
@@ -830,6 +831,7 @@ admin_mirror(int argc, char **argv)
 	struct event *sigint = NULL, *sigterm = NULL;
 	struct upstream *up = NULL;
 	struct media *m = NULL;
+	struct media_mirror *mm = NULL;
 	char err[1024];
 	int first, rc = 1;
 
@@ -876,7 +878,8 @@ admin_mirror(int argc, char **argv)
 		fprintf(stderr, "lumaproxy mirror: cannot set up the event loop\n");
 		goto done;
 	}
-	if ((a.total = media_mirror(m, mirror_done, &a)) < 0) {
+	if ((mm = media_mirror_new(m, base, mirror_done, &a)) == NULL ||
+	    (a.total = media_mirror_start(mm)) < 0) {
 		fprintf(stderr, "lumaproxy mirror: reading %s failed\n", o.db);
 		goto done;
 	}
@@ -890,7 +893,8 @@ admin_mirror(int argc, char **argv)
 	    a.interrupted ? "; interrupted, the rest not tried" : "");
 	rc = a.failed > 0 || a.interrupted ? 1 : 0;
 done:
-	media_free(m);
+	media_free(m);		/* no download reports to mm any more */
+	media_mirror_free(mm);
 	if (sigint != NULL)
 		event_free(sigint);
 	if (sigterm != NULL)

@@ -1,10 +1,12 @@
 /*
- * The media mirror.  A completed job is scanned (by SQLite's JSON
- * functions) for the URLs of its response; each URL becomes a row of the
- * media table, which is the download queue.  Downloads go through
- * upstream_fetch() on the server's loop, at most `concurrency` at once,
- * their bytes handed to a writer (media_writer.c) that makes them
- * DIR/<sha256>.  A failed attempt is retried later (media_next_attempt()).
+ * The media mirror's scheduler.  A completed job is scanned (by SQLite's
+ * JSON functions) for the URLs of its response; each URL becomes a row of
+ * the media table, which is the download queue, backfilled at start.
+ * Downloads go through upstream_fetch() on the loop, at most `concurrency`
+ * at once, their bytes handed to a writer (media_writer.c) that makes them
+ * DIR/<sha256>; a failed attempt is retried later (media_next_attempt()).
+ * Serving, links and the mirror command are media_serve.c's,
+ * media_rewrite.c's and media_mirror.c's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,8 +36,6 @@
 #define HOLD_MS		5000		/* pause after the database refused a write */
 #define PROGRESS_MS	500		/* progress line updates on a terminal */
 #define DUE_MAX		128		/* 2 * the largest concurrency */
-#define MIRROR_ATTEMPTS	3		/* the mirror command: 1 s, then 2 s apart */
-#define MIRROR_RETRY_MS	1000
 
 struct download {
 	unsigned			 magic;
@@ -47,17 +47,10 @@ struct download {
 	char				 reason[256];	/* why we stopped it */
 	struct upstream_request		*req;		/* owned while running */
 	struct media_writer		*w;		/* owned */
+	media_fetched_fn		*done;		/* media_fetch()'s, or NULL */
+	void				*done_arg;
 	TAILQ_ENTRY(download)		 entry;
 };
-
-/* A URL the mirror command downloads. */
-struct queued {
-	char				*url;		/* owned */
-	int				 attempts;	/* made in this run */
-	int64_t				 not_before;	/* util_mono_ms() */
-	int				 state;		/* Q_WAITING, ... */
-};
-enum { Q_WAITING, Q_RUNNING, Q_DONE };
 
 struct media {
 	unsigned			 magic;
@@ -77,11 +70,7 @@ struct media {
 	int64_t				 to_scan, scanned;
 	int64_t				 progress_at;
 	int				 busy;		/* a progress line is shown */
-	/* the mirror command */
-	struct queued			*queue;		/* owned */
-	size_t				 nqueue;
-	media_done_fn			*done;
-	void				*done_arg;
+	int				 started;	/* media_start(): the queue runs */
 };
 
 static void	media_turn(struct media *, int64_t delay_ms);
@@ -97,9 +86,8 @@ ms_tv(int64_t ms)
 	return tv;
 }
 
-/* The URL without credentials or query: signed CDN links stay out of logs. */
-static const char *
-url_for_log(const char *url, char *buf, size_t len)
+const char *
+media_log_url(const char *url, char *buf, size_t len)
 {
 	const char *sep = strstr(url, "://");
 	const char *host = sep != NULL ? sep + 3 : url;
@@ -239,9 +227,6 @@ download_free(struct download *d)
 static void
 media_release(struct media *m)
 {
-	for (size_t i = 0; i < m->nqueue; i++)
-		free(m->queue[i].url);
-	free(m->queue);
 	media_writers_free(m->writers);
 	if (m->timer != NULL)
 		event_free(m->timer);
@@ -277,7 +262,7 @@ show_progress(struct media *m, int force)
 
 	if (tty < 0)
 		tty = isatty(STDERR_FILENO);
-	if (!tty || m->queue != NULL)
+	if (!tty || !m->started)
 		return;
 	if (!force && now - m->progress_at < PROGRESS_MS)
 		return;
@@ -306,16 +291,6 @@ show_progress(struct media *m, int force)
 		    m->nactive, (long long)waiting, (long long)failed);
 }
 
-/* The mirror command's entry for url, or NULL. */
-static struct queued *
-queued_find(struct media *m, const char *url)
-{
-	for (size_t i = 0; i < m->nqueue; i++)
-		if (strcmp(m->queue[i].url, url) == 0)
-			return &m->queue[i];
-	return NULL;
-}
-
 /* The database refused a write: no downloads for a while (no busy loop). */
 static void
 media_hold(struct media *m, const char *what, const char *lu)
@@ -333,13 +308,12 @@ static void
 download_done(struct download *d, const char *reason)
 {
 	struct media *m = d->m;
-	struct queued *q = m->queue != NULL ? queued_find(m, d->url) : NULL;
 	char lu[512], path[MEDIA_PATH_MAX];
 	const char *sha;
 	int64_t now = util_now_ms(), next = -1;
 	int attempts = d->attempts + 1, rc;
 
-	url_for_log(d->url, lu, sizeof(lu));
+	media_log_url(d->url, lu, sizeof(lu));
 	if (reason == NULL) {
 		sha = media_writer_sha256(d->w);
 		rc = cache_media_mirrored(m->cache, d->url, sha,
@@ -361,30 +335,17 @@ download_done(struct download *d, const char *reason)
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
 		    now) != 0)
 			media_hold(m, "the failure", lu);
-		if (q != NULL && q->attempts < MIRROR_ATTEMPTS)
-			log_warn("media: %s failed (%s); trying again in %d s", lu,
-			    reason, (MIRROR_RETRY_MS << (q->attempts - 1)) / 1000);
-		else if (q != NULL)
-			log_warn("media: %s failed (%s)", lu, reason);
-		else if (next >= 0)
+		/* media_fetch()'s caller says what happens next. */
+		if (d->done == NULL && next >= 0)
 			log_warn("media: %s failed (%s), attempt %d of %d;"
 			    " retrying in %lld s", lu, reason, attempts,
 			    MEDIA_ATTEMPTS, (long long)(next - now + 999) / 1000);
-		else
+		else if (d->done == NULL)
 			log_warn("media: %s failed (%s), attempt %d; giving up",
 			    lu, reason, attempts);
 	}
-	if (q != NULL) {
-		if (reason != NULL && q->attempts < MIRROR_ATTEMPTS) {
-			q->state = Q_WAITING;
-			q->not_before = util_mono_ms() +
-			    (MIRROR_RETRY_MS << (q->attempts - 1));
-		} else {
-			q->state = Q_DONE;
-			if (m->done != NULL)
-				m->done(d->url, reason, 0, m->done_arg);
-		}
-	}
+	if (d->done != NULL)
+		d->done(d->url, reason, d->done_arg);
 	download_free(d);
 	show_progress(m, 0);
 	media_turn(m, 0);
@@ -552,7 +513,8 @@ writer_event(enum media_writer_event ev, void *arg)
 
 /* Starts downloading url; a failure to start counts as a failed attempt. */
 static void
-download_start(struct media *m, const char *url, int attempts)
+download_start(struct media *m, const char *url, int attempts,
+    media_fetched_fn *done, void *arg)
 {
 	struct download *d;
 
@@ -561,11 +523,15 @@ download_start(struct media *m, const char *url, int attempts)
 		free(d);
 		log_error("media: out of memory");
 		m->hold_until = util_mono_ms() + HOLD_MS;
+		if (done != NULL)
+			done(url, "out of memory", arg);
 		return;
 	}
 	d->magic = DOWNLOAD_MAGIC;
 	d->m = m;
 	d->attempts = attempts;
+	d->done = done;
+	d->done_arg = arg;
 	TAILQ_INSERT_TAIL(&m->active, d, entry);
 	m->nactive++;
 	if ((d->w = media_writer_new(m->writers, writer_event, d, d->reason,
@@ -631,42 +597,17 @@ start_due(struct media *m, int64_t now)
 			    due->v[i].sha256, size, due->v[i].content_type,
 			    m->dir, now) < 0)
 				media_hold(m, "a file in the directory",
-				    url_for_log(due->v[i].url, lu, sizeof(lu)));
+				    media_log_url(due->v[i].url, lu, sizeof(lu)));
 		} else if (m->nactive < m->opt.concurrency &&
 		    util_mono_ms() >= m->hold_until &&
 		    !downloading(m, due->v[i].url))
-			download_start(m, due->v[i].url, due->v[i].attempts);
+			download_start(m, due->v[i].url, due->v[i].attempts,
+			    NULL, NULL);
 		free(due->v[i].url);
 		free(due->v[i].sha256);
 		free(due->v[i].content_type);
 	}
 	free(due);
-}
-
-/* The mirror command's turn: start what may run, or wait for a retry. */
-static void
-mirror_turn(struct media *m)
-{
-	int64_t now = util_mono_ms(), wait = -1;
-	struct queued *q;
-
-	for (size_t i = 0; i < m->nqueue; i++) {
-		q = &m->queue[i];
-		if (q->state != Q_WAITING)
-			continue;
-		if (q->not_before <= now && m->nactive < m->opt.concurrency) {
-			q->state = Q_RUNNING;
-			q->attempts++;
-			download_start(m, q->url, q->attempts - 1);
-		} else if (q->not_before > now &&
-		    (wait < 0 || q->not_before - now < wait))
-			wait = q->not_before - now;
-	}
-	if (wait >= 0) {
-		struct timeval tv = ms_tv(wait);
-
-		evtimer_add(m->timer, &tv);
-	}
 }
 
 /*
@@ -682,13 +623,11 @@ media_turn(struct media *m, int64_t delay_ms)
 	int n;
 
 	CHECK_OBJ(m, MEDIA_MAGIC);
+	if (!m->started)
+		return;		/* the queue is not ours to run */
 	if (delay_ms >= 0) {
 		tv = ms_tv(delay_ms);
 		evtimer_add(m->timer, &tv);
-		return;
-	}
-	if (m->queue != NULL) {
-		mirror_turn(m);
 		return;
 	}
 	now = util_now_ms();
@@ -728,6 +667,7 @@ void
 media_start(struct media *m)
 {
 	CHECK_OBJ(m, MEDIA_MAGIC);
+	m->started = 1;
 	m->scanning = 1;
 	m->after[0] = '\0';
 	m->to_scan = m->scanned = 0;
@@ -744,74 +684,20 @@ media_job_stored(struct media *m, const char *jobid)
 		media_turn(m, 0);
 }
 
-/* The mirror command's list: each URL whose file is not here yet. */
-struct collect {
-	struct media	*m;
-	int		 failed;
-	uint64_t	 already;
-};
-
-static int
-collect_media(const struct cache_media *cm, void *arg)
+int
+media_has_room(const struct media *m)
 {
-	struct collect *c = arg;
-	struct media *m = c->m;
-	struct queued *q;
-	int64_t size;
-
-	if (cm->sha256 != NULL && media_has_file(m, cm->sha256, &size) &&
-	    (cm->size < 0 || size == cm->size)) {
-		c->already++;
-		/* An imported file found here is mirrored here from now on. */
-		if (strcmp(cm->state, "mirrored") != 0 &&
-		    cache_media_mirrored(m->cache, cm->url, cm->sha256, size,
-		    cm->content_type, m->dir, util_now_ms()) < 0)
-			return -1;
-		if (m->done != NULL)
-			m->done(cm->url, NULL, 1, m->done_arg);
-		return 0;
-	}
-	if ((q = realloc(m->queue, (m->nqueue + 1) * sizeof(*q))) == NULL) {
-		c->failed = 1;
-		return -1;
-	}
-	m->queue = q;
-	memset(&q[m->nqueue], 0, sizeof(*q));
-	if ((q[m->nqueue].url = strdup(cm->url)) == NULL) {
-		c->failed = 1;
-		return -1;
-	}
-	m->nqueue++;
-	return 0;
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->nactive < m->opt.concurrency;
 }
 
-int64_t
-media_mirror(struct media *m, media_done_fn *done, void *arg)
+void
+media_fetch(struct media *m, const char *url, int attempts,
+    media_fetched_fn *done, void *arg)
 {
-	struct collect c;
-	int64_t now = util_now_ms();
-	int n;
-
 	CHECK_OBJ(m, MEDIA_MAGIC);
-	m->done = done;
-	m->done_arg = arg;
-	m->after[0] = '\0';
-	while ((n = cache_media_scan_some(m->cache, m->after, sizeof(m->after),
-	    SCAN_BATCH, now)) > 0)
-		;
-	if (n < 0)
-		return -1;
-	memset(&c, 0, sizeof(c));
-	c.m = m;
-	/* A non-NULL queue puts media_turn() in the command's mode. */
-	if ((m->queue = calloc(1, sizeof(*m->queue))) == NULL ||
-	    cache_media_all(m->cache, collect_media, &c) != 0 || c.failed)
-		return -1;
-	for (size_t i = 0; i < m->nqueue; i++)
-		if (cache_media_reset(m->cache, m->queue[i].url, now) != 0)
-			return -1;
-	media_turn(m, 0);
-	return (int64_t)(m->nqueue + c.already);
+	assert(done != NULL);
+	download_start(m, url, attempts, done, arg);
 }
 
 int64_t

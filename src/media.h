@@ -36,10 +36,6 @@ struct media_options {
  */
 int64_t	media_next_attempt(int attempts, int64_t now);
 
-/* Called once per download the mirror command asked for; reason NULL: ok. */
-typedef void media_done_fn(const char *url, const char *reason,
-	    int already, void *arg);
-
 /*
  * Checks that dir is a directory we can create files in; -1 with a message
  * in err otherwise.
@@ -48,8 +44,8 @@ int	media_check_dir(const char *dir, char *err, size_t errlen);
 
 /*
  * The mirror on dir (which the caller checked with media_check_dir() before
- * creating anything).  It does nothing
- * until media_start() (the server) or media_mirror() (the command).
+ * creating anything).  It does nothing until media_start() (the server)
+ * or media_fetch() (the mirror command, media_mirror.h).
  */
 struct media	*media_new(struct event_base *, struct upstream *,
 	    struct cache *, const struct media_options *, char *err,
@@ -68,13 +64,24 @@ void	media_start(struct media *);
 /* jobid was stored as completed: queue its media. */
 void	media_job_stored(struct media *, const char *jobid);
 
+/* A download media_fetch() started is over: reason NULL when mirrored. */
+typedef void media_fetched_fn(const char *url, const char *reason,
+	    void *arg);
+
+/* Whether fewer than `concurrency` downloads run. */
+int	media_has_room(const struct media *);
+
 /*
- * The mirror command: downloads every media URL of every completed job
- * whose file is not in the directory yet (failed ones too), calling done
- * for each (already: the file was there); the loop ends when all are done.
- * Returns how many URLs there are, -1 on error.
+ * Downloads url now, whatever the queue says (attempts: made before),
+ * records the outcome as for the queue's own downloads, then calls done
+ * exactly once: from the loop, or from this call when it cannot start.
+ * The queue's turns (media_start()) do not run for it.
  */
-int64_t	media_mirror(struct media *, media_done_fn *done, void *arg);
+void	media_fetch(struct media *, const char *url, int attempts,
+	    media_fetched_fn *done, void *arg);
+
+/* url without credentials or query into buf, for logs (signed CDN links). */
+const char	*media_log_url(const char *url, char *buf, size_t len);
 
 /* Whether name is 64 lowercase hex digits: a file name in the directory. */
 int	media_name_valid(const char *name);
