@@ -165,6 +165,7 @@ collect(const struct cache_media *cm, void *arg)
 	struct queued *q;
 	int64_t size;
 
+	CHECK_OBJ(mm, MIRROR_MAGIC);
 	if (cm->sha256 != NULL && media_has_file(mm->m, cm->sha256, &size) &&
 	    (cm->size < 0 || size == cm->size)) {
 		mm->already++;
