@@ -21,7 +21,6 @@
 #include "log.h"
 #include "media.h"
 #include "media_serve.h"
-#include "media_writer.h"
 #include "reply.h"
 #include "util.h"
 

@@ -8,7 +8,6 @@
 #ifndef MEDIA_WRITER_H
 #define MEDIA_WRITER_H
 
-#include <limits.h>
 #include <stddef.h>
 
 struct event_base;
@@ -16,7 +15,6 @@ struct media_writer;
 struct media_writers;
 
 #define MEDIA_PART_PREFIX	".part-"	/* partial files in DIR */
-#define MEDIA_PATH_MAX		(PATH_MAX + 80)	/* the directory and a name */
 
 /* What a writer tells the loop. */
 enum media_writer_event {
