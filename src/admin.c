@@ -23,6 +23,7 @@
 #include "jobid.h"
 #include "log.h"
 #include "media.h"
+#include "media_mirror.h"
 #include "record.h"
 #include "upstream.h"
 #include "util.h"
@@ -605,6 +606,7 @@ admin_mirror(const struct config *cfg)
 	struct event *sigint = NULL, *sigterm = NULL;
 	struct upstream *up = NULL;
 	struct media *m = NULL;
+	struct media_mirror *mm = NULL;
 	char err[1024];
 	int rc = 1;
 
@@ -616,7 +618,7 @@ admin_mirror(const struct config *cfg)
 	log_init(LOG_WARN, LOG_TEXT);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&a, 0, sizeof(a));
-	a.tty = isatty(STDERR_FILENO);
+	a.tty = log_is_tty();
 	memset(&uo, 0, sizeof(uo));
 	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
 	uo.max_body = 1;	/* unused: downloads are streamed */
@@ -643,7 +645,8 @@ admin_mirror(const struct config *cfg)
 		fprintf(stderr, "lumaproxy mirror: cannot set up the event loop\n");
 		goto done;
 	}
-	if ((a.total = media_mirror(m, mirror_done, &a)) < 0) {
+	if ((mm = media_mirror_new(m, base, mirror_done, &a)) == NULL ||
+	    (a.total = media_mirror_start(mm)) < 0) {
 		fprintf(stderr, "lumaproxy mirror: reading %s failed\n", cfg->db);
 		goto done;
 	}
@@ -657,7 +660,8 @@ admin_mirror(const struct config *cfg)
 	    a.interrupted ? "; interrupted, the rest not tried" : "");
 	rc = a.failed > 0 || a.interrupted ? 1 : 0;
 done:
-	media_free(m);
+	media_free(m);		/* no download reports to mm any more */
+	media_mirror_free(mm);
 	if (sigint != NULL)
 		event_free(sigint);
 	if (sigterm != NULL)

@@ -165,22 +165,13 @@ int	cache_list_older(struct cache *, int64_t before, const char *status,
  */
 int	cache_purge_job(struct cache *, const char *jobid);
 
-/*
- * body (a JSON text) with the value at each of paths[0..n) replaced by the
- * string values[i] (SQLite's json_replace()), appended to out; 0 or -1.
- */
-#define CACHE_REPLACE_MAX	5
-int	cache_json_replace(struct cache *, const void *body, size_t len,
-	    const char *const *paths, const char *const *values, size_t n,
-	    struct evbuffer *out);
-
 /* Bytes of the database file and its write-ahead log. */
 int64_t	cache_size(struct cache *);
 
 /*
- * The media mirror (SPEC 9).  Each media URL of a completed job has a row:
- * pending, mirrored (its bytes are in dir/<sha256>) or failed (tried again
- * from next_at, unless it gave up).
+ * The media mirror (SPEC 9), in cache_media.c.  Each media URL of a
+ * completed job has a row: pending, mirrored (its bytes are in
+ * dir/<sha256>) or failed (tried again from next_at, unless it gave up).
  */
 struct cache_media {
 	const char	*field;		/* video, thumbnail, ... */
@@ -263,6 +254,17 @@ int	cache_media_listed(struct cache *, const char *jobid,
 int	cache_media_import(struct cache *, const char *jobid, const char *url,
 	    const char *sha256, int64_t size, const char *content_type,
 	    int64_t now);
+
+/*
+ * jobid's stored body, when its ETag is etag, with the value at each of
+ * paths[0..n) replaced by the string values[i] by SQLite's json_replace()
+ * in the query that reads the row, appended to out: 1; 0 when jobid has no
+ * row with that ETag (out untouched); -1 on error.
+ */
+#define CACHE_REPLACE_MAX	5
+int	cache_media_rewrite(struct cache *, const char *jobid,
+	    const char *etag, const char *const *paths,
+	    const char *const *values, size_t n, struct evbuffer *out);
 
 /* Calls fn once per media URL of a completed job (field NULL). */
 int	cache_media_all(struct cache *,

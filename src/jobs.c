@@ -25,6 +25,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "media.h"
+#include "media_rewrite.h"
 #include "metrics.h"
 #include "policy.h"
 #include "proxy.h"
@@ -218,8 +219,8 @@ send_answer(struct proxy *px, struct evhttp_request *req,
 	if (etag != NULL && a->jobid != NULL && px->media != NULL &&
 	    config_rewrites_media(px->cfg) && status == 200 &&
 	    (linked = evbuffer_new()) != NULL) {
-		if (media_rewrite(px->media, a->jobid, px->public_url, a->body,
-		    a->len, linked, etag2) == 1) {
+		if (media_rewrite(px->media, a->jobid, etag, linked,
+		    etag2) == 1) {
 			bytes = evbuffer_pullup(linked, -1);
 			len = evbuffer_get_length(linked);
 			etag = etag2;

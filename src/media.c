@@ -1,22 +1,15 @@
 /*
- * The media mirror.  A completed job is scanned (by SQLite's JSON
- * functions) for the URLs of its response; each URL becomes a row of the
- * media table, which is the download queue.  Downloads go through
- * upstream_fetch() on the server's loop, at most `concurrency` at once,
- * into DIR/.part-PID-XXXXXX while the SHA-256 is computed on the way, and
- * are renamed to DIR/<sha256> once whole and synced.  The disk is a
- * writer thread's (one per download): the loop hands it the pieces curl
- * delivers and pauses the transfer while 4 MiB wait; the thread hashes,
- * writes, syncs and renames, and tells the loop through a pipe.  A failed
- * attempt is retried later (media_next_attempt()).
+ * The media mirror's scheduler.  A completed job is scanned (by SQLite's
+ * JSON functions) for the URLs of its response; each URL becomes a row of
+ * the media table, which is the download queue, backfilled at start.
+ * Downloads go through upstream_fetch() on the loop, at most `concurrency`
+ * at once, their bytes handed to a writer (media_writer.c) that makes them
+ * DIR/<sha256>; a failed attempt is retried later (media_next_attempt()).
+ * Serving, links and the mirror command are media_serve.c's,
+ * media_rewrite.c's and media_mirror.c's.
  */
-#define _GNU_SOURCE		/* sync_file_range() */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <openssl/evp.h>
 
 #include "cache.h"
 #include "log.h"
 #include "media.h"
+#include "media_writer.h"
 #include "metrics.h"
-#include "proxy.h"
-#include "record.h"
-#include "reply.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -48,68 +35,22 @@
 #define TURN_MS		2000		/* the queue is looked at this often */
 #define HOLD_MS		5000		/* pause after the database refused a write */
 #define PROGRESS_MS	500		/* progress line updates on a terminal */
-#define SYNC_EVERY	(8u << 20)	/* start writing back every 8 MiB */
-#define QUEUE_HIGH	(4u << 20)	/* bytes for the writer: pause curl */
-#define QUEUE_LOW	(1u << 20)	/* ... and go on again */
 #define DUE_MAX		128		/* 2 * the largest concurrency */
-#define MIRROR_ATTEMPTS	3		/* the mirror command: 1 s, then 2 s apart */
-#define MIRROR_RETRY_MS	1000
-#define PART_PREFIX	".part-"
-#define FILE_PATH_MAX	(PATH_MAX + 80)	/* the directory and a name in it */
-
-/* A piece of a body on its way to the writer thread. */
-struct chunk {
-	struct chunk			*next;
-	size_t				 len;
-	char				 data[];
-};
-
-/* What a writer thread tells the loop, through the pipe. */
-enum { MSG_RESUME, MSG_FAILED, MSG_DONE };
-struct wmsg {
-	uint64_t			 id;		/* of the download */
-	int				 kind;
-};
 
 struct download {
 	unsigned			 magic;
 	struct media			*m;		/* borrowed */
-	uint64_t			 id;		/* names it in messages */
 	char				*url;		/* owned */
 	int				 attempts;	/* made before this one */
-	char				 tmp[FILE_PATH_MAX];
 	uint64_t			 got;		/* handed to the writer */
 	char				 ctype[128];
 	char				 reason[256];	/* why we stopped it */
 	struct upstream_request		*req;		/* owned while running */
-	int				 writing;	/* the thread runs */
-	pthread_t			 writer;
-	/* between the loop and the writer, under mu */
-	pthread_mutex_t			 mu;
-	pthread_cond_t			 cv;
-	struct chunk			*head, **tail;	/* owned */
-	size_t				 queued;
-	int				 finish;	/* no more pieces: finish */
-	int				 cancel;	/* stop, leave the file */
-	int				 resume_wanted;
-	/* the writer's; the loop reads them once it said MSG_DONE */
-	int				 fd;
-	EVP_MD_CTX			*md;		/* owned */
-	uint64_t			 written, synced;
-	int				 werr;		/* errno, or -1 */
-	const char			*wwhat;		/* what failed */
-	char				 sha[MEDIA_SHA256_LEN + 1];
+	struct media_writer		*w;		/* owned */
+	media_fetched_fn		*done;		/* media_fetch()'s, or NULL */
+	void				*done_arg;
 	TAILQ_ENTRY(download)		 entry;
 };
-
-/* A URL the mirror command downloads. */
-struct queued {
-	char				*url;		/* owned */
-	int				 attempts;	/* made in this run */
-	int64_t				 not_before;	/* util_mono_ms() */
-	int				 state;		/* Q_WAITING, ... */
-};
-enum { Q_WAITING, Q_RUNNING, Q_DONE };
 
 struct media {
 	unsigned			 magic;
@@ -118,28 +59,22 @@ struct media {
 	struct cache			*cache;		/* borrowed */
 	struct media_options		 opt;
 	char				 dir[PATH_MAX];	/* absolute */
+	char				 public_url[1024]; /* of rewritten links */
 	TAILQ_HEAD(, download)		 active;
 	int				 nactive;
 	struct event			*timer;		/* owned: the next turn */
-	uint64_t			 next_id;
-	int				 pipe[2];	/* writers to the loop */
-	struct event			*pipe_ev;	/* owned: its read end */
+	struct media_writers		*writers;	/* owned */
 	int64_t				 hold_until;	/* util_mono_ms() */
 	int				 scanning;	/* a backfill is under way */
 	char				 after[1024];	/* its last jobid */
 	int64_t				 to_scan, scanned;
 	int64_t				 progress_at;
 	int				 busy;		/* a progress line is shown */
-	/* the mirror command */
-	struct queued			*queue;		/* owned */
-	size_t				 nqueue;
-	media_done_fn			*done;
-	void				*done_arg;
+	int				 started;	/* media_start(): the queue runs */
 };
 
 static void	media_turn(struct media *, int64_t delay_ms);
 static void	media_release(struct media *);
-static void	writer_cb(evutil_socket_t, short, void *);
 
 static struct timeval
 ms_tv(int64_t ms)
@@ -151,9 +86,8 @@ ms_tv(int64_t ms)
 	return tv;
 }
 
-/* The URL without credentials or query: signed CDN links stay out of logs. */
-static const char *
-url_for_log(const char *url, char *buf, size_t len)
+const char *
+media_log_url(const char *url, char *buf, size_t len)
 {
 	const char *sep = strstr(url, "://");
 	const char *host = sep != NULL ? sep + 3 : url;
@@ -168,13 +102,13 @@ url_for_log(const char *url, char *buf, size_t len)
 	return buf;
 }
 
-/* Whether DIR/name is a regular file (its size into *size). */
-static int
-file_present(const struct media *m, const char *name, int64_t *size)
+int
+media_has_file(const struct media *m, const char *name, int64_t *size)
 {
-	char path[FILE_PATH_MAX];
+	char path[MEDIA_PATH_MAX];
 	struct stat sb;
 
+	CHECK_OBJ(m, MEDIA_MAGIC);
 	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
 	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
 		return 0;
@@ -183,10 +117,31 @@ file_present(const struct media *m, const char *name, int64_t *size)
 	return 1;
 }
 
+const char *
+media_dir(const struct media *m)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->dir;
+}
+
+struct cache *
+media_cache(const struct media *m)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->cache;
+}
+
+const char *
+media_public_url(const struct media *m)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->public_url;
+}
+
 int
 media_check_dir(const char *dir, char *err, size_t errlen)
 {
-	char probe[FILE_PATH_MAX];
+	char probe[MEDIA_PATH_MAX];
 	struct stat sb;
 	int fd;
 
@@ -199,7 +154,7 @@ media_check_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "media directory %s: not a directory", dir);
 		return -1;
 	}
-	snprintf(probe, sizeof(probe), "%s/" PART_PREFIX "probe-XXXXXX", dir);
+	snprintf(probe, sizeof(probe), "%s/" MEDIA_PART_PREFIX "probe-XXXXXX", dir);
 	if ((fd = mkstemp(probe)) < 0) {
 		snprintf(err, errlen, "media directory %s is not writable: %s",
 		    dir, strerror(errno));
@@ -208,35 +163,6 @@ media_check_dir(const char *dir, char *err, size_t errlen)
 	close(fd);
 	unlink(probe);
 	return 0;
-}
-
-/* Removes partial files left by processes that are gone (a crash). */
-static void
-remove_stale_parts(const char *dir)
-{
-	char path[FILE_PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-	long pid;
-	char *end;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, PART_PREFIX, strlen(PART_PREFIX)) != 0)
-			continue;
-		pid = strtol(de->d_name + strlen(PART_PREFIX), &end, 10);
-		/* Ours, at the start, is a crashed predecessor's (PID 1). */
-		if (end == de->d_name + strlen(PART_PREFIX) || *end != '-' ||
-		    pid <= 0 || pid == (long)getpid() ||
-		    (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			if (unlink(path) == 0)
-				log_info("media: removed the partial file %s",
-				    path);
-		}
-	}
-	closedir(d);
 }
 
 static void
@@ -272,59 +198,26 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 		free(m);
 		return NULL;
 	}
-	m->pipe[0] = m->pipe[1] = -1;
-	if (pipe(m->pipe) != 0 ||
-	    evutil_make_socket_nonblocking(m->pipe[0]) != 0 ||
-	    evutil_make_socket_closeonexec(m->pipe[0]) != 0 ||
-	    evutil_make_socket_closeonexec(m->pipe[1]) != 0 ||
-	    (m->pipe_ev = event_new(base, m->pipe[0], EV_READ | EV_PERSIST,
-	    writer_cb, m)) == NULL || event_add(m->pipe_ev, NULL) != 0) {
-		snprintf(err, errlen, "cannot set up the media mirror: %s",
-		    strerror(errno ? errno : ENOMEM));
+	if ((m->writers = media_writers_new(base, m->dir, err,
+	    errlen)) == NULL) {
 		media_release(m);
 		return NULL;
 	}
 	m->opt.dir = m->dir;
-	/* A file too large for our limit must fail, not kill us (SIGXFSZ). */
-	signal(SIGXFSZ, SIG_IGN);
-	remove_stale_parts(m->dir);
+	snprintf(m->public_url, sizeof(m->public_url), "%s",
+	    opt->public_url != NULL ? opt->public_url : "");
+	m->opt.public_url = m->public_url;
 	return m;
-}
-
-/* Stops d's writer thread (it leaves the file as it is) and waits for it. */
-static void
-writer_stop(struct download *d)
-{
-	if (!d->writing)
-		return;
-	pthread_mutex_lock(&d->mu);
-	d->cancel = 1;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-	pthread_join(d->writer, NULL);
-	d->writing = 0;
 }
 
 static void
 download_free(struct download *d)
 {
 	struct media *m = d->m;
-	struct chunk *c;
 
-	writer_stop(d);
+	media_writer_free(d->w);	/* a file being synced is finished first */
 	TAILQ_REMOVE(&m->active, d, entry);
 	m->nactive--;
-	while ((c = d->head) != NULL) {
-		d->head = c->next;
-		free(c);
-	}
-	if (d->fd >= 0)
-		close(d->fd);
-	if (d->tmp[0] != '\0')
-		unlink(d->tmp);
-	pthread_mutex_destroy(&d->mu);
-	pthread_cond_destroy(&d->cv);
-	EVP_MD_CTX_free(d->md);
 	free(d->url);
 	memset(d, 0, sizeof(*d));
 	free(d);
@@ -334,15 +227,7 @@ download_free(struct download *d)
 static void
 media_release(struct media *m)
 {
-	for (size_t i = 0; i < m->nqueue; i++)
-		free(m->queue[i].url);
-	free(m->queue);
-	if (m->pipe_ev != NULL)
-		event_free(m->pipe_ev);
-	if (m->pipe[0] >= 0)
-		close(m->pipe[0]);
-	if (m->pipe[1] >= 0)
-		close(m->pipe[1]);
+	media_writers_free(m->writers);
 	if (m->timer != NULL)
 		event_free(m->timer);
 	memset(m, 0, sizeof(*m));
@@ -360,7 +245,7 @@ media_free(struct media *m)
 	while ((d = TAILQ_FIRST(&m->active)) != NULL) {
 		if (d->req != NULL)
 			upstream_cancel(d->req);
-		download_free(d);	/* a file being synced is finished first */
+		download_free(d);
 	}
 	if (m->busy)
 		log_progress(1, "media: stopped; unfinished downloads resume"
@@ -373,11 +258,8 @@ static void
 show_progress(struct media *m, int force)
 {
 	int64_t now = util_mono_ms(), mirrored, pending, failed, waiting;
-	static int tty = -1;
 
-	if (tty < 0)
-		tty = log_is_tty();
-	if (!tty || m->queue != NULL)
+	if (!log_is_tty() || !m->started)
 		return;
 	if (!force && now - m->progress_at < PROGRESS_MS)
 		return;
@@ -406,16 +288,6 @@ show_progress(struct media *m, int force)
 		    m->nactive, (long long)waiting, (long long)failed);
 }
 
-/* The mirror command's entry for url, or NULL. */
-static struct queued *
-queued_find(struct media *m, const char *url)
-{
-	for (size_t i = 0; i < m->nqueue; i++)
-		if (strcmp(m->queue[i].url, url) == 0)
-			return &m->queue[i];
-	return NULL;
-}
-
 /* The database refused a write: no downloads for a while (no busy loop). */
 static void
 media_hold(struct media *m, const char *what, const char *lu)
@@ -425,259 +297,52 @@ media_hold(struct media *m, const char *what, const char *lu)
 	m->hold_until = util_mono_ms() + HOLD_MS;
 }
 
-/* A writer thread's message to the loop; a pointer-free 16 bytes is whole. */
-static void
-writer_send(struct download *d, int kind)
-{
-	struct wmsg msg;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.id = d->id;
-	msg.kind = kind;
-	while (write(d->m->pipe[1], &msg, sizeof(msg)) < 0 && errno == EINTR)
-		;
-}
-
 /*
- * The writer: one piece hashed and written.  0, or the errno (-1: not an
- * errno) with *what saying what failed.
- */
-static int
-writer_put(struct download *d, const struct chunk *c, const char **what)
-{
-	const char *p = c->data;
-	size_t len = c->len;
-	ssize_t n;
-
-	if (EVP_DigestUpdate(d->md, p, len) != 1) {
-		*what = "cannot compute SHA-256";
-		return -1;
-	}
-	while (len > 0) {
-		if ((n = write(d->fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			*what = "writing";
-			return errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	d->written += c->len;
-	/* Write back as it comes, so that the final fsync() has little left. */
-	if (d->written - d->synced >= SYNC_EVERY) {
-		(void)sync_file_range(d->fd, (off_t)d->synced,
-		    (off_t)(d->written - d->synced), SYNC_FILE_RANGE_WRITE);
-		d->synced = d->written;
-	}
-	return 0;
-}
-
-/* The writer: the whole file made durable as DIR/<sha256>. */
-static void
-writer_finish(struct download *d)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char path[FILE_PATH_MAX];
-	unsigned mdlen = 0;
-	int dfd;
-
-	if (d->werr != 0 || d->written == 0)
-		return;
-	if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32) {
-		d->werr = -1;
-		d->wwhat = "cannot compute SHA-256";
-		return;
-	}
-	util_hex(md, 32, d->sha);
-	if (fsync(d->fd) != 0) {
-		d->werr = errno;
-		d->wwhat = "cannot sync";
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/%s", d->m->dir, d->sha);
-	if (rename(d->tmp, path) != 0) {
-		d->werr = errno;
-		d->wwhat = "cannot rename";
-		return;
-	}
-	d->tmp[0] = '\0';
-	/* The new name, too, must survive a power cut. */
-	if ((dfd = open(d->m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-}
-
-/*
- * The writer thread of d: takes the pieces the loop queues, in order, until
- * told to finish (then the file is made durable: MSG_DONE) or to stop.
- * After a failed write it keeps taking pieces, without writing them.
- */
-static void *
-writer_main(void *arg)
-{
-	struct download *d = arg;
-	struct chunk *c;
-	const char *what = NULL;
-	int err;
-
-	pthread_mutex_lock(&d->mu);
-	for (;;) {
-		while (d->head == NULL && !d->finish && !d->cancel)
-			pthread_cond_wait(&d->cv, &d->mu);
-		if (d->cancel)
-			break;
-		if ((c = d->head) == NULL) {		/* finish: all written */
-			pthread_mutex_unlock(&d->mu);
-			writer_finish(d);
-			writer_send(d, MSG_DONE);
-			return NULL;
-		}
-		if ((d->head = c->next) == NULL)
-			d->tail = &d->head;
-		err = d->werr;
-		pthread_mutex_unlock(&d->mu);
-		if (err == 0)
-			err = writer_put(d, c, &what);
-		else
-			err = 0;	/* failed before: the piece is dropped */
-		pthread_mutex_lock(&d->mu);
-		d->queued -= c->len;
-		free(c);
-		if (err != 0) {
-			d->werr = err;
-			d->wwhat = what;
-			pthread_mutex_unlock(&d->mu);
-			writer_send(d, MSG_FAILED);
-			pthread_mutex_lock(&d->mu);
-		} else if (d->resume_wanted && d->queued <= QUEUE_LOW) {
-			d->resume_wanted = 0;
-			pthread_mutex_unlock(&d->mu);
-			writer_send(d, MSG_RESUME);
-			pthread_mutex_lock(&d->mu);
-		}
-	}
-	pthread_mutex_unlock(&d->mu);
-	return NULL;
-}
-
-/* The transfer is over and whole: the writer finishes the file. */
-static void
-writer_finish_file(struct download *d)
-{
-	pthread_mutex_lock(&d->mu);
-	d->finish = 1;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-}
-
-static void	download_done(struct download *, const char *);
-
-/* The loop: what the writers said. */
-static void
-writer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct media *m = arg;
-	struct download *d;
-	struct wmsg msg;
-	char why[300];
-
-	(void)what;
-	CHECK_OBJ(m, MEDIA_MAGIC);
-	while (read(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
-		/* A download that ended meanwhile is not asked for any more. */
-		TAILQ_FOREACH(d, &m->active, entry)
-			if (d->id == msg.id)
-				break;
-		if (d == NULL)
-			continue;
-		switch (msg.kind) {
-		case MSG_RESUME:
-			if (d->req != NULL)
-				upstream_resume(d->req);
-			break;
-		case MSG_FAILED:
-			/* The rest of the body is of no use: stop the transfer. */
-			if (d->req != NULL) {
-				upstream_cancel(d->req);
-				d->req = NULL;
-				writer_finish_file(d);
-			}
-			break;
-		case MSG_DONE:
-			pthread_join(d->writer, NULL);
-			d->writing = 0;
-			if (d->werr > 0)
-				snprintf(why, sizeof(why), "%s: %s", d->wwhat,
-				    strerror(d->werr));
-			else if (d->werr < 0)
-				snprintf(why, sizeof(why), "%s", d->wwhat);
-			download_done(d, d->werr != 0 ? why : d->written == 0 ?
-			    "empty answer" : NULL);
-			break;
-		}
-	}
-}
-
-/*
- * A download is over: reason NULL when its file is DIR/<d->sha>, durable.
+ * A download is over: reason NULL when its file is DIR/<sha256>, durable.
  * Records the outcome, frees d, and starts what is due next.
  */
 static void
 download_done(struct download *d, const char *reason)
 {
 	struct media *m = d->m;
-	struct queued *q = m->queue != NULL ? queued_find(m, d->url) : NULL;
-	char lu[512], path[FILE_PATH_MAX];
+	char lu[512], path[MEDIA_PATH_MAX];
+	const char *sha;
 	int64_t now = util_now_ms(), next = -1;
 	int attempts = d->attempts + 1, rc;
 
-	url_for_log(d->url, lu, sizeof(lu));
+	media_log_url(d->url, lu, sizeof(lu));
 	if (reason == NULL) {
-		rc = cache_media_mirrored(m->cache, d->url, d->sha,
+		sha = media_writer_sha256(d->w);
+		rc = cache_media_mirrored(m->cache, d->url, sha,
 		    (int64_t)d->got, d->ctype[0] ? d->ctype : NULL, m->dir, now);
 		if (rc < 0)
 			media_hold(m, "the download", lu);
-		else if (rc == 0 && cache_media_type(m->cache, d->sha, path,
+		else if (rc == 0 && cache_media_type(m->cache, sha, path,
 		    sizeof(path)) == 0) {
 			/* Purged meanwhile, and no other media has these bytes. */
-			snprintf(path, sizeof(path), "%s/%s", m->dir, d->sha);
+			snprintf(path, sizeof(path), "%s/%s", m->dir, sha);
 			(void)unlink(path);
 			log_info("media: %s was purged while downloading;"
 			    " its file is removed", lu);
 		} else
 			log_info("media: mirrored %s (%llu bytes) as %s", lu,
-			    (unsigned long long)d->got, d->sha);
+			    (unsigned long long)d->got, sha);
 	} else {
 		next = media_next_attempt(attempts, now);
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
 		    now) != 0)
 			media_hold(m, "the failure", lu);
-		if (q != NULL && q->attempts < MIRROR_ATTEMPTS)
-			log_warn("media: %s failed (%s); trying again in %d s", lu,
-			    reason, (MIRROR_RETRY_MS << (q->attempts - 1)) / 1000);
-		else if (q != NULL)
-			log_warn("media: %s failed (%s)", lu, reason);
-		else if (next >= 0)
+		/* media_fetch()'s caller says what happens next. */
+		if (d->done == NULL && next >= 0)
 			log_warn("media: %s failed (%s), attempt %d of %d;"
 			    " retrying in %lld s", lu, reason, attempts,
 			    MEDIA_ATTEMPTS, (long long)(next - now + 999) / 1000);
-		else
+		else if (d->done == NULL)
 			log_warn("media: %s failed (%s), attempt %d; giving up",
 			    lu, reason, attempts);
 	}
-	if (q != NULL) {
-		if (reason != NULL && q->attempts < MIRROR_ATTEMPTS) {
-			q->state = Q_WAITING;
-			q->not_before = util_mono_ms() +
-			    (MIRROR_RETRY_MS << (q->attempts - 1));
-		} else {
-			q->state = Q_DONE;
-			if (m->done != NULL)
-				m->done(d->url, reason, 0, m->done_arg);
-		}
-	}
+	if (d->done != NULL)
+		d->done(d->url, reason, d->done_arg);
 	download_free(d);
 	show_progress(m, 0);
 	media_turn(m, 0);
@@ -738,8 +403,6 @@ static int
 dl_data(const char *p, size_t len, void *arg)
 {
 	struct download *d = arg;
-	struct chunk *c;
-	int werr;
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	if (d->got + len > d->m->opt.max_bytes) {
@@ -748,30 +411,17 @@ dl_data(const char *p, size_t len, void *arg)
 		    (unsigned long long)d->m->opt.max_bytes);
 		return -1;
 	}
-	pthread_mutex_lock(&d->mu);
-	werr = d->werr;
-	if (werr == 0 && d->queued >= QUEUE_HIGH) {
-		/* The disk is behind: curl waits (the piece comes again). */
-		d->resume_wanted = 1;
-		pthread_mutex_unlock(&d->mu);
-		return 1;
-	}
-	pthread_mutex_unlock(&d->mu);
-	if (werr != 0)
-		return -1;	/* MSG_FAILED is on its way: it says why */
-	if ((c = malloc(sizeof(*c) + len)) == NULL) {
+	switch (media_writer_put(d->w, p, len)) {
+	case MEDIA_PUT_OK:
+		break;
+	case MEDIA_PUT_FULL:
+		return 1;	/* the disk is behind: curl waits, then again */
+	case MEDIA_PUT_FAILED:
+		return -1;	/* MEDIA_WRITER_FAILED is on its way: it says why */
+	case MEDIA_PUT_NOMEM:
 		snprintf(d->reason, sizeof(d->reason), "out of memory");
 		return -1;
 	}
-	c->next = NULL;
-	c->len = len;
-	memcpy(c->data, p, len);
-	pthread_mutex_lock(&d->mu);
-	*d->tail = c;
-	d->tail = &c->next;
-	d->queued += len;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
 	d->got += len;
 	return 0;
 }
@@ -782,30 +432,20 @@ dl_done(const struct upstream_result *res, void *arg)
 {
 	struct download *d = arg;
 	char why[300];
-	int werr;
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	d->req = NULL;
 	if (d->m->opt.metrics != NULL)
 		metrics_upstream_result(d->m->opt.metrics, ROUTE_MEDIA, res);
-	pthread_mutex_lock(&d->mu);
-	werr = d->werr;
-	pthread_mutex_unlock(&d->mu);
-	if (d->reason[0] == '\0' && werr == 0 && res->error == UPSTREAM_OK &&
-	    res->status == 200) {
-		writer_finish_file(d);		/* MSG_DONE ends it */
+	if (d->reason[0] == '\0' && !media_writer_error(d->w, why,
+	    sizeof(why)) && res->error == UPSTREAM_OK && res->status == 200) {
+		media_writer_finish(d->w);	/* MEDIA_WRITER_DONE ends it */
 		return;
 	}
-	writer_stop(d);		/* from here on d->werr is the loop's to read */
-	if (d->werr != 0) {
-		/* The writer failed first: its reason. */
-		if (d->werr > 0)
-			snprintf(why, sizeof(why), "%s: %s", d->wwhat,
-			    strerror(d->werr));
-		else
-			snprintf(why, sizeof(why), "%s", d->wwhat);
-		download_done(d, why);
-	} else if (d->reason[0] != '\0')
+	media_writer_stop(d->w);	/* from here on its error is final */
+	if (media_writer_error(d->w, why, sizeof(why)))
+		download_done(d, why);	/* the writer failed first: its reason */
+	else if (d->reason[0] != '\0')
 		download_done(d, d->reason);
 	else if (res->error == UPSTREAM_TIMEOUT)
 		download_done(d, "timed out");
@@ -837,54 +477,64 @@ downloading(struct media *m, const char *url)
 	return 0;
 }
 
+/* The writer of d: what its thread said, on the loop. */
+static void
+writer_event(enum media_writer_event ev, void *arg)
+{
+	struct download *d = arg;
+	char why[300];
+
+	CHECK_OBJ(d, DOWNLOAD_MAGIC);
+	switch (ev) {
+	case MEDIA_WRITER_RESUME:
+		if (d->req != NULL)
+			upstream_resume(d->req);
+		break;
+	case MEDIA_WRITER_FAILED:
+		/* The rest of the body is of no use: stop the transfer. */
+		if (d->req != NULL) {
+			upstream_cancel(d->req);
+			d->req = NULL;
+			media_writer_finish(d->w);
+		}
+		break;
+	case MEDIA_WRITER_DONE:
+		if (media_writer_error(d->w, why, sizeof(why)))
+			download_done(d, why);
+		else
+			download_done(d, media_writer_sha256(d->w)[0] == '\0' ?
+			    "empty answer" : NULL);
+		break;
+	}
+}
+
 /* Starts downloading url; a failure to start counts as a failed attempt. */
 static void
-download_start(struct media *m, const char *url, int attempts)
+download_start(struct media *m, const char *url, int attempts,
+    media_fetched_fn *done, void *arg)
 {
 	struct download *d;
-	int err;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
 	    (d->url = strdup(url)) == NULL) {
 		free(d);
 		log_error("media: out of memory");
 		m->hold_until = util_mono_ms() + HOLD_MS;
+		if (done != NULL)
+			done(url, "out of memory", arg);
 		return;
 	}
 	d->magic = DOWNLOAD_MAGIC;
 	d->m = m;
-	d->id = ++m->next_id;
 	d->attempts = attempts;
-	d->fd = -1;
-	d->tail = &d->head;
-	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->cv, NULL);
+	d->done = done;
+	d->done_arg = arg;
 	TAILQ_INSERT_TAIL(&m->active, d, entry);
 	m->nactive++;
-	snprintf(d->tmp, sizeof(d->tmp), "%s/" PART_PREFIX "%ld-XXXXXX",
-	    m->dir, (long)getpid());
-	if ((d->fd = mkstemp(d->tmp)) < 0) {
-		snprintf(d->reason, sizeof(d->reason), "cannot create a file:"
-		    " %s", strerror(errno));
-		d->tmp[0] = '\0';
+	if ((d->w = media_writer_new(m->writers, writer_event, d, d->reason,
+	    sizeof(d->reason))) == NULL)
 		download_done(d, d->reason);
-		return;
-	}
-	fcntl(d->fd, F_SETFD, FD_CLOEXEC);
-	fchmod(d->fd, 0644);		/* as readable as any other file here */
-	if ((d->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1) {
-		download_done(d, "cannot compute SHA-256");
-		return;
-	}
-	if ((err = pthread_create(&d->writer, NULL, writer_main, d)) != 0) {
-		snprintf(d->reason, sizeof(d->reason), "cannot start a thread:"
-		    " %s", strerror(err));
-		download_done(d, d->reason);
-		return;
-	}
-	d->writing = 1;
-	if ((d->req = upstream_fetch(m->up, url, &dl_cb, d)) == NULL)
+	else if ((d->req = upstream_fetch(m->up, url, &dl_cb, d)) == NULL)
 		download_done(d, "cannot start the download");
 }
 
@@ -938,48 +588,23 @@ start_due(struct media *m, int64_t now)
 		log_error("media: cannot read the download queue");
 	for (int i = 0; i < due->n; i++) {
 		if (due->v[i].sha256 != NULL &&
-		    file_present(m, due->v[i].sha256, &size) &&
+		    media_has_file(m, due->v[i].sha256, &size) &&
 		    size == due->v[i].size) {
 			if (cache_media_mirrored(m->cache, due->v[i].url,
 			    due->v[i].sha256, size, due->v[i].content_type,
 			    m->dir, now) < 0)
 				media_hold(m, "a file in the directory",
-				    url_for_log(due->v[i].url, lu, sizeof(lu)));
+				    media_log_url(due->v[i].url, lu, sizeof(lu)));
 		} else if (m->nactive < m->opt.concurrency &&
 		    util_mono_ms() >= m->hold_until &&
 		    !downloading(m, due->v[i].url))
-			download_start(m, due->v[i].url, due->v[i].attempts);
+			download_start(m, due->v[i].url, due->v[i].attempts,
+			    NULL, NULL);
 		free(due->v[i].url);
 		free(due->v[i].sha256);
 		free(due->v[i].content_type);
 	}
 	free(due);
-}
-
-/* The mirror command's turn: start what may run, or wait for a retry. */
-static void
-mirror_turn(struct media *m)
-{
-	int64_t now = util_mono_ms(), wait = -1;
-	struct queued *q;
-
-	for (size_t i = 0; i < m->nqueue; i++) {
-		q = &m->queue[i];
-		if (q->state != Q_WAITING)
-			continue;
-		if (q->not_before <= now && m->nactive < m->opt.concurrency) {
-			q->state = Q_RUNNING;
-			q->attempts++;
-			download_start(m, q->url, q->attempts - 1);
-		} else if (q->not_before > now &&
-		    (wait < 0 || q->not_before - now < wait))
-			wait = q->not_before - now;
-	}
-	if (wait >= 0) {
-		struct timeval tv = ms_tv(wait);
-
-		evtimer_add(m->timer, &tv);
-	}
 }
 
 /*
@@ -995,13 +620,11 @@ media_turn(struct media *m, int64_t delay_ms)
 	int n;
 
 	CHECK_OBJ(m, MEDIA_MAGIC);
+	if (!m->started)
+		return;		/* the queue is not ours to run */
 	if (delay_ms >= 0) {
 		tv = ms_tv(delay_ms);
 		evtimer_add(m->timer, &tv);
-		return;
-	}
-	if (m->queue != NULL) {
-		mirror_turn(m);
 		return;
 	}
 	now = util_now_ms();
@@ -1041,6 +664,7 @@ void
 media_start(struct media *m)
 {
 	CHECK_OBJ(m, MEDIA_MAGIC);
+	m->started = 1;
 	m->scanning = 1;
 	m->after[0] = '\0';
 	m->to_scan = m->scanned = 0;
@@ -1057,74 +681,20 @@ media_job_stored(struct media *m, const char *jobid)
 		media_turn(m, 0);
 }
 
-/* The mirror command's list: each URL whose file is not here yet. */
-struct collect {
-	struct media	*m;
-	int		 failed;
-	uint64_t	 already;
-};
-
-static int
-collect_media(const struct cache_media *cm, void *arg)
+int
+media_has_room(const struct media *m)
 {
-	struct collect *c = arg;
-	struct media *m = c->m;
-	struct queued *q;
-	int64_t size;
-
-	if (cm->sha256 != NULL && file_present(m, cm->sha256, &size) &&
-	    (cm->size < 0 || size == cm->size)) {
-		c->already++;
-		/* An imported file found here is mirrored here from now on. */
-		if (strcmp(cm->state, "mirrored") != 0 &&
-		    cache_media_mirrored(m->cache, cm->url, cm->sha256, size,
-		    cm->content_type, m->dir, util_now_ms()) < 0)
-			return -1;
-		if (m->done != NULL)
-			m->done(cm->url, NULL, 1, m->done_arg);
-		return 0;
-	}
-	if ((q = realloc(m->queue, (m->nqueue + 1) * sizeof(*q))) == NULL) {
-		c->failed = 1;
-		return -1;
-	}
-	m->queue = q;
-	memset(&q[m->nqueue], 0, sizeof(*q));
-	if ((q[m->nqueue].url = strdup(cm->url)) == NULL) {
-		c->failed = 1;
-		return -1;
-	}
-	m->nqueue++;
-	return 0;
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->nactive < m->opt.concurrency;
 }
 
-int64_t
-media_mirror(struct media *m, media_done_fn *done, void *arg)
+void
+media_fetch(struct media *m, const char *url, int attempts,
+    media_fetched_fn *done, void *arg)
 {
-	struct collect c;
-	int64_t now = util_now_ms();
-	int n;
-
 	CHECK_OBJ(m, MEDIA_MAGIC);
-	m->done = done;
-	m->done_arg = arg;
-	m->after[0] = '\0';
-	while ((n = cache_media_scan_some(m->cache, m->after, sizeof(m->after),
-	    SCAN_BATCH, now)) > 0)
-		;
-	if (n < 0)
-		return -1;
-	memset(&c, 0, sizeof(c));
-	c.m = m;
-	/* A non-NULL queue puts media_turn() in the command's mode. */
-	if ((m->queue = calloc(1, sizeof(*m->queue))) == NULL ||
-	    cache_media_all(m->cache, collect_media, &c) != 0 || c.failed)
-		return -1;
-	for (size_t i = 0; i < m->nqueue; i++)
-		if (cache_media_reset(m->cache, m->queue[i].url, now) != 0)
-			return -1;
-	media_turn(m, 0);
-	return (int64_t)(m->nqueue + c.already);
+	assert(done != NULL);
+	download_start(m, url, attempts, done, arg);
 }
 
 int64_t
@@ -1133,66 +703,6 @@ media_next_attempt(int attempts, int64_t now)
 	if (attempts < 1 || attempts >= MEDIA_ATTEMPTS)
 		return -1;
 	return now + ((int64_t)MEDIA_RETRY_MS << (attempts - 1));
-}
-
-/* Rewriting a job answer: the replacements for one job. */
-struct rewrite {
-	struct media	*m;
-	const char	*base;
-	char		 paths[CACHE_REPLACE_MAX][64];
-	char		*values[CACHE_REPLACE_MAX];
-	size_t		 n;
-};
-
-static int
-rewrite_one(const struct cache_media *cm, void *arg)
-{
-	struct rewrite *rw = arg;
-	size_t len;
-
-	/* Only links that will answer: the file must be here. */
-	if (rw->n == CACHE_REPLACE_MAX || cm->sha256 == NULL ||
-	    !file_present(rw->m, cm->sha256, NULL))
-		return 0;
-	len = strlen(rw->base) + sizeof("/media/") + MEDIA_SHA256_LEN;
-	if ((rw->values[rw->n] = malloc(len)) == NULL)
-		return -1;
-	snprintf(rw->values[rw->n], len, "%s/media/%s", rw->base, cm->sha256);
-	snprintf(rw->paths[rw->n], sizeof(rw->paths[0]), "$.response.%s.url",
-	    cm->field);
-	rw->n++;
-	return 0;
-}
-
-int
-media_rewrite(struct media *m, const char *jobid, const char *base,
-    const void *body, size_t len, struct evbuffer *out, char *etag)
-{
-	struct rewrite rw;
-	const char *paths[CACHE_REPLACE_MAX];
-	int rc = 0;
-
-	CHECK_OBJ(m, MEDIA_MAGIC);
-	memset(&rw, 0, sizeof(rw));
-	rw.m = m;
-	rw.base = base;
-	if (cache_media_job(m->cache, jobid, rewrite_one, &rw) != 0)
-		rc = -1;
-	else if (rw.n > 0) {
-		for (size_t i = 0; i < rw.n; i++)
-			paths[i] = rw.paths[i];
-		if (cache_json_replace(m->cache, body, len, paths,
-		    (const char *const *)rw.values, rw.n, out) != 0)
-			rc = -1;
-		else {
-			record_etag(evbuffer_pullup(out, -1),
-			    evbuffer_get_length(out), etag);
-			rc = 1;
-		}
-	}
-	for (size_t i = 0; i < rw.n; i++)
-		free(rw.values[i]);
-	return rc;
 }
 
 int
@@ -1205,184 +715,4 @@ media_name_valid(const char *name)
 		    (name[i] >= 'a' && name[i] <= 'f')))
 			return 0;
 	return i == MEDIA_SHA256_LEN;
-}
-
-/*
- * A decimal number at *p, advancing p; one too large for 64 bits is
- * UINT64_MAX (past the end of any file).  -1 when there is none.
- */
-static int
-range_num(const char **p, uint64_t *out)
-{
-	const char *s = *p;
-	uint64_t n = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++)
-		n = n > (UINT64_MAX - 9) / 10 ? UINT64_MAX :
-		    n * 10 + (uint64_t)(*s - '0');
-	*p = s;
-	*out = n;
-	return 0;
-}
-
-enum media_range
-media_parse_range(const char *h, uint64_t size, uint64_t *first,
-    uint64_t *last)
-{
-	uint64_t a, b;
-	const char *p;
-
-	if (h == NULL || strncasecmp(h, "bytes=", 6) != 0)
-		return RANGE_NONE;
-	p = h + 6;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '-') {			/* suffix: the last b bytes */
-		p++;
-		if (range_num(&p, &b) != 0)
-			return RANGE_NONE;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '\0')
-			return RANGE_NONE;
-		if (b == 0 || size == 0)
-			return RANGE_UNSATISFIABLE;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return RANGE_OK;
-	}
-	if (range_num(&p, &a) != 0 || *p++ != '-')
-		return RANGE_NONE;
-	b = UINT64_MAX;
-	if (*p >= '0' && *p <= '9' && range_num(&p, &b) != 0)
-		return RANGE_NONE;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p != '\0' || b < a)		/* several ranges, or invalid */
-		return RANGE_NONE;
-	if (a >= size)
-		return RANGE_UNSATISFIABLE;
-	*first = a;
-	*last = b >= size ? size - 1 : b;
-	return RANGE_OK;
-}
-
-void
-media_handle(struct proxy *px, struct media *m, struct evhttp_request *req,
-    const char *name, const struct reply_info *ri)
-{
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	enum media_range r = RANGE_NONE;
-	struct evbuffer *body;
-	struct evbuffer_file_segment *seg;
-	const char *v;
-	char path[FILE_PATH_MAX], ct[128], etag[MEDIA_SHA256_LEN + 3], cr[80];
-	uint64_t first = 0, last = 0, size;
-	struct stat sb;
-	int fd, rc, status = 200;
-
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		reply_not_allowed(px, req, "GET, HEAD", ri);
-		return;
-	}
-	/* The name is all a request chooses, and it cannot leave the directory. */
-	if (m == NULL || !media_name_valid(name)) {
-		reply_error(px, req, 404, "Not found", ri);
-		return;
-	}
-	CHECK_OBJ(m, MEDIA_MAGIC);
-	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
-	/* Not a link, and a FIFO put there must not block the loop. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK)) < 0) {
-		if (errno != ENOENT)
-			log_warn("media: %s: %s", path, strerror(errno));
-		reply_error(px, req, 404, "Not found", ri);
-		return;
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		reply_error(px, req, 404, "Not found", ri);
-		return;
-	}
-	size = (uint64_t)sb.st_size;
-	snprintf(etag, sizeof(etag), "\"%s\"", name);
-	if (cache_media_type(m->cache, name, ct, sizeof(ct)) != 1 || ct[0] == '\0')
-		snprintf(ct, sizeof(ct), "application/octet-stream");
-	evhttp_add_header(h, "ETag", etag);
-	evhttp_add_header(h, "Accept-Ranges", "bytes");
-	/* The name is the content's hash: it never changes. */
-	evhttp_add_header(h, "Cache-Control", "public, max-age=31536000, immutable");
-	/* Whatever the CDN called it, it is never a page of this origin. */
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Content-Security-Policy", "sandbox");
-	/* If-None-Match comes before Range (RFC 9110 13.2.2). */
-	if ((v = evhttp_find_header(in, "If-None-Match")) != NULL &&
-	    util_etag_listed(v, etag)) {
-		close(fd);
-		evhttp_add_header(h, "Content-Type", ct);
-		reply_send(px, req, 304, NULL, ri);
-		return;
-	}
-	/* If-Range with another validator: the whole file (RFC 9110 13.1.5). */
-	v = evhttp_find_header(in, "If-Range");
-	if (v == NULL || strcmp(v, etag) == 0)
-		r = media_parse_range(evhttp_find_header(in, "Range"), size,
-		    &first, &last);
-	if (r == RANGE_UNSATISFIABLE) {
-		close(fd);
-		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
-		evhttp_add_header(h, "Content-Range", cr);
-		reply_error(px, req, 416, "Range not satisfiable", ri);
-		return;
-	}
-	evhttp_add_header(h, "Content-Type", ct);
-	if (r == RANGE_OK) {
-		status = 206;
-		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
-		    (unsigned long long)first, (unsigned long long)last,
-		    (unsigned long long)size);
-		evhttp_add_header(h, "Content-Range", cr);
-	} else {
-		first = 0;
-		last = size > 0 ? size - 1 : 0;
-	}
-	/*
-	 * A buffer that drains to a socket keeps the file as a sendfile
-	 * segment; any other would map the file into memory whole.
-	 */
-	if ((body = evbuffer_new()) == NULL ||
-	    evbuffer_set_flags(body, EVBUFFER_FLAG_DRAINS_TO_FD) != 0) {
-		if (body != NULL)
-			evbuffer_free(body);
-		close(fd);
-		reply_error(px, req, 503, "Out of memory", ri);
-		return;
-	}
-	if (size == 0)
-		close(fd);
-	else if ((seg = evbuffer_file_segment_new(fd, (ev_off_t)first,
-	    (ev_off_t)(last - first + 1), EVBUF_FS_CLOSE_ON_FREE)) == NULL) {
-		close(fd);
-		evbuffer_free(body);
-		reply_error(px, req, 503, "Cannot read the file", ri);
-		return;
-	} else {
-		/* The segment's offset is first already. */
-		rc = evbuffer_add_file_segment(body, seg, 0,
-		    (ev_off_t)(last - first + 1));
-		evbuffer_file_segment_free(seg);	/* the buffer holds it */
-		if (rc != 0) {
-			evbuffer_free(body);
-			reply_error(px, req, 503, "Cannot read the file",
-			    ri);
-			return;
-		}
-	}
-	reply_send(px, req, status, body, ri);
-	evbuffer_free(body);
 }

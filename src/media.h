@@ -1,35 +1,35 @@
 /*
  * The media mirror (SPEC 9): the media of completed jobs are downloaded in
  * the background through the upstream curl multi (never blocking the loop)
- * into DIR/<sha256>, served back under /media/, and linked from job answers
- * when --rewrite-media-urls is on.  The database is the queue: a restart
- * picks up whatever was not finished.
+ * into DIR/<sha256>, served back under /media/ (media_serve.h), and linked
+ * from job answers when --rewrite-media-urls is on (media_rewrite.h).  The
+ * database is the queue: a restart picks up whatever was not finished.
+ * This is the scheduler's API; media_writer.h is its disk side.
  */
 #ifndef MEDIA_H
 #define MEDIA_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct cache;
-struct evbuffer;
-struct evhttp_request;
 struct event_base;
 struct media;
 struct metrics;
-struct proxy;
-struct reply_info;
 struct upstream;
 
 #define MEDIA_SHA256_LEN	64	/* hex digits of a file's name */
 #define MEDIA_RETRY_MS		2000	/* first retry; then 4 s, 8 s, ... */
 #define MEDIA_ATTEMPTS		6
+#define MEDIA_PATH_MAX		(PATH_MAX + 80)	/* the directory and a name */
 
 struct media_options {
 	const char	*dir;
 	int		 concurrency;	/* downloads at once */
 	uint64_t	 max_bytes;	/* larger files fail */
 	struct metrics	*metrics;	/* downloads counted here, or NULL */
+	const char	*public_url;	/* base of rewritten links, or NULL */
 };
 
 /*
@@ -37,10 +37,6 @@ struct media_options {
  * again: MEDIA_RETRY_MS later, doubling; -1 after MEDIA_ATTEMPTS.
  */
 int64_t	media_next_attempt(int attempts, int64_t now);
-
-/* Called once per download the mirror command asked for; reason NULL: ok. */
-typedef void media_done_fn(const char *url, const char *reason,
-	    int already, void *arg);
 
 /*
  * Checks that dir is a directory we can create files in; -1 with a message
@@ -50,8 +46,8 @@ int	media_check_dir(const char *dir, char *err, size_t errlen);
 
 /*
  * The mirror on dir (which the caller checked with media_check_dir() before
- * creating anything).  It does nothing
- * until media_start() (the server) or media_mirror() (the command).
+ * creating anything).  It does nothing until media_start() (the server)
+ * or media_fetch() (the mirror command, media_mirror.h).
  */
 struct media	*media_new(struct event_base *, struct upstream *,
 	    struct cache *, const struct media_options *, char *err,
@@ -70,37 +66,39 @@ void	media_start(struct media *);
 /* jobid was stored as completed: queue its media. */
 void	media_job_stored(struct media *, const char *jobid);
 
-/*
- * The mirror command: downloads every media URL of every completed job
- * whose file is not in the directory yet (failed ones too), calling done
- * for each (already: the file was there); the loop ends when all are done.
- * Returns how many URLs there are, -1 on error.
- */
-int64_t	media_mirror(struct media *, media_done_fn *done, void *arg);
+/* A download media_fetch() started is over: reason NULL when mirrored. */
+typedef void media_fetched_fn(const char *url, const char *reason,
+	    void *arg);
+
+/* Whether fewer than `concurrency` downloads run. */
+int	media_has_room(const struct media *);
 
 /*
- * Writes jobid's record body with each mirrored media URL (whose file is
- * in the directory) replaced by base/media/<sha256> into out, and its
- * ETag into etag.  1 when something was replaced, 0 when nothing was (out
- * untouched), -1 on error.
+ * Downloads url now, whatever the queue says (attempts: made before),
+ * records the outcome as for the queue's own downloads, then calls done
+ * exactly once: from the loop, or from this call when it cannot start.
+ * The queue's turns (media_start()) do not run for it.
  */
-int	media_rewrite(struct media *, const char *jobid, const char *base,
-	    const void *body, size_t len, struct evbuffer *out, char *etag);
+void	media_fetch(struct media *, const char *url, int attempts,
+	    media_fetched_fn *done, void *arg);
 
-/* GET or HEAD /media/<name>; m NULL: no mirror (404). */
-void	media_handle(struct proxy *, struct media *, struct evhttp_request *,
-	    const char *name, const struct reply_info *);
+/* url without credentials or query into buf, for logs (signed CDN links). */
+const char	*media_log_url(const char *url, char *buf, size_t len);
 
-/* A Range header against a file of size bytes (RFC 9110 14.2). */
-enum media_range {
-	RANGE_NONE,		/* absent, malformed, several or another unit */
-	RANGE_OK,		/* [*first, *last] */
-	RANGE_UNSATISFIABLE,	/* 416 */
-};
-enum media_range media_parse_range(const char *header, uint64_t size,
-	    uint64_t *first, uint64_t *last);
-
-/* Whether name is 64 lowercase hex digits. */
+/* Whether name is 64 lowercase hex digits: a file name in the directory. */
 int	media_name_valid(const char *name);
+
+/* For the mirror's other files: the absolute directory of the files. */
+const char	*media_dir(const struct media *);
+
+/* The cache the media rows are in (borrowed). */
+struct cache	*media_cache(const struct media *);
+
+/* The base of rewritten links ("" when none was given). */
+const char	*media_public_url(const struct media *);
+
+/* Whether DIR/sha256 is a regular file (its size into *size unless NULL). */
+int	media_has_file(const struct media *, const char *sha256,
+	    int64_t *size);
 
 #endif

@@ -35,7 +35,6 @@ struct proxy {
 	struct record_parser	*parser;	/* owned */
 	struct server		*server;	/* owned: listener, limits */
 	struct media		*media;		/* owned, NULL: no mirror */
-	char			 public_url[1024]; /* base of rewritten links */
 	struct policy_config	 policy;
 	int			 draining;	/* stopping: see reply_drain() */
 	int64_t			 pending;	/* requests not yet answered */

@@ -31,6 +31,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "media.h"
+#include "media_serve.h"
 #include "metrics.h"
 #include "passthru.h"
 #include "proxy.h"
@@ -185,7 +186,7 @@ request_cb(struct evhttp_request *req, void *arg)
 			metrics_page(px, req, &ri);
 		return;
 	case ROUTE_MEDIA:
-		media_handle(px, px->media, req,
+		media_serve(px, px->media, req,
 		    path + sizeof(ROUTE_MEDIA_PREFIX) - 1, &ri);
 		return;
 	case ROUTE_OTHER:
@@ -397,7 +398,7 @@ server_run(const struct config *cfg)
 	struct jobs_stats js;
 	sigset_t sigs;
 	struct timeval sweep_tv = { 0, CONN_SWEEP_MS * 1000 };
-	char err[512];
+	char err[512], public_url[1024];
 	int64_t all = 0, terminal = 0;
 	int rc = 1;
 
@@ -473,8 +474,13 @@ server_run(const struct config *cfg)
 		fprintf(stderr, "lumaproxy: cannot set up the event loop\n");
 		goto done;
 	}
+	if (cfg->public_url[0] != '\0')
+		snprintf(public_url, sizeof(public_url), "%s", cfg->public_url);
+	else
+		snprintf(public_url, sizeof(public_url), "http://%s", sv.addr);
 	if (cfg->media_dir[0] != '\0') {
 		mo.dir = cfg->media_dir;
+		mo.public_url = public_url;
 		mo.concurrency = (int)cfg->media_concurrency;
 		mo.max_bytes = cfg->max_media_bytes;
 		mo.metrics = px.metrics;
@@ -484,12 +490,6 @@ server_run(const struct config *cfg)
 			goto done;
 		}
 	}
-	if (cfg->public_url[0] != '\0')
-		snprintf(px.public_url, sizeof(px.public_url), "%s",
-		    cfg->public_url);
-	else
-		snprintf(px.public_url, sizeof(px.public_url), "http://%s",
-		    sv.addr);
 	px.server = &sv;
 	cache_count_jobs(px.cache, &all, &terminal);
 	log_always("lumaproxy %s listening on %s, upstream %s, database %s"
@@ -498,7 +498,7 @@ server_run(const struct config *cfg)
 	    cfg->offline ? ", offline" : "",
 	    px.media ? ", media in " : "", px.media ? cfg->media_dir : "",
 	    config_rewrites_media(cfg) ? ", media links to " : "",
-	    config_rewrites_media(cfg) ? px.public_url : "");
+	    config_rewrites_media(cfg) ? public_url : "");
 	/* Offline: media are served, never downloaded. */
 	if (px.media != NULL && !cfg->offline)
 		media_start(px.media);

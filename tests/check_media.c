@@ -14,6 +14,7 @@
 
 #include "cache.h"
 #include "media.h"
+#include "media_serve.h"
 #include "record.h"
 
 /* ---------------------------------------------------------------- Range */
@@ -69,7 +70,7 @@ START_TEST(test_range)
 	uint64_t first = 12345, last = 12345;
 	enum media_range r;
 
-	r = media_parse_range(c->header, c->size, &first, &last);
+	r = media_serve_parse_range(c->header, c->size, &first, &last);
 	ck_assert_msg(r == c->want, "'%s' on %llu bytes: %d, want %d",
 	    c->header ? c->header : "(none)", (unsigned long long)c->size,
 	    (int)r, (int)c->want);
@@ -463,17 +464,30 @@ START_TEST(test_gc)
 }
 END_TEST
 
-START_TEST(test_json_replace)
+/* Rewriting reads the stored body by key, and only the version answered. */
+START_TEST(test_rewrite)
 {
+	static const char want[] =
+		"{\"jobid\":\"j1\",\"type\":\"video\",\"status\":\"completed\","
+		"\"response\":{\"video\":{\"media_type\":\"video\",\"url\":"
+		"\"http://h/media/" SHA1 "\",\"duration\":5.04},"
+		"\"video_hdr_exr\":null,"
+		"\"thumbnail\":{\"url\":\"http://h/media/" SHA2 "\"},"
+		"\"last_frame\":{\"url\":\"" CDN "t.jpg\"}},"
+		"\"credits\":{\"dm_usage\":20}}";
 	struct cache *c = open_mem();
 	struct evbuffer *out = evbuffer_new();
 	const char *paths[] = { "$.response.video.url", "$.response.thumbnail.url" };
 	const char *values[] = { "http://h/media/" SHA1, "http://h/media/" SHA2 };
+	struct cache_row row;
+	char etag[ETAG_LEN + 1];
 	const char *got;
 
 	ck_assert_ptr_nonnull(out);
-	ck_assert_int_eq(cache_json_replace(c, job_video, strlen(job_video),
-	    paths, values, 2, out), 0);
+	store(c, "j1", job_video);
+	record_etag(job_video, strlen(job_video), etag);
+	ck_assert_int_eq(cache_media_rewrite(c, "j1", etag, paths, values, 2,
+	    out), 1);
 	evbuffer_add(out, "", 1);
 	got = (const char *)evbuffer_pullup(out, -1);
 	ck_assert_ptr_nonnull(strstr(got, "\"video\":{\"media_type\":\"video\","
@@ -483,9 +497,25 @@ START_TEST(test_json_replace)
 	/* The last frame had the same URL but was not asked for. */
 	ck_assert_ptr_nonnull(strstr(got, "\"last_frame\":{\"url\":\"" CDN "t.jpg\"}"));
 	ck_assert_ptr_nonnull(strstr(got, "\"credits\":{\"dm_usage\":20}"));
-	ck_assert_int_eq(cache_json_replace(c, job_video, strlen(job_video),
-	    paths, values, 0, out), -1);
-	ck_assert_int_eq(cache_json_replace(c, "not json", 8, paths, values, 1,
+	ck_assert_str_eq(got, want);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	ck_assert_int_eq(cache_media_rewrite(c, "j1", etag, paths, values, 0,
+	    out), -1);
+	/* Another version of the row, or no row: nothing, out untouched. */
+	ck_assert_int_eq(cache_media_rewrite(c, "j1", "\"other\"", paths,
+	    values, 2, out), 0);
+	ck_assert_int_eq(cache_media_rewrite(c, "j9", etag, paths, values, 2,
+	    out), 0);
+	ck_assert_uint_eq(evbuffer_get_length(out), 0);
+	/* A stored body that is not JSON. */
+	memset(&row, 0, sizeof(row));
+	row.jobid = "j7";
+	row.status = "completed";
+	row.fetched_at = T;
+	row.body = "not json";
+	row.len = 8;
+	ck_assert_int_eq(cache_import_job(c, &row, "\"x\"", NULL, 0), 0);
+	ck_assert_int_eq(cache_media_rewrite(c, "j7", "\"x\"", paths, values, 1,
 	    out), -1);
 	evbuffer_free(out);
 	cache_close(c);
@@ -513,7 +543,7 @@ media_suite(void)
 	tcase_add_test(tc, test_renewed_url);
 	tcase_add_test(tc, test_listed);
 	tcase_add_test(tc, test_gc);
-	tcase_add_test(tc, test_json_replace);
+	tcase_add_test(tc, test_rewrite);
 	suite_add_tcase(s, tc);
 	return s;
 }

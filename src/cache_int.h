@@ -1,0 +1,94 @@
+/*
+ * What cache.c and cache_media.c share and nobody else sees: struct cache,
+ * the two statement tables prepared together at open, and the small step
+ * and bind helpers.  The public API is cache.h.
+ */
+#ifndef CACHE_INT_H
+#define CACHE_INT_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#define CACHE_MAGIC		0x43414348u
+
+/* cache.c's statements (stmt_sql there). */
+enum {
+	ST_LOOKUP,
+	ST_LOOKUP_NEG,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_PUT_JOB,
+	ST_PUT_GRANT,
+	ST_DEL_NEG,
+	ST_PUT_NEG,
+	ST_REVOKE,
+	ST_EXPIRE_NEG,
+	ST_COUNT,
+	ST_PING,
+	ST_COUNT_STATUS,
+	ST_PUT_SUBMISSION,
+	ST_SUBMITTER,
+	ST_SYNC_FULL,
+	ST_SYNC_NORMAL,
+	ST__MAX
+};
+
+/* cache_media.c's statements (cache_media_sql there). */
+enum {
+	MST_SAVEPOINT,
+	MST_ROLLBACK_TO,
+	MST_RELEASE,
+	MST_SCAN_RENEWED,
+	MST_SCAN_FORGET,
+	MST_SCAN_LIST,
+	MST_SCAN_QUEUE,
+	MST_SCAN_DONE,
+	MST_UNSCANNED,
+	MST_UNSCANNED_AFTER,
+	MST_DUE,
+	MST_NEXT,
+	MST_RESET,
+	MST_MIRRORED,
+	MST_FAILED,
+	MST_SHA,
+	MST_JOB,
+	MST_LISTED,
+	MST_IMPORT_HAS,
+	MST_IMPORT_SET,
+	MST_ALL,
+	MST_COUNTS,
+	MST_REWRITE,
+	MST__MAX
+};
+extern const char *const cache_media_sql[MST__MAX];
+
+struct cache {
+	unsigned	 magic;
+	sqlite3		*db;			/* owned */
+	sqlite3_stmt	*st[ST__MAX];		/* owned */
+	sqlite3_stmt	*mst[MST__MAX];		/* owned */
+};
+
+/* Steps a write statement to completion and resets it; 0 on success. */
+static inline int
+cache_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Binds v as text, or NULL. */
+static inline void
+cache_bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+#endif
