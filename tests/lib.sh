@@ -106,6 +106,15 @@ check_re() {
 	fi
 }
 
+# check_lt WHAT N LIMIT: N is a whole number, 0 or more, below LIMIT.
+check_lt() {
+	if [[ $2 =~ ^[0-9]+$ ]] && (($2 < $3)); then
+		pass "$1 = $2 < $3"
+	else
+		fail "$1" "0 to $(($3 - 1))" "$2"
+	fi
+}
+
 # check WHAT COMMAND...: passes when the command succeeds.
 check() {
 	local what=$1
