@@ -468,6 +468,12 @@ fake_total() {
 	curl -sS --max-time 5 "$FAKE/_fake/stats" | awk '$1 == "total" { print $2 }'
 }
 
+# fake_gone: answers fakeup had not given yet when their client closed the
+# connection (a proxy that cancelled its call, for one).
+fake_gone() {
+	curl -sS --max-time 5 "$FAKE/_fake/stats" | awk '$1 == "gone" { print $2 }'
+}
+
 # check_upstream JOBID TOKEN N: fakeup saw N requests for the pair.
 check_upstream() {
 	check_eq "upstream requests for $1 with token $2" "$(fake_count "$1" "$2")" "$3"
