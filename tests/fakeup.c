@@ -52,9 +52,14 @@
  *   POST   /_fake/jobs/{jobid}?...   appends a step; each request by an owner
  *                                    takes the next step, the last repeats;
  *   DELETE /_fake/jobs/{jobid}       forgets the job (a submitted one too);
- *   GET    /_fake/stats              "total N", then "job JOBID TOKEN N" lines
+ *   GET    /_fake/stats              "total N", "media_active_max N",
+ *                                    "gone N", then "job JOBID TOKEN N" lines
  *                                    (JOBID is the path for requests that
  *                                    are not job fetches; TOKEN "-": none);
+ *                                    gone: answers (scripted or _delay=)
+ *                                    whose client closed its connection
+ *                                    before they were due, e.g. a proxy
+ *                                    that cancelled its call;
  *   GET    /_fake/requests           one "TOKEN RAW-URI" line per request;
  *   POST   /_fake/reset              forgets jobs, counters and the request log.
  */
@@ -71,6 +76,7 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -135,6 +141,7 @@ struct reply {
 	struct fakeup		*fu;		/* borrowed */
 	struct evhttp_request	*req;		/* borrowed from evhttp */
 	struct event		*timer;		/* owned */
+	struct event		*hangup;	/* owned: EV_READ on the socket, or NULL */
 	int			 status;
 	int			 close;
 	struct evbuffer		*body;		/* owned */
@@ -177,6 +184,7 @@ struct fakeup {
 	unsigned long		 submitted;	/* jobs created by submissions */
 	int			 media_active;	/* /media/ answers being sent */
 	int			 media_active_max;
+	unsigned long		 gone;		/* answers whose client left first */
 	char			 pattern[STREAM_CHUNK + 26];
 };
 
@@ -378,6 +386,7 @@ reset_all(struct fakeup *fu)
 	fu->counters_tail = &fu->counters;
 	fu->total = 0;
 	fu->media_active_max = 0;
+	fu->gone = 0;
 	evbuffer_drain(fu->reqlog, evbuffer_get_length(fu->reqlog));
 }
 
@@ -391,6 +400,8 @@ reply_free(struct reply *r)
 		;
 	*pp = r->link;
 	event_free(r->timer);
+	if (r->hangup != NULL)
+		event_free(r->hangup);
 	evbuffer_free(r->body);
 	memset(r, 0, sizeof(*r));
 	free(r);
@@ -406,6 +417,11 @@ reply_due(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	CHECK_OBJ(r, REPLY_MAGIC);
+	/* Before the socket can be closed under it. */
+	if (r->hangup != NULL) {
+		event_free(r->hangup);
+		r->hangup = NULL;
+	}
 	evcon = evhttp_request_get_connection(r->req);
 	if (!r->close)
 		/* Frees a request whose connection is already gone, too. */
@@ -418,6 +434,31 @@ reply_due(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * EV_READ on the socket of an answer not yet due: evhttp reads nothing more
+ * until it has answered, so this is the client closing (counted in gone,
+ * once) or sending more (a pipelined request: the watch ends).  Fires at
+ * most once per arming; the timer still answers (or frees) the request.
+ */
+static void
+reply_hangup(evutil_socket_t fd, short what, void *arg)
+{
+	struct reply *r = arg;
+	ssize_t n;
+	char c;
+
+	(void)what;
+	CHECK_OBJ(r, REPLY_MAGIC);
+	n = recv(fd, &c, 1, MSG_PEEK);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN ||
+	    errno == EWOULDBLOCK)) {
+		event_add(r->hangup, NULL);
+		return;
+	}
+	if (n <= 0)
+		r->fu->gone++;
+}
+
+/*
  * Answers req with status and the len bytes of body after delay_ms, or
  * drops the connection then (close); the output headers are set already.
  */
@@ -425,6 +466,7 @@ static void
 reply_later(struct fakeup *fu, struct evhttp_request *req, int status,
     const void *body, size_t len, int close, long delay_ms)
 {
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct timeval tv;
 	struct reply *r;
 
@@ -432,6 +474,13 @@ reply_later(struct fakeup *fu, struct evhttp_request *req, int status,
 	    (r->body = evbuffer_new()) == NULL ||
 	    (r->timer = evtimer_new(fu->base, reply_due, r)) == NULL)
 		abort();
+	if (evcon != NULL) {
+		if ((r->hangup = event_new(fu->base, bufferevent_getfd(
+		    evhttp_connection_get_bufferevent(evcon)), EV_READ,
+		    reply_hangup, r)) == NULL)
+			abort();
+		event_add(r->hangup, NULL);
+	}
 	r->magic = REPLY_MAGIC;
 	r->fu = fu;
 	r->req = req;
@@ -1167,6 +1216,7 @@ handle_stats(struct fakeup *fu, struct evhttp_request *req)
 		abort();
 	evbuffer_add_printf(b, "total %lu\n", fu->total);
 	evbuffer_add_printf(b, "media_active_max %d\n", fu->media_active_max);
+	evbuffer_add_printf(b, "gone %lu\n", fu->gone);
 	for (c = fu->counters; c != NULL; c = c->link)
 		evbuffer_add_printf(b, "job %s %s %lu\n", c->jobid, c->token, c->n);
 	evhttp_add_header(evhttp_request_get_output_headers(req),

@@ -386,11 +386,15 @@ check "the video is there" cmp -s "$MD2/$VSHA" "$MD/$VSHA"
 "$LUMAPROXY" mirror --db "$DB2" --media-dir "$MD2" >"$IT_TMP/mirror.out" 2>&1
 check_eq "again: the rest is there" "$(tail -1 "$IT_TMP/mirror.out")" \
     "5 media URLs: 0 mirrored, 4 already present, 1 failed"
-if command -v script >/dev/null; then
+TTY_CHECK="on a terminal the progress line is redrawn in place"
+if ! command -v script >/dev/null; then
+	skip "$TTY_CHECK" "script is not installed"
+elif ! script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+	skip "$TTY_CHECK" "no pseudo-terminal"
+else
 	script -qec "'$LUMAPROXY' mirror --db '$DB2' --media-dir '$MD2'" /dev/null \
 	    >"$IT_TMP/mirror.tty" 2>&1
-	check "on a terminal the progress line is redrawn in place" \
-	    grep -q $'\r' "$IT_TMP/mirror.tty"
+	check "$TTY_CHECK" grep -q $'\r' "$IT_TMP/mirror.tty"
 fi
 "$LUMAPROXY" mirror --db "$DB2" >/dev/null 2>"$IT_TMP/mirror.err"
 check_eq "without --media-dir: exit 2" "$?" 2

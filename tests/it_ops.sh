@@ -219,16 +219,15 @@ check_status 200
 problems=$(metrics_problems "$IT_TMP/final")
 check_eq "problems as Prometheus text" "$problems" ""
 check_with_prometheus_client "$IT_TMP/final"
-_prom_py
-types=$("$IT_PYTHON" "$IT_TMP/prom.py" types "$IT_TMP/final")
+types=$(promcheck types "$IT_TMP/final")
 while IFS=: read -r fam type; do
 	check_eq "declaration of $fam" "$(awk -v f="$fam" '$1 == f { print $2, $3 }' <<<"$types")" "$type help"
 done <<<"$FAMILIES"
-routes=$("$IT_PYTHON" "$IT_TMP/prom.py" labels "$IT_TMP/final" lumaproxy_requests_total route | tr '\n' ' ')
+routes=$(promcheck labels "$IT_TMP/final" lumaproxy_requests_total route | tr '\n' ' ')
 check_re "route values of lumaproxy_requests_total" "$routes" '^((jobs|passthrough|healthz|metrics|media|other) )+$'
-caches=$("$IT_PYTHON" "$IT_TMP/prom.py" labels "$IT_TMP/final" lumaproxy_requests_total cache | tr '\n' ' ')
+caches=$(promcheck labels "$IT_TMP/final" lumaproxy_requests_total cache | tr '\n' ' ')
 check_re "cache values of lumaproxy_requests_total" "$caches" '^((hit|miss|stale|none) )+$'
-ustat=$("$IT_PYTHON" "$IT_TMP/prom.py" labels "$IT_TMP/final" lumaproxy_upstream_requests_total status | tr '\n' ' ')
+ustat=$(promcheck labels "$IT_TMP/final" lumaproxy_upstream_requests_total status | tr '\n' ' ')
 check_re "status values of lumaproxy_upstream_requests_total" "$ustat" '^(([1-5][0-9][0-9]|error|timeout) )+$'
 
 tcase "no token and no jobid anywhere in /metrics"

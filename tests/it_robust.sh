@@ -53,8 +53,9 @@ sleep 1.5
 still_serving
 check "the abandoned request is logged as 499" grep -q " GET /v1/luma/jobs/jrob2 499 " "$LP_ERR"
 
-tcase "many clients hang up at once while waiting"
+tcase "many clients hang up at once while waiting: the upstream call is cancelled"
 fake_job jrob3 "delay=1000" "$(job_record jrob3 pending)"
+gone0=$(fake_gone)
 pids=()
 for i in $(seq 1 10); do
 	curl -s --max-time 0.3 -o /dev/null -H "Authorization: Bearer tokA" \
@@ -62,8 +63,18 @@ for i in $(seq 1 10); do
 	pids+=($!)
 done
 wait "${pids[@]}"
+for i in $(seq 1 100); do	# the proxy has seen every hang-up
+	[ "$(grep -c ' GET /v1/luma/jobs/jrob3 499 ' "$LP_ERR")" -ge 10 ] && break
+	sleep 0.05
+done
+check_eq "hang-ups logged as 499" "$(grep -c ' GET /v1/luma/jobs/jrob3 499 ' "$LP_ERR")" 10
+calls=$(fake_count jrob3 tokA)
+check "upstream was asked while they waited" test "$calls" -ge 1
 get jrob3
 check_eq "a later poll: status" "$STATUS" 200
+# fakeup's gone: the proxy closed its upstream connection before the answer.
+check_eq "upstream calls cancelled before their answer" "$(($(fake_gone) - gone0))" "$calls"
+check_upstream jrob3 tokA $((calls + 1))	# nothing was stored from them
 still_serving
 
 tcase "pipelined requests on one connection"

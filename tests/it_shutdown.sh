@@ -26,7 +26,7 @@ check "the waiting client's body" cmp -s "$IT_TMP/jsd1.json" "$IT_TMP/slow.body"
 stop_proxy TERM 8
 elapsed=$((($(date +%s%N) - start) / 1000000))
 check_eq "exit status" "$LP_RC" 0
-check_re "exited within 6 s (took ${elapsed} ms)" "$elapsed" '^[0-9]{1,3}$|^[0-5][0-9]{3}$'
+check_lt "ms from SIGTERM to exit" "$elapsed" 6000
 check_not "the -wal file is gone (database closed cleanly)" [ -s "$IT_TMP/lp.db-wal" ]
 
 tcase "the answer given during the drain was committed"
@@ -43,7 +43,7 @@ start=$(date +%s%N)
 stop_proxy INT 5
 elapsed=$((($(date +%s%N) - start) / 1000000))
 check_eq "exit status" "$LP_RC" 0
-check_re "exited within 1 s (took ${elapsed} ms)" "$elapsed" '^[0-9]{1,3}$'
+check_lt "ms from SIGINT to exit" "$elapsed" 1000
 
 tcase "SIGTERM with an upstream slower than the 5 s drain: exit 0 within ~6 s"
 must_start_proxy --pending-interval 1
@@ -57,7 +57,7 @@ start=$(date +%s%N)
 stop_proxy TERM 10
 elapsed=$((($(date +%s%N) - start) / 1000000))
 check_eq "exit status" "$LP_RC" 0
-check_re "exited within 6.5 s (took ${elapsed} ms)" "$elapsed" '^[0-9]{1,3}$|^[0-5][0-9]{3}$|^6[0-4][0-9]{2}$'
+check_lt "ms from SIGTERM to exit" "$elapsed" 6500
 wait "$client"
 check_re "the cut-short client got an answer or a closed connection" \
     "$(cat "$IT_TMP/slow2.status")" '^(5[0-9][0-9]|000)$'
@@ -70,6 +70,6 @@ stop_proxy TERM 8
 elapsed=$((($(date +%s%N) - start) / 1000000))
 exec 5<&-
 check_eq "exit status" "$LP_RC" 0
-check_re "exited within 1 s (took ${elapsed} ms)" "$elapsed" '^[0-9]{1,3}$'
+check_lt "ms from SIGTERM to exit" "$elapsed" 1000
 
 finish
