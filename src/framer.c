@@ -211,6 +211,11 @@ fail_body(struct framer *f, int status, const char *msg)
 	f->failed = 1;
 	refuse(f, status, msg);
 	wake_reader(f);
+	/* Answered already (the rest was being skipped): end it now. */
+	if (!f->busy) {
+		f->busy = 1;
+		event_active(f->closer, EV_TIMEOUT, 0);
+	}
 }
 
 /* One step on the body; 1 when it consumed input, 0 when it must wait. */

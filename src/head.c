@@ -41,6 +41,25 @@ head_end(const char *p, size_t n)
 	return 0;
 }
 
+/* Whether the Connection value v[0..len) lists "close". */
+static int
+lists_close(const char *v, size_t len)
+{
+	const char *end = v + len, *e, *t;
+
+	for (; v < end; v = e + 1) {
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		if ((e = memchr(v, ',', (size_t)(end - v))) == NULL)
+			e = end;
+		for (t = e; t > v && (t[-1] == ' ' || t[-1] == '\t'); t--)
+			;
+		if (token_eq(v, (size_t)(t - v), "close"))
+			return 1;
+	}
+	return 0;
+}
+
 /* The request line, as far as it could be read. */
 struct reqline {
 	const char	*method;	/* NULL: none */
@@ -181,7 +200,7 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 	size_t skip, end, len, vlen;
 	const char *line, *nl, *colon, *v, *msg;
 	struct reqline rl;
-	int have_cl = 0, have_te = 0, bad = 0, status;
+	int have_cl = 0, have_te = 0, bad = 0, close = 0, status;
 
 	memset(h, 0, sizeof(*h));
 	/* Empty lines before a request line are ignored (RFC 9112, 2.2). */
@@ -258,6 +277,8 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 			h->chunked = 1;
 		} else if (token_eq(line, (size_t)(colon - line), "Expect"))
 			h->expect = token_eq(v, vlen, "100-continue");
+		else if (token_eq(line, (size_t)(colon - line), "Connection"))
+			close |= lists_close(v, vlen);
 	}
 	if ((have_cl && have_te) || (have_te && rl.http10))
 		bad = 1;
@@ -272,16 +293,23 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 		return refuse(h, 400, "Bad header", &rl, out);
 	}
 
-	/* Second pass: the head without its framing headers, to evhttp. */
+	/*
+	 * Second pass: the head without its framing headers, to evhttp.  evhttp
+	 * reads only the first Connection header, and as one word: when any
+	 * lists "close", one saying just that goes first.
+	 */
 	for (line = p + skip; line < p + end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(p + end - line));
 		len = (size_t)(nl - line);
+
 		if ((colon = memchr(line, ':', len)) != NULL &&
 		    (token_eq(line, (size_t)(colon - line), "Content-Length") ||
 		    token_eq(line, (size_t)(colon - line), "Transfer-Encoding") ||
 		    token_eq(line, (size_t)(colon - line), "Expect")))
 			continue;
 		evbuffer_add(out, line, len + 1);
+		if (line == p + skip && close)
+			evbuffer_add(out, "Connection: close\r\n", 19);
 	}
 	return 1;
 }

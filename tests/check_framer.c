@@ -25,6 +25,7 @@ static struct bufferevent *bev;
 static struct framer *fr;
 static struct evbuffer *heads;		/* what "evhttp" read */
 static int sp[2];
+static int closed;			/* "evhttp" was told the input ended */
 
 /* Plays evhttp: takes whatever the framer hands over. */
 static void
@@ -32,6 +33,15 @@ read_cb(struct bufferevent *b, void *arg)
 {
 	(void)arg;
 	evbuffer_add_buffer(heads, bufferevent_get_input(b));
+}
+
+static void
+event_cb(struct bufferevent *b, short what, void *arg)
+{
+	(void)b;
+	(void)arg;
+	if (what & BEV_EVENT_EOF)
+		closed = 1;
 }
 
 static void
@@ -45,7 +55,8 @@ setup(void)
 	ck_assert_ptr_nonnull(bev = framer_bev_new(base, MAX_BODY, 60));
 	ck_assert_ptr_nonnull(fr = framer_of(bev));
 	ck_assert_int_eq(bufferevent_setfd(bev, sp[0]), 0);
-	bufferevent_setcb(bev, read_cb, NULL, NULL, NULL);
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, NULL);
+	closed = 0;
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -319,6 +330,39 @@ START_TEST(test_refused)
 }
 END_TEST
 
+/*
+ * evhttp reads one Connection header as one word: a "close" anywhere in
+ * any of them comes first, alone, so that the connection ends after this
+ * request (RFC 9112, 9.6).
+ */
+START_TEST(test_connection_close_listed)
+{
+	FEED("GET /a HTTP/1.1\r\nConnection: keep-alive\r\nConnection: te , Close \r\n\r\n");
+	HEADS("GET /a HTTP/1.1\r\nConnection: close\r\nConnection: keep-alive\r\n"
+	    "Connection: te , Close \r\n\r\n");
+	framer_request_done(fr);
+	FEED("GET /b HTTP/1.1\r\nConnection: closed, xclose\r\n\r\n");
+	HEADS("GET /b HTTP/1.1\r\nConnection: closed, xclose\r\n\r\n");
+}
+END_TEST
+
+/*
+ * A body that fails after its request was answered (the rest was being
+ * skipped) ends the connection: nothing more is read or handed on.
+ */
+START_TEST(test_body_fails_after_answer)
+{
+	FEED("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	HEADS("POST /a HTTP/1.1\r\n\r\n");
+	framer_request_done(fr);	/* answered early; the body is skipped */
+	spin();
+	FEED("zz\r\nGET /b HTTP/1.1\r\n\r\n");
+	ck_assert_int_eq(refusal(), 400);
+	HEADS("");
+	ck_assert_int_eq(closed, 1);
+}
+END_TEST
+
 /* Empty lines before a request line are skipped (RFC 9112, 2.2). */
 START_TEST(test_leading_empty_lines)
 {
@@ -471,6 +515,9 @@ static const struct {
 	{ "BREW /a HTTP/2.0", 505, "GET / HTTP/1.1\r\n\r\n", "BREW" },
 	{ "CONNECT a:1 HTTP/0.9", 505, "GET / HTTP/1.1\r\n\r\n", "CONNECT" },
 	{ "GET //x:abc/ HTTP/2.0", 505, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "PRI * HTTP/2.0", 505, "GET / HTTP/1.1\r\n\r\n", "PRI" },
+	{ "GET :x HTTP/1.2", 505, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET :x HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a HTTP/1.10", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a HTTP/1.1 ", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a http/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
@@ -579,6 +626,8 @@ framer_suite(void)
 	tcase_add_loop_test(tc, test_refused, 0,
 	    (int)(sizeof(refused_heads) / sizeof(refused_heads[0])));
 	tcase_add_test(tc, test_leading_empty_lines);
+	tcase_add_test(tc, test_connection_close_listed);
+	tcase_add_test(tc, test_body_fails_after_answer);
 	tcase_add_loop_test(tc, test_head_limit, 0, 8);
 	tcase_add_test(tc, test_head_limit_edges);
 	tcase_add_test(tc, test_padded_smuggling);
