@@ -350,7 +350,7 @@ slot_backoff(struct slot *s, const struct upstream_result *res, int64_t now)
 }
 
 /* Which rule of SPEC 2.4 an upstream result falls under; fills rec for 200s. */
-static enum upstream_kind
+static enum policy_upstream
 classify(struct proxy *px, const struct upstream_result *res,
     struct record *rec)
 {
@@ -359,13 +359,13 @@ classify(struct proxy *px, const struct upstream_result *res,
 		return policy_classify(res->status, res->status == 200 &&
 		    record_parse(px->parser, res->body, res->len, rec) == 0);
 	case UPSTREAM_TOO_LARGE:
-		return UP_TOO_LARGE;
+		return POLICY_UP_TOO_LARGE;
 	case UPSTREAM_TIMEOUT:
-		return UP_TIMEOUT;
+		return POLICY_UP_TIMEOUT;
 	case UPSTREAM_UNREACHABLE:
 		break;
 	}
-	return UP_UNREACHABLE;
+	return POLICY_UP_UNREACHABLE;
 }
 
 /*
@@ -427,7 +427,7 @@ fetch_done(const struct upstream_result *res, void *arg)
 	struct record rec;
 	struct cache_job snap;
 	struct evbuffer *snapbody = NULL, *errbody = NULL;
-	enum upstream_kind kind;
+	enum policy_upstream kind;
 	const char *cache = "MISS", *err = NULL;
 	char etag[ETAG_LEN + 1], msg[512];
 	int64_t now = util_now_ms();
@@ -439,8 +439,8 @@ fetch_done(const struct upstream_result *res, void *arg)
 	metrics_upstream_result(px->metrics, ROUTE_JOBS, res);
 	memset(&rec, 0, sizeof(rec));
 	kind = classify(px, res, &rec);
-	if (kind == UP_SERVER_ERROR || kind == UP_UNREACHABLE ||
-	    kind == UP_TIMEOUT) {
+	if (kind == POLICY_UP_SERVER_ERROR || kind == POLICY_UP_UNREACHABLE ||
+	    kind == POLICY_UP_TIMEOUT) {
 		if ((snapbody = evbuffer_new()) != NULL)
 			has_snap = cache_lookup(px->cache, s->jobid, s->token_id,
 			    &snap, snapbody) == 1;
@@ -449,9 +449,9 @@ fetch_done(const struct upstream_result *res, void *arg)
 			s->hold_until = now + px->policy.pending_interval_ms;
 	}
 	policy_answer(kind, res->status, has_snap, &po);
-	if (kind == UP_JOB && rec.terminal)
+	if (kind == POLICY_UP_JOB && rec.terminal)
 		record_etag(res->body, res->len, etag);
-	keep_outcome(s, &po, res, &rec, kind == UP_JOB && rec.terminal ?
+	keep_outcome(s, &po, res, &rec, kind == POLICY_UP_JOB && rec.terminal ?
 	    etag : NULL, now, &stored);
 
 	memset(&a, 0, sizeof(a));
@@ -459,17 +459,17 @@ fetch_done(const struct upstream_result *res, void *arg)
 	a.body = res->body;
 	a.len = res->len;
 	a.age = -1;
-	a.etag = kind == UP_JOB && rec.terminal ? etag : NULL;
+	a.etag = kind == POLICY_UP_JOB && rec.terminal ? etag : NULL;
 	a.jobid = s->jobid;
 	if (po.backoff && s->backoff_until > now)
 		a.retry_after = (s->backoff_until - now + 999) / 1000;
 	/* Job records and negative entries are JSON; the rest keeps its type. */
-	if (kind != UP_JOB && kind != UP_NEGATIVE)
+	if (kind != POLICY_UP_JOB && kind != POLICY_UP_NEGATIVE)
 		a.content_type = res->content_type;
 	switch (po.body) {
-	case BODY_UPSTREAM:
+	case POLICY_BODY_UPSTREAM:
 		break;
-	case BODY_SNAPSHOT:
+	case POLICY_BODY_SNAPSHOT:
 		cache = "STALE";
 		a.status = 200;
 		a.body = evbuffer_pullup(snapbody, -1);
@@ -478,22 +478,22 @@ fetch_done(const struct upstream_result *res, void *arg)
 		a.age = age_seconds(now, snap.job_fetched_at);
 		a.etag = snap.terminal ? snap.etag : NULL;
 		break;
-	case BODY_INVALID_RECORD:
+	case POLICY_BODY_INVALID_RECORD:
 		err = "Upstream sent an invalid job record";
 		break;
-	case BODY_TOO_LARGE:
+	case POLICY_BODY_TOO_LARGE:
 		err = "Upstream answer too large";
 		break;
-	case BODY_UNREACHABLE:
+	case POLICY_BODY_UNREACHABLE:
 		snprintf(msg, sizeof(msg), "Upstream unreachable: %s", res->reason);
 		err = msg;
 		break;
-	case BODY_TIMEOUT:
+	case POLICY_BODY_TIMEOUT:
 		err = "Upstream timed out";
 		break;
 	}
 	if (err != NULL) {
-		a.status = po.body == BODY_TIMEOUT ? 504 : 502;
+		a.status = po.body == POLICY_BODY_TIMEOUT ? 504 : 502;
 		a.content_type = NULL;
 		if ((errbody = evbuffer_new()) != NULL)
 			reply_error_body(errbody, err);

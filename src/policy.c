@@ -73,60 +73,60 @@ policy_decide(const struct policy_config *cfg, const struct policy_state *st,
 	d->action = ACT_FETCH;
 }
 
-enum upstream_kind
+enum policy_upstream
 policy_classify(long status, int is_record)
 {
 	if (status == 200)
-		return is_record ? UP_JOB : UP_BAD_RECORD;
+		return is_record ? POLICY_UP_JOB : POLICY_UP_BAD_RECORD;
 	if (status == 400 || status == 403 || status == 404)
-		return UP_NEGATIVE;
+		return POLICY_UP_NEGATIVE;
 	if (status == 401)
-		return UP_UNAUTHORIZED;
+		return POLICY_UP_UNAUTHORIZED;
 	if (status == 429)
-		return UP_RATE_LIMITED;
+		return POLICY_UP_RATE_LIMITED;
 	if (status >= 500 && status <= 599 && status != 596)
-		return UP_SERVER_ERROR;
+		return POLICY_UP_SERVER_ERROR;
 	/* 596, other 4xx, and anything odd (1xx, 2xx, 3xx): relay as is. */
-	return UP_CLIENT_ERROR;
+	return POLICY_UP_CLIENT_ERROR;
 }
 
 void
-policy_answer(enum upstream_kind kind, long status, int has_snapshot,
+policy_answer(enum policy_upstream kind, long status, int has_snapshot,
     struct policy_outcome *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->body = BODY_UPSTREAM;
+	o->body = POLICY_BODY_UPSTREAM;
 	switch (kind) {
-	case UP_JOB:
+	case POLICY_UP_JOB:
 		o->store_job = 1;
 		break;
-	case UP_BAD_RECORD:
-		o->body = BODY_INVALID_RECORD;
+	case POLICY_UP_BAD_RECORD:
+		o->body = POLICY_BODY_INVALID_RECORD;
 		break;
-	case UP_TOO_LARGE:
-		o->body = BODY_TOO_LARGE;
+	case POLICY_UP_TOO_LARGE:
+		o->body = POLICY_BODY_TOO_LARGE;
 		break;
-	case UP_NEGATIVE:
+	case POLICY_UP_NEGATIVE:
 		o->store_negative = 1;
 		o->revoke_grant = status != 400;
 		break;
-	case UP_UNAUTHORIZED:
+	case POLICY_UP_UNAUTHORIZED:
 		o->revoke_grant = 1;
 		break;
-	case UP_RATE_LIMITED:
+	case POLICY_UP_RATE_LIMITED:
 		o->backoff = 1;
 		break;
-	case UP_CLIENT_ERROR:
+	case POLICY_UP_CLIENT_ERROR:
 		break;
-	case UP_SERVER_ERROR:
+	case POLICY_UP_SERVER_ERROR:
 		if (has_snapshot)
-			o->body = BODY_SNAPSHOT;
+			o->body = POLICY_BODY_SNAPSHOT;
 		break;
-	case UP_UNREACHABLE:
-		o->body = has_snapshot ? BODY_SNAPSHOT : BODY_UNREACHABLE;
+	case POLICY_UP_UNREACHABLE:
+		o->body = has_snapshot ? POLICY_BODY_SNAPSHOT : POLICY_BODY_UNREACHABLE;
 		break;
-	case UP_TIMEOUT:
-		o->body = has_snapshot ? BODY_SNAPSHOT : BODY_TIMEOUT;
+	case POLICY_UP_TIMEOUT:
+		o->body = has_snapshot ? POLICY_BODY_SNAPSHOT : POLICY_BODY_TIMEOUT;
 		break;
 	}
 }

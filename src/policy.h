@@ -53,30 +53,30 @@ void	policy_decide(const struct policy_config *, const struct policy_state *,
 	    struct policy_decision *);
 
 /* How an upstream answer is classified (SPEC 2.4). */
-enum upstream_kind {
-	UP_JOB,			/* 200 with a job record */
-	UP_BAD_RECORD,		/* 200 that is not a job record */
-	UP_TOO_LARGE,		/* body over max-upstream-body */
-	UP_NEGATIVE,		/* 400, 403, 404 */
-	UP_UNAUTHORIZED,	/* 401 */
-	UP_RATE_LIMITED,	/* 429 */
-	UP_CLIENT_ERROR,	/* 596, other 4xx: relay only */
-	UP_SERVER_ERROR,	/* 5xx */
-	UP_UNREACHABLE,		/* connection error */
-	UP_TIMEOUT,
+enum policy_upstream {
+	POLICY_UP_JOB,		/* 200 with a job record */
+	POLICY_UP_BAD_RECORD,	/* 200 that is not a job record */
+	POLICY_UP_TOO_LARGE,	/* body over max-upstream-body */
+	POLICY_UP_NEGATIVE,	/* 400, 403, 404 */
+	POLICY_UP_UNAUTHORIZED,	/* 401 */
+	POLICY_UP_RATE_LIMITED,	/* 429 */
+	POLICY_UP_CLIENT_ERROR,	/* 596, other 4xx: relay only */
+	POLICY_UP_SERVER_ERROR,	/* 5xx */
+	POLICY_UP_UNREACHABLE,	/* connection error */
+	POLICY_UP_TIMEOUT,
 };
 
-enum reply_body {
-	BODY_UPSTREAM,		/* relay upstream's status and body */
-	BODY_SNAPSHOT,		/* the cached snapshot, 200, STALE */
-	BODY_INVALID_RECORD,	/* 502 "Upstream sent an invalid job record" */
-	BODY_TOO_LARGE,		/* 502 "Upstream answer too large" */
-	BODY_UNREACHABLE,	/* 502 "Upstream unreachable: <reason>" */
-	BODY_TIMEOUT,		/* 504 "Upstream timed out" */
+enum policy_body {
+	POLICY_BODY_UPSTREAM,	/* relay upstream's status and body */
+	POLICY_BODY_SNAPSHOT,	/* the cached snapshot, 200, STALE */
+	POLICY_BODY_INVALID_RECORD,	/* 502 "Upstream sent an invalid job record" */
+	POLICY_BODY_TOO_LARGE,	/* 502 "Upstream answer too large" */
+	POLICY_BODY_UNREACHABLE,	/* 502 "Upstream unreachable: <reason>" */
+	POLICY_BODY_TIMEOUT,	/* 504 "Upstream timed out" */
 };
 
 struct policy_outcome {
-	enum reply_body	body;
+	enum policy_body	body;
 	int		store_job;	/* store snapshot and grant */
 	int		store_negative;	/* store a negative entry */
 	int		revoke_grant;	/* drop the (jobid, token) grant */
@@ -84,13 +84,13 @@ struct policy_outcome {
 };
 
 /* Classifies an HTTP answer from upstream; is_record: the body parsed. */
-enum upstream_kind policy_classify(long status, int is_record);
+enum policy_upstream policy_classify(long status, int is_record);
 
 /*
  * What to send and store for an upstream answer of the given kind and HTTP
  * status; has_snapshot: the pair has a granted row to fall back on.
  */
-void	policy_answer(enum upstream_kind, long status, int has_snapshot,
+void	policy_answer(enum policy_upstream, long status, int has_snapshot,
 	    struct policy_outcome *);
 
 #endif

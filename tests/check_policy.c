@@ -400,38 +400,38 @@ END_TEST
 struct classify_case {
 	long			status;
 	int			is_record;
-	enum upstream_kind	kind;
+	enum policy_upstream	kind;
 };
 
 static const struct classify_case classify_cases[] = {
-	{ .status = 200, .is_record = 1, .kind = UP_JOB },
-	{ .status = 200, .is_record = 0, .kind = UP_BAD_RECORD },
-	{ .status = 400, .is_record = 0, .kind = UP_NEGATIVE },
-	{ .status = 400, .is_record = 1, .kind = UP_NEGATIVE },
-	{ .status = 403, .is_record = 0, .kind = UP_NEGATIVE },
-	{ .status = 404, .is_record = 0, .kind = UP_NEGATIVE },
-	{ .status = 404, .is_record = 1, .kind = UP_NEGATIVE },
-	{ .status = 401, .is_record = 0, .kind = UP_UNAUTHORIZED },
-	{ .status = 401, .is_record = 1, .kind = UP_UNAUTHORIZED },
-	{ .status = 429, .is_record = 0, .kind = UP_RATE_LIMITED },
-	{ .status = 429, .is_record = 1, .kind = UP_RATE_LIMITED },
-	{ .status = 596, .is_record = 0, .kind = UP_CLIENT_ERROR },
-	{ .status = 596, .is_record = 1, .kind = UP_CLIENT_ERROR },
-	{ .status = 402, .is_record = 0, .kind = UP_CLIENT_ERROR },
-	{ .status = 405, .is_record = 0, .kind = UP_CLIENT_ERROR },
-	{ .status = 408, .is_record = 0, .kind = UP_CLIENT_ERROR },
-	{ .status = 409, .is_record = 0, .kind = UP_CLIENT_ERROR },
-	{ .status = 410, .is_record = 0, .kind = UP_CLIENT_ERROR },
-	{ .status = 422, .is_record = 0, .kind = UP_CLIENT_ERROR },
-	{ .status = 499, .is_record = 0, .kind = UP_CLIENT_ERROR },
-	{ .status = 500, .is_record = 0, .kind = UP_SERVER_ERROR },
-	{ .status = 500, .is_record = 1, .kind = UP_SERVER_ERROR },
-	{ .status = 502, .is_record = 0, .kind = UP_SERVER_ERROR },
-	{ .status = 503, .is_record = 0, .kind = UP_SERVER_ERROR },
-	{ .status = 504, .is_record = 0, .kind = UP_SERVER_ERROR },
-	{ .status = 595, .is_record = 0, .kind = UP_SERVER_ERROR },
-	{ .status = 597, .is_record = 0, .kind = UP_SERVER_ERROR },
-	{ .status = 599, .is_record = 0, .kind = UP_SERVER_ERROR },
+	{ .status = 200, .is_record = 1, .kind = POLICY_UP_JOB },
+	{ .status = 200, .is_record = 0, .kind = POLICY_UP_BAD_RECORD },
+	{ .status = 400, .is_record = 0, .kind = POLICY_UP_NEGATIVE },
+	{ .status = 400, .is_record = 1, .kind = POLICY_UP_NEGATIVE },
+	{ .status = 403, .is_record = 0, .kind = POLICY_UP_NEGATIVE },
+	{ .status = 404, .is_record = 0, .kind = POLICY_UP_NEGATIVE },
+	{ .status = 404, .is_record = 1, .kind = POLICY_UP_NEGATIVE },
+	{ .status = 401, .is_record = 0, .kind = POLICY_UP_UNAUTHORIZED },
+	{ .status = 401, .is_record = 1, .kind = POLICY_UP_UNAUTHORIZED },
+	{ .status = 429, .is_record = 0, .kind = POLICY_UP_RATE_LIMITED },
+	{ .status = 429, .is_record = 1, .kind = POLICY_UP_RATE_LIMITED },
+	{ .status = 596, .is_record = 0, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 596, .is_record = 1, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 402, .is_record = 0, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 405, .is_record = 0, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 408, .is_record = 0, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 409, .is_record = 0, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 410, .is_record = 0, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 422, .is_record = 0, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 499, .is_record = 0, .kind = POLICY_UP_CLIENT_ERROR },
+	{ .status = 500, .is_record = 0, .kind = POLICY_UP_SERVER_ERROR },
+	{ .status = 500, .is_record = 1, .kind = POLICY_UP_SERVER_ERROR },
+	{ .status = 502, .is_record = 0, .kind = POLICY_UP_SERVER_ERROR },
+	{ .status = 503, .is_record = 0, .kind = POLICY_UP_SERVER_ERROR },
+	{ .status = 504, .is_record = 0, .kind = POLICY_UP_SERVER_ERROR },
+	{ .status = 595, .is_record = 0, .kind = POLICY_UP_SERVER_ERROR },
+	{ .status = 597, .is_record = 0, .kind = POLICY_UP_SERVER_ERROR },
+	{ .status = 599, .is_record = 0, .kind = POLICY_UP_SERVER_ERROR },
 };
 
 START_TEST(test_classify)
@@ -446,97 +446,97 @@ END_TEST
 
 struct answer_case {
 	const char		*name;
-	enum upstream_kind	 kind;
+	enum policy_upstream	 kind;
 	long			 status;
 	int			 has_snapshot;
-	enum reply_body		 body;
+	enum policy_body		 body;
 	int			 store_job, store_negative, revoke, backoff;
 };
 
 static const struct answer_case answer_cases[] = {
-	{ .name = "200 record", .kind = UP_JOB, .status = 200, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "200 record", .kind = POLICY_UP_JOB, .status = 200, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 1, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "200 record, snapshot", .kind = UP_JOB, .status = 200, .has_snapshot = 1,
-	  .body = BODY_UPSTREAM,
+	{ .name = "200 record, snapshot", .kind = POLICY_UP_JOB, .status = 200, .has_snapshot = 1,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 1, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "200 not a record", .kind = UP_BAD_RECORD, .status = 200, .has_snapshot = 0,
-	  .body = BODY_INVALID_RECORD,
+	{ .name = "200 not a record", .kind = POLICY_UP_BAD_RECORD, .status = 200, .has_snapshot = 0,
+	  .body = POLICY_BODY_INVALID_RECORD,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "200 not a record, snapshot", .kind = UP_BAD_RECORD, .status = 200,
-	  .has_snapshot = 1, .body = BODY_INVALID_RECORD,
+	{ .name = "200 not a record, snapshot", .kind = POLICY_UP_BAD_RECORD, .status = 200,
+	  .has_snapshot = 1, .body = POLICY_BODY_INVALID_RECORD,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "too large", .kind = UP_TOO_LARGE, .status = 200, .has_snapshot = 0,
-	  .body = BODY_TOO_LARGE,
+	{ .name = "too large", .kind = POLICY_UP_TOO_LARGE, .status = 200, .has_snapshot = 0,
+	  .body = POLICY_BODY_TOO_LARGE,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "too large, snapshot", .kind = UP_TOO_LARGE, .status = 200, .has_snapshot = 1,
-	  .body = BODY_TOO_LARGE,
+	{ .name = "too large, snapshot", .kind = POLICY_UP_TOO_LARGE, .status = 200, .has_snapshot = 1,
+	  .body = POLICY_BODY_TOO_LARGE,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "400", .kind = UP_NEGATIVE, .status = 400, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "400", .kind = POLICY_UP_NEGATIVE, .status = 400, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 1, .revoke = 0, .backoff = 0 },
-	{ .name = "400, snapshot", .kind = UP_NEGATIVE, .status = 400, .has_snapshot = 1,
-	  .body = BODY_UPSTREAM,
+	{ .name = "400, snapshot", .kind = POLICY_UP_NEGATIVE, .status = 400, .has_snapshot = 1,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 1, .revoke = 0, .backoff = 0 },
-	{ .name = "403", .kind = UP_NEGATIVE, .status = 403, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "403", .kind = POLICY_UP_NEGATIVE, .status = 403, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 1, .revoke = 1, .backoff = 0 },
-	{ .name = "403, snapshot", .kind = UP_NEGATIVE, .status = 403, .has_snapshot = 1,
-	  .body = BODY_UPSTREAM,
+	{ .name = "403, snapshot", .kind = POLICY_UP_NEGATIVE, .status = 403, .has_snapshot = 1,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 1, .revoke = 1, .backoff = 0 },
-	{ .name = "404", .kind = UP_NEGATIVE, .status = 404, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "404", .kind = POLICY_UP_NEGATIVE, .status = 404, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 1, .revoke = 1, .backoff = 0 },
-	{ .name = "404, snapshot", .kind = UP_NEGATIVE, .status = 404, .has_snapshot = 1,
-	  .body = BODY_UPSTREAM,
+	{ .name = "404, snapshot", .kind = POLICY_UP_NEGATIVE, .status = 404, .has_snapshot = 1,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 1, .revoke = 1, .backoff = 0 },
-	{ .name = "401", .kind = UP_UNAUTHORIZED, .status = 401, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "401", .kind = POLICY_UP_UNAUTHORIZED, .status = 401, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 1, .backoff = 0 },
-	{ .name = "401, snapshot", .kind = UP_UNAUTHORIZED, .status = 401, .has_snapshot = 1,
-	  .body = BODY_UPSTREAM,
+	{ .name = "401, snapshot", .kind = POLICY_UP_UNAUTHORIZED, .status = 401, .has_snapshot = 1,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 1, .backoff = 0 },
-	{ .name = "429", .kind = UP_RATE_LIMITED, .status = 429, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "429", .kind = POLICY_UP_RATE_LIMITED, .status = 429, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 1 },
-	{ .name = "429, snapshot", .kind = UP_RATE_LIMITED, .status = 429, .has_snapshot = 1,
-	  .body = BODY_UPSTREAM,
+	{ .name = "429, snapshot", .kind = POLICY_UP_RATE_LIMITED, .status = 429, .has_snapshot = 1,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 1 },
-	{ .name = "596", .kind = UP_CLIENT_ERROR, .status = 596, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "596", .kind = POLICY_UP_CLIENT_ERROR, .status = 596, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "596, snapshot", .kind = UP_CLIENT_ERROR, .status = 596, .has_snapshot = 1,
-	  .body = BODY_UPSTREAM,
+	{ .name = "596, snapshot", .kind = POLICY_UP_CLIENT_ERROR, .status = 596, .has_snapshot = 1,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "402", .kind = UP_CLIENT_ERROR, .status = 402, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "402", .kind = POLICY_UP_CLIENT_ERROR, .status = 402, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "422, snapshot", .kind = UP_CLIENT_ERROR, .status = 422, .has_snapshot = 1,
-	  .body = BODY_UPSTREAM,
+	{ .name = "422, snapshot", .kind = POLICY_UP_CLIENT_ERROR, .status = 422, .has_snapshot = 1,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "500", .kind = UP_SERVER_ERROR, .status = 500, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "500", .kind = POLICY_UP_SERVER_ERROR, .status = 500, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "500, snapshot", .kind = UP_SERVER_ERROR, .status = 500, .has_snapshot = 1,
-	  .body = BODY_SNAPSHOT,
+	{ .name = "500, snapshot", .kind = POLICY_UP_SERVER_ERROR, .status = 500, .has_snapshot = 1,
+	  .body = POLICY_BODY_SNAPSHOT,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "503", .kind = UP_SERVER_ERROR, .status = 503, .has_snapshot = 0,
-	  .body = BODY_UPSTREAM,
+	{ .name = "503", .kind = POLICY_UP_SERVER_ERROR, .status = 503, .has_snapshot = 0,
+	  .body = POLICY_BODY_UPSTREAM,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "503, snapshot", .kind = UP_SERVER_ERROR, .status = 503, .has_snapshot = 1,
-	  .body = BODY_SNAPSHOT,
+	{ .name = "503, snapshot", .kind = POLICY_UP_SERVER_ERROR, .status = 503, .has_snapshot = 1,
+	  .body = POLICY_BODY_SNAPSHOT,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "unreachable", .kind = UP_UNREACHABLE, .status = 0, .has_snapshot = 0,
-	  .body = BODY_UNREACHABLE,
+	{ .name = "unreachable", .kind = POLICY_UP_UNREACHABLE, .status = 0, .has_snapshot = 0,
+	  .body = POLICY_BODY_UNREACHABLE,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "unreachable, snapshot", .kind = UP_UNREACHABLE, .status = 0,
-	  .has_snapshot = 1, .body = BODY_SNAPSHOT,
+	{ .name = "unreachable, snapshot", .kind = POLICY_UP_UNREACHABLE, .status = 0,
+	  .has_snapshot = 1, .body = POLICY_BODY_SNAPSHOT,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "timeout", .kind = UP_TIMEOUT, .status = 0, .has_snapshot = 0,
-	  .body = BODY_TIMEOUT,
+	{ .name = "timeout", .kind = POLICY_UP_TIMEOUT, .status = 0, .has_snapshot = 0,
+	  .body = POLICY_BODY_TIMEOUT,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
-	{ .name = "timeout, snapshot", .kind = UP_TIMEOUT, .status = 0, .has_snapshot = 1,
-	  .body = BODY_SNAPSHOT,
+	{ .name = "timeout, snapshot", .kind = POLICY_UP_TIMEOUT, .status = 0, .has_snapshot = 1,
+	  .body = POLICY_BODY_SNAPSHOT,
 	  .store_job = 0, .store_negative = 0, .revoke = 0, .backoff = 0 },
 };
 
@@ -571,11 +571,11 @@ START_TEST(test_classify_answer)
 {
 	const struct answer_case *c = &answer_cases[_i];
 	struct policy_outcome o;
-	enum upstream_kind k;
+	enum policy_upstream k;
 
-	if (c->status == 0 || c->kind == UP_TOO_LARGE)
+	if (c->status == 0 || c->kind == POLICY_UP_TOO_LARGE)
 		return;		/* transport outcomes, not HTTP answers */
-	k = policy_classify(c->status, c->kind == UP_JOB);
+	k = policy_classify(c->status, c->kind == POLICY_UP_JOB);
 	ck_assert_msg(k == c->kind, "%s: classified as %d", c->name, (int)k);
 	policy_answer(k, c->status, c->has_snapshot, &o);
 	check_outcome(c, &o);
@@ -588,14 +588,14 @@ START_TEST(test_answer_exclusive)
 	struct policy_outcome o;
 	int k, snap;
 
-	for (k = UP_JOB; k <= UP_TIMEOUT; k++)
+	for (k = POLICY_UP_JOB; k <= POLICY_UP_TIMEOUT; k++)
 		for (snap = 0; snap <= 1; snap++) {
-			long st = k == UP_NEGATIVE ? 404 : 200;
+			long st = k == POLICY_UP_NEGATIVE ? 404 : 200;
 
-			policy_answer((enum upstream_kind)k, st, snap, &o);
-			ck_assert_int_eq(!!o.store_job, k == UP_JOB);
-			ck_assert_int_eq(!!o.store_negative, k == UP_NEGATIVE);
-			ck_assert_int_eq(!!o.backoff, k == UP_RATE_LIMITED);
+			policy_answer((enum policy_upstream)k, st, snap, &o);
+			ck_assert_int_eq(!!o.store_job, k == POLICY_UP_JOB);
+			ck_assert_int_eq(!!o.store_negative, k == POLICY_UP_NEGATIVE);
+			ck_assert_int_eq(!!o.backoff, k == POLICY_UP_RATE_LIMITED);
 			ck_assert(!(o.store_job && o.revoke_grant));
 		}
 }
