@@ -179,7 +179,7 @@ media_list_ok(json_t *v)
 
 /* The fields of one import line, checked; why is set when it is refused. */
 static int
-import_line(struct record_parser *rp, const char *line, size_t len,
+import_line(struct cache *c, const char *line, size_t len,
     struct cache_row *row, const char **grants, char *etag, json_t **keep,
     const char **why)
 {
@@ -236,7 +236,8 @@ import_line(struct record_parser *rp, const char *line, size_t len,
 	row->grants = grants;
 	row->ngrants = i;
 	/* The body must be the finished job record the line says it is. */
-	if (record_parse(rp, row->body, row->len, &rec) != 0 || !rec.terminal) {
+	if (cache_parse_record(c, row->body, row->len, &rec) != 0 ||
+	    !rec.terminal) {
 		*why = "body is not a finished job record";
 		return -1;
 	}
@@ -288,7 +289,6 @@ progress(const char *what, uint64_t n, int done)
 int
 admin_import(const struct config *cfg)
 {
-	struct record_parser *rp = NULL;
 	struct cache *c = NULL;
 	struct cache_row row;
 	const char **grants = NULL, **extra = NULL, *why;
@@ -301,8 +301,7 @@ admin_import(const struct config *cfg)
 	int rc = 1, in_tx = 0;
 
 	if ((grants = calloc(GRANTS_MAX, sizeof(*grants))) == NULL ||
-	    (extra = calloc(cfg->ngrants + 1, sizeof(*extra))) == NULL ||
-	    (rp = record_parser_new()) == NULL) {
+	    (extra = calloc(cfg->ngrants + 1, sizeof(*extra))) == NULL) {
 		fprintf(stderr, "lumaproxy import: out of memory\n");
 		goto done;
 	}
@@ -328,7 +327,7 @@ admin_import(const struct config *cfg)
 			    " nothing imported\n", (unsigned long long)lineno);
 			goto done;
 		}
-		if (import_line(rp, line, (size_t)n, &row, grants, etag, &keep,
+		if (import_line(c, line, (size_t)n, &row, grants, etag, &keep,
 		    &why) != 0) {
 			fprintf(stderr, "lumaproxy import: line %llu: %s;"
 			    " nothing imported\n", (unsigned long long)lineno, why);
@@ -366,7 +365,6 @@ done:
 	if (in_tx)
 		cache_rollback(c);
 	cache_close(c);
-	record_parser_free(rp);
 	free(line);
 	free(grants);
 	free(extra);

@@ -256,7 +256,8 @@ cache_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	if (prepare_all(c, stmt_sql, ST__MAX, c->st, path, err, errlen) != 0 ||
 	    prepare_all(c, cache_media_sql, MST__MAX, c->mst, path, err,
-	    errlen) != 0)
+	    errlen) != 0 ||
+	    prepare_all(c, cache_record_sql, 1, c->rst, path, err, errlen) != 0)
 		goto fail;
 	return c;
 fail:
@@ -276,6 +277,7 @@ cache_close(struct cache *c)
 		sqlite3_finalize(c->st[i]);
 	for (i = 0; i < MST__MAX; i++)
 		sqlite3_finalize(c->mst[i]);
+	sqlite3_finalize(c->rst[0]);
 	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
 		sqlite3_close_v2(c->db);
 	memset(c, 0, sizeof(*c));

@@ -84,6 +84,14 @@ int	cache_expire_negatives(struct cache *, int64_t now, int limit);
 /* Counts job rows (all, and terminal ones); -1 on error. */
 int	cache_count_jobs(struct cache *, int64_t *all, int64_t *terminal);
 
+/*
+ * Reads upstream's body[0..len) as a job record (cache_record.c): 0 and
+ * *rec filled when it is a JSON object with a string "status", -1
+ * otherwise.  The cache's database is not touched.
+ */
+int	cache_parse_record(struct cache *, const void *body, size_t len,
+	    struct record *rec);
+
 /* Whether a read of the cache's own tables succeeds (0) or not (-1). */
 int	cache_ping(struct cache *);
 

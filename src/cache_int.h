@@ -64,11 +64,15 @@ enum {
 };
 extern const char *const cache_media_sql[MST__MAX];
 
+/* cache_record.c's one statement. */
+extern const char *const cache_record_sql[1];
+
 struct cache {
 	unsigned	 magic;
 	sqlite3		*db;			/* owned */
 	sqlite3_stmt	*st[ST__MAX];		/* owned */
 	sqlite3_stmt	*mst[MST__MAX];		/* owned */
+	sqlite3_stmt	*rst[1];		/* owned */
 };
 
 /* Steps a write statement to completion and resets it; 0 on success. */

@@ -357,7 +357,7 @@ classify(struct proxy *px, const struct upstream_result *res,
 	switch (res->error) {
 	case UPSTREAM_OK:
 		return policy_classify(res->status, res->status == 200 &&
-		    record_parse(px->parser, res->body, res->len, rec) == 0);
+		    cache_parse_record(px->cache, res->body, res->len, rec) == 0);
 	case UPSTREAM_TOO_LARGE:
 		return POLICY_UP_TOO_LARGE;
 	case UPSTREAM_TIMEOUT:

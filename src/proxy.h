@@ -17,7 +17,6 @@ struct jobs;
 struct media;
 struct metrics;
 struct passthru_set;
-struct record_parser;
 struct upstream;
 
 #define PROXY_MAGIC	0x50525859u
@@ -32,7 +31,6 @@ struct proxy {
 	struct jobs		*jobs;		/* owned */
 	struct passthru_set	*passthrus;	/* owned */
 	struct metrics		*metrics;	/* owned */
-	struct record_parser	*parser;	/* owned */
 	struct server		*server;	/* owned: listener, limits */
 	struct media		*media;		/* owned, NULL: no mirror */
 	struct policy_config	 policy;

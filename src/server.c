@@ -461,7 +461,6 @@ server_run(const struct config *cfg)
 	uo.max_body = (size_t)cfg->max_upstream_body;
 	if ((px.up = upstream_new(px.base, &uo)) == NULL ||
 	    (px.metrics = metrics_new()) == NULL ||
-	    (px.parser = record_parser_new()) == NULL ||
 	    (px.jobs = jobs_new(&px)) == NULL ||
 	    (px.passthrus = passthru_new(&px)) == NULL ||
 	    (sv.conn_sweep = event_new(px.base, -1, EV_PERSIST, conn_sweep_cb,
@@ -545,7 +544,6 @@ done:
 		event_free(sv.sig_term);
 	if (sv.deadline != NULL)
 		event_free(sv.deadline);
-	record_parser_free(px.parser);
 	metrics_free(px.metrics);
 	cache_close(px.cache);
 	if (px.base != NULL)

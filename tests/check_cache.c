@@ -18,19 +18,6 @@
 #include "cache.h"
 #include "record.h"
 
-/* Parses with a parser of its own, as the server does with its one. */
-static int
-parse(const void *body, size_t len, struct record *rec)
-{
-	struct record_parser *p = record_parser_new();
-	int rc;
-
-	ck_assert_ptr_nonnull(p);
-	rc = record_parse(p, body, len, rec);
-	record_parser_free(p);
-	return rc;
-}
-
 #define T		1700000000000LL
 #define JOB1		"j0326140530123456789v-u12345-email:user@example.com:" \
 			"a1b2c3d4-e5f6-7890-abcd-ef1234567890-bot:luma"
@@ -119,7 +106,7 @@ store(struct cache *c, const char *jobid, const char *tok, const char *body,
 {
 	struct record rec;
 
-	ck_assert_int_eq(parse(body, strlen(body), &rec), 0);
+	ck_assert_int_eq(cache_parse_record(c, body, strlen(body), &rec), 0);
 	ck_assert_int_eq(cache_store_job(c, jobid, tok, &rec, NULL, body,
 	    strlen(body), now), 0);
 }

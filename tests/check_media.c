@@ -170,12 +170,9 @@ open_mem(void)
 static void
 store(struct cache *c, const char *jobid, const char *body)
 {
-	struct record_parser *p = record_parser_new();
 	struct record rec;
 
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(record_parse(p, body, strlen(body), &rec), 0);
-	record_parser_free(p);
+	ck_assert_int_eq(cache_parse_record(c, body, strlen(body), &rec), 0);
 	ck_assert_int_eq(cache_store_job(c, jobid, TOK, &rec, NULL, body,
 	    strlen(body), T), 0);
 }
