@@ -48,10 +48,10 @@ lists_close(const char *v, size_t len)
 	const char *end = v + len, *e, *t;
 
 	for (; v < end; v = e + 1) {
-		while (v < end && (*v == ' ' || *v == '\t'))
+		for (e = v; e < end && *e != ','; e++)
+			;
+		while (v < e && (*v == ' ' || *v == '\t'))
 			v++;
-		if ((e = memchr(v, ',', (size_t)(end - v))) == NULL)
-			e = end;
 		for (t = e; t > v && (t[-1] == ' ' || t[-1] == '\t'); t--)
 			;
 		if (token_eq(v, (size_t)(t - v), "close"))

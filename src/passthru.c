@@ -90,20 +90,6 @@ passthru_hop_by_hop(const char *name, size_t len)
 	return len >= 6 && strncasecmp(name, "Proxy-", 6) == 0;
 }
 
-int
-passthru_listed(const char *list, const char *name, size_t len)
-{
-	const char *v;
-	size_t n;
-
-	if (list == NULL)
-		return 0;
-	while ((v = util_list_next(&list, &n)) != NULL)
-		if (n == len && n > 0 && strncasecmp(v, name, len) == 0)
-			return 1;
-	return 0;
-}
-
 /* A header value may hold no control characters but tabs. */
 static int
 clean_value(const char *s)
@@ -260,7 +246,7 @@ up_head(long status, void *arg)
 	/* Headers upstream's Connection names are hop-by-hop too. */
 	for (h = TAILQ_FIRST(out); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, next);
-		if (passthru_listed(p->conn_tokens, h->key, strlen(h->key)))
+		if (util_list_has(p->conn_tokens, h->key, strlen(h->key)))
 			evhttp_remove_header(out, h->key);
 	}
 	/*
@@ -456,7 +442,7 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 		listed = 0;
 		TAILQ_FOREACH(c, in, next)	/* every Connection header counts */
 			if (strcasecmp(c->key, "Connection") == 0 &&
-			    passthru_listed(c->value, h->key, len))
+			    util_list_has(c->value, h->key, len))
 				listed = 1;
 		if (listed || passthru_hop_by_hop(h->key, len) ||
 		    strcasecmp(h->key, "Host") == 0 ||

@@ -38,7 +38,4 @@ void	passthru_shutdown(struct passthru_set *);
 /* Whether the header name is hop-by-hop (never forwarded either way). */
 int	passthru_hop_by_hop(const char *name, size_t len);
 
-/* Whether name appears in the comma-separated token list of a Connection header. */
-int	passthru_listed(const char *list, const char *name, size_t len);
-
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "util.h"
@@ -180,6 +181,20 @@ util_list_next(const char **p, size_t *len)
 		e--;
 	*len = (size_t)(e - s);
 	return s;
+}
+
+int
+util_list_has(const char *list, const char *name, size_t len)
+{
+	const char *v;
+	size_t n;
+
+	if (list == NULL)
+		return 0;
+	while ((v = util_list_next(&list, &n)) != NULL)
+		if (n == len && n > 0 && strncasecmp(v, name, len) == 0)
+			return 1;
+	return 0;
 }
 
 int

@@ -42,6 +42,12 @@ int	util_parse_iso8601(const char *s, int64_t *ms);
 const char	*util_list_next(const char **p, size_t *len);
 
 /*
+ * Whether the comma-separated header list (NULL: none) has an element
+ * equal to name[0..len), compared without case (tokens, directives).
+ */
+int	util_list_has(const char *list, const char *name, size_t len);
+
+/*
  * Whether If-None-Match value inm lists etag, weakly compared (RFC 9110
  * 13.1.2), or is "*".
  */

@@ -178,6 +178,22 @@ START_TEST(test_http_token)
 }
 END_TEST
 
+/* Connection tokens and Cache-Control directives, found in a list. */
+START_TEST(test_list_has)
+{
+	ck_assert(util_list_has("X-Hop", "X-Hop", 5));
+	ck_assert(util_list_has("close, x-hop", "X-Hop", 5));
+	ck_assert(util_list_has(" a ,\tX-Hop ,b", "x-hop", 5));
+	ck_assert(util_list_has("max-age=0, No-Cache", "no-cache", 8));
+	ck_assert(!util_list_has("no-cache=\"x\"", "no-cache", 8));
+	ck_assert(!util_list_has("X-Hopper", "X-Hop", 5));
+	ck_assert(!util_list_has("X-Ho", "X-Hop", 5));
+	ck_assert(!util_list_has("", "X-Hop", 5));
+	ck_assert(!util_list_has(NULL, "X-Hop", 5));
+	ck_assert(!util_list_has(",,", "", 0));
+}
+END_TEST
+
 START_TEST(test_list_next)
 {
 	const char *p = " a, ,b c ,\t\"d\"\t,", *v;
@@ -232,6 +248,7 @@ util_suite(void)
 	tcase_add_test(tc, test_hex);
 	tcase_add_test(tc, test_http_token);
 	tcase_add_test(tc, test_list_next);
+	tcase_add_test(tc, test_list_has);
 	tcase_add_test(tc, test_etag_listed);
 	tcase_add_test(tc, test_clocks);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,117 @@
+/*
+ * What jobs.c (the route) and jobs_fetch.c (the in-flight table) share and
+ * nobody else sees: the table and its slots, the requests waiting in them,
+ * and an answer before its headers.  The public API is jobs.h.
+ */
+#ifndef JOBS_INT_H
+#define JOBS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "auth.h"
+#include "jobid.h"
+#include "jobs.h"
+
+struct client_watch;
+struct evbuffer;
+struct evhttp_request;
+struct proxy;
+struct reply_info;
+struct upstream_request;
+
+#define JOBS_MAGIC		0x4a4f4253u
+#define SLOT_MAGIC		0x534c4f54u
+#define WAITER_MAGIC		0x57414954u
+
+#define SLOT_BUCKETS		4096		/* power of two */
+#define SLOTS_MAX		100000		/* fetches in flight + remembered failures */
+#define BACKOFF_BODY_MAX	16384
+#define BACKOFF_MAX_S		(86400 * 7)	/* longest Retry-After honoured */
+#define SUBMIT_GRACE_MS		60000		/* a new job's 404 is not kept */
+
+/* One request waiting for a fetch. */
+struct waiter {
+	unsigned		 magic;
+	struct slot		*slot;		/* borrowed */
+	struct evhttp_request	*req;		/* borrowed from evhttp */
+	struct client_watch	*watch;		/* owned: the client's hang-up */
+	int64_t			 started;
+	TAILQ_ENTRY(waiter)	 entry;
+};
+
+/* What is in flight, or remembered, for one (jobid, token). */
+struct slot {
+	unsigned		 magic;
+	struct jobs		*jobs;		/* borrowed */
+	char			 jobid[JOBID_MAX + 1];
+	char			 token_id[TOKEN_ID_LEN + 1];
+	char			 fp[FINGERPRINT_LEN + 1];
+	struct upstream_request	*fetch;		/* owned while in flight */
+	TAILQ_HEAD(, waiter)	 waiters;
+	int64_t			 backoff_until;	/* upstream's 429: wait until (ms) */
+	int64_t			 hold_until;	/* upstream failing: wait until (ms) */
+	struct evbuffer		*backoff_body;	/* owned, upstream's 429 body */
+	struct slot		*next;		/* bucket chain */
+};
+
+struct jobs {
+	unsigned		 magic;
+	struct proxy		*px;		/* borrowed */
+	struct slot		*buckets[SLOT_BUCKETS];
+	size_t			 nslots;
+	struct event		*sweep;		/* owned: housekeeping timer */
+	struct jobs_stats	 stats;
+};
+
+/* An answer, local or from a fetch, before the reply headers are added. */
+struct answer {
+	int			 status;
+	const unsigned char	*body;		/* borrowed, copied when sent */
+	size_t			 len;
+	const char		*content_type;	/* NULL: JSON */
+	const char		*etag;		/* terminal 200s, else NULL */
+	const char		*jobid;		/* with etag: media links may change */
+	int64_t			 age;		/* seconds, -1: no Age */
+	int64_t			 retry_after;	/* seconds, 0: none */
+};
+
+/* Seconds from fetched_at to now (ms), 0 when the clock went back. */
+static inline int64_t
+jobs_age_seconds(int64_t now, int64_t fetched_at)
+{
+	return now > fetched_at ? (now - fetched_at) / 1000 : 0;
+}
+
+/*
+ * jobs.c: sends answer a to req (its body copied), with the headers a job
+ * answer carries; a 200 whose ETag If-None-Match lists becomes a 304.
+ */
+void	jobs_send_answer(struct proxy *, struct evhttp_request *,
+	    const struct answer *, const struct reply_info *);
+
+/* jobs_fetch.c: the slot of (jobid, token_id), or NULL. */
+struct slot	*jobs_slot_find(struct jobs *, const char *jobid,
+		    const char *token_id);
+
+/* A new, empty slot for (jobid, token_id); NULL when out of memory. */
+struct slot	*jobs_slot_new(struct jobs *, const char *jobid,
+		    const char *token_id);
+
+/* Frees s when nothing is in flight and no back-off is worth keeping. */
+void	jobs_slot_release(struct slot *, int64_t now);
+
+/* Starts the fetch of slot s with the caller's token; -1 when it cannot. */
+int	jobs_slot_fetch(struct slot *, const char *token, size_t token_len);
+
+/* Queues req on slot s, to be answered by its fetch; -1 on failure. */
+int	jobs_slot_wait(struct slot *, struct evhttp_request *, int64_t started);
+
+/* Releases every slot that holds nothing worth keeping any more. */
+void	jobs_slots_sweep(struct jobs *, int64_t now);
+
+/* Shutting down: cancels every fetch, answers every waiter with a, frees. */
+void	jobs_slots_free(struct jobs *, const struct answer *a);
+
+#endif
