@@ -147,6 +147,52 @@ say(char *err, size_t errlen, enum config_command cmd, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Adds the token_id of a raw token; fails silently when there are too many. */
+static int
+add_grant(struct config *cfg, const char *tok, size_t len,
+    const char **err)
+{
+	void *p;
+
+	*err = NULL;
+	if (cfg->ngrants >= CONFIG_GRANTS_MAX || (p = realloc(cfg->grants,
+	    (cfg->ngrants + 1) * sizeof(*cfg->grants))) == NULL)
+		return -1;
+	cfg->grants = p;
+	auth_token_id(tok, len, cfg->grants[cfg->ngrants++]);
+	return 0;
+}
+
+/* One token per line; blank lines and # comments are skipped. */
+static int
+read_grant_file(struct config *cfg, const char *path,
+    const char **err)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
+
+	if (f == NULL) {
+		*err = strerror(errno);
+		return -1;
+	}
+	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+		    line[n - 1] == ' ' || line[n - 1] == '\t'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		rc = add_grant(cfg, line, (size_t)n, err);
+	}
+	if (line != NULL)
+		explicit_bzero(line, cap);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
 /* A number within o's range. */
 static int
 set_uint64(uint64_t *out, const char *v, const struct opt_def *o,
@@ -183,7 +229,8 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 
 	switch (o->id) {
 	case OPT_LISTEN:
-		return config_value_listen(cfg, v, err);
+		return config_value_listen(cfg->listen_host,
+		    sizeof(cfg->listen_host), &cfg->listen_port, v, err);
 	case OPT_UPSTREAM:
 		return config_value_url(cfg->upstream, sizeof(cfg->upstream), v, err);
 	case OPT_PUBLIC_URL:
@@ -235,9 +282,9 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 	case OPT_MEDIA:
 		return config_value_bool(&cfg->export_media, v, err);
 	case OPT_GRANT:
-		return config_value_add_grant(cfg, v, strlen(v), err);
+		return add_grant(cfg, v, strlen(v), err);
 	case OPT_GRANT_FILE:
-		return config_value_read_grant_file(cfg, v, err);
+		return read_grant_file(cfg, v, err);
 	case OPT_JSON:
 		return config_value_bool(&cfg->json, v, err);
 	case OPT_OLDER_THAN:

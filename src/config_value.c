@@ -1,6 +1,6 @@
 /*
  * The values options take: a listen address, a URL, a path, a flag, one
- * of a few words, a date, grant tokens.  Each reader checks the text it is
+ * of a few words, a date.  Each reader checks the text it is
  * given and says why it refuses it; the option table (config.c) picks the
  * reader and holds ranges and defaults.
  */
@@ -12,14 +12,12 @@
 
 #include <curl/curl.h>
 
-#include "auth.h"
-#include "config.h"
 #include "config_value.h"
 #include "util.h"
 
-/* "HOST:PORT" or "[V6]:PORT" into cfg. */
 int
-config_value_listen(struct config *cfg, const char *v, const char **err)
+config_value_listen(char *host_out, size_t hostcap, unsigned *port_out,
+    const char *v, const char **err)
 {
 	const char *colon, *host = v;
 	size_t hostlen;
@@ -41,15 +39,15 @@ config_value_listen(struct config *cfg, const char *v, const char **err)
 		*err = "IPv6 addresses go in brackets, as [::1]:8080";
 		return -1;
 	}
-	if (hostlen == 0 || hostlen >= sizeof(cfg->listen_host)) {
+	if (hostlen == 0 || hostlen >= hostcap) {
 		*err = "bad host";
 		return -1;
 	}
 	if (parse_uint(colon + 1, 0, 65535, &port, err) != 0)
 		return -1;
-	memcpy(cfg->listen_host, host, hostlen);
-	cfg->listen_host[hostlen] = '\0';
-	cfg->listen_port = (unsigned)port;
+	memcpy(host_out, host, hostlen);
+	host_out[hostlen] = '\0';
+	*port_out = (unsigned)port;
 	return 0;
 }
 
@@ -158,50 +156,3 @@ config_value_since(int64_t *out, const char *v, const char **err)
 	}
 	return 0;
 }
-
-/* Adds the token_id of a raw token; fails silently when there are too many. */
-int
-config_value_add_grant(struct config *cfg, const char *tok, size_t len,
-    const char **err)
-{
-	void *p;
-
-	*err = NULL;
-	if (cfg->ngrants >= CONFIG_GRANTS_MAX || (p = realloc(cfg->grants,
-	    (cfg->ngrants + 1) * sizeof(*cfg->grants))) == NULL)
-		return -1;
-	cfg->grants = p;
-	auth_token_id(tok, len, cfg->grants[cfg->ngrants++]);
-	return 0;
-}
-
-/* One token per line; blank lines and # comments are skipped. */
-int
-config_value_read_grant_file(struct config *cfg, const char *path,
-    const char **err)
-{
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0;
-
-	if (f == NULL) {
-		*err = strerror(errno);
-		return -1;
-	}
-	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
-		    line[n - 1] == ' ' || line[n - 1] == '\t'))
-			line[--n] = '\0';
-		if (n == 0 || line[0] == '#')
-			continue;
-		rc = config_value_add_grant(cfg, line, (size_t)n, err);
-	}
-	if (line != NULL)
-		explicit_bzero(line, cap);
-	free(line);
-	fclose(f);
-	return rc;
-}
-

@@ -9,10 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct config;
-
-/* "HOST:PORT" or "[V6]:PORT" into cfg's listen address. */
-int	config_value_listen(struct config *, const char *v, const char **err);
+/* "HOST:PORT" or "[V6]:PORT": the host into host (hostcap bytes), the port. */
+int	config_value_listen(char *host, size_t hostcap, unsigned *port,
+	    const char *v, const char **err);
 
 /* An http(s) URL of URL characters only, without trailing slashes. */
 int	config_value_url(char *dst, size_t dstlen, const char *v,
@@ -31,13 +30,5 @@ int	config_value_choice(int *out, const char *v, const char *const *names,
 
 /* An ISO 8601 date or UTC date-time, in ms since the epoch. */
 int	config_value_since(int64_t *out, const char *v, const char **err);
-
-/* Adds the token_id of a raw token to cfg's grants. */
-int	config_value_add_grant(struct config *, const char *tok, size_t len,
-	    const char **err);
-
-/* Adds a grant per line of a file (blank lines and # comments skipped). */
-int	config_value_read_grant_file(struct config *, const char *path,
-	    const char **err);
 
 #endif

@@ -36,66 +36,6 @@
 #define SWEEP_BATCH		500
 #define SWEEP_BATCHES		20		/* at most per sweep */
 
-static const char	*json_ct = "application/json; charset=utf-8";
-
-static void
-add_header_int(struct evkeyvalq *h, const char *key, int64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "%lld", (long long)v);
-	evhttp_add_header(h, key, buf);
-}
-
-/*
- * Sends answer a to req (its body copied), with the headers a job answer
- * carries; a 200 with an ETag that If-None-Match matches becomes a 304.
- */
-void
-jobs_send_answer(struct proxy *px, struct evhttp_request *req,
-    const struct answer *a, const struct reply_info *ri)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *body, *linked = NULL;
-	const char *inm, *etag = a->etag;
-	const unsigned char *bytes = a->body;
-	size_t len = a->len;
-	char etag2[ETAG_LEN + 1];
-	int status = a->status;
-
-	/* --rewrite-media-urls: a finished job links to its mirrored media. */
-	if (etag != NULL && a->jobid != NULL && px->media != NULL &&
-	    config_rewrites_media(px->cfg) && status == 200 &&
-	    (linked = evbuffer_new()) != NULL) {
-		if (media_rewrite(px->media, a->jobid, etag, linked,
-		    etag2) == 1) {
-			bytes = evbuffer_pullup(linked, -1);
-			len = evbuffer_get_length(linked);
-			etag = etag2;
-		}
-	}
-	evhttp_add_header(h, "Content-Type",
-	    a->content_type != NULL ? a->content_type : json_ct);
-	if (a->age >= 0)
-		add_header_int(h, "Age", a->age);
-	if (a->retry_after > 0)
-		add_header_int(h, "Retry-After", a->retry_after);
-	if (etag != NULL) {
-		evhttp_add_header(h, "ETag", etag);
-		inm = evhttp_find_header(evhttp_request_get_input_headers(req),
-		    "If-None-Match");
-		if (status == 200 && inm != NULL && util_etag_listed(inm, etag))
-			status = 304;
-	}
-	if ((body = evbuffer_new()) != NULL && len > 0)
-		evbuffer_add(body, bytes, len);
-	reply_send(px, req, status, body, ri);
-	if (body != NULL)
-		evbuffer_free(body);
-	if (linked != NULL)
-		evbuffer_free(linked);
-}
-
 /* Answers from the cache or the slot's memory, per the decision d. */
 static void
 answer_local(struct jobs *j, struct evhttp_request *req, const char *jobid,
@@ -139,13 +79,13 @@ answer_local(struct jobs *j, struct evhttp_request *req, const char *jobid,
 			a.body = evbuffer_pullup(s->backoff_body, -1);
 			a.len = evbuffer_get_length(s->backoff_body);
 		}
-		j->stats.rate_limited++;
+		j->rate_limited++;
 		break;
 	case ACT_TOO_FAST:
-		j->stats.rate_limited++;
+		j->rate_limited++;
 		snprintf(msg, sizeof(msg), "Polling too fast, retry in %lld s",
 		    (long long)d->retry_after);
-		add_header_int(evhttp_request_get_output_headers(req),
+		jobs_add_header_int(evhttp_request_get_output_headers(req),
 		    "Retry-After", d->retry_after);
 		reply_error(px, req, 429, msg, ri);
 		return;
@@ -271,7 +211,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		goto done;
 	}
 	if (s->fetch != NULL)
-		j->stats.coalesced++;
+		j->coalesced++;
 	else if (jobs_slot_fetch(s, token, token_len) != 0) {
 		ri.cache = "MISS";
 		reply_error(px, req, 502,
@@ -365,5 +305,7 @@ void
 jobs_get_stats(const struct jobs *j, struct jobs_stats *out)
 {
 	CHECK_OBJ(j, JOBS_MAGIC);
-	*out = j->stats;
+	out->upstream_calls = j->upstream_calls;
+	out->coalesced = j->coalesced;
+	out->rate_limited = j->rate_limited;
 }

@@ -383,7 +383,7 @@ jobs_slot_fetch(struct slot *s, const char *token, size_t token_len)
 	s->fetch = upstream_get(j->px->up, url, token, token_len, fetch_done, s);
 	if (s->fetch == NULL)
 		return -1;
-	j->stats.upstream_calls++;
+	j->upstream_calls++;
 	return 0;
 }
 

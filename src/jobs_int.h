@@ -12,11 +12,11 @@
 
 #include "auth.h"
 #include "jobid.h"
-#include "jobs.h"
 
 struct client_watch;
 struct evbuffer;
 struct evhttp_request;
+struct evkeyvalq;
 struct proxy;
 struct reply_info;
 struct upstream_request;
@@ -62,7 +62,9 @@ struct jobs {
 	struct slot		*buckets[SLOT_BUCKETS];
 	size_t			 nslots;
 	struct event		*sweep;		/* owned: housekeeping timer */
-	struct jobs_stats	 stats;
+	uint64_t		 upstream_calls;	/* for jobs_get_stats() */
+	uint64_t		 coalesced;
+	uint64_t		 rate_limited;
 };
 
 /* An answer, local or from a fetch, before the reply headers are added. */
@@ -85,11 +87,14 @@ jobs_age_seconds(int64_t now, int64_t fetched_at)
 }
 
 /*
- * jobs.c: sends answer a to req (its body copied), with the headers a job
- * answer carries; a 200 whose ETag If-None-Match lists becomes a 304.
+ * jobs_answer.c: sends answer a to req (its body copied), with the headers
+ * a job answer carries; a 200 whose ETag If-None-Match lists becomes a 304.
  */
 void	jobs_send_answer(struct proxy *, struct evhttp_request *,
 	    const struct answer *, const struct reply_info *);
+
+/* Adds the header key: v, v in decimal. */
+void	jobs_add_header_int(struct evkeyvalq *, const char *key, int64_t v);
 
 /* jobs_fetch.c: the slot of (jobid, token_id), or NULL. */
 struct slot	*jobs_slot_find(struct jobs *, const char *jobid,

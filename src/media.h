@@ -9,9 +9,10 @@
 #ifndef MEDIA_H
 #define MEDIA_H
 
-#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "media_writer.h"	/* MEDIA_SHA256_LEN, MEDIA_PATH_MAX */
 
 struct cache;
 struct event_base;
@@ -19,10 +20,8 @@ struct media;
 struct metrics;
 struct upstream;
 
-#define MEDIA_SHA256_LEN	64	/* hex digits of a file's name */
 #define MEDIA_RETRY_MS		2000	/* first retry; then 4 s, 8 s, ... */
 #define MEDIA_ATTEMPTS		6
-#define MEDIA_PATH_MAX		(PATH_MAX + 80)	/* the directory and a name */
 
 struct media_options {
 	const char	*dir;

@@ -24,7 +24,6 @@
 #include <openssl/evp.h>
 
 #include "log.h"
-#include "media.h"
 #include "media_writer.h"
 #include "util.h"
 

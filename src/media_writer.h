@@ -8,12 +8,15 @@
 #ifndef MEDIA_WRITER_H
 #define MEDIA_WRITER_H
 
+#include <limits.h>
 #include <stddef.h>
 
 struct event_base;
 struct media_writer;
 struct media_writers;
 
+#define MEDIA_SHA256_LEN	64	/* hex digits of a file's name */
+#define MEDIA_PATH_MAX		(PATH_MAX + 80)	/* the directory and a name */
 #define MEDIA_PART_PREFIX	".part-"	/* partial files in DIR */
 
 /* What a writer tells the loop. */
