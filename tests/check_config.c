@@ -694,6 +694,7 @@ END_TEST
 
 START_TEST(test_command_options)
 {
+	char *const purge_argv[] = { "-dp.db", "j1", "j2", NULL };
 	struct config cfg;
 	char err[512];
 	int64_t ms;
@@ -717,8 +718,9 @@ START_TEST(test_command_options)
 	ck_assert_str_eq(cfg.status, "completed");
 	ck_assert_int_eq(cfg.noperands, 0);
 
-	ck_assert_int_eq(CMD_PARSE(CONFIG_PURGE, &cfg, err, "-dp.db", "j1",
-	    "j2"), CONFIG_OK);
+	/* Operands point into argv, which must outlive cfg. */
+	ck_assert_int_eq(parse_cmd_list(CONFIG_PURGE, &cfg, err, sizeof(err),
+	    purge_argv), CONFIG_OK);
 	ck_assert_str_eq(cfg.db, "p.db");
 	ck_assert_int_eq(cfg.older_than, -1);
 	ck_assert_int_eq(cfg.noperands, 2);
