@@ -1,7 +1,7 @@
 /*
- * What cache.c and cache_media.c share and nobody else sees: struct cache,
- * the two statement tables prepared together at open, and the small step
- * and bind helpers.  The public API is cache.h.
+ * What cache.c, cache_media.c and cache_record.c share and nobody else
+ * sees: struct cache, the statement tables prepared together at open, and
+ * the small step and bind helpers.  The public API is cache.h.
  */
 #ifndef CACHE_INT_H
 #define CACHE_INT_H

@@ -1,7 +1,7 @@
 /*
  * The pass-through.  The request body streams from the connection's framer
- * to curl as it arrives (or, on a connection left to evhttp, comes whole in
- * the request), bounded by --max-request-body.  The answer goes out as it arrives: evhttp_send_reply_start() when
+ * to curl as it arrives, bounded by --max-request-body.  The answer goes
+ * out as it arrives: evhttp_send_reply_start() when
  * upstream's head is in, a chunk per piece of body, and the transfer is
  * paused while more than OUT_HIGH_WATER bytes wait for a slow client.  An
  * answer cut short upstream closes the client's connection, so that a
@@ -60,7 +60,6 @@ struct passthru {
 	struct evbuffer		*chunk;		/* owned: one piece of body */
 	struct evbuffer		*submit;	/* owned: a submit answer's body */
 	struct framer		*framer;	/* borrowed: the body streams from it */
-	struct evbuffer		*body;		/* owned: or the body is here */
 	int			 body_waiting;	/* the upload waits for the client */
 	struct passthru_set	*set;		/* borrowed: the set it is in */
 	TAILQ_ENTRY(passthru)	 entry;
@@ -111,8 +110,6 @@ request_free(struct passthru *p)
 		evbuffer_free(p->chunk);
 	if (p->submit != NULL)
 		evbuffer_free(p->submit);
-	if (p->body != NULL)
-		evbuffer_free(p->body);
 	if (p->framer != NULL)
 		framer_detach(p->framer);
 	TAILQ_REMOVE(&p->set->list, p, entry);
@@ -165,7 +162,7 @@ up_body(char *buf, size_t len, void *arg)
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->framer == NULL)
-		return p->body != NULL ? evbuffer_remove(p->body, buf, len) : 0;
+		return 0;	/* no body */
 	switch (framer_body_read(p->framer, buf, len, &n)) {
 	case FRAMER_DATA:
 		return (long)n;
@@ -527,7 +524,6 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *target = evhttp_request_get_uri(req);
 	const char *path = evhttp_uri_get_path(uri), *method, *why;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct framer *framer = reply_framer(req);
 	struct curl_slist *headers = NULL;
 	struct reply_info ri;
@@ -586,18 +582,15 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	    strcmp(path, "/v1/luma/images") == 0))
 		p->submit_type = path[9] == 'v' ? "video" : "image";
 
-	/* The body streams from the framer, or evhttp read it whole. */
+	/* The body streams from the framer; without one there is none. */
 	if (framer != NULL && framer_current(framer) == FRAMER_STREAM) {
 		body_len = framer_body_length(framer);
 		if (body_len < 0 && upstream_header_add(&headers,
 		    "Transfer-Encoding", "chunked") != 0)
 			oom = 1;
 	} else {
-		body_len = (int64_t)evbuffer_get_length(in);
+		body_len = 0;
 		framer = NULL;
-		if ((p->body = evbuffer_new()) == NULL ||
-		    evbuffer_add_buffer(p->body, in) != 0)
-			oom = 1;
 	}
 	ulen = strlen(px->cfg->upstream) + strlen(target) + 1;
 	if (oom || (p->chunk = evbuffer_new()) == NULL ||
