@@ -20,9 +20,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <jansson.h>
 
 #include "cache.h"
 #include "config.h"
@@ -35,7 +33,6 @@
 #include "metrics.h"
 #include "passthru.h"
 #include "proxy.h"
-#include "record.h"
 #include "reply.h"
 #include "route.h"
 #include "server.h"
