@@ -301,6 +301,7 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
     enum bufferevent_flush_mode mode, void *arg)
 {
 	struct framer *f = arg;
+	size_t n;
 	int progressed = 0;
 
 	(void)limit;
@@ -315,9 +316,12 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			 * answer, but only so much: then the socket is left
 			 * unread until the connection ends.
 			 */
-			f->dropped += evbuffer_get_length(src);
-			evbuffer_drain(src, evbuffer_get_length(src));
-			if (f->dropped > DROP_MAX)
+			n = evbuffer_get_length(src);
+			if (n > DROP_MAX - f->dropped)
+				n = (size_t)(DROP_MAX - f->dropped);
+			evbuffer_drain(src, n);
+			f->dropped += n;
+			if (f->dropped >= DROP_MAX)
 				bufferevent_disable(f->under, EV_READ);
 			return progressed ? BEV_OK : BEV_NEED_MORE;
 		case F_HEAD:

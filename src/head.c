@@ -83,8 +83,10 @@ target_parses(const char *t, size_t len)
 	struct evhttp_uri *u;
 	char *s;
 
+	if (len == 0)
+		return 0;
 	/* An origin-form path not starting "//" has no authority to fail. */
-	if (len >= 1 && t[0] == '/' && (len == 1 || t[1] != '/'))
+	if (t[0] == '/' && (len == 1 || t[1] != '/'))
 		return 1;
 	if ((s = malloc(len + 1)) == NULL)
 		return 0;
@@ -121,7 +123,7 @@ check_request_line(const char *p, size_t len, struct reqline *rl,
 	sp2 = p + len;
 	while (sp2 > sp1 && sp2[-1] != ' ')
 		sp2--;
-	if (--sp2 == sp1)
+	if (--sp2 <= sp1 + 1)		/* one space, or no target */
 		return 400;
 	for (i = 1; sp1 + i < sp2; i++)
 		if ((unsigned char)sp1[i] <= 0x20 || sp1[i] == 0x7f)

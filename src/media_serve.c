@@ -201,6 +201,11 @@ media_serve(struct proxy *px, struct media *m, struct evhttp_request *req,
 done:
 	if (fd >= 0)
 		close(fd);
+	/* An error is no file: not the file's type, not cached for a year. */
+	if (error != NULL) {
+		evhttp_remove_header(h, "Content-Type");
+		evhttp_remove_header(h, "Cache-Control");
+	}
 	if (status == 405)
 		reply_not_allowed(px, req, "GET, HEAD", ri);
 	else if (error != NULL)

@@ -74,6 +74,22 @@ struct passthru {
 	char			 fp[FINGERPRINT_LEN + 1];
 };
 
+int
+passthru_listed(const char *list, const char *name, size_t len)
+{
+	const char *p = list;
+	size_t n;
+
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == len && n > 0 && strncasecmp(p, name, len) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
 static const char *const hop_by_hop[] = {
 	"Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding",
 	"Upgrade",
@@ -243,7 +259,7 @@ up_head(long status, void *arg)
 	/* Headers upstream's Connection names are hop-by-hop too. */
 	for (h = TAILQ_FIRST(out); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, next);
-		if (util_list_has(p->conn_tokens, h->key, strlen(h->key)))
+		if (passthru_listed(p->conn_tokens, h->key, strlen(h->key)))
 			evhttp_remove_header(out, h->key);
 	}
 	/*
@@ -439,7 +455,7 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 		listed = 0;
 		TAILQ_FOREACH(c, in, next)	/* every Connection header counts */
 			if (strcasecmp(c->key, "Connection") == 0 &&
-			    util_list_has(c->value, h->key, len))
+			    passthru_listed(c->value, h->key, len))
 				listed = 1;
 		if (listed || passthru_hop_by_hop(h->key, len) ||
 		    strcasecmp(h->key, "Host") == 0 ||

@@ -38,4 +38,12 @@ void	passthru_shutdown(struct passthru_set *);
 /* Whether the header name is hop-by-hop (never forwarded either way). */
 int	passthru_hop_by_hop(const char *name, size_t len);
 
+/*
+ * Whether name is among the tokens of a Connection value (NULL: none).
+ * Blanks separate tokens as commas do, so that a malformed list
+ * ("X-A X-B") still names every header in it: dropping more is the safe
+ * side.
+ */
+int	passthru_listed(const char *list, const char *name, size_t len);
+
 #endif

@@ -524,6 +524,7 @@ static const struct {
 	{ "GET /a HTTP/1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET  /a HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
+	{ "GET  HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a b HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET /a\x7f HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },
 	{ "GET //x:abc/ HTTP/1.1", 400, "GET / HTTP/1.1\r\n\r\n", "GET" },

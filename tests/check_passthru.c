@@ -36,6 +36,20 @@ START_TEST(test_hop_by_hop)
 }
 END_TEST
 
+START_TEST(test_listed)
+{
+	ck_assert(passthru_listed("X-Hop", "X-Hop", 5));
+	ck_assert(passthru_listed("close, x-hop", "X-Hop", 5));
+	ck_assert(passthru_listed(" a ,\tX-Hop ,b", "x-hop", 5));
+	ck_assert(passthru_listed("X-A X-Hop", "X-Hop", 5));	/* malformed */
+	ck_assert(!passthru_listed("X-Hopper", "X-Hop", 5));
+	ck_assert(!passthru_listed("X-Ho", "X-Hop", 5));
+	ck_assert(!passthru_listed("", "X-Hop", 5));
+	ck_assert(!passthru_listed(NULL, "X-Hop", 5));
+	ck_assert(!passthru_listed(",,", "", 0));
+}
+END_TEST
+
 /* The value of the sample line starting with prefix, or -1. */
 static long long
 sample(const char *text, const char *prefix)
@@ -169,6 +183,7 @@ passthru_suite(void)
 
 	tcase_add_loop_test(tc, test_hop_by_hop, 0,
 	    (int)(sizeof(hop_cases) / sizeof(hop_cases[0])));
+	tcase_add_test(tc, test_listed);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("metrics");
 	tcase_add_test(tc, test_metrics_counts);

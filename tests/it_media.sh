@@ -130,6 +130,7 @@ http -H 'Range: bytes=300000-' "$LP/media/$VSHA"
 check_status 416
 check_header Content-Range "bytes */300000"
 check_json_type
+check_no_header Cache-Control
 http -H 'Range: bytes=-0' "$LP/media/$VSHA"
 check_status 416
 for r in 'bytes=0-1,5-6' 'bytes=abc' 'bytes=9-2' 'items=0-9' 'bytes 0-9'; do
