@@ -27,7 +27,7 @@ enum opt_id {
 	OPT_PENDING_INTERVAL, OPT_PENDING_MODE, OPT_NEGATIVE_TTL,
 	OPT_UPSTREAM_TIMEOUT, OPT_MAX_UPSTREAM_BODY, OPT_MAX_REQUEST_BODY,
 	OPT_MAX_CONNECTIONS,
-	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_MEDIA_DIR,
+	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_ACCESS_LOG, OPT_MEDIA_DIR,
 	OPT_MEDIA_CONCURRENCY, OPT_MAX_MEDIA_BYTES, OPT_REWRITE_MEDIA_URLS,
 	OPT_PUBLIC_URL, OPT_STATUS, OPT_SINCE, OPT_MEDIA, OPT_GRANT,
 	OPT_GRANT_FILE, OPT_JSON, OPT_OLDER_THAN,
@@ -75,6 +75,7 @@ static const struct opt_def opts[] = {
 	{ OPT_OFFLINE, "offline", 0, CMD_SERVE, NULL, 0, 0, "off", "never call upstream; answer from the cache only" },
 	{ OPT_LOG_LEVEL, "log-level", 0, CMD_SERVE, "LEVEL", 0, 0, "info", "debug, info, warn or error" },
 	{ OPT_LOG_FORMAT, "log-format", 0, CMD_SERVE, "FORMAT", 0, 0, "text", "text or json" },
+	{ OPT_ACCESS_LOG, "access-log", 0, CMD_SERVE, "WHERE", 0, 0, "stderr", "request lines to stderr, off, or a file PATH (appended to, reopened on SIGUSR1)" },
 	{ OPT_MEDIA_DIR, "media-dir", 0, CMD_SERVE | CMD_MIRROR, "DIR", 0, 0, NULL, "mirror the media of completed jobs into DIR (off when not given)" },
 	{ OPT_MEDIA_CONCURRENCY, "media-concurrency", 0, CMD_SERVE | CMD_MIRROR, "N", 1, 64, "2", "media downloads at once" },
 	{ OPT_MAX_MEDIA_BYTES, "max-media-bytes", 0, CMD_SERVE | CMD_MIRROR, "BYTES", 1, 1ULL << 44, "2147483648", "largest media file mirrored" },
@@ -269,6 +270,9 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 		if (rc == 0)
 			cfg->log_level = (enum log_level)choice;
 		return rc;
+	case OPT_ACCESS_LOG:
+		return config_value_path(cfg->access_log, sizeof(cfg->access_log),
+		    v, err);
 	case OPT_LOG_FORMAT:
 		rc = config_value_choice(&choice, v, formats, nitems(formats), err);
 		if (rc == 0)

@@ -39,6 +39,7 @@ struct config {
 	int			offline;
 	enum log_level		log_level;
 	enum log_format		log_format;
+	char			access_log[CONFIG_PATH_MAX]; /* stderr, off or a path */
 	char			media_dir[CONFIG_PATH_MAX]; /* "": no mirror */
 	int64_t			media_concurrency;
 	uint64_t		max_media_bytes;

@@ -4,6 +4,7 @@
  * missing fields and bytes outside printable ASCII escaped as \xNN, so that
  * a hostile path cannot forge a line.  JSON lines are encoded by jansson.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,13 @@
 
 static enum log_level	log_min = LOG_INFO;
 static enum log_format	log_fmt = LOG_TEXT;
+
+/* Where access lines go: stderr (access_fp NULL, !access_off), nowhere, or
+ * a file of our own, fully buffered and flushed by log_access_flush(). */
+#define ACCESS_BUF	65536
+static FILE		*access_fp;
+static int		 access_off;
+static char		 access_path[4096];
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -154,13 +162,81 @@ log_always(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Opens access_path for appending, fully buffered; NULL on failure. */
+static FILE *
+access_file_open(void)
+{
+	FILE *fp = fopen(access_path, "ae");
+
+	if (fp != NULL)
+		(void)setvbuf(fp, NULL, _IOFBF, ACCESS_BUF);
+	return fp;
+}
+
+int
+log_access_open(const char *dest)
+{
+	FILE *fp;
+
+	if (strcmp(dest, "stderr") == 0 || strcmp(dest, "off") == 0) {
+		log_access_close();
+		access_off = strcmp(dest, "off") == 0;
+		return 0;
+	}
+	if (strlen(dest) >= sizeof(access_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(access_path, sizeof(access_path), "%s", dest);
+	if ((fp = access_file_open()) == NULL)
+		return -1;
+	log_access_close();
+	access_fp = fp;
+	return 0;
+}
+
+void
+log_access_flush(void)
+{
+	if (access_fp != NULL)
+		(void)fflush(access_fp);
+}
+
+int
+log_access_reopen(void)
+{
+	FILE *fp;
+
+	if (access_fp == NULL)
+		return 0;
+	/* The old file keeps its lines; the new one starts where it is. */
+	if ((fp = access_file_open()) == NULL)
+		return -1;
+	(void)fclose(access_fp);
+	access_fp = fp;
+	return 0;
+}
+
+void
+log_access_close(void)
+{
+	if (access_fp != NULL)
+		(void)fclose(access_fp);
+	access_fp = NULL;
+	access_off = 0;
+}
+
 void
 log_access(const struct log_access *a)
 {
+	FILE *out = access_fp != NULL ? access_fp : stderr;
 	char when[32], path[1024], ups[8];
 
+	if (access_off)
+		return;
 	util_iso8601_ms(util_now_ms(), when, sizeof(when));
-	status_hide();
+	if (out == stderr)
+		status_hide();
 	if (log_fmt == LOG_JSON) {
 		json_t *o = json_object();
 		char *line;
@@ -183,20 +259,22 @@ log_access(const struct log_access *a)
 		    a->token ? json_string(a->token) : json_null());
 		line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (line != NULL)
-			fprintf(stderr, "%s\n", line);
+			fprintf(out, "%s\n", line);
 		free(line);
 		json_decref(o);
-		status_show();
+		if (out == stderr)
+			status_show();
 		return;
 	}
 	if (a->upstream_status)
 		snprintf(ups, sizeof(ups), "%d", a->upstream_status);
 	else
 		snprintf(ups, sizeof(ups), "-");
-	fprintf(stderr, "%s %s %s %s %d %s %s %lldms %s\n", when,
+	fprintf(out, "%s %s %s %s %d %s %s %lldms %s\n", when,
 	    a->client ? a->client : "-", a->method,
 	    log_sanitize(a->path, path, sizeof(path)), a->status,
 	    a->cache ? a->cache : "-", ups, (long long)a->duration_ms,
 	    a->token ? a->token : "-");
-	status_show();
+	if (out == stderr)
+		status_show();
 }

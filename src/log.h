@@ -34,6 +34,22 @@ void	log_always(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_access(const struct log_access *);
 
 /*
+ * Where access lines go (SPEC 7): "stderr" (the default), "off", or a
+ * file appended to, buffered until log_access_flush().  0, or -1 with
+ * errno when the file cannot be opened (lines then go where they went).
+ */
+int	log_access_open(const char *dest);
+
+/* Writes out what the access file holds in its buffer. */
+void	log_access_flush(void);
+
+/* Opens the access file anew (it was moved away); -1 with errno, kept. */
+int	log_access_reopen(void);
+
+/* Flushes and closes the access file; lines go to stderr again. */
+void	log_access_close(void);
+
+/*
  * A progress line: on a terminal it is updated in place below the log
  * (done: for the last time); elsewhere each call is a plain log line.
  */

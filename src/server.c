@@ -56,6 +56,7 @@ struct server {
 	struct event			*conn_sweep;	/* owned */
 	struct event			*sig_int;	/* owned */
 	struct event			*sig_term;	/* owned */
+	struct event			*sig_usr1;	/* owned: reopen the access file */
 	struct event			*deadline;	/* owned: drain timeout */
 	char				 addr[300];	/* actual listen address */
 };
@@ -216,6 +217,8 @@ conn_sweep(struct server *sv)
 		} else
 			i++;
 	}
+	/* An access file is written out at least this often. */
+	log_access_flush();
 	/* Resumes after the limit or an accept error (enabling is idempotent). */
 	if (sv->nconns < sv->maxconns && !reply_draining(sv->px) &&
 	    sv->bound != NULL) {
@@ -300,6 +303,25 @@ fit_connections(size_t want)
 	log_warn("server: the file descriptor limit (%llu) allows %zu"
 	    " connections, not %zu", (unsigned long long)rl.rlim_cur, room, want);
 	return room;
+}
+
+/* SIGUSR1: the access file was moved away (logrotate); open it anew. */
+static void
+reopen_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *sv = arg;
+	const char *path = sv->px->cfg->access_log;
+
+	(void)sig;
+	(void)what;
+	CHECK_OBJ(sv, SERVER_MAGIC);
+	if (strcmp(path, "stderr") == 0 || strcmp(path, "off") == 0)
+		return;
+	if (log_access_reopen() != 0)
+		log_error("server: cannot reopen the access log %s: %s; still"
+		    " writing to the old file", path, strerror(errno));
+	else
+		log_info("server: access log %s reopened", path);
 }
 
 /* A signal: stop accepting, let requests in flight finish (5 s at most). */
@@ -446,6 +468,11 @@ server_run(const struct config *cfg)
 		fprintf(stderr, "lumaproxy: %s\n", err);
 		goto done;
 	}
+	if (log_access_open(cfg->access_log) != 0) {
+		fprintf(stderr, "lumaproxy: cannot open the access log %s: %s\n",
+		    cfg->access_log, strerror(errno));
+		goto done;
+	}
 	if (server_listen(&sv, cfg) != 0)
 		goto done;
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(sv.bound),
@@ -465,6 +492,8 @@ server_run(const struct config *cfg)
 	    event_add(sv.conn_sweep, &sweep_tv) != 0 ||
 	    (sv.sig_int = evsignal_new(px.base, SIGINT, signal_cb, &sv)) == NULL ||
 	    (sv.sig_term = evsignal_new(px.base, SIGTERM, signal_cb, &sv)) == NULL ||
+	    (sv.sig_usr1 = evsignal_new(px.base, SIGUSR1, reopen_cb, &sv)) == NULL ||
+	    event_add(sv.sig_usr1, NULL) != 0 ||
 	    (sv.deadline = evtimer_new(px.base, deadline_cb, &sv)) == NULL ||
 	    event_add(sv.sig_int, NULL) != 0 || event_add(sv.sig_term, NULL) != 0) {
 		fprintf(stderr, "lumaproxy: cannot set up the event loop\n");
@@ -539,8 +568,11 @@ done:
 		event_free(sv.sig_int);
 	if (sv.sig_term != NULL)
 		event_free(sv.sig_term);
+	if (sv.sig_usr1 != NULL)
+		event_free(sv.sig_usr1);
 	if (sv.deadline != NULL)
 		event_free(sv.deadline);
+	log_access_close();		/* flushed: every line answered is there */
 	metrics_free(px.metrics);
 	cache_close(px.cache);
 	if (px.base != NULL)

@@ -51,6 +51,7 @@ assert_defaults(const struct config *c)
 	ck_assert_int_eq(c->offline, 0);
 	ck_assert_int_eq(c->log_level, LOG_INFO);
 	ck_assert_int_eq(c->log_format, LOG_TEXT);
+	ck_assert_str_eq(c->access_log, "stderr");
 	ck_assert_str_eq(c->media_dir, "");
 	ck_assert_int_eq(c->media_concurrency, 2);
 	ck_assert_uint_eq(c->max_media_bytes, 2147483648ULL);
@@ -80,7 +81,7 @@ enum field {
 	F_LISTEN, F_UPSTREAM, F_DB, F_PENDING_INTERVAL, F_PENDING_MODE,
 	F_NEGATIVE_TTL, F_UPSTREAM_TIMEOUT, F_MAX_UPSTREAM_BODY, F_MAX_REQUEST_BODY,
 	F_MAX_CONNECTIONS, F_OFFLINE, F_LOG_LEVEL,
-	F_LOG_FORMAT, F_MEDIA_DIR, F_MEDIA_CONCURRENCY, F_MAX_MEDIA_BYTES,
+	F_LOG_FORMAT, F_ACCESS_LOG, F_MEDIA_DIR, F_MEDIA_CONCURRENCY, F_MAX_MEDIA_BYTES,
 	F_REWRITE, F_PUBLIC_URL,
 };
 
@@ -131,6 +132,9 @@ static const struct opt_case opt_cases[] = {
 	{ "--log-level", "error", F_LOG_LEVEL, NULL, LOG_ERROR },
 	{ "--log-format", "json", F_LOG_FORMAT, NULL, LOG_JSON },
 	{ "--log-format=text", NULL, F_LOG_FORMAT, NULL, LOG_TEXT },
+	{ "--access-log", "off", F_ACCESS_LOG, "off", 0 },
+	{ "--access-log=/var/log/lp/access.log", NULL, F_ACCESS_LOG,
+	  "/var/log/lp/access.log", 0 },
 	{ "--media-dir", "/var/media", F_MEDIA_DIR, "/var/media", 0 },
 	{ "--media-dir=m", NULL, F_MEDIA_DIR, "m", 0 },
 	{ "--media-concurrency", "1", F_MEDIA_CONCURRENCY, NULL, 1 },
@@ -190,6 +194,9 @@ assert_field(const struct opt_case *c, const struct config *cfg)
 		break;
 	case F_MEDIA_DIR:
 		ck_assert_str_eq(cfg->media_dir, c->s);
+		break;
+	case F_ACCESS_LOG:
+		ck_assert_str_eq(cfg->access_log, c->s);
 		break;
 	case F_MEDIA_CONCURRENCY:
 		ck_assert_int_eq(cfg->media_concurrency, c->n);
@@ -597,6 +604,7 @@ static const char *const usage_words[] = {
 	"--pending-interval", "--pending-mode", "--negative-ttl",
 	"--upstream-timeout", "--max-upstream-body", "--max-request-body",
 	"--max-connections", "--offline", "--log-level", "--log-format",
+	"--access-log",
 	"--media-dir", "--media-concurrency", "--max-media-bytes",
 	"--rewrite-media-urls", "--public-url",
 	"-h, --help", "-V, --version",

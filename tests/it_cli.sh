@@ -58,7 +58,7 @@ for o in --listen --upstream --db --pending-interval --pending-mode \
     --negative-ttl --upstream-timeout --max-upstream-body --max-request-body \
     --max-connections --media-dir --media-concurrency --max-media-bytes \
     --rewrite-media-urls --public-url \
-    --offline --log-level --log-format --config --help \
+    --offline --log-level --log-format --access-log --config --help \
     --version; do
 	check "--help lists $o" grep -q -- "$o" "$IT_TMP/help.out"
 done

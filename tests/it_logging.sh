@@ -128,4 +128,48 @@ check_re "time" "$(jq -r '.time' "$IT_TMP/access.jsonl" | head -n 1)" '^[0-9]{4}
 check_re "client" "$(jq -r '.client' "$IT_TMP/access.jsonl" | head -n 1)" '^127\.0\.0\.1:[0-9]+$'
 check_eq "occurrences of the token" "$(grep -c -a -F -- "$TOKEN" "$LP_ERR")" 0
 
+tcase "--access-log off: no request lines, the start and stop lines stay"
+must_start_proxy --access-log off --max-connections 64
+http "$LP/healthz"
+check_status 200
+http "$LP/nowhere"
+check_status 404
+stop_proxy
+check_eq "exit status" "$LP_RC" 0
+check_not "no request line" grep -q ' /healthz \| /nowhere ' "$LP_ERR"
+check "the start line" grep -q 'listening on' "$LP_ERR"
+check "the stop line" grep -q 'server: stopped' "$LP_ERR"
+
+tcase "--access-log PATH: appended, written out within a second, reopened on SIGUSR1, flushed at the stop"
+ALOG=$IT_TMP/access.log
+printf 'an earlier line\n' >"$ALOG"
+must_start_proxy --access-log "$ALOG" --max-connections 64
+http "$LP/healthz"
+check_status 200
+check "the line reaches the file while the proxy runs" \
+    wait_line "$ALOG" ' GET /healthz 200 ' "$LP_PID"
+check "the file was appended to" grep -q '^an earlier line$' "$ALOG"
+check_not "not on stderr" grep -q ' GET /healthz ' "$LP_ERR"
+mv "$ALOG" "$ALOG.1"
+kill -USR1 "$LP_PID"
+wait_line "$LP_ERR" 'access log .* reopened' "$LP_PID" >/dev/null
+check "the reopen is logged" grep -q "access log $ALOG reopened" "$LP_ERR"
+http "$LP/after-rotation"
+check_status 404
+check "a new file takes the next line" \
+    wait_line "$ALOG" ' GET /after-rotation 404 ' "$LP_PID"
+check_not "the old file does not" grep -q 'after-rotation' "$ALOG.1"
+check_eq "the old file keeps its lines" "$(grep -c ' GET /healthz 200 ' "$ALOG.1")" 1
+http "$LP/just-before-the-stop"
+stop_proxy
+check_eq "exit status" "$LP_RC" 0
+check "the last line is in the file at the stop" \
+    grep -q ' GET /just-before-the-stop 404 ' "$ALOG"
+
+tcase "--access-log: a file that cannot be opened stops the start"
+run_proxy_fail -l 127.0.0.1:0 -d "$IT_TMP/al.db" --access-log "$IT_TMP/no/such/dir/access.log"
+check_eq "exit status" "$RUN_RC" 1
+check_eq "one line on stderr" "$(wc -l <"$RUN_ERR")" 1
+check "it names the file and why" grep -q "cannot open the access log $IT_TMP/no/such/dir/access.log: No such file" "$RUN_ERR"
+
 finish
