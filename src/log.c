@@ -3,6 +3,8 @@
  * are "TIME LEVEL message"; the access line is space separated with "-" for
  * missing fields and bytes outside printable ASCII escaped as \xNN, so that
  * a hostile path cannot forge a line.  JSON lines are encoded by jansson.
+ * Access lines go to stderr, nowhere, or a buffered file of their own that
+ * the server flushes on a timer and reopens on SIGUSR1.
  */
 #include <errno.h>
 #include <stdarg.h>
