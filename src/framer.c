@@ -60,12 +60,10 @@ struct framer {
 	enum framer_body	 cur;
 	int			 status;	/* FRAMER_REFUSED: the answer */
 	const char		*msg;		/* static: its error message */
-	char			 standin[17];	/* struct head's */
-	int64_t			 length;	/* declared, or -1: chunked */
+	struct head		 head;		/* what the current head said */
 	uint64_t		 left;		/* of the body or the chunk */
 	uint64_t		 seen;		/* body bytes so far */
 	uint64_t		 dropped;	/* bytes after a refusal */
-	int			 http10;	/* the request is HTTP/1.0 */
 	size_t			 trailers;	/* trailer bytes so far */
 	int			 ended;
 	int			 failed;
@@ -136,11 +134,12 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 {
 	size_t have = evbuffer_get_length(src), n;
 	const char *p;
-	struct head h;
+	struct head *h = &f->head;
 
 	n = have < HEAD_MAX ? have : HEAD_MAX;
+	/* Never while evhttp has a request: f->head is that request's. */
 	if ((p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n)) == NULL ||
-	    !head_parse(p, n, &h, dst))
+	    !head_parse(p, n, h, dst))
 		return 0;
 	/* A new request begins: the state of the last one goes. */
 	f->busy = 1;
@@ -152,21 +151,18 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	f->ended = 0;
 	f->status = 0;
 	f->msg = NULL;
-	f->http10 = h.http10;
-	f->length = h.chunked ? -1 : (int64_t)h.length;
-	memcpy(f->standin, h.standin, sizeof(f->standin));
 	evbuffer_drain(f->body, evbuffer_get_length(f->body));
-	evbuffer_drain(src, h.len);
-	if (h.status != 0)
-		refuse(f, h.status, h.msg);
-	else if (!h.chunked && h.length > f->max_body)
+	evbuffer_drain(src, h->len);
+	if (h->status != 0)
+		refuse(f, h->status, h->msg);
+	else if (!h->chunked && h->length > f->max_body)
 		refuse(f, 413, TOO_LARGE);
-	else if (h.chunked || h.length > 0) {
+	else if (h->chunked || h->length > 0) {
 		f->cur = FRAMER_STREAM;
-		f->state = h.chunked ? F_CHUNK_SIZE : F_LENGTH;
-		f->left = h.length;
+		f->state = h->chunked ? F_CHUNK_SIZE : F_LENGTH;
+		f->left = h->length;
 		/* evhttp is idle, its output empty: this goes first. */
-		if (h.expect && !h.http10)
+		if (h->expect && !h->http10)
 			(void)send(bufferevent_getfd(f->filter),
 			    "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
 	} else {
@@ -583,21 +579,21 @@ const char *
 framer_standin_method(const struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
-	return f->standin[0] != '\0' ? f->standin : NULL;
+	return f->head.standin[0] != '\0' ? f->head.standin : NULL;
 }
 
 int
 framer_http10(const struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
-	return f->http10;
+	return f->head.http10;
 }
 
 int64_t
 framer_body_length(const struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
-	return f->length;
+	return f->head.chunked ? -1 : (int64_t)f->head.length;
 }
 
 void

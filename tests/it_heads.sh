@@ -111,6 +111,16 @@ printf '\r\n\r\nGET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n' |
 	raw_http "$LP_PORT" "$IT_TMP/el.out"
 check_re "empty lines before a request are skipped" "$(head -1 "$IT_TMP/el.out")" '^HTTP/1.1 200 '
 
+tcase "close listed in any Connection header ends the connection after the answer"
+for c in 'te, close' 'keep-alive\r\nConnection: close'; do
+	line=$(one "conn" "GET /healthz HTTP/1.1\r\nConnection: $c\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n")
+	check_eq "Connection: $c: one answer" "$(field "$line" answers)" 1
+	check_eq "Connection: $c: status" "$(field "$line" status)" 200
+	check_eq "Connection: $c: closed" "$(field "$line" closed)" 1
+done
+line=$(one "conn" 'GET /healthz HTTP/1.1\r\nConnection: keep-alive\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n')
+check_eq "keep-alive: both pipelined requests answered" "$(field "$line" answers)" 2
+
 tcase "a head over the limit: 431 JSON, logged with its request line"
 {
 	printf 'GET /healthz HTTP/1.1\r\n'
