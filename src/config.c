@@ -30,7 +30,10 @@ enum opt_id {
 	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_ACCESS_LOG, OPT_MEDIA_DIR,
 	OPT_MEDIA_CONCURRENCY, OPT_MAX_MEDIA_BYTES, OPT_REWRITE_MEDIA_URLS,
 	OPT_PUBLIC_URL, OPT_STATUS, OPT_SINCE, OPT_MEDIA, OPT_GRANT,
-	OPT_GRANT_FILE, OPT_JSON, OPT_OLDER_THAN,
+	OPT_GRANT_FILE, OPT_JSON, OPT_OLDER_THAN, OPT_UPSTREAM_TOKEN_FILE,
+	OPT_TEAM_VISIBILITY, OPT_DEFAULT_RPM, OPT_DEFAULT_MAX_RUNNING,
+	OPT_DEFAULT_DAILY_CREDITS, OPT_WATCH_MAX_AGE, OPT_ADMIN, OPT_RPM,
+	OPT_MAX_RUNNING, OPT_DAILY_CREDITS, OPT_EXPIRES, OPT_GRACE,
 };
 
 /* A row's cmds: the commands that take the option. */
@@ -40,7 +43,10 @@ enum opt_id {
 #define CMD_STATS	(1u << CONFIG_STATS)
 #define CMD_PURGE	(1u << CONFIG_PURGE)
 #define CMD_MIRROR	(1u << CONFIG_MIRROR)
-#define CMD_FILES	(CMD_EXPORT | CMD_IMPORT | CMD_STATS | CMD_PURGE | CMD_MIRROR)
+#define CMD_KEYS	(1u << CONFIG_KEYS)
+#define CMD_USAGE	(1u << CONFIG_USAGE_REPORT)
+#define CMD_FILES	(CMD_EXPORT | CMD_IMPORT | CMD_STATS | CMD_PURGE | \
+			 CMD_MIRROR | CMD_KEYS | CMD_USAGE)
 #define CMD_ALL		(CMD_SERVE | CMD_FILES)
 
 /*
@@ -61,7 +67,7 @@ struct opt_def {
 };
 
 static const struct opt_def opts[] = {
-	{ OPT_CONFIG, "config", 'c', CMD_SERVE, "FILE", 0, 0, NULL, "read key = value settings from FILE" },
+	{ OPT_CONFIG, "config", 'c', CMD_SERVE | CMD_KEYS | CMD_USAGE, "FILE", 0, 0, NULL, "read key = value settings from FILE" },
 	{ OPT_LISTEN, "listen", 'l', CMD_SERVE, "HOST:PORT", 0, 0, "127.0.0.1:8080", "address to serve on ([::1]:8080 for IPv6)" },
 	{ OPT_UPSTREAM, "upstream", 'u', CMD_SERVE, "URL", 0, 0, "https://api.useapi.net", "upstream API base URL (http or https)" },
 	{ OPT_DB, "db", 'd', CMD_ALL, "PATH", 0, 0, "lumaproxy.db", "SQLite cache file" },
@@ -81,16 +87,28 @@ static const struct opt_def opts[] = {
 	{ OPT_MAX_MEDIA_BYTES, "max-media-bytes", 0, CMD_SERVE | CMD_MIRROR, "BYTES", 1, 1ULL << 44, "2147483648", "largest media file mirrored" },
 	{ OPT_REWRITE_MEDIA_URLS, "rewrite-media-urls", 0, CMD_SERVE, NULL, 0, 0, "off", "job answers link to mirrored media here (implied by --offline with --media-dir)" },
 	{ OPT_PUBLIC_URL, "public-url", 0, CMD_SERVE, "URL", 0, 0, NULL, "base URL of rewritten media links (http:// and the listen address when not given)" },
+	{ OPT_UPSTREAM_TOKEN_FILE, "upstream-token-file", 0, CMD_SERVE, "FILE", 0, 0, NULL, "team gateway: call upstream with the token in FILE, clients with member keys (see lumaproxy keys)" },
+	{ OPT_TEAM_VISIBILITY, "team-visibility", 0, CMD_SERVE, "own|shared", 0, 0, "own", "team gateway: members see their own jobs, or every job of the account" },
+	{ OPT_DEFAULT_RPM, "default-rpm", 0, CMD_SERVE | CMD_KEYS, "N", 0, 1000000, "0", "team gateway: submissions per minute of a new key (0: unlimited)" },
+	{ OPT_DEFAULT_MAX_RUNNING, "default-max-running", 0, CMD_SERVE | CMD_KEYS, "N", 0, 1000000, "0", "team gateway: unfinished submitted jobs of a new key (0: unlimited)" },
+	{ OPT_DEFAULT_DAILY_CREDITS, "default-daily-credits", 0, CMD_SERVE | CMD_KEYS, "N", 0, 1000000000000ULL, "0", "team gateway: credits a new key may use in 24 h (0: unlimited)" },
+	{ OPT_WATCH_MAX_AGE, "watch-max-age", 0, CMD_SERVE, "SECONDS", 60, 86400 * 365, "86400", "a submitted job nobody asks about for this long stops counting as running" },
 	{ OPT_HELP, "help", 'h', CMD_ALL, NULL, 0, 0, NULL, "show this help and exit" },
 	{ OPT_VERSION, "version", 'V', CMD_SERVE, NULL, 0, 0, NULL, "show the version and exit" },
 	/* The commands' own (SPEC 8); their synopses below show them. */
 	{ OPT_STATUS, "status", 0, CMD_EXPORT | CMD_PURGE, "S", 0, 0, NULL, NULL },
-	{ OPT_SINCE, "since", 0, CMD_EXPORT, "DATE", 0, 0, NULL, NULL },
+	{ OPT_SINCE, "since", 0, CMD_EXPORT | CMD_USAGE, "DATE", 0, 0, NULL, NULL },
 	{ OPT_MEDIA, "media", 0, CMD_EXPORT, NULL, 0, 0, NULL, NULL },
 	{ OPT_GRANT, "grant", 0, CMD_IMPORT, "TOKEN", 0, 0, NULL, NULL },
 	{ OPT_GRANT_FILE, "grant-file", 0, CMD_IMPORT, "FILE", 0, 0, NULL, NULL },
-	{ OPT_JSON, "json", 0, CMD_STATS, NULL, 0, 0, NULL, NULL },
+	{ OPT_JSON, "json", 0, CMD_STATS | CMD_KEYS | CMD_USAGE, NULL, 0, 0, NULL, NULL },
 	{ OPT_OLDER_THAN, "older-than", 0, CMD_PURGE, "DAYS", 0, 365 * 1000, NULL, NULL },
+	{ OPT_ADMIN, "admin", 0, CMD_KEYS, NULL, 0, 0, NULL, NULL },
+	{ OPT_RPM, "rpm", 0, CMD_KEYS, "N", 0, 1000000, NULL, NULL },
+	{ OPT_MAX_RUNNING, "max-running", 0, CMD_KEYS, "N", 0, 1000000, NULL, NULL },
+	{ OPT_DAILY_CREDITS, "daily-credits", 0, CMD_KEYS, "N", 0, 1000000000000ULL, NULL, NULL },
+	{ OPT_EXPIRES, "expires", 0, CMD_KEYS, "DATE", 0, 0, NULL, NULL },
+	{ OPT_GRACE, "grace", 0, CMD_KEYS, "SECONDS", 0, 86400 * 365, NULL, NULL },
 };
 
 /* The commands: names, --help lines, what they take besides options. */
@@ -121,6 +139,19 @@ static const struct command {
 	    "download the media of completed jobs, then exit",
 	    "[--db] --media-dir [--media-concurrency]\n"
 	    "[--max-media-bytes] [--upstream-timeout]",
+	    "takes no operands" },
+	[CONFIG_KEYS] = { "keys",
+	    "team gateway: add, list, set, revoke, rotate member keys; log",
+	    "[-c] [--db] add NAME [--admin] [--rpm] [--max-running]\n"
+	    "[--daily-credits] [--expires]\n"
+	    "list [--json] | log [--json] | revoke NAME\n"
+	    "set NAME [--admin[=false]] [--rpm] [--max-running]\n"
+	    "[--daily-credits] [--expires]\n"
+	    "rotate NAME [--grace]",
+	    NULL },
+	[CONFIG_USAGE_REPORT] = { "usage",
+	    "team gateway: requests, jobs and credits per member",
+	    "[-c] [--db] [--since] [--json]",
 	    "takes no operands" },
 };
 
@@ -226,6 +257,7 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 	static const char *const modes[] = { "serve", "reject" };
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
 	static const char *const formats[] = { "text", "json" };
+	static const char *const visibilities[] = { "own", "shared" };
 	int choice, rc;
 
 	switch (o->id) {
@@ -293,6 +325,32 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 		return config_value_bool(&cfg->json, v, err);
 	case OPT_OLDER_THAN:
 		return set_int64(&cfg->older_than, v, o, err);
+	case OPT_UPSTREAM_TOKEN_FILE:
+		return config_value_path(cfg->upstream_token_file,
+		    sizeof(cfg->upstream_token_file), v, err);
+	case OPT_TEAM_VISIBILITY:
+		return config_value_choice(&cfg->team_shared, v, visibilities,
+		    nitems(visibilities), err);
+	case OPT_DEFAULT_RPM:
+		return set_int64(&cfg->default_limits.rpm, v, o, err);
+	case OPT_DEFAULT_MAX_RUNNING:
+		return set_int64(&cfg->default_limits.max_running, v, o, err);
+	case OPT_DEFAULT_DAILY_CREDITS:
+		return set_int64(&cfg->default_limits.daily_credits, v, o, err);
+	case OPT_WATCH_MAX_AGE:
+		return set_int64(&cfg->watch_max_age, v, o, err);
+	case OPT_ADMIN:
+		return config_value_bool(&cfg->key.admin, v, err);
+	case OPT_RPM:
+		return set_int64(&cfg->key.rpm, v, o, err);
+	case OPT_MAX_RUNNING:
+		return set_int64(&cfg->key.max_running, v, o, err);
+	case OPT_DAILY_CREDITS:
+		return set_int64(&cfg->key.daily_credits, v, o, err);
+	case OPT_EXPIRES:
+		return config_value_since(&cfg->key.expires, v, err);
+	case OPT_GRACE:
+		return set_int64(&cfg->key.grace, v, o, err);
 	case OPT_CONFIG:
 	case OPT_HELP:
 	case OPT_VERSION:
@@ -311,6 +369,12 @@ config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->since = -1;
 	cfg->older_than = -1;
+	cfg->key.admin = -1;
+	cfg->key.rpm = -1;
+	cfg->key.max_running = -1;
+	cfg->key.daily_credits = -1;
+	cfg->key.expires = -1;
+	cfg->key.grace = -1;
 	for (i = 0; i < nitems(opts); i++)
 		if (opts[i].dflt != NULL) {
 			rc = config_set(cfg, &opts[i], opts[i].dflt, &err);
@@ -476,6 +540,11 @@ check_operands(const struct config *cfg, enum config_command cmd, char *err,
 		say(err, errlen, cmd, "%s", commands[cmd].no_operands);
 		return CONFIG_USAGE;
 	}
+	if (cmd == CONFIG_KEYS && cfg->noperands == 0) {
+		say(err, errlen, cmd, "say what to do: add, list, set, revoke,"
+		    " rotate or log");
+		return CONFIG_USAGE;
+	}
 	if (cmd == CONFIG_MIRROR && cfg->media_dir[0] == '\0') {
 		say(err, errlen, cmd, "--media-dir DIR is required");
 		return CONFIG_USAGE;
@@ -502,27 +571,32 @@ check_operands(const struct config *cfg, enum config_command cmd, char *err,
 /*
  * A command on a cache file.  getopt_long() knows the options of all of
  * them, so that one cmd does not take is read with its value, then refused.
+ * keys takes options anywhere among its words (keys add NAME --rpm 5);
+ * the others end their options at the first operand.  A -c file (keys,
+ * usage) is read in a first pass, so that the command line beats it.
  */
 static enum config_result
 parse_command(struct config *cfg, enum config_command cmd, int argc,
     char *const *argv, char *err, size_t errlen)
 {
 	struct option longopts[nitems(opts) + 1];
-	char shortopts[2 * nitems(opts) + 2], **av = NULL;
+	char shortopts[2 * nitems(opts) + 2], **av;
 	const struct opt_def *o;
 	enum config_result r = CONFIG_ERROR;
 	const char *why;
+	char line[1024];
 	size_t i, nlong = 0, nshort = 0;
-	int c;
+	int c, pass;
 
-	/* '+': options end at the first operand. */
-	shortopts[nshort++] = '+';
+	if (cmd != CONFIG_KEYS)
+		shortopts[nshort++] = '+';
 	for (i = 0; i < nitems(opts); i++) {
 		if (!(opts[i].cmds & CMD_FILES))
 			continue;
 		longopts[nlong].name = opts[i].name;
 		longopts[nlong].has_arg = opts[i].arg != NULL ?
-		    required_argument : no_argument;
+		    required_argument : opts[i].id == OPT_ADMIN ?
+		    optional_argument : no_argument;
 		longopts[nlong].flag = NULL;
 		longopts[nlong++].val = OPT_VAL + (int)i;
 		if (opts[i].shortname != 0) {
@@ -536,39 +610,49 @@ parse_command(struct config *cfg, enum config_command cmd, int argc,
 	/* getopt_long() starts at argv[1]: the command's name goes first. */
 	if ((av = calloc((size_t)argc + 2, sizeof(*av))) == NULL) {
 		say(err, errlen, cmd, "out of memory");
-		goto done;
+		return CONFIG_ERROR;
 	}
+	cfg->words = av;		/* the operands point into it */
 	av[0] = (char *)commands[cmd].name;
 	if (argc > 0)
 		memcpy(av + 1, argv, (size_t)argc * sizeof(*av));
-	optind = 0;	/* start afresh */
 	opterr = 0;
-	while ((c = getopt_long(argc + 1, av, shortopts, longopts, NULL)) != -1) {
-		if (c >= OPT_VAL)
-			o = &opts[c - OPT_VAL];
-		else
-			o = c != '?' ? find_short((char)c, CMD_FILES) : NULL;
-		if (o == NULL || !(o->cmds & (1u << cmd))) {
-			say(err, errlen, cmd, "unknown or misplaced option '%s'",
-			    av[optind - 1]);
-			r = CONFIG_USAGE;
-			goto done;
-		}
-		if (o->id == OPT_HELP) {
-			r = CONFIG_HELP;
-			goto done;
-		}
-		if (config_set(cfg, o, optarg != NULL ? optarg : "true",
-		    &why) != 0) {
-			bad_value(err, errlen, cmd, o, av[optind - 1], optarg, why);
-			goto done;
+	for (pass = 0; pass < 2; pass++) {
+		optind = 0;	/* start afresh */
+		while ((c = getopt_long(argc + 1, av, shortopts, longopts,
+		    NULL)) != -1) {
+			if (c >= OPT_VAL)
+				o = &opts[c - OPT_VAL];
+			else
+				o = c != '?' ? find_short((char)c, CMD_FILES) :
+				    NULL;
+			if (o == NULL || !(o->cmds & (1u << cmd))) {
+				say(err, errlen, cmd,
+				    "unknown or misplaced option '%s'",
+				    av[optind - 1]);
+				return CONFIG_USAGE;
+			}
+			if (o->id == OPT_HELP)
+				return CONFIG_HELP;
+			if ((o->id == OPT_CONFIG) != (pass == 0))
+				continue;
+			if (o->id == OPT_CONFIG) {
+				if (config_load_file(cfg, optarg, line,
+				    sizeof(line)) != 0) {
+					say(err, errlen, cmd, "%s", line);
+					return CONFIG_ERROR;
+				}
+			} else if (config_set(cfg, o, optarg != NULL ? optarg :
+			    "true", &why) != 0) {
+				bad_value(err, errlen, cmd, o, av[optind - 1],
+				    optarg, why);
+				return CONFIG_ERROR;
+			}
 		}
 	}
-	cfg->operands = argv + optind - 1;
+	cfg->operands = av + optind;
 	cfg->noperands = argc + 1 - optind;
 	r = check_operands(cfg, cmd, err, errlen);
-done:
-	free(av);
 	return r;
 }
 
@@ -747,6 +831,8 @@ config_usage(FILE *fp, enum config_command cmd)
 void
 config_free(struct config *cfg)
 {
+	free(cfg->words);
+	cfg->words = NULL;
 	free(cfg->grants);
 	cfg->grants = NULL;
 	cfg->ngrants = 0;

@@ -21,7 +21,14 @@
 /* The commands, named by the first argument ("serve" when none is). */
 enum config_command {
 	CONFIG_SERVE, CONFIG_EXPORT, CONFIG_IMPORT, CONFIG_STATS, CONFIG_PURGE,
-	CONFIG_MIRROR,
+	CONFIG_MIRROR, CONFIG_KEYS, CONFIG_USAGE_REPORT,
+};
+
+/* A member key's limits (SPEC 10); 0 = unlimited, -1 = not given. */
+struct config_limits {
+	int64_t			rpm;		/* submissions per minute */
+	int64_t			max_running;	/* unfinished submitted jobs */
+	int64_t			daily_credits;	/* credits in 24 h */
 };
 
 struct config {
@@ -45,6 +52,10 @@ struct config {
 	uint64_t		max_media_bytes;
 	int			rewrite_media_urls;
 	char			public_url[CONFIG_URL_MAX]; /* "": from listen */
+	char			upstream_token_file[CONFIG_PATH_MAX]; /* "": off */
+	int			team_shared;	/* --team-visibility shared */
+	struct config_limits	default_limits;	/* of new keys */
+	int64_t			watch_max_age;	/* seconds */
 
 	/* The other commands' own options and operands (SPEC 8). */
 	const char		*status;	/* NULL: any; borrowed from argv */
@@ -54,7 +65,14 @@ struct config {
 	int			 export_media;	/* export --media */
 	char			(*grants)[TOKEN_ID_LEN + 1]; /* token_ids, owned */
 	size_t			 ngrants;
-	char *const		*operands;	/* purge's jobids, borrowed */
+	struct {			/* keys' options, -1: not given */
+		int		 admin;
+		int64_t		 rpm, max_running, daily_credits;
+		int64_t		 expires;	/* ms since the epoch */
+		int64_t		 grace;		/* seconds */
+	} key;
+	char			**words;	/* owned: a command's argv, permuted */
+	char *const		*operands;	/* purge's jobids, keys' words */
 	int			 noperands;
 };
 
