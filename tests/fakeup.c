@@ -22,7 +22,8 @@
  * then pending for its first two fetches and completed from the third on
  * (the --demo record, type video or image); other tokens get 403.  Query
  * controls: _status=N answers N with {"error":"..."} and creates nothing;
- * _nojobid=1 answers 200 {"status":"created"} and creates nothing.
+ * _nojobid=1 answers 200 {"status":"created"} and creates nothing;
+ * _delay=MS answers after MS milliseconds (the job exists at once).
  *
  * Echo: any other method and path under /v1/ (not /v1/luma/jobs[/...], not
  * a submission) answers 200 with
@@ -917,6 +918,20 @@ handle_echo(struct fakeup *fu, struct evhttp_request *req, const char *query)
 	evbuffer_free(b);
 }
 
+/* A submission's JSON answer, now or after delay_ms (_delay=). */
+static void
+submit_reply(struct fakeup *fu, struct evhttp_request *req, int status,
+    const char *body, long delay_ms)
+{
+	if (delay_ms == 0) {
+		send_json(req, status, body);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", JSON_CT);
+	reply_later(fu, req, status, body, strlen(body), 0, delay_ms);
+}
+
 /*
  * POST /v1/luma/videos or /v1/luma/images: a new job of type owned by
  * token, pending for its first two fetches, then completed.
@@ -926,7 +941,7 @@ handle_submit(struct fakeup *fu, struct evhttp_request *req,
     const char *token, const char *type, const char *query)
 {
 	static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-	long long status = 0, nojobid = 0;
+	long long status = 0, nojobid = 0, delay = 0;
 	unsigned char rnd[10];
 	char jobid[64], msg[160];
 	struct job *j;
@@ -944,14 +959,19 @@ handle_submit(struct fakeup *fu, struct evhttp_request *req,
 		bad_control(req, "_nojobid");
 		return;
 	}
+	if (query_num(query, "_delay", 0, MAX_DELAY_MS, &delay) < 0) {
+		bad_control(req, "_delay");
+		return;
+	}
 	if (status != 0) {
 		snprintf(msg, sizeof(msg), "{\"error\":\"Scripted submission "
 		    "failure (%lld)\"}", status);
-		send_json(req, (int)status, msg);
+		submit_reply(fu, req, (int)status, msg, (long)delay);
 		return;
 	}
 	if (nojobid) {
-		send_json(req, 200, "{\"status\":\"created\"}");
+		submit_reply(fu, req, 200, "{\"status\":\"created\"}",
+		    (long)delay);
 		return;
 	}
 	evutil_secure_rng_get_bytes(rnd, sizeof(rnd));
@@ -970,7 +990,7 @@ handle_submit(struct fakeup *fu, struct evhttp_request *req,
 	fu->jobs = j;
 	snprintf(msg, sizeof(msg), "{\"jobid\":\"%s\",\"status\":\"created\"}",
 	    jobid);
-	send_json(req, 200, msg);
+	submit_reply(fu, req, 200, msg, (long)delay);
 }
 
 /*

@@ -214,7 +214,7 @@ check_re "an image URL" "$BODY" '"url": "[^"]+/image\.jpg"'
 check_upstream "$sj" tokS 4
 check_upstream /v1/luma/videos tokS 1
 
-tcase "submission controls: _status, _nojobid, no token; nothing created"
+tcase "submission controls: _status, _nojobid, no token (nothing created); _delay"
 http -X POST -H "Authorization: Bearer tokS" "$FAKE/v1/luma/videos?_status=500"
 check_eq "_status=500" "$STATUS $BODY" '500 {"error":"Scripted submission failure (500)"}'
 http -X POST -H "Authorization: Bearer tokS" "$FAKE/v1/luma/images?_nojobid=1"
@@ -223,6 +223,11 @@ http -X POST "$FAKE/v1/luma/videos"
 check_eq "no token" "$STATUS $BODY" '401 {"error":"Unauthorized"}'
 http -X GET "$FAKE/v1/luma/videos"
 check_re "GET /v1/luma/videos is echoed" "$STATUS $BODY" '^200 \{"method":"GET"'
+t0=$(now_ms)
+http -X POST -H "Authorization: Bearer tokS" "$FAKE/v1/luma/videos?_delay=300"
+check_re "_delay=300: a job, answered" "$STATUS $BODY" '^200 \{"jobid":"j[0-9]+-[0-9a-z]{10}","status":"created"\}$'
+check "_delay=300: answered after $(($(now_ms) - t0)) ms, 300 or more" \
+    [ $(($(now_ms) - t0)) -ge 300 ]
 fake_reset
 get "$sj" tokS
 check_eq "reset forgets submitted jobs" "$STATUS" 404
