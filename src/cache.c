@@ -257,7 +257,9 @@ cache_open(const char *path, char *err, size_t errlen)
 	if (prepare_all(c, stmt_sql, ST__MAX, c->st, path, err, errlen) != 0 ||
 	    prepare_all(c, cache_media_sql, MST__MAX, c->mst, path, err,
 	    errlen) != 0 ||
-	    prepare_all(c, cache_record_sql, 1, c->rst, path, err, errlen) != 0)
+	    prepare_all(c, cache_record_sql, 1, c->rst, path, err, errlen) != 0 ||
+	    prepare_all(c, cache_team_sql, TST__MAX, c->tst, path, err,
+	    errlen) != 0)
 		goto fail;
 	return c;
 fail:
@@ -278,6 +280,8 @@ cache_close(struct cache *c)
 	for (i = 0; i < MST__MAX; i++)
 		sqlite3_finalize(c->mst[i]);
 	sqlite3_finalize(c->rst[0]);
+	for (i = 0; i < TST__MAX; i++)
+		sqlite3_finalize(c->tst[i]);
 	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
 		sqlite3_close_v2(c->db);
 	memset(c, 0, sizeof(*c));
