@@ -129,6 +129,7 @@ struct cache_row {
 	size_t			 ngrants;
 	const void		*body;
 	size_t			 len;
+	const char		*owner;		/* team gateway member, or NULL */
 };
 
 /*
