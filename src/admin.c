@@ -25,6 +25,7 @@
 #include "media.h"
 #include "media_mirror.h"
 #include "record.h"
+#include "team.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -99,6 +100,8 @@ export_row(const struct cache_row *row, void *arg)
 	json_object_set_new(o, "status", json_string(row->status));
 	json_object_set_new(o, "fetched_at", json_string(when));
 	json_object_set_new(o, "grants", g);
+	if (row->owner != NULL)
+		json_object_set_new(o, "owner", json_string(row->owner));
 	json_object_set_new(o, "body", body);
 	if (acc->media) {
 		if ((media = json_array()) == NULL ||
@@ -246,6 +249,12 @@ import_line(struct cache *c, const char *line, size_t len,
 		*why = "type or status does not match the body";
 		return -1;
 	}
+	if ((v = json_object_get(o, "owner")) != NULL &&
+	    (!json_is_string(v) || !team_name_valid(json_string_value(v)))) {
+		*why = "owner is not a member name";
+		return -1;
+	}
+	row->owner = json_string_value(v);
 	if ((v = json_object_get(o, "media")) != NULL && !media_list_ok(v)) {
 		*why = "media is not a list of {url, sha256, size, content_type}";
 		return -1;

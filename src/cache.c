@@ -257,7 +257,9 @@ cache_open(const char *path, char *err, size_t errlen)
 	if (prepare_all(c, stmt_sql, ST__MAX, c->st, path, err, errlen) != 0 ||
 	    prepare_all(c, cache_media_sql, MST__MAX, c->mst, path, err,
 	    errlen) != 0 ||
-	    prepare_all(c, cache_record_sql, 1, c->rst, path, err, errlen) != 0)
+	    prepare_all(c, cache_record_sql, 1, c->rst, path, err, errlen) != 0 ||
+	    prepare_all(c, cache_team_sql, TST__MAX, c->tst, path, err,
+	    errlen) != 0)
 		goto fail;
 	return c;
 fail:
@@ -278,6 +280,8 @@ cache_close(struct cache *c)
 	for (i = 0; i < MST__MAX; i++)
 		sqlite3_finalize(c->mst[i]);
 	sqlite3_finalize(c->rst[0]);
+	for (i = 0; i < TST__MAX; i++)
+		sqlite3_finalize(c->tst[i]);
 	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
 		sqlite3_close_v2(c->db);
 	memset(c, 0, sizeof(*c));
@@ -578,8 +582,9 @@ cache_export(struct cache *c, const char *status, int64_t since,
 	int rc = -1, step;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	jobs = prepare(c, "SELECT jobid, type, status, fetched_at, body FROM jobs"
-	    " WHERE terminal = 1 AND (?1 IS NULL OR status = ?1)"
+	jobs = prepare(c, "SELECT jobid, type, status, fetched_at, body,"
+	    " (SELECT owner FROM job_owners o WHERE o.jobid = jobs.jobid)"
+	    " FROM jobs WHERE terminal = 1 AND (?1 IS NULL OR status = ?1)"
 	    " AND fetched_at >= ?2 ORDER BY jobid");
 	grants = prepare(c, "SELECT token_id FROM grants WHERE jobid = ?1"
 	    " ORDER BY token_id");
@@ -596,6 +601,7 @@ cache_export(struct cache *c, const char *status, int64_t since,
 		row.fetched_at = sqlite3_column_int64(jobs, 3);
 		row.body = sqlite3_column_blob(jobs, 4);
 		row.len = (size_t)sqlite3_column_bytes(jobs, 4);
+		row.owner = (const char *)sqlite3_column_text(jobs, 5);
 		sqlite3_bind_text(grants, 1, row.jobid, -1, SQLITE_STATIC);
 		n = 0;
 		while ((step = sqlite3_step(grants)) == SQLITE_ROW &&
@@ -703,6 +709,20 @@ cache_import_job(struct cache *c, const struct cache_row *row,
 		sqlite3_bind_text(st, 2, i < row->ngrants ? row->grants[i] :
 		    extra[i - row->ngrants], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, row->fetched_at);
+		if (run_once(st) != 0)
+			return -1;
+	}
+	/* The owner is kept where such a member exists; it is finished. */
+	if (row->owner != NULL) {
+		st = prepare(c, "INSERT OR IGNORE INTO job_owners (jobid, owner,"
+		    " submitted_at, finished_at, status) SELECT ?1, ?2, ?3, ?3, ?4"
+		    " WHERE EXISTS (SELECT 1 FROM members WHERE name = ?2)");
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, row->jobid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, row->owner, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, row->fetched_at);
+		sqlite3_bind_text(st, 4, row->status, -1, SQLITE_STATIC);
 		if (run_once(st) != 0)
 			return -1;
 	}

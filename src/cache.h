@@ -129,6 +129,7 @@ struct cache_row {
 	size_t			 ngrants;
 	const void		*body;
 	size_t			 len;
+	const char		*owner;		/* team gateway member, or NULL */
 };
 
 /*
@@ -288,5 +289,53 @@ int	cache_media_counts(struct cache *, int64_t *mirrored, int64_t *pending,
  */
 int	cache_media_gc(struct cache *,
 	    int (*fn)(const char *dir, const char *sha256, void *), void *arg);
+
+/*
+ * The team gateway (SPEC 10), as the server reads and adds to it.  A
+ * member's row comes as a struct team_key (team.h).
+ */
+struct team_key;
+struct team_usage;
+
+/* The change counter the keys commands bump; 0 or -1. */
+int	cache_team_version(struct cache *, int64_t *version);
+
+/* Calls fn for each member row; 0, -1 on a database error, or fn's. */
+int	cache_team_members(struct cache *,
+	    int (*fn)(const struct team_key *, void *), void *arg);
+
+/* jobid's owner into owner (len bytes): 1, 0 when it has none, -1. */
+int	cache_team_owner(struct cache *, const char *jobid, char *owner,
+	    size_t len);
+
+/* Records that owner submitted jobid at now; 0 or -1. */
+int	cache_team_own(struct cache *, const char *jobid, const char *owner,
+	    int64_t now);
+
+/*
+ * An owned job was stored finished with status (credits used): 1 with its
+ * owner (len bytes) the first time, 0 when it has no owner or was already
+ * finished, -1 on error.
+ */
+int	cache_team_finish(struct cache *, const char *jobid,
+	    const char *status, double credits, int64_t now, char *owner,
+	    size_t len);
+
+/* Calls fn for each owned job not finished, submitted at or after since. */
+int	cache_team_running(struct cache *, int64_t since,
+	    int (*fn)(const char *jobid, const char *owner, int64_t submitted,
+	    void *), void *arg);
+
+/* Calls fn for credits used at or after since, oldest first. */
+int	cache_team_spent(struct cache *, int64_t since,
+	    int (*fn)(const char *owner, int64_t at, double credits, void *),
+	    void *arg);
+
+/* Adds u to name's usage of hour (ms / 3600000); 0 or -1. */
+int	cache_team_usage(struct cache *, const char *name, int64_t hour,
+	    const struct team_usage *u);
+
+/* name was last used at (ms), unless a later time is stored; 0 or -1. */
+int	cache_team_last_used(struct cache *, const char *name, int64_t at);
 
 #endif

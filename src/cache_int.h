@@ -64,6 +64,21 @@ enum {
 };
 extern const char *const cache_media_sql[MST__MAX];
 
+/* cache_team.c's statements (cache_team_sql there). */
+enum {
+	TST_VERSION,
+	TST_MEMBERS,
+	TST_OWNER,
+	TST_OWN,
+	TST_FINISH,
+	TST_RUNNING,
+	TST_SPENT,
+	TST_USAGE_ADD,
+	TST_LAST_USED,
+	TST__MAX
+};
+extern const char *const cache_team_sql[TST__MAX];
+
 /* cache_record.c's one statement. */
 extern const char *const cache_record_sql[1];
 
@@ -73,6 +88,7 @@ struct cache {
 	sqlite3_stmt	*st[ST__MAX];		/* owned */
 	sqlite3_stmt	*mst[MST__MAX];		/* owned */
 	sqlite3_stmt	*rst[1];		/* owned */
+	sqlite3_stmt	*tst[TST__MAX];		/* owned */
 };
 
 /* Steps a write statement to completion and resets it; 0 on success. */

@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "config.h"
+#include "gateway.h"
 #include "jobid.h"
 #include "jobs.h"
 #include "jobs_int.h"
@@ -109,6 +110,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	struct evbuffer *jobbody = NULL, *negbody = NULL;
 	struct reply_info ri;
 	struct slot *s;
+	struct member *m = NULL;
 	const char *hdr, *token;
 	char jobid[JOBID_MAX + 1], token_id[TOKEN_ID_LEN + 1];
 	char fp[FINGERPRINT_LEN + 1];
@@ -139,14 +141,37 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		reply_error(px, req, 400, "Invalid jobid", &ri);
 		return;
 	}
-	if (auth_parse(evhttp_find_header(in, "Authorization"), &token,
-	    &token_len) != 0) {
-		reply_error(px, req, 401, "Unauthorized", &ri);
-		return;
+	now = util_now_ms();
+	if (px->gateway != NULL) {
+		/* A member's key; upstream and the cache see the held token. */
+		if ((m = gateway_member(px->gateway, evhttp_find_header(in,
+		    "Authorization"), now)) == NULL) {
+			reply_error(px, req, 401, "Unauthorized", &ri);
+			return;
+		}
+		ri.token = m->tag;
+		ri.member = m;
+		if ((rc = gateway_may_see(px->gateway, m, jobid)) != 1) {
+			if (rc < 0)
+				log_error("cache: owner lookup of %s failed",
+				    jobid);
+			reply_error(px, req, rc < 0 ? 503 : 404, rc < 0 ?
+			    "Cache unavailable" : "Job not found", &ri);
+			return;
+		}
+		token = gateway_token(px->gateway, &token_len);
+		snprintf(token_id, sizeof(token_id), "%s",
+		    gateway_token_id(px->gateway));
+	} else {
+		if (auth_parse(evhttp_find_header(in, "Authorization"), &token,
+		    &token_len) != 0) {
+			reply_error(px, req, 401, "Unauthorized", &ri);
+			return;
+		}
+		auth_token_id(token, token_len, token_id);
+		snprintf(fp, sizeof(fp), "%.*s", FINGERPRINT_LEN, token_id);
+		ri.token = fp;
 	}
-	auth_token_id(token, token_len, token_id);
-	snprintf(fp, sizeof(fp), "%.*s", FINGERPRINT_LEN, token_id);
-	ri.token = fp;
 
 	memset(&rq, 0, sizeof(rq));
 	hdr = evhttp_find_header(in, "Cache-Control");
@@ -154,7 +179,6 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	    (hdr != NULL && util_list_has(hdr, "only-if-cached", 14));
 	rq.no_cache = hdr != NULL && util_list_has(hdr, "no-cache", 8);
 
-	now = util_now_ms();
 	memset(&st, 0, sizeof(st));
 	if ((jobbody = evbuffer_new()) == NULL) {
 		reply_error(px, req, 503, "Out of memory", &ri);
@@ -208,14 +232,14 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	}
 	if (s->fetch != NULL)
 		j->coalesced++;
-	else if (jobs_slot_fetch(s, token, token_len) != 0) {
+	else if (jobs_slot_fetch(s, token, token_len, m) != 0) {
 		ri.cache = "MISS";
 		reply_error(px, req, 502,
 		    "Upstream unreachable: cannot start request", &ri);
 		jobs_slot_release(s, now);
 		goto done;
 	}
-	if (jobs_slot_wait(s, req, started) != 0) {
+	if (jobs_slot_wait(s, req, started, m) != 0) {
 		reply_error(px, req, 503, "Out of memory", &ri);
 		if (TAILQ_EMPTY(&s->waiters)) {
 			upstream_cancel(s->fetch);

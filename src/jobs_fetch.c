@@ -16,6 +16,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "gateway.h"
 #include "jobs_int.h"
 #include "log.h"
 #include "media.h"
@@ -138,7 +139,8 @@ waiter_answer(struct waiter *w, const struct answer *a, const char *cache,
 	ri.cache = cache;
 	ri.stored = stored;
 	ri.upstream_status = upstream_status;
-	ri.token = s->fp;
+	ri.token = w->member != NULL ? w->member->tag : s->fp;
+	ri.member = w->member;
 	jobs_send_answer(s->jobs->px, w->req, a, &ri);
 	waiter_free(w);
 }
@@ -155,7 +157,8 @@ waiter_abandon(struct waiter *w)
 
 	memset(&ri, 0, sizeof(ri));
 	ri.started = w->started;
-	ri.token = s->fp;
+	ri.token = w->member != NULL ? w->member->tag : s->fp;
+	ri.member = w->member;
 	reply_log(s->jobs->px, w->req, 499, &ri);
 	waiter_free(w);
 	if (TAILQ_EMPTY(&s->waiters) && s->fetch != NULL) {
@@ -308,6 +311,10 @@ fetch_done(const struct upstream_result *res, void *arg)
 		record_etag(res->body, res->len, etag);
 	keep_outcome(s, &po, res, &rec, kind == POLICY_UP_JOB && rec.terminal ?
 	    etag : NULL, now, &stored);
+	if (px->gateway != NULL && kind == POLICY_UP_JOB &&
+	    (stored || !rec.terminal))
+		gateway_job_fetched(px->gateway, s->jobid, &rec, res->body,
+		    res->len, now);
 
 	memset(&a, 0, sizeof(a));
 	a.status = (int)res->status;
@@ -371,7 +378,8 @@ fetch_done(const struct upstream_result *res, void *arg)
 
 /* Starts the fetch of slot s; -1 when it cannot be started. */
 int
-jobs_slot_fetch(struct slot *s, const char *token, size_t token_len)
+jobs_slot_fetch(struct slot *s, const char *token, size_t token_len,
+    struct member *m)
 {
 	struct jobs *j = s->jobs;
 	char enc[JOBID_ENC_MAX], url[CONFIG_URL_MAX + sizeof("/v1/luma/jobs/") +
@@ -384,12 +392,15 @@ jobs_slot_fetch(struct slot *s, const char *token, size_t token_len)
 	if (s->fetch == NULL)
 		return -1;
 	j->upstream_calls++;
+	if (m != NULL)
+		team_note_upstream(m);
 	return 0;
 }
 
 /* Queues req on slot s (joining or starting its fetch); -1 on failure. */
 int
-jobs_slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
+jobs_slot_wait(struct slot *s, struct evhttp_request *req, int64_t started,
+    struct member *m)
 {
 	struct waiter *w;
 
@@ -399,6 +410,7 @@ jobs_slot_wait(struct slot *s, struct evhttp_request *req, int64_t started)
 	w->slot = s;
 	w->req = req;
 	w->started = started;
+	w->member = m;
 	TAILQ_INSERT_TAIL(&s->waiters, w, entry);
 	w->watch = reply_watch_client(s->jobs->px, req, waiter_gone, w);
 	reply_request_started(s->jobs->px);

@@ -17,6 +17,7 @@ struct client_watch;
 struct evbuffer;
 struct evhttp_request;
 struct evkeyvalq;
+struct member;
 struct proxy;
 struct reply_info;
 struct upstream_request;
@@ -37,6 +38,7 @@ struct waiter {
 	struct slot		*slot;		/* borrowed */
 	struct evhttp_request	*req;		/* borrowed from evhttp */
 	struct client_watch	*watch;		/* owned: the client's hang-up */
+	struct member		*member;	/* team gateway: who asks */
 	int64_t			 started;
 	TAILQ_ENTRY(waiter)	 entry;
 };
@@ -107,11 +109,16 @@ struct slot	*jobs_slot_new(struct jobs *, const char *jobid,
 /* Frees s when nothing is in flight and no back-off is worth keeping. */
 void	jobs_slot_release(struct slot *, int64_t now);
 
-/* Starts the fetch of slot s with the caller's token; -1 when it cannot. */
-int	jobs_slot_fetch(struct slot *, const char *token, size_t token_len);
+/*
+ * Starts the fetch of slot s with the caller's token (the held one for
+ * member m of a team gateway, else m is NULL); -1 when it cannot.
+ */
+int	jobs_slot_fetch(struct slot *, const char *token, size_t token_len,
+	    struct member *m);
 
-/* Queues req on slot s, to be answered by its fetch; -1 on failure. */
-int	jobs_slot_wait(struct slot *, struct evhttp_request *, int64_t started);
+/* Queues req (of member m, or NULL) on slot s, to be answered by its fetch. */
+int	jobs_slot_wait(struct slot *, struct evhttp_request *, int64_t started,
+	    struct member *m);
 
 /* Releases every slot that holds nothing worth keeping any more. */
 void	jobs_slots_sweep(struct jobs *, int64_t now);

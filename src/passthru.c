@@ -26,6 +26,7 @@
 #include "cache.h"
 #include "config.h"
 #include "framer.h"
+#include "gateway.h"
 #include "jobid.h"
 #include "log.h"
 #include "metrics.h"
@@ -72,7 +73,18 @@ struct passthru {
 	char			 conn_tokens[CONN_TOKENS_MAX]; /* upstream's Connection */
 	char			 token_id[TOKEN_ID_LEN + 1];	/* "" without a token */
 	char			 fp[FINGERPRINT_LEN + 1];
+	struct member		*member;	/* team gateway: who asks */
+	int			 reserved;	/* a submission counted in flight */
 };
+
+/* Who asked, for the access log: @member, a fingerprint, or NULL. */
+static void
+who(const struct passthru *p, struct reply_info *ri)
+{
+	ri->member = p->member;
+	ri->token = p->member != NULL ? p->member->tag :
+	    p->fp[0] ? p->fp : NULL;
+}
 
 int
 passthru_listed(const char *list, const char *name, size_t len)
@@ -118,6 +130,9 @@ clean_value(const char *s)
 static void
 request_free(struct passthru *p)
 {
+	if (p->reserved)	/* the submission made no job */
+		gateway_submitted(p->px->gateway, p->member, NULL,
+		    util_now_ms());
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->up != NULL)
 		upstream_cancel(p->up);
@@ -150,7 +165,7 @@ log_line(struct passthru *p, int status)
 	memset(&ri, 0, sizeof(ri));
 	ri.started = p->started;
 	ri.upstream_status = (int)p->status;
-	ri.token = p->fp[0] ? p->fp : NULL;
+	who(p, &ri);
 	reply_log(p->px, p->req, status, &ri);
 }
 
@@ -345,12 +360,17 @@ note_submission(struct passthru *p)
 		return;
 	}
 	metrics_submitted(p->px->metrics);
+	if (p->reserved) {
+		p->reserved = 0;
+		gateway_submitted(p->px->gateway, p->member, id, util_now_ms());
+	}
 	if (cache_store_submission(p->px->cache, id, p->submit_type,
 	    p->token_id, util_now_ms()) != 0)
 		log_error("cache: cannot record submitted job %s", id);
 	else
-		log_info("passthru: %s job %s submitted by token %s",
-		    p->submit_type, id, p->fp);
+		log_info("passthru: %s job %s submitted by %s%s",
+		    p->submit_type, id, p->member ? "" : "token ",
+		    p->member ? p->member->tag : p->fp);
 	json_decref(o);
 }
 
@@ -372,7 +392,7 @@ up_done(const struct upstream_result *res, void *arg)
 	if (!p->head_sent) {
 		memset(&ri, 0, sizeof(ri));
 		ri.started = p->started;
-		ri.token = p->fp[0] ? p->fp : NULL;
+		who(p, &ri);
 		log_warn("passthru: upstream %s: %s",
 		    res->error == UPSTREAM_TIMEOUT ? "timed out" : "failed",
 		    res->reason);
@@ -430,6 +450,81 @@ static const struct upstream_stream_cb stream_cb = {
 	.done = up_done,
 };
 
+/* Team gateway: upstream gets the held token, whatever the member sent. */
+static int
+held_token(struct passthru *p, struct curl_slist **list)
+{
+	char value[sizeof("Bearer ") + AUTH_TOKEN_MAX];
+	const char *tok;
+	size_t len;
+	int rc;
+
+	tok = gateway_token(p->px->gateway, &len);
+	snprintf(value, sizeof(value), "Bearer %.*s", (int)len, tok);
+	snprintf(p->token_id, sizeof(p->token_id), "%s",
+	    gateway_token_id(p->px->gateway));
+	rc = upstream_header_add(list, "Authorization", value);
+	explicit_bzero(value, sizeof(value));
+	return rc;
+}
+
+/*
+ * Team gateway: the member of the request's key, and whether the path is
+ * open to it.  NULL when not: req was answered (401 or 403).
+ */
+static struct member *
+gateway_admit(struct proxy *px, struct evhttp_request *req, const char *path,
+    enum gateway_path *kind, struct reply_info *ri)
+{
+	struct member *m;
+
+	m = gateway_member(px->gateway, evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization"),
+	    util_now_ms());
+	if (m == NULL) {
+		reply_error(px, req, 401, "Unauthorized", ri);
+		return NULL;
+	}
+	ri->member = m;
+	ri->token = m->tag;
+	*kind = gateway_path_kind(path,
+	    evhttp_request_get_command(req) == EVHTTP_REQ_POST);
+	if (*kind == GATEWAY_ADMIN && !m->key.admin) {
+		reply_error(px, req, 403, "Admin key required", ri);
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * A member's submission, against its limits: 0 when it may go (counted as
+ * in flight until the request is freed), else req was answered with 429.
+ */
+static int
+gateway_limits(struct passthru *p, enum gateway_path kind,
+    struct reply_info *ri)
+{
+	enum team_limit which;
+	int64_t now = util_now_ms(), retry;
+	char msg[128], secs[32];
+
+	which = team_submit(p->member, now,
+	    p->px->policy.pending_interval_ms / 1000, &retry);
+	if (which != TEAM_LIMIT_NONE) {
+		team_refusal(p->member, which, msg, sizeof(msg));
+		log_info("gateway: %s: submission refused: %s", p->member->tag,
+		    msg);
+		snprintf(secs, sizeof(secs), "%lld", (long long)retry);
+		evhttp_add_header(evhttp_request_get_output_headers(p->req),
+		    "Retry-After", secs);
+		reply_error(p->px, p->req, 429, msg, ri);
+		return -1;
+	}
+	p->reserved = 1;
+	p->submit_type = kind == GATEWAY_SUBMIT_VIDEO ? "video" : "image";
+	return 0;
+}
+
 /*
  * The request's end-to-end headers as curl header lines; the token's id
  * and fingerprint into p.  Returns 0, or -1 with *why set for a header
@@ -466,14 +561,19 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 			accept = 1;
 		if (strcasecmp(h->key, "Content-Type") == 0)
 			ctype = 1;
-		if (strcasecmp(h->key, "Authorization") == 0 &&
-		    auth_parse(h->value, &tok, &len) == 0) {
-			auth_token_id(tok, len, p->token_id);
-			memcpy(p->fp, p->token_id, FINGERPRINT_LEN);
+		if (strcasecmp(h->key, "Authorization") == 0) {
+			if (p->member != NULL)
+				continue;	/* a member key stays here */
+			if (auth_parse(h->value, &tok, &len) == 0) {
+				auth_token_id(tok, len, p->token_id);
+				memcpy(p->fp, p->token_id, FINGERPRINT_LEN);
+			}
 		}
 		if (upstream_header_add(list, h->key, h->value) != 0)
 			return -1;
 	}
+	if (p->member != NULL && held_token(p, list) != 0)
+		return -1;
 	/* Nothing the client did not send: curl's defaults are taken out. */
 	if ((!accept && upstream_header_add(list, "Accept", NULL) != 0) ||
 	    (!ctype && upstream_header_add(list, "Content-Type", NULL) != 0) ||
@@ -544,6 +644,8 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	struct curl_slist *headers = NULL;
 	struct reply_info ri;
 	struct passthru *p;
+	struct member *m = NULL;
+	enum gateway_path kind = GATEWAY_OPEN;
 	char *url = NULL;
 	int64_t body_len;
 	size_t ulen;
@@ -555,6 +657,9 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	ri.started = started;
 	if (framer != NULL)
 		framer_hold_read_timeout(framer);
+	if (px->gateway != NULL && (m = gateway_admit(px, req, path ? path :
+	    "", &kind, &ri)) == NULL)
+		return;
 	if (px->cfg->offline) {
 		reply_error(px, req, 504, "Not in cache (offline)", &ri);
 		return;
@@ -581,19 +686,25 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	p->set = set;
 	p->req = req;
 	p->started = started;
+	p->member = m;
 	TAILQ_INSERT_TAIL(&set->list, p, entry);
 	reply_request_started(px);
+	if ((kind == GATEWAY_SUBMIT_VIDEO || kind == GATEWAY_SUBMIT_IMAGE) &&
+	    gateway_limits(p, kind, &ri) != 0) {
+		request_free(p);
+		return;
+	}
 	if (forward_headers(p, evhttp_request_get_input_headers(req), &headers,
 	    &why) != 0) {
 		upstream_headers_free(headers);
-		ri.token = p->fp[0] ? p->fp : NULL;
+		who(p, &ri);
 		reply_error(px, req, why ? 400 : 503,
 		    why ? why : "Out of memory", &ri);
 		request_free(p);
 		return;
 	}
-	ri.token = p->fp[0] ? p->fp : NULL;
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
+	who(p, &ri);
+	if (m == NULL && evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
 	    (strcmp(path, "/v1/luma/videos") == 0 ||
 	    strcmp(path, "/v1/luma/images") == 0))
 		p->submit_type = path[9] == 'v' ? "video" : "image";
@@ -627,6 +738,8 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 		request_free(p);
 		return;
 	}
+	if (m != NULL)
+		team_note_upstream(m);
 	if (framer != NULL) {
 		p->framer = framer;
 		framer_attach(framer, body_ready, p);
@@ -648,7 +761,7 @@ passthru_shutdown(struct passthru_set *set)
 		unhook(p);
 		memset(&ri, 0, sizeof(ri));
 		ri.started = p->started;
-		ri.token = p->fp[0] ? p->fp : NULL;
+		who(p, &ri);
 		evhttp_add_header(evhttp_request_get_output_headers(p->req),
 		    "Connection", "close");
 		reply_error(set->px, p->req, 503, "Shutting down", &ri);

@@ -13,6 +13,7 @@ struct cache;
 struct config;
 struct event_base;
 struct evhttp;
+struct gateway;
 struct jobs;
 struct media;
 struct metrics;
@@ -33,6 +34,7 @@ struct proxy {
 	struct metrics		*metrics;	/* owned */
 	struct server		*server;	/* owned: listener, limits */
 	struct media		*media;		/* owned, NULL: no mirror */
+	struct gateway		*gateway;	/* owned, NULL: clients' own tokens */
 	struct policy_config	 policy;
 	int			 draining;	/* stopping: see reply_drain() */
 	int64_t			 pending;	/* requests not yet answered */

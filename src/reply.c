@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "proxy.h"
 #include "reply.h"
+#include "team.h"
 #include "util.h"
 
 #define WATCH_MAGIC		0x57415443u
@@ -302,6 +303,9 @@ reply_log(struct proxy *px, struct evhttp_request *req, int status,
 	log_access(&la);
 	if (px->metrics != NULL)
 		metrics_request(px->metrics, route_of(la.path), status, ri->cache);
+	if (ri->member != NULL)
+		team_note_request(ri->member, ri->cache != NULL &&
+		    strcmp(ri->cache, "HIT") == 0);
 }
 
 void

@@ -14,6 +14,7 @@ struct client_watch;
 struct evbuffer;
 struct evhttp_request;
 struct framer;
+struct member;
 struct proxy;
 
 /* Per-request facts for the reply headers and the access log. */
@@ -22,7 +23,8 @@ struct reply_info {
 	const char	*cache;		/* "HIT", "MISS", "STALE" or NULL */
 	int		 stored;	/* a MISS stored something */
 	int		 upstream_status;
-	const char	*token;		/* fingerprint or NULL */
+	const char	*token;		/* fingerprint, @member or NULL */
+	struct member	*member;	/* team gateway: counted for it */
 };
 
 /*

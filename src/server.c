@@ -25,6 +25,7 @@
 #include "cache.h"
 #include "config.h"
 #include "framer.h"
+#include "gateway.h"
 #include "head.h"
 #include "jobs.h"
 #include "log.h"
@@ -121,7 +122,8 @@ metrics_page(struct proxy *px, struct evhttp_request *req,
 	g.rate_limited = js.rate_limited;
 	g.open_connections = px->server != NULL ? (int64_t)px->server->nconns : 0;
 	g.cached_ok = cache_count_by_status(px->cache, count_status, &g) == 0;
-	if ((b = evbuffer_new()) == NULL || metrics_write(px->metrics, &g, b) != 0) {
+	if ((b = evbuffer_new()) == NULL || metrics_write(px->metrics, &g, b) != 0 ||
+	    (px->gateway != NULL && gateway_metrics(px->gateway, b) != 0)) {
 		if (b != NULL)
 			evbuffer_free(b);
 		reply_error(px, req, 503, "Out of memory", ri);
@@ -481,6 +483,11 @@ server_run(const struct config *cfg)
 		fprintf(stderr, "lumaproxy: %s\n", err);
 		goto done;
 	}
+	if (cfg->upstream_token_file[0] != '\0' &&
+	    (px.gateway = gateway_new(&px, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "lumaproxy: %s\n", err);
+		goto done;
+	}
 	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
 	uo.max_body = (size_t)cfg->max_upstream_body;
 	if ((px.up = upstream_new(px.base, &uo)) == NULL ||
@@ -518,8 +525,9 @@ server_run(const struct config *cfg)
 	px.server = &sv;
 	cache_count_jobs(px.cache, &all, &terminal);
 	log_always("lumaproxy %s listening on %s, upstream %s, database %s"
-	    " (%lld jobs, %lld finished)%s%s%s%s%s", PACKAGE_VERSION, sv.addr,
+	    " (%lld jobs, %lld finished)%s%s%s%s%s%s", PACKAGE_VERSION, sv.addr,
 	    cfg->upstream, cfg->db, (long long)all, (long long)terminal,
+	    px.gateway ? ", team gateway" : "",
 	    cfg->offline ? ", offline" : "",
 	    px.media ? ", media in " : "", px.media ? cfg->media_dir : "",
 	    config_rewrites_media(cfg) ? ", media links to " : "",
@@ -573,6 +581,7 @@ done:
 	if (sv.deadline != NULL)
 		event_free(sv.deadline);
 	log_access_close();		/* flushed: every line answered is there */
+	gateway_free(px.gateway);	/* usage written */
 	metrics_free(px.metrics);
 	cache_close(px.cache);
 	if (px.base != NULL)

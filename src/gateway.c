@@ -1,0 +1,525 @@
+/*
+ * The team gateway at run time.  Members live in memory (team.c); a timer
+ * reads the change counter the keys commands bump twice a second and
+ * reloads them when it moved, so that no request waits on the database for
+ * its key.  The same timer writes the usage counters out every 10 s, one
+ * transaction for every member; counters that could not be written are
+ * kept for the next time.  Ownership and credits are rows of job_owners,
+ * written when a submission is answered and when a job is stored finished.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "cache.h"
+#include "config.h"
+#include "gateway.h"
+#include "log.h"
+#include "proxy.h"
+#include "record.h"
+#include "util.h"
+
+#define GATEWAY_MAGIC		0x47415445u
+#define TICK_MS			500		/* change check */
+#define FLUSH_MS		10000		/* usage to the database */
+#define HOUR_MS			3600000LL
+
+struct gateway {
+	unsigned		 magic;
+	struct proxy		*px;		/* borrowed */
+	struct team		*team;		/* owned */
+	char			 token[AUTH_TOKEN_MAX + 1];
+	size_t			 token_len;
+	char			 token_id[TOKEN_ID_LEN + 1];
+	int64_t			 version;	/* members_version last loaded */
+	int64_t			 flushed_at;	/* ms */
+	struct event		*tick;		/* owned */
+};
+
+int
+gateway_read_token(const char *path, char *tok, size_t cap, char *err,
+    size_t errlen)
+{
+	struct stat sb;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		snprintf(err, errlen, "upstream token file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "upstream token file %s: not a regular"
+		    " file", path);
+		close(fd);
+		return -1;
+	}
+	if (sb.st_mode & 077) {
+		snprintf(err, errlen, "upstream token file %s: permissions %04o"
+		    " are too open: group and others must not have any (chmod"
+		    " 600 %s)", path, (unsigned)(sb.st_mode & 07777), path);
+		close(fd);
+		return -1;
+	}
+	n = read(fd, tok, cap - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "upstream token file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	tok[n] = '\0';
+	len = strcspn(tok, "\r\n");
+	while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+		len--;
+	tok[len] = '\0';
+	if (len == 0) {
+		snprintf(err, errlen, "upstream token file %s: empty (its first"
+		    " line must be the token)", path);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (tok[i] <= 0x20 || tok[i] >= 0x7f || len > AUTH_TOKEN_MAX) {
+			explicit_bzero(tok, cap);
+			snprintf(err, errlen, "upstream token file %s: its first"
+			    " line is not a token (1-%d visible characters)",
+			    path, AUTH_TOKEN_MAX);
+			return -1;
+		}
+	return 0;
+}
+
+static int
+load_member(const struct team_key *k, void *arg)
+{
+	return team_load(arg, k);
+}
+
+/* Loads the members anew; 0, or -1 (the old keys stay). */
+static int
+reload(struct gateway *g)
+{
+	int64_t version;
+
+	if (cache_team_version(g->px->cache, &version) != 0)
+		return -1;
+	if (version == g->version && g->version != -1)
+		return 0;
+	team_load_begin(g->team);
+	if (cache_team_members(g->px->cache, load_member, g->team) != 0 ||
+	    team_load_end(g->team) != 0)
+		return -1;
+	if (g->version != -1)
+		log_info("gateway: member keys reloaded (%zu members)",
+		    team_count(g->team));
+	g->version = version;
+	return 0;
+}
+
+static int
+load_running(const char *jobid, const char *owner, int64_t submitted,
+    void *arg)
+{
+	struct member *m = team_find_name(arg, owner);
+
+	return m != NULL ? team_add_running(m, jobid, submitted) : 0;
+}
+
+static int
+load_spent(const char *owner, int64_t at, double credits, void *arg)
+{
+	struct member *m = team_find_name(arg, owner);
+
+	return m != NULL ? team_add_spend(m, at, credits) : 0;
+}
+
+/* Writes every member's unflushed counters; kept for later on failure. */
+static void
+flush(struct gateway *g, int64_t now)
+{
+	static const struct team_usage zero;
+	struct cache *c = g->px->cache;
+	struct member *m;
+	size_t i, n = team_count(g->team);
+	int dirty = 0, ok;
+
+	for (i = 0; i < n && !dirty; i++) {
+		m = team_at(g->team, i);
+		dirty = m->used || memcmp(&m->unflushed, &zero,
+		    sizeof(zero)) != 0;
+	}
+	g->flushed_at = now;
+	if (!dirty)
+		return;
+	if (cache_begin(c) != 0) {
+		log_warn("gateway: usage not written (database busy), kept for"
+		    " the next try");
+		return;
+	}
+	ok = 1;
+	for (i = 0; i < n && ok; i++) {
+		m = team_at(g->team, i);
+		if (memcmp(&m->unflushed, &zero, sizeof(zero)) != 0 &&
+		    cache_team_usage(c, m->key.name, now / HOUR_MS,
+		    &m->unflushed) != 0)
+			ok = 0;
+		if (ok && m->used && cache_team_last_used(c, m->key.name,
+		    m->key.last_used) != 0)
+			ok = 0;
+	}
+	if (!ok || cache_commit(c) != 0) {
+		cache_rollback(c);
+		log_warn("gateway: usage not written, kept for the next try");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		m = team_at(g->team, i);
+		m->unflushed = zero;
+		m->used = 0;
+	}
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gateway *g = arg;
+	int64_t now = util_now_ms();
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	if (reload(g) != 0)
+		log_warn("gateway: cannot read the member keys; trying again");
+	if (now - g->flushed_at >= FLUSH_MS || now < g->flushed_at)
+		flush(g, now);
+}
+
+struct gateway *
+gateway_new(struct proxy *px, char *err, size_t errlen)
+{
+	struct timeval tv = { 0, TICK_MS * 1000 };
+	const struct config *cfg = px->cfg;
+	struct gateway *g;
+	int64_t now = util_now_ms();
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->magic = GATEWAY_MAGIC;
+	g->px = px;
+	g->version = -1;
+	g->flushed_at = now;
+	if (gateway_read_token(cfg->upstream_token_file, g->token,
+	    sizeof(g->token), err, errlen) != 0)
+		goto fail;
+	g->token_len = strlen(g->token);
+	auth_token_id(g->token, g->token_len, g->token_id);
+	if ((g->team = team_new(cfg->watch_max_age * 1000)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (reload(g) != 0 ||
+	    cache_team_running(px->cache, now - cfg->watch_max_age * 1000,
+	    load_running, g->team) != 0 ||
+	    cache_team_spent(px->cache, now - TEAM_DAY_MS, load_spent,
+	    g->team) != 0) {
+		snprintf(err, errlen, "%s: cannot read the member keys", cfg->db);
+		goto fail;
+	}
+	if ((g->tick = event_new(px->base, -1, EV_PERSIST, tick_cb, g)) == NULL ||
+	    event_add(g->tick, &tv) != 0) {
+		snprintf(err, errlen, "cannot set up the event loop");
+		goto fail;
+	}
+	return g;
+fail:
+	gateway_free(g);
+	return NULL;
+}
+
+void
+gateway_free(struct gateway *g)
+{
+	if (g == NULL)
+		return;
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	if (g->tick != NULL)
+		event_free(g->tick);
+	if (g->team != NULL) {
+		flush(g, util_now_ms());
+		team_free(g->team);
+	}
+	explicit_bzero(g, sizeof(*g));
+	free(g);
+}
+
+const char *
+gateway_token(const struct gateway *g, size_t *len)
+{
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	*len = g->token_len;
+	return g->token;
+}
+
+const char *
+gateway_token_id(const struct gateway *g)
+{
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	return g->token_id;
+}
+
+struct member *
+gateway_member(struct gateway *g, const char *authorization, int64_t now)
+{
+	char id[TOKEN_ID_LEN + 1];
+	const char *tok;
+	size_t len;
+
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	if (auth_parse(authorization, &tok, &len) != 0)
+		return NULL;
+	auth_token_id(tok, len, id);
+	return team_find_key(g->team, id, now);
+}
+
+int
+gateway_may_see(struct gateway *g, const struct member *m, const char *jobid)
+{
+	char owner[TEAM_NAME_MAX + 1];
+	int rc;
+
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	if (team_may_see(m, NULL, g->px->cfg->team_shared))
+		return 1;
+	rc = cache_team_owner(g->px->cache, jobid, owner, sizeof(owner));
+	if (rc < 0)
+		return -1;
+	return team_may_see(m, rc == 1 ? owner : NULL, 0);
+}
+
+/*
+ * Segment i of path as upstream would read it: percent-decoded, lower
+ * case, empty segments skipped, cut at ';'.  0, or -1 when there is none.
+ */
+static int
+segment(const char *path, int want, char *out, size_t cap)
+{
+	char dec[1024];
+	size_t n = 0;
+	int seg = -1, in = 0;
+
+	for (const char *p = path; ; p++) {
+		int ch = (unsigned char)*p;
+
+		if (ch == '%' && isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])) {
+			char hex[3] = { p[1], p[2], '\0' };
+
+			ch = (int)strtol(hex, NULL, 16);
+			p += 2;
+		}
+		if (ch == '/' || ch == '\0') {
+			if (in && seg == want)
+				break;
+			in = 0;
+			if (ch == '\0')
+				return -1;
+			continue;
+		}
+		if (!in) {
+			in = 1;
+			seg++;
+			n = 0;
+		}
+		if (seg == want && n + 1 < sizeof(dec))
+			dec[n++] = (char)tolower(ch);
+	}
+	dec[n] = '\0';
+	n = strcspn(dec, ";");
+	if (n >= cap)
+		n = 0;		/* longer than any name it is compared with */
+	memcpy(out, dec, n);
+	out[n] = '\0';
+	return 0;
+}
+
+enum gateway_path
+gateway_path_kind(const char *path, int post)
+{
+	char s0[16], s1[16], s2[16], s3[16];
+
+	if (segment(path, 0, s0, sizeof(s0)) != 0 || strcmp(s0, "v1") != 0 ||
+	    segment(path, 1, s1, sizeof(s1)) != 0 || strcmp(s1, "luma") != 0 ||
+	    segment(path, 2, s2, sizeof(s2)) != 0)
+		return GATEWAY_OPEN;
+	if (strcmp(s2, "accounts") == 0)
+		return GATEWAY_ADMIN;
+	if (!post || segment(path, 3, s3, sizeof(s3)) == 0)
+		return GATEWAY_OPEN;
+	if (strcmp(s2, "videos") == 0)
+		return GATEWAY_SUBMIT_VIDEO;
+	if (strcmp(s2, "images") == 0)
+		return GATEWAY_SUBMIT_IMAGE;
+	return GATEWAY_OPEN;
+}
+
+void
+gateway_submitted(struct gateway *g, struct member *m, const char *jobid,
+    int64_t now)
+{
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	team_submit_done(m, jobid, now);
+	if (jobid != NULL && cache_team_own(g->px->cache, jobid, m->key.name,
+	    now) != 0)
+		log_error("cache: cannot record %s as the owner of %s",
+		    m->tag, jobid);
+}
+
+int
+gateway_credits(const void *body, size_t len, double *credits)
+{
+	json_t *o, *v;
+	int rc = 0;
+
+	*credits = 0;
+	if ((o = json_loadb(body, len, 0, NULL)) == NULL)
+		return -1;
+	v = json_object_get(json_object_get(o, "credits"), "dm_usage");
+	if (v != NULL && !json_is_null(v)) {
+		if (json_is_number(v) && json_number_value(v) >= 0)
+			*credits = json_number_value(v);
+		else
+			rc = -1;
+	}
+	json_decref(o);
+	return rc;
+}
+
+void
+gateway_job_fetched(struct gateway *g, const char *jobid,
+    const struct record *rec, const void *body, size_t len, int64_t now)
+{
+	char owner[TEAM_NAME_MAX + 1];
+	struct member *m;
+	double credits = 0;
+	int completed, rc;
+
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	if (!rec->terminal) {
+		if (cache_team_owner(g->px->cache, jobid, owner,
+		    sizeof(owner)) == 1 &&
+		    (m = team_find_name(g->team, owner)) != NULL)
+			team_job_seen(m, jobid, now);
+		return;
+	}
+	completed = strcmp(rec->status, "completed") == 0;
+	if (completed && gateway_credits(body, len, &credits) != 0)
+		log_warn("gateway: job %s: credits.dm_usage is neither a number"
+		    " nor null; counted as 0", jobid);
+	rc = cache_team_finish(g->px->cache, jobid, rec->status, credits, now,
+	    owner, sizeof(owner));
+	if (rc < 0)
+		log_error("cache: cannot record the end of job %s", jobid);
+	if (rc == 1 && (m = team_find_name(g->team, owner)) != NULL)
+		team_job_finished(m, jobid, completed, credits, now);
+}
+
+/* One counter per member: name, help, and where it is in a member. */
+static int
+series(struct evbuffer *b, struct team *t, const char *name, const char *help,
+    size_t off)
+{
+	size_t i, n = team_count(t);
+
+	if (evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name,
+	    help, name) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct member *m = team_at(t, i);
+		uint64_t v;
+
+		memcpy(&v, (const char *)&m->total + off, sizeof(v));
+		if (evbuffer_add_printf(b, "%s{member=\"%s\"} %llu\n", name,
+		    m->key.name, (unsigned long long)v) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+gateway_metrics(struct gateway *g, struct evbuffer *b)
+{
+	static const struct {
+		const char	*name;
+		const char	*help;
+		size_t		 off;
+	} counters[] = {
+		{ "lumaproxy_member_requests_total", "Requests by member.",
+		    offsetof(struct team_usage, requests) },
+		{ "lumaproxy_member_hits_total", "Answers from the cache by"
+		    " member.", offsetof(struct team_usage, hits) },
+		{ "lumaproxy_member_upstream_calls_total", "Upstream calls made"
+		    " for a member.", offsetof(struct team_usage, upstream_calls) },
+		{ "lumaproxy_member_submissions_total", "Jobs submitted by"
+		    " member.", offsetof(struct team_usage, submissions) },
+		{ "lumaproxy_member_completed_total", "Jobs of a member stored"
+		    " as completed.", offsetof(struct team_usage, completed) },
+		{ "lumaproxy_member_failed_total", "Jobs of a member stored as"
+		    " failed.", offsetof(struct team_usage, failed) },
+	};
+	struct team *t;
+	size_t i, n;
+	int64_t now = util_now_ms();
+
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	t = g->team;
+	n = team_count(t);
+	for (i = 0; i < nitems(counters); i++)
+		if (series(b, t, counters[i].name, counters[i].help,
+		    counters[i].off) != 0)
+			return -1;
+	if (evbuffer_add_printf(b, "# HELP lumaproxy_member_credits_total"
+	    " Credits used by the completed jobs of a member.\n"
+	    "# TYPE lumaproxy_member_credits_total counter\n") < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (evbuffer_add_printf(b, "lumaproxy_member_credits_total"
+		    "{member=\"%s\"} %.17g\n", team_at(t, i)->key.name,
+		    team_at(t, i)->total.credits) < 0)
+			return -1;
+	if (evbuffer_add_printf(b, "# HELP lumaproxy_member_refused_total"
+	    " Submissions refused by a limit, by member.\n"
+	    "# TYPE lumaproxy_member_refused_total counter\n") < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		for (int l = 0; l < TEAM_LIMIT__MAX; l++)
+			if (evbuffer_add_printf(b, "lumaproxy_member_refused_total"
+			    "{member=\"%s\",limit=\"%s\"} %llu\n",
+			    team_at(t, i)->key.name,
+			    team_limit_label((enum team_limit)l),
+			    (unsigned long long)team_at(t, i)->total.refused[l]) < 0)
+				return -1;
+	if (evbuffer_add_printf(b, "# HELP lumaproxy_member_running_jobs"
+	    " Submitted jobs of a member not known to be finished.\n"
+	    "# TYPE lumaproxy_member_running_jobs gauge\n") < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (evbuffer_add_printf(b, "lumaproxy_member_running_jobs"
+		    "{member=\"%s\"} %zu\n", team_at(t, i)->key.name,
+		    team_running_count(team_at(t, i), now)) < 0)
+			return -1;
+	return 0;
+}
