@@ -327,6 +327,20 @@ check_eq "bob, the jobid's first letter percent-encoded: status, body" "$STATUS 
 check_total $((t0 + 1))
 check_upstream "$JA" "$HELD" 0
 
+tcase "bob asks for alice's job by other spellings of the jobs route: nothing upstream"
+# Upstream may read each as /v1/luma/jobs/JOBID: %6A is 'j' (RFC 3986
+# 6.2.2.2), %2e and %2e%2e are dot segments for a WHATWG URL parser (as in
+# a Cloudflare Worker), empty segments and case are what the gateway itself
+# disregards for accounts and submissions.
+for p in "/v1/luma/%6Aobs/$JA" "/v1/luma/%2e/jobs/$JA" "/v1/luma/x/%2e%2e/jobs/$JA" \
+    "/v1/luma/.%2e/luma/jobs/$JA" "/v1//luma/jobs/$JA" "/v1/luma//jobs/$JA" \
+    "/v1/luma/Jobs/$JA" "/v1/%6Cuma/jobs/$JA"; do
+	t0=$(fake_total)
+	as bob --path-as-is "$LP$p"
+	check_re "GET $p: status" "$STATUS" '^(400|403|404)$'
+	check_eq "GET $p: upstream requests" "$(fake_total)" "$t0"
+done
+
 tcase "alice polls her job to completion"
 poll_done alice "$JA"
 cp "$BODYF" "$IT_TMP/ja.done"
@@ -390,7 +404,7 @@ tcase "spellings of accounts a server may read as accounts never reach upstream 
 for p in /v1/luma//accounts /v1/luma/Accounts /v1/luma/ACCOUNTS/xyz \
     /v1/luma/%61ccounts /v1/luma/%61ccounts/xyz /v1/luma/./accounts \
     /v1/luma/x/../accounts /v1/luma/%2e/accounts /v1/luma/x/%2E%2E/accounts \
-    /v1//luma/accounts /v1/luma/accounts%2Fxyz /v1/luma/accounts%2fxyz; do
+    /v1/luma/.%2e/luma/accounts /v1//luma/accounts /v1/luma/accounts%2Fxyz /v1/luma/accounts%2fxyz; do
 	t0=$(fake_total)
 	as bob --path-as-is "$LP$p"
 	check_re "GET $p: status" "$STATUS" '^(400|403|404)$'
@@ -487,6 +501,13 @@ check_re "error" "$(json_get error | tr A-Z a-z)" 'rpm'
 ra=$(header Retry-After)
 check_re "Retry-After, 1 to 60" "$ra" '^([1-9]|[1-5][0-9]|60)$'
 check_eq "submissions upstream saw" "$(($(upstream_subs) - s0))" 2
+for p in /v1/luma/%76ideos /v1/luma/%2e/videos /v1/luma/x/%2E%2E/videos \
+    /v1/luma/.%2e/luma/images /v1//luma/videos; do
+	t0=$(fake_total)
+	as dave -X POST --data-binary '{"prompt":"x"}' --path-as-is "$LP$p"
+	check_re "POST $p (a submission, spelt otherwise): status" "$STATUS" '^(400|404|429)$'
+	check_eq "POST $p: upstream requests" "$(fake_total)" "$t0"
+done
 poll dave "$JD"
 check_eq "a poll: status" "$STATUS" 200
 as dave "$LP/v1/luma/other"
