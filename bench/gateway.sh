@@ -12,8 +12,9 @@
 #              server's CPU time per request (utime + stime from
 #              /proc/PID/stat around each run), and the ratios.
 #   (b) limits MEMBERS members with --max-running 3, each a client that
-#              keeps trying to submit (SUBMISSIONS accepted in all) while it
-#              polls its running jobs until they are completed (fakeup
+#              submits until it is refused (SUBMISSIONS accepted in all), then
+#              polls each of its running jobs once, and again, until all
+#              are completed (fakeup
 #              finishes a job on its third fetch; --pending-interval 0, so
 #              every poll is a fetch).  For each member: submissions
 #              accepted and refused, polls, and the most running jobs at
@@ -104,8 +105,8 @@ read -r orps ocpu grps gcpu < <(awk '
     { rps[$1] += $2; cpu[$1] += $3; n[$1]++ }
     END { printf "%.0f %.2f %.0f %.2f\n", rps["own"] / n["own"], cpu["own"] / n["own"],
         rps["gateway"] / n["gateway"], cpu["gateway"] / n["gateway"] }' "$work/a.txt")
-printf 'mean   own      %12s %25s\n' "$orps" "$ocpu"
-printf 'mean   gateway  %12s %25s\n' "$grps" "$gcpu"
+printf '%-6s %-8s %12s %10s %14s\n' mean own "$orps" "" "$ocpu"
+printf '%-6s %-8s %12s %10s %14s\n' mean gateway "$grps" "" "$gcpu"
 printf 'gateway / own: req/s %s, cpu per request %s\n' "$(ratio "$grps" "$orps")" "$(ratio "$gcpu" "$ocpu")"
 printf 'peak RSS: gateway %s, own %s\n' \
     "$(awk '/VmHWM/ { print $2 " " $3 }' "/proc/$gwpid/status")" \
@@ -141,7 +142,8 @@ def member(name, key):
     r = dict(accepted=0, refused=0, other=0, polls=0, completed=0, max_running=0)
     running, attempt = set(), 0
     while r["accepted"] < nsubs or running:
-        if r["accepted"] < nsubs:
+        # Submits until the gateway refuses (or all are in), then polls.
+        while r["accepted"] < nsubs:
             attempt += 1
             st, b = req("POST", "/v1/luma/videos?m=%s&n=%d" % (name, attempt), b'{"prompt":"bench"}')
             if st == 200:
@@ -152,8 +154,10 @@ def member(name, key):
                 r["max_running"] = max(r["max_running"], len(running))
             elif st == 429:
                 r["refused"] += 1
+                break
             else:
                 r["other"] += 1
+                break
         for j in list(running):
             st, b = req("GET", "/v1/luma/jobs/" + j)
             r["polls"] += 1
