@@ -655,6 +655,15 @@ for n in pair1-a pair1-b pair2-a pair2-b pair3-a pair3-b; do
 	check "$n's key works within 3 s" until_ok 3000 key_works "${KEY[$n]}"
 done
 lp keys --db "$GW_DB" list --json >"$IT_TMP/list.json" 2>&1
+lp keys --db "$GW_DB" log --json >"$IT_TMP/log.jsonl" 2>&1
+check_eq "keys log --json: gina's revocation, hank's rotation, dave's new limit" \
+    "$("$IT_PYTHON" - "$IT_TMP/log.jsonl" <<'EOF'
+import json, sys
+seen = [(o["name"], o["action"]) for o in map(json.loads, open(sys.argv[1]))
+        if set(o) >= {"time", "action", "name", "changes"}]
+print(" ".join(str(x in seen) for x in [("gina", "revoke"), ("hank", "rotate"), ("dave", "set")]))
+EOF
+)" "True True True"
 check_eq "keys list --json: pair1-a's rpm" \
     "$("$IT_PYTHON" -c 'import json,sys; print([m["rpm"] for m in json.load(open(sys.argv[1])) if m["name"] == "pair1-a"])' "$IT_TMP/list.json" 2>&1)" "[9]"
 
@@ -699,7 +708,8 @@ check_eq "exit status after SIGTERM" "$LP_RC" 0
 
 # ------------------------------------------------------------------ 4 (shared)
 tcase "--team-visibility shared: members see every job of the account"
-must_start_proxy --upstream-token-file "$TOKFILE" --pending-interval 0 --team-visibility shared
+must_start_proxy --upstream-token-file "$TOKFILE" --pending-interval 0 \
+    --team-visibility shared --log-format json
 GW_ERRS+=("$LP_ERR")
 poll bob "$JA"
 check_status 200
@@ -715,6 +725,15 @@ check_eq "accounts stay admin-only: status, body" "$STATUS $BODY" '403 {"error":
 check_total "$t0"
 http -H "Authorization: Bearer $HELD" "$LP/v1/luma/jobs/$JA"
 check_unauthorized
+check "a JSON log line with \"token\":\"@bob\"" grep -q '"token":"@bob"' "$LP_ERR"
+
+tcase "after a restart: running jobs and credits used still count"
+submit frank
+check_eq "frank (max-running 1, a job running): status" "$STATUS" 429
+check_re "error" "$(json_get error | tr A-Z a-z)" 'max-running'
+submit erin
+check_eq "erin (daily-credits 1, 20 used): status" "$STATUS" 429
+check_re "error" "$(json_get error | tr A-Z a-z)" 'daily-credits'
 stop_proxy
 check_eq "exit status after SIGTERM" "$LP_RC" 0
 
@@ -774,7 +793,8 @@ check_eq "exit status after SIGTERM" "$LP_RC" 0
 # ------------------------------------------------------------------ 9
 tcase "the held token appears nowhere"
 for f in "$ANSWERS" "${GW_ERRS[@]}" "$IT_TMP"/lumaproxy.*.out "$METRICS" \
-    "$IT_TMP/gw.jsonl" "$IT_TMP/fresh.jsonl" "$IT_TMP/list.json" "$IT_TMP"/*.err \
+    "$IT_TMP/gw.jsonl" "$IT_TMP/fresh.jsonl" "$IT_TMP/list.json" "$IT_TMP/log.jsonl" \
+    "$IT_TMP"/*.err \
     "$GW_DB"* "$FRESH"*; do
 	[ -e "$f" ] || continue
 	check_eq "the token in $(basename "$f")" "$(grep -c -a -F -- "$HELD" "$f")" 0
@@ -788,6 +808,7 @@ for n in alice bob root carol; do
 	check_eq "$n's key in the gateway's database files" \
 	    "$(cat "$GW_DB"* | grep -c -a -F -- "${KEY[$n]}")" 0
 	check_eq "$n's key in keys list --json" "$(grep -c -F -- "${KEY[$n]}" "$IT_TMP/list.json")" 0
+	check_eq "$n's key in keys log --json" "$(grep -c -F -- "${KEY[$n]}" "$IT_TMP/log.jsonl")" 0
 done
 
 # ------------------------------------------------------------------ 12
