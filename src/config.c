@@ -142,16 +142,16 @@ static const struct command {
 	    "takes no operands" },
 	[CONFIG_KEYS] = { "keys",
 	    "team gateway: add, list, set, revoke, rotate member keys; log",
-	    "[-c] [--db] add NAME [--admin] [--rpm] [--max-running]\n"
-	    "[--daily-credits] [--expires]\n"
-	    "list [--json] | log [--json] | revoke NAME\n"
+	    "[-c FILE] [--db] add NAME [--admin] [--rpm]\n"
+	    "[--max-running] [--daily-credits] [--expires]\n"
 	    "set NAME [--admin[=false]] [--rpm] [--max-running]\n"
 	    "[--daily-credits] [--expires]\n"
+	    "list [--json] | log [--json] | revoke NAME\n"
 	    "rotate NAME [--grace]",
 	    NULL },
 	[CONFIG_USAGE_REPORT] = { "usage",
 	    "team gateway: requests, jobs and credits per member",
-	    "[-c] [--db] [--since] [--json]",
+	    "[-c FILE] [--db] [--since] [--json]",
 	    "takes no operands" },
 };
 
@@ -569,8 +569,8 @@ check_operands(const struct config *cfg, enum config_command cmd, char *err,
 }
 
 /*
- * A command on a cache file.  getopt_long() knows the options of all of
- * them, so that one cmd does not take is read with its value, then refused.
+ * A command on a cache file.  getopt_long() knows the options cmd takes
+ * (unique prefixes among them); any other is refused.
  * keys takes options anywhere among its words (keys add NAME --rpm 5);
  * the others end their options at the first operand.  A -c file (keys,
  * usage) is read in a first pass, so that the command line beats it.
@@ -591,7 +591,7 @@ parse_command(struct config *cfg, enum config_command cmd, int argc,
 	if (cmd != CONFIG_KEYS)
 		shortopts[nshort++] = '+';
 	for (i = 0; i < nitems(opts); i++) {
-		if (!(opts[i].cmds & CMD_FILES))
+		if (!(opts[i].cmds & (1u << cmd)))
 			continue;
 		longopts[nlong].name = opts[i].name;
 		longopts[nlong].has_arg = opts[i].arg != NULL ?
@@ -807,7 +807,7 @@ usage_commands(FILE *fp)
 			if (*s == '\n')
 				fprintf(fp, "\n%*s", indent, "");
 			else if (strncmp(s, "--", 2) == 0) {
-				n = 2 + strcspn(s + 2, " ])\n");
+				n = 2 + strcspn(s + 2, " [])=\n");
 				o = find_long(s + 2, n - 2, CMD_ALL);
 				assert(o != NULL);
 				fprintf(fp, "%.*s%s%s", (int)n, s,

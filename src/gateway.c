@@ -415,7 +415,7 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
 	char owner[TEAM_NAME_MAX + 1];
 	struct member *m;
 	double credits = 0;
-	int completed, rc;
+	int completed, odd, rc;
 
 	CHECK_OBJ(g, GATEWAY_MAGIC);
 	if (!rec->terminal) {
@@ -426,14 +426,17 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
 		return;
 	}
 	completed = strcmp(rec->status, "completed") == 0;
-	if (completed && gateway_credits(body, len, &credits) != 0)
-		log_warn("gateway: job %s: credits.dm_usage is neither a number"
-		    " nor null; counted as 0", jobid);
+	odd = completed && gateway_credits(body, len, &credits) != 0;
 	rc = cache_team_finish(g->px->cache, jobid, rec->status, credits, now,
 	    owner, sizeof(owner));
 	if (rc < 0)
 		log_error("cache: cannot record the end of job %s", jobid);
-	if (rc == 1 && (m = team_find_name(g->team, owner)) != NULL)
+	if (rc != 1)
+		return;		/* not owned, or counted already */
+	if (odd)
+		log_warn("gateway: job %s: credits.dm_usage is neither a number"
+		    " nor null; counted as 0", jobid);
+	if ((m = team_find_name(g->team, owner)) != NULL)
 		team_job_finished(m, jobid, completed, credits, now);
 }
 

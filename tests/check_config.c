@@ -805,21 +805,21 @@ struct cmd_bad_case {
 };
 
 static const struct cmd_bad_case cmd_bad_cases[] = {
-	/* An option that is not the command's own, read with its value. */
+	/* An option that is not the command's own is named, not its value. */
 	{ CONFIG_STATS, { "--status", "x" }, CONFIG_USAGE,
-	    "lumaproxy stats: unknown or misplaced option 'x'" },
+	    "lumaproxy stats: unknown or misplaced option '--status'" },
 	{ CONFIG_EXPORT, { "--json" }, CONFIG_USAGE,
 	    "lumaproxy export: unknown or misplaced option '--json'" },
 	{ CONFIG_EXPORT, { "--grant", "x" }, CONFIG_USAGE,
-	    "lumaproxy export: unknown or misplaced option 'x'" },
+	    "lumaproxy export: unknown or misplaced option '--grant'" },
 	{ CONFIG_IMPORT, { "--older-than=3" }, CONFIG_USAGE,
 	    "lumaproxy import: unknown or misplaced option '--older-than=3'" },
 	{ CONFIG_PURGE, { "--media-dir", "m", "j1" }, CONFIG_USAGE,
-	    "lumaproxy purge: unknown or misplaced option 'm'" },
+	    "lumaproxy purge: unknown or misplaced option '--media-dir'" },
 	{ CONFIG_STATS, { "--media-concurrency=2" }, CONFIG_USAGE,
 	    "lumaproxy stats: unknown or misplaced option '--media-concurrency=2'" },
 	{ CONFIG_MIRROR, { "--media-dir", "m", "--since", "2020-01-01" },
-	    CONFIG_USAGE, "lumaproxy mirror: unknown or misplaced option '2020-01-01'" },
+	    CONFIG_USAGE, "lumaproxy mirror: unknown or misplaced option '--since'" },
 	/* serve's own options are not the commands'. */
 	{ CONFIG_MIRROR, { "--listen", "1:2" }, CONFIG_USAGE,
 	    "lumaproxy mirror: unknown or misplaced option '--listen'" },
@@ -843,8 +843,18 @@ static const struct cmd_bad_case cmd_bad_cases[] = {
 	    "lumaproxy export: unknown or misplaced option '-x'" },
 	{ CONFIG_EXPORT, { "--status" }, CONFIG_USAGE,
 	    "lumaproxy export: unknown or misplaced option '--status'" },
-	{ CONFIG_EXPORT, { "--med" }, CONFIG_USAGE,
-	    "lumaproxy export: unknown or misplaced option '--med'" },
+	{ CONFIG_EXPORT, { "--s" }, CONFIG_USAGE,	/* --status or --since */
+	    "lumaproxy export: unknown or misplaced option '--s'" },
+	{ CONFIG_KEYS, { "add", "a", "--grace" }, CONFIG_USAGE,
+	    "lumaproxy keys: unknown or misplaced option '--grace'" },
+	{ CONFIG_KEYS, { "--d", "x" }, CONFIG_USAGE,	/* --db, --daily-... */
+	    "lumaproxy keys: unknown or misplaced option '--d'" },
+	{ CONFIG_KEYS, { "--db", "x" }, CONFIG_USAGE,
+	    "lumaproxy keys: say what to do: add, list, set, revoke, rotate or log" },
+	{ CONFIG_KEYS, { "--rpm", "-1" }, CONFIG_ERROR,
+	    "lumaproxy keys: --rpm: not a number" },
+	{ CONFIG_USAGE_REPORT, { "x" }, CONFIG_USAGE,
+	    "lumaproxy usage: takes no operands" },
 	{ CONFIG_STATS, { "--json=1" }, CONFIG_USAGE,
 	    "lumaproxy stats: unknown or misplaced option '--json=1'" },
 	/* Bad values: the range of the table, the wording of each command. */
@@ -928,7 +938,14 @@ START_TEST(test_command_usage)
 	    "       lumaproxy stats  [--db PATH] [--json]\n"
 	    "       lumaproxy purge  [--db PATH] (JOBID... | --older-than DAYS [--status S])\n"
 	    "       lumaproxy mirror [--db PATH] --media-dir DIR [--media-concurrency N]\n"
-	    "                        [--max-media-bytes BYTES] [--upstream-timeout SECONDS]\n");
+	    "                        [--max-media-bytes BYTES] [--upstream-timeout SECONDS]\n"
+	    "       lumaproxy keys   [-c FILE] [--db PATH] add NAME [--admin] [--rpm N]\n"
+	    "                        [--max-running N] [--daily-credits N] [--expires DATE]\n"
+	    "                        set NAME [--admin[=false]] [--rpm N] [--max-running N]\n"
+	    "                        [--daily-credits N] [--expires DATE]\n"
+	    "                        list [--json] | log [--json] | revoke NAME\n"
+	    "                        rotate NAME [--grace SECONDS]\n"
+	    "       lumaproxy usage  [-c FILE] [--db PATH] [--since DATE] [--json]\n");
 	free(text);
 }
 END_TEST
