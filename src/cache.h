@@ -416,7 +416,7 @@ int	cache_keys_list(struct cache *,
 
 /* As cache_keys_list(), for each members_log row in the order written. */
 int	cache_keys_log(struct cache *,
-	    int (*fn)(int64_t time, const char *action, const char *name,
+	    int (*fn)(int64_t at, const char *action, const char *name,
 	    const char *changes, void *), void *arg);
 
 /*

@@ -279,7 +279,7 @@ cache_keys_list(struct cache *c,
 
 int
 cache_keys_log(struct cache *c,
-    int (*fn)(int64_t time, const char *action, const char *name,
+    int (*fn)(int64_t at, const char *action, const char *name,
     const char *changes, void *), void *arg)
 {
 	sqlite3_stmt *st;

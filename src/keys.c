@@ -128,13 +128,13 @@ shown(const char *s)
 static void	fail(const char *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
-/* One line on stderr: "lumaproxy keys SUBCOMMAND: " and the message. */
+/* One line on stderr: "lumaproxy WHAT: " and the message. */
 static void
-fail(const char *sub, const char *fmt, ...)
+fail(const char *what, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "lumaproxy %s: ", sub);
+	fprintf(stderr, "lumaproxy %s: ", what);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -366,7 +366,7 @@ static int
 keys_set(struct cache *c, const struct config *cfg, const char *name)
 {
 	struct cache_keys_member m;
-	char changes[CHANGES_MAX] = "", was[TIME_LEN], now_[TIME_LEN];
+	char changes[CHANGES_MAX] = "", was[TIME_LEN], to[TIME_LEN];
 	int64_t now = util_now_ms();
 
 	if (change_begin(c, "keys set", cfg->db) != 0 ||
@@ -395,7 +395,7 @@ keys_set(struct cache *c, const struct config *cfg, const char *name)
 	}
 	if (cfg->key.expires >= 0) {
 		add_change(changes, sizeof(changes), "expires %s -> %s",
-		    expiry(m.expires, was), expiry(cfg->key.expires, now_));
+		    expiry(m.expires, was), expiry(cfg->key.expires, to));
 		m.expires = cfg->key.expires;
 	}
 	if (cache_keys_set(c, &m) != 1)
@@ -664,7 +664,7 @@ done:
 
 /* keys log: one row, as a text line or a JSON line. */
 static int
-log_row(int64_t time, const char *action, const char *name,
+log_row(int64_t at, const char *action, const char *name,
     const char *changes, void *arg)
 {
 	const struct config *cfg = arg;
@@ -673,11 +673,11 @@ log_row(int64_t time, const char *action, const char *name,
 	int rc;
 
 	if (!cfg->json) {
-		iso_time(time, when);
+		iso_time(at, when);
 		return printf("%s %s %s %s\n", when, action, name, changes) < 0 ?
 		    -1 : 0;
 	}
-	o = json_pack("{s:o, s:s, s:s, s:s}", "time", json_time(time),
+	o = json_pack("{s:o, s:s, s:s, s:s}", "time", json_time(at),
 	    "action", action, "name", name, "changes", changes);
 	rc = o != NULL ? print_json(o) : -1;
 	json_decref(o);
@@ -695,7 +695,7 @@ keys_log(struct cache *c, const struct config *cfg, const char *name)
 	return flush_out("keys log");
 }
 
-/* The name of the first option given that what does not take, or NULL. */
+/* The first option given that the subcommand does not take, or NULL. */
 static const char *
 stray_option(const struct config *cfg, unsigned takes)
 {

@@ -236,13 +236,13 @@ member(const char *name, int admin, int64_t rpm, int64_t expires)
 
 /* Appends "action:name " to the string arg. */
 static int
-log_row(int64_t time, const char *action, const char *name,
+log_row(int64_t at, const char *action, const char *name,
     const char *changes, void *arg)
 {
 	char *out = arg;
 	size_t n = strlen(out);
 
-	ck_assert_int_ge(time, T);
+	ck_assert_int_ge(at, T);
 	ck_assert_ptr_nonnull(changes);
 	snprintf(out + n, 256 - n, "%s:%s ", action, name);
 	return 0;
