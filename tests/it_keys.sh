@@ -480,10 +480,85 @@ check_eq "each member's key_hash is 64 hex digits" \
 stop_proxy
 check_eq "the server's exit status" "$LP_RC" 0
 
+# until_status KEY WANT: polls a job with KEY until the answer is WANT
+# (3 s at most); sets WAITED (ms).
+until_status() {
+	local t0 i
+	t0=$(now_ms)
+	for i in $(seq 1 60); do
+		get jgw "$1"
+		[ "$STATUS" = "$2" ] && break
+		sleep 0.05
+	done
+	WAITED=$(($(now_ms) - t0))
+}
+
+tcase "a gateway running on the database applies keys commands within a second"
+DB=$IT_TMP/gw.db
+UPTOKEN=up-token-$RANDOM
+printf '%s\n' "$UPTOKEN" >"$IT_TMP/token"
+chmod 600 "$IT_TMP/token"
+fake_job jgw "owner=$UPTOKEN" "$(job_completed jgw)"
+keys add admin0 --admin
+got_key "add before the start"
+LP_DB=$DB must_start_proxy --upstream-token-file "$IT_TMP/token"
+until_status "$KEY" 200
+check_status 200
+keys add gw1 --admin
+got_key "add while serving"
+GW1=$KEY
+until_status "$GW1" 200
+check_status 200
+check_lt "the new key works within (ms)" "$WAITED" 1500
+keys rotate gw1
+got_key "rotate while serving"
+GW1B=$KEY
+until_status "$GW1" 401
+check_status 401
+check_lt "the old key stops within (ms)" "$WAITED" 1500
+get jgw "$GW1B"
+check_eq "the new key works" "$STATUS" 200
+keys rotate gw1 --grace 60
+got_key "rotate with a grace period"
+sleep 1.2
+get jgw "$GW1B"
+check_eq "in its grace period the old key still works" "$STATUS" 200
+get jgw "$KEY"
+check_eq "so does the new one" "$STATUS" 200
+keys set gw1 --expires 2020-01-01
+check_eq "set --expires in the past: exit status" "$K_RC" 0
+until_status "$KEY" 401
+check_status 401
+check_lt "an expired key stops within (ms)" "$WAITED" 1500
+keys set gw1 --expires 2999-01-01
+until_status "$KEY" 200
+check_status 200
+keys revoke gw1
+until_status "$KEY" 401
+check_status 401
+check_lt "a revoked key stops within (ms)" "$WAITED" 1500
+get jgw "$UPTOKEN"
+check_eq "the upstream token is no member key" "$STATUS" 401
+stop_proxy
+check_eq "the gateway's exit status" "$LP_RC" 0
+lpk usage --db "$DB" --json
+check_eq "usage: exit status" "$K_RC" 0
+check_re "usage: the revoked member's requests are reported" \
+    "$(jq -r '.members[] | select(.name == "gw1") | .requests' "$K_OUT")" '^[1-9][0-9]*$'
+check_re "usage: so are admin0's" \
+    "$(jq -r '.members[] | select(.name == "admin0") | .requests' "$K_OUT")" '^[1-9][0-9]*$'
+for k in "${KEYS[@]}" "$UPTOKEN"; do
+	if grep -aqF -- "$k" "$DB" "$DB-wal" 2>/dev/null; then
+		fail "a key or the token is in the gateway's database files: $k"
+	fi
+done
+pass "no key or token in the gateway's database files"
+DB=$IT_TMP/keys.db
+
 tcase "--help prints the synopses"
 lpk keys --help
 check_eq "keys --help: exit status" "$K_RC" 0
-check "keys --help: add" grep -qF 'add NAME [--admin] [--rpm N] [--max-running N]' "$K_OUT"
+check "keys --help: add" grep -qF 'add NAME [--admin] [--rpm N]' "$K_OUT"
 check "keys --help: set" grep -qF 'set NAME [--admin[=false]] [--rpm N] [--max-running N]' "$K_OUT"
 check "keys --help: rotate" grep -qF 'rotate NAME [--grace SECONDS]' "$K_OUT"
 lpk usage --help
