@@ -71,7 +71,7 @@ struct config {
 		int64_t		 expires;	/* ms since the epoch */
 		int64_t		 grace;		/* seconds */
 	} key;
-	char			**words;	/* owned: a command's argv, permuted */
+	char			*keys_words[32]; /* keys' argv, permuted */
 	char *const		*operands;	/* purge's jobids, keys' words */
 	int			 noperands;
 };
