@@ -112,7 +112,10 @@ cache_team_members(struct cache *c,
 		k.rpm = sqlite3_column_int64(st, 5);
 		k.max_running = sqlite3_column_int64(st, 6);
 		k.daily_credits = sqlite3_column_int64(st, 7);
-		k.expires = sqlite3_column_int64(st, 8);
+		/* NULL: never; the epoch itself is a time like any other. */
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL &&
+		    (k.expires = sqlite3_column_int64(st, 8)) < 1)
+			k.expires = 1;
 		k.last_used = sqlite3_column_int64(st, 9);
 		if (k.name[0] == '\0' || strlen(k.key_hash) != TOKEN_ID_LEN)
 			continue;	/* not a row a keys command writes */

@@ -348,6 +348,10 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 	case OPT_DAILY_CREDITS:
 		return set_int64(&cfg->key.daily_credits, v, o, err);
 	case OPT_EXPIRES:
+		if (strcmp(v, "never") == 0) {
+			cfg->key.expires = CONFIG_NEVER;
+			return 0;
+		}
 		return config_value_since(&cfg->key.expires, v, err);
 	case OPT_GRACE:
 		return set_int64(&cfg->key.grace, v, o, err);

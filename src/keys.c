@@ -311,7 +311,7 @@ keys_add(struct cache *c, const struct config *cfg, const char *name)
 	m.daily_credits = given_or(cfg->key.daily_credits,
 	    cfg->default_limits.daily_credits);
 	m.created = now;
-	m.expires = cfg->key.expires;
+	m.expires = cfg->key.expires == CONFIG_NEVER ? -1 : cfg->key.expires;
 	m.last_used = -1;
 	describe(&m, changes, sizeof(changes));
 	if (keys_generate(key) != 0) {
@@ -394,9 +394,12 @@ keys_set(struct cache *c, const struct config *cfg, const char *name)
 		m.daily_credits = cfg->key.daily_credits;
 	}
 	if (cfg->key.expires >= 0) {
+		int64_t e = cfg->key.expires == CONFIG_NEVER ? -1 :
+		    cfg->key.expires;
+
 		add_change(changes, sizeof(changes), "expires %s -> %s",
-		    expiry(m.expires, was), expiry(cfg->key.expires, to));
-		m.expires = cfg->key.expires;
+		    expiry(m.expires, was), expiry(e, to));
+		m.expires = e;
 	}
 	if (cache_keys_set(c, &m) != 1)
 		return change_failed(c, "keys set", cfg->db);

@@ -565,4 +565,16 @@ lpk usage --help
 check_eq "usage --help: exit status" "$K_RC" 0
 check "usage --help" grep -qF 'lumaproxy usage  [-c FILE] [--db PATH] [--since DATE] [--json]' "$K_OUT"
 
+tcase "keys set --expires never takes an expiry away"
+DB=$IT_TMP/never.db
+keys add eve --expires 2030-01-02 >/dev/null
+check_eq "add --expires: exit status" "$K_RC" 0
+check_eq "an expiry" "$(sql "SELECT expires FROM members WHERE name = 'eve'")" 1893542400000
+keys set eve --expires never
+check_eq "set --expires never: exit status" "$K_RC" 0
+check_eq "no expiry" "$(sql "SELECT coalesce(expires, 'null') FROM members WHERE name = 'eve'")" null
+keys log
+check_re "the log says so" "$(tail -1 "$K_OUT")" 'expires 2030-01-02T00:00:00Z -> never'
+DB=$IT_TMP/keys.db
+
 finish
