@@ -339,26 +339,10 @@ bind_key(struct cache *c, int which, const char *jobid, const char *token_id)
 	sqlite3_stmt *st;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	st = c->st[which];
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	st = cache_stmt(c->st, which);
 	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, token_id, -1, SQLITE_STATIC);
 	return st;
-}
-
-/* Copies a text column into out (len bytes), "" when NULL or too long. */
-static void
-column_copy(sqlite3_stmt *st, int col, char *out, size_t len)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-	size_t n = (size_t)sqlite3_column_bytes(st, col);
-
-	if (s == NULL || n >= len)
-		n = 0;
-	else
-		memcpy(out, s, n);
-	out[n] = '\0';
 }
 
 /* Appends a blob column to buf; -1 when out of memory. */
@@ -383,9 +367,9 @@ cache_lookup(struct cache *c, const char *jobid, const char *token_id,
 	memset(job, 0, sizeof(*job));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		column_copy(st, 0, job->status, sizeof(job->status));
+		cache_column_copy(st, 0, job->status, sizeof(job->status));
 		job->terminal = sqlite3_column_int(st, 1);
-		column_copy(st, 2, job->etag, sizeof(job->etag));
+		cache_column_copy(st, 2, job->etag, sizeof(job->etag));
 		job->job_fetched_at = sqlite3_column_int64(st, 3);
 		job->grant_fetched_at = sqlite3_column_int64(st, 4);
 		rc = column_body(st, 5, body, &job->len) == 0 ? 1 : -1;
