@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "config.h"
 #include "keys.h"
+#include "team.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS		10000	/* one wait for another's lock */
@@ -63,16 +64,6 @@ static const struct keys_command {
 	{ "rotate", 1, KO_GRACE, keys_rotate },
 	{ "log", 0, KO_JSON, keys_log },
 };
-
-int
-keys_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n >= 1 && n <= KEYS_NAME_MAX && strspn(name,
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789._-") == n;
-}
 
 void
 keys_encode(const unsigned char raw[KEYS_RAW_LEN], char *key)
@@ -729,13 +720,13 @@ name_problem(const char *name, char *buf, size_t len)
 {
 	size_t n = strlen(name);
 
-	if (keys_name_valid(name))
+	if (team_name_valid(name))
 		return "";
 	if (n == 0)
 		return "a name cannot be empty";
-	if (n > KEYS_NAME_MAX)
+	if (n > TEAM_NAME_MAX)
 		snprintf(buf, len, "a name has at most %d characters, this"
-		    " one %zu", KEYS_NAME_MAX, n);
+		    " one %zu", TEAM_NAME_MAX, n);
 	else
 		snprintf(buf, len, "invalid name '%s': a name is made of"
 		    " A-Z a-z 0-9 . _ -", shown(name));

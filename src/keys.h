@@ -11,7 +11,6 @@
 
 struct config;
 
-#define KEYS_NAME_MAX	64
 #define KEYS_RAW_LEN	32			/* random bytes of a key */
 #define KEYS_KEY_LEN	(3 + 43)		/* "lp_" + base64url, no NUL */
 
@@ -22,8 +21,6 @@ struct config;
 int	keys_run(const struct config *);
 int	keys_usage_run(const struct config *);
 
-/* Whether name is 1 to KEYS_NAME_MAX of A-Z a-z 0-9 . _ - */
-int	keys_name_valid(const char *name);
 
 /* The key of raw bytes into key (KEYS_KEY_LEN + 1 bytes). */
 void	keys_encode(const unsigned char raw[KEYS_RAW_LEN], char *key);

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "keys.h"
+#include "team.h"
 #include "util.h"
 
 static const char *const valid_names[] = {
@@ -29,7 +30,7 @@ static const char *const valid_names[] = {
 
 START_TEST(test_name_valid)
 {
-	ck_assert_msg(keys_name_valid(valid_names[_i]), "refused '%s'",
+	ck_assert_msg(team_name_valid(valid_names[_i]), "refused '%s'",
 	    valid_names[_i]);
 }
 END_TEST
@@ -42,7 +43,7 @@ static const char *const invalid_names[] = {
 
 START_TEST(test_name_invalid)
 {
-	ck_assert_msg(!keys_name_valid(invalid_names[_i]), "accepted case %d",
+	ck_assert_msg(!team_name_valid(invalid_names[_i]), "accepted case %d",
 	    _i);
 }
 END_TEST
@@ -50,16 +51,16 @@ END_TEST
 /* 64 characters are a name, 65 are not. */
 START_TEST(test_name_length)
 {
-	char name[KEYS_NAME_MAX + 2];
+	char name[TEAM_NAME_MAX + 2];
 
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
 	ck_assert_uint_eq(strlen(name), 65);
-	ck_assert(!keys_name_valid(name));
+	ck_assert(!team_name_valid(name));
 	name[64] = '\0';
-	ck_assert(keys_name_valid(name));
+	ck_assert(team_name_valid(name));
 	name[1] = '\0';
-	ck_assert(keys_name_valid(name));
+	ck_assert(team_name_valid(name));
 }
 END_TEST
 
