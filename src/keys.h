@@ -21,7 +21,6 @@ struct config;
 int	keys_run(const struct config *);
 int	keys_usage_run(const struct config *);
 
-
 /* The key of raw bytes into key (KEYS_KEY_LEN + 1 bytes). */
 void	keys_encode(const unsigned char raw[KEYS_RAW_LEN], char *key);
 
