@@ -19,6 +19,12 @@
 #include "util.h"
 
 #define APPLICATION_ID		0x4c554d41	/* "LUMA" */
+/*
+ * How long opening waits for another process that creates or migrates the
+ * same file (a server starting, a keys command); the loop's 200 ms apply
+ * once it is open.
+ */
+#define OPEN_BUSY_MS		10000
 
 extern const char *const schema_migrations[];
 extern const size_t schema_nmigrations;
@@ -107,6 +113,8 @@ cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 	const char *res;
 	int ok;
 
+	/* One snapshot: another process may be migrating the file. */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	if (query_int(db, "PRAGMA application_id", &appid) != 0 ||
 	    query_int(db, "PRAGMA user_version", &version) != 0 ||
 	    query_int(db, "SELECT count(*) FROM sqlite_master", &objects) != 0) {
@@ -115,8 +123,10 @@ cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 			    path, sqlite3_errmsg(db));
 		else
 			snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (appid == 0 && version == 0 && objects == 0)
 		return 0;
 	if (appid != APPLICATION_ID) {
@@ -145,20 +155,30 @@ cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 	return (int)version;
 }
 
-/* Puts db in WAL mode, checking that it took (":memory:" stays "memory"). */
+/*
+ * Puts db in WAL mode, checking that it took (":memory:" stays "memory").
+ * The switch can be refused as busy without the busy handler being asked
+ * (another process opening the same new file): it is tried again.
+ */
 static int
 set_wal(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
+	int64_t until = util_mono_ms() + OPEN_BUSY_MS;
 	sqlite3_stmt *st;
 	const char *mode;
-	int ok;
+	int ok, rc;
 
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
 	    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		return -1;
 	}
-	ok = sqlite3_step(st) == SQLITE_ROW &&
+	while ((rc = sqlite3_step(st)) != SQLITE_ROW && (rc & 0xff) ==
+	    SQLITE_BUSY && util_mono_ms() < until) {
+		sqlite3_reset(st);
+		sqlite3_sleep(20);
+	}
+	ok = rc == SQLITE_ROW &&
 	    (mode = (const char *)sqlite3_column_text(st, 0)) != NULL &&
 	    (strcmp(mode, "wal") == 0 || strcmp(mode, "memory") == 0);
 	if (!ok)
@@ -168,28 +188,49 @@ set_wal(sqlite3 *db, const char *path, char *err, size_t errlen)
 	return ok ? 0 : -1;
 }
 
-/* Applies migrations from version `from` on, each in its own transaction. */
+/*
+ * Applies the migrations past the version found, each in its own
+ * transaction.  The version is read again once the transaction holds the
+ * write lock: another process may have migrated the file (or, when it was
+ * empty, created it) since cache_check() looked.
+ */
 static int
-cache_migrate(sqlite3 *db, int from, char *err, size_t errlen)
+cache_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
+	int64_t appid, v;
 	char sql[128];
 	char *msg = NULL;
-	int v;
 
-	for (v = from; v < (int)schema_nmigrations; v++) {
-		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d;"
-		    " PRAGMA user_version = %d; COMMIT", APPLICATION_ID, v + 1);
+	for (;;) {
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(db, schema_migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+		    query_int(db, "PRAGMA application_id", &appid) != 0 ||
+		    query_int(db, "PRAGMA user_version", &v) != 0) {
+			snprintf(err, errlen, "%s: %s", path, msg ? msg :
+			    sqlite3_errmsg(db));
+			goto fail;
+		}
+		if (v > 0 && appid != APPLICATION_ID) {
+			snprintf(err, errlen, "%s: not a lumaproxy database", path);
+			goto fail;
+		}
+		if (v >= (int64_t)schema_nmigrations) {
+			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+			return 0;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d;"
+		    " PRAGMA user_version = %d; COMMIT", APPLICATION_ID,
+		    (int)v + 1);
+		if (sqlite3_exec(db, schema_migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 			snprintf(err, errlen, "migrating to schema version %d: %s",
-			    v + 1, msg ? msg : sqlite3_errmsg(db));
-			sqlite3_free(msg);
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
+			    (int)v + 1, msg ? msg : sqlite3_errmsg(db));
+			goto fail;
 		}
 	}
-	return 0;
+fail:
+	sqlite3_free(msg);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }
 
 /* Prepares the n statements of sql into st, to live as long as c. */
@@ -237,23 +278,26 @@ cache_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, OPEN_BUSY_MS);
 	if ((version = cache_check(c->db, path, err, errlen)) < 0)
 		goto fail;
 	/*
 	 * synchronous = NORMAL is durable against crashes in WAL mode;
-	 * terminal jobs are committed with FULL (cache_store_job).  A
-	 * writer from another process may hold the loop 200 ms at most.
+	 * terminal jobs are committed with FULL (cache_store_job).
 	 */
 	if (sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL;"
-	    " PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 200", NULL, NULL,
-	    &msg) != SQLITE_OK || set_wal(c->db, path, err, errlen) != 0) {
+	    " PRAGMA foreign_keys = ON", NULL, NULL, &msg) != SQLITE_OK ||
+	    set_wal(c->db, path, err, errlen) != 0) {
 		if (msg != NULL)
 			snprintf(err, errlen, "%s: %s", path, msg);
 		sqlite3_free(msg);
 		goto fail;
 	}
-	if (cache_migrate(c->db, version, err, errlen) != 0)
+	if (version < (int)schema_nmigrations &&
+	    cache_migrate(c->db, path, err, errlen) != 0)
 		goto fail;
+	/* A writer from another process may hold the loop 200 ms at most. */
+	sqlite3_busy_timeout(c->db, 200);
 	if (prepare_all(c, stmt_sql, ST__MAX, c->st, path, err, errlen) != 0 ||
 	    prepare_all(c, cache_media_sql, MST__MAX, c->mst, path, err,
 	    errlen) != 0 ||
@@ -295,26 +339,10 @@ bind_key(struct cache *c, int which, const char *jobid, const char *token_id)
 	sqlite3_stmt *st;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
-	st = c->st[which];
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	st = cache_stmt(c->st, which);
 	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, token_id, -1, SQLITE_STATIC);
 	return st;
-}
-
-/* Copies a text column into out (len bytes), "" when NULL or too long. */
-static void
-column_copy(sqlite3_stmt *st, int col, char *out, size_t len)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-	size_t n = (size_t)sqlite3_column_bytes(st, col);
-
-	if (s == NULL || n >= len)
-		n = 0;
-	else
-		memcpy(out, s, n);
-	out[n] = '\0';
 }
 
 /* Appends a blob column to buf; -1 when out of memory. */
@@ -339,9 +367,9 @@ cache_lookup(struct cache *c, const char *jobid, const char *token_id,
 	memset(job, 0, sizeof(*job));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		column_copy(st, 0, job->status, sizeof(job->status));
+		cache_column_copy(st, 0, job->status, sizeof(job->status));
 		job->terminal = sqlite3_column_int(st, 1);
-		column_copy(st, 2, job->etag, sizeof(job->etag));
+		cache_column_copy(st, 2, job->etag, sizeof(job->etag));
 		job->job_fetched_at = sqlite3_column_int64(st, 3);
 		job->grant_fetched_at = sqlite3_column_int64(st, 4);
 		rc = column_body(st, 5, body, &job->len) == 0 ? 1 : -1;

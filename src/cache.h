@@ -338,4 +338,93 @@ int	cache_team_usage(struct cache *, const char *name, int64_t hour,
 /* name was last used at (ms), unless a later time is stored; 0 or -1. */
 int	cache_team_last_used(struct cache *, const char *name, int64_t at);
 
+/*
+ * The keys and usage commands (SPEC 10), in cache_keys.c: members, their
+ * audit log and the usage table.  A change runs between
+ * cache_keys_begin() and cache_keys_commit(), which adds its members_log
+ * row and bumps members_version in the same transaction, so that a
+ * running server reloads the members.  Keys never come here, only the
+ * hex SHA-256 of each (auth_token_id()).  Times are ms since the epoch.
+ */
+struct cache_keys_member {
+	const char	*name;
+	int		 admin;
+	int64_t		 rpm;		/* limits: 0 = unlimited */
+	int64_t		 max_running;
+	int64_t		 daily_credits;
+	int64_t		 created;
+	int64_t		 expires;	/* -1: never */
+	int64_t		 last_used;	/* -1: never (the server's) */
+};
+
+/* A member's usage summed over a period (the usage table's columns). */
+struct cache_keys_usage {
+	const char	*name;
+	int64_t		 requests, hits, upstream_calls, submissions;
+	int64_t		 completed, failed;
+	double		 credits;
+	int64_t		 refused_rpm, refused_running, refused_credits;
+};
+
+/*
+ * Starts a change (BEGIN IMMEDIATE), waiting up to wait_ms for another
+ * writer (a server, another command) to finish: 0, 1 when the database
+ * stayed busy that long, -1 on another error.
+ */
+int	cache_keys_begin(struct cache *, int wait_ms);
+
+/*
+ * Ends the change: logs (now, action, name, changes), bumps
+ * members_version and commits.  0, or -1 with everything rolled back.
+ */
+int	cache_keys_commit(struct cache *, int64_t now, const char *action,
+	    const char *name, const char *changes);
+
+/* Abandons the change, if one is under way. */
+void	cache_keys_rollback(struct cache *);
+
+/* Member name into *m (m->name is name): 1, 0 when there is none, -1. */
+int	cache_keys_get(struct cache *, const char *name,
+	    struct cache_keys_member *m);
+
+/*
+ * Adds member m (last_used ignored) whose key has the hex SHA-256
+ * key_hash: 0, 1 when the name is taken, -1 on error.
+ */
+int	cache_keys_add(struct cache *, const struct cache_keys_member *m,
+	    const char *key_hash);
+
+/* Sets m->name's admin flag, limits and expiry: 1, 0 when none, -1. */
+int	cache_keys_set(struct cache *, const struct cache_keys_member *m);
+
+/*
+ * Gives name the key whose hash is key_hash; the old one works until
+ * old_until (ms), or stops at once when it is -1.  1, 0 when none, -1.
+ */
+int	cache_keys_rotate(struct cache *, const char *name,
+	    const char *key_hash, int64_t old_until);
+
+/* Deletes member name: 1, 0 when there was none, -1 on error. */
+int	cache_keys_revoke(struct cache *, const char *name);
+
+/*
+ * Calls fn for each member, ordered by name (strings borrowed for the
+ * call); fn returns 0 to go on.  0, -1 on error, or what fn returned.
+ */
+int	cache_keys_list(struct cache *,
+	    int (*fn)(const struct cache_keys_member *, void *), void *arg);
+
+/* As cache_keys_list(), for each members_log row in the order written. */
+int	cache_keys_log(struct cache *,
+	    int (*fn)(int64_t at, const char *action, const char *name,
+	    const char *changes, void *), void *arg);
+
+/*
+ * As cache_keys_list(), for each member and each other name with usage,
+ * ordered by name, summed over the hours from the one holding since on
+ * (-1: all time).
+ */
+int	cache_keys_usage(struct cache *, int64_t since,
+	    int (*fn)(const struct cache_keys_usage *, void *), void *arg);
+
 #endif

@@ -7,6 +7,7 @@
 #define CACHE_INT_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <sqlite3.h>
 
@@ -99,6 +100,31 @@ cache_step_done(sqlite3_stmt *st)
 
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Statement `which` of table (c->st, c->mst...), reset, without bindings. */
+static inline sqlite3_stmt *
+cache_stmt(sqlite3_stmt *const *table, int which)
+{
+	sqlite3_stmt *st = table[which];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Copies a text column into out (len bytes), "" when NULL or too long. */
+static inline void
+cache_column_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+
+	if (s == NULL || n >= len)
+		n = 0;
+	else
+		memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 /* Binds v as text, or NULL. */

@@ -144,13 +144,8 @@ const char *const cache_media_sql[MST__MAX] = {
 static sqlite3_stmt *
 stmt(struct cache *c, int which)
 {
-	sqlite3_stmt *st;
-
 	CHECK_OBJ(c, CACHE_MAGIC);
-	st = c->mst[which];
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return st;
+	return cache_stmt(c->mst, which);
 }
 
 /* Runs statement `which` of a scan for jobid (and now, where it takes ?2). */

@@ -56,30 +56,12 @@ const char *const cache_team_sql[TST__MAX] = {
 	    " AND (last_used IS NULL OR last_used < ?2)",
 };
 
+/* c's team statement `which`, reset and without bindings. */
 static sqlite3_stmt *
 team_stmt(struct cache *c, int which)
 {
-	sqlite3_stmt *st;
-
 	CHECK_OBJ(c, CACHE_MAGIC);
-	st = c->tst[which];
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return st;
-}
-
-/* Copies a text column into out (len bytes); "" when NULL or too long. */
-static void
-copy_text(sqlite3_stmt *st, int col, char *out, size_t len)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-	size_t n = (size_t)sqlite3_column_bytes(st, col);
-
-	if (s == NULL || n >= len)
-		n = 0;
-	else
-		memcpy(out, s, n);
-	out[n] = '\0';
+	return cache_stmt(c->tst, which);
 }
 
 int
@@ -104,15 +86,18 @@ cache_team_members(struct cache *c,
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&k, 0, sizeof(k));
-		copy_text(st, 0, k.name, sizeof(k.name));
-		copy_text(st, 1, k.key_hash, sizeof(k.key_hash));
-		copy_text(st, 2, k.old_hash, sizeof(k.old_hash));
+		cache_column_copy(st, 0, k.name, sizeof(k.name));
+		cache_column_copy(st, 1, k.key_hash, sizeof(k.key_hash));
+		cache_column_copy(st, 2, k.old_hash, sizeof(k.old_hash));
 		k.old_until = sqlite3_column_int64(st, 3);
 		k.admin = sqlite3_column_int(st, 4) != 0;
 		k.rpm = sqlite3_column_int64(st, 5);
 		k.max_running = sqlite3_column_int64(st, 6);
 		k.daily_credits = sqlite3_column_int64(st, 7);
-		k.expires = sqlite3_column_int64(st, 8);
+		/* NULL: never; the epoch itself is a time like any other. */
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL &&
+		    (k.expires = sqlite3_column_int64(st, 8)) < 1)
+			k.expires = 1;
 		k.last_used = sqlite3_column_int64(st, 9);
 		if (k.name[0] == '\0' || strlen(k.key_hash) != TOKEN_ID_LEN)
 			continue;	/* not a row a keys command writes */
@@ -134,7 +119,7 @@ cache_team_owner(struct cache *c, const char *jobid, char *owner, size_t len)
 	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		copy_text(st, 0, owner, len);
+		cache_column_copy(st, 0, owner, len);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -166,7 +151,7 @@ cache_team_finish(struct cache *c, const char *jobid, const char *status,
 	sqlite3_bind_double(st, 4, credits);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		copy_text(st, 0, owner, len);
+		cache_column_copy(st, 0, owner, len);
 	/* RETURNING: the update is done when the statement is. */
 	while ((rc2 = sqlite3_step(st)) == SQLITE_ROW)
 		;

@@ -348,6 +348,10 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 	case OPT_DAILY_CREDITS:
 		return set_int64(&cfg->key.daily_credits, v, o, err);
 	case OPT_EXPIRES:
+		if (strcmp(v, "never") == 0) {
+			cfg->key.expires = CONFIG_NEVER;
+			return 0;
+		}
 		return config_value_since(&cfg->key.expires, v, err);
 	case OPT_GRACE:
 		return set_int64(&cfg->key.grace, v, o, err);
@@ -608,11 +612,16 @@ parse_command(struct config *cfg, enum config_command cmd, int argc,
 	memset(&longopts[nlong], 0, sizeof(longopts[nlong]));
 	shortopts[nshort] = '\0';
 	/* getopt_long() starts at argv[1]: the command's name goes first. */
-	if ((av = calloc((size_t)argc + 2, sizeof(*av))) == NULL) {
+	if (cmd == CONFIG_KEYS) {	/* permuted: the operands point into it */
+		if ((size_t)argc + 2 > nitems(cfg->keys_words)) {
+			say(err, errlen, cmd, "too many arguments");
+			return CONFIG_USAGE;
+		}
+		av = cfg->keys_words;
+	} else if ((av = calloc((size_t)argc + 2, sizeof(*av))) == NULL) {
 		say(err, errlen, cmd, "out of memory");
 		return CONFIG_ERROR;
 	}
-	cfg->words = av;		/* the operands point into it */
 	av[0] = (char *)commands[cmd].name;
 	if (argc > 0)
 		memcpy(av + 1, argv, (size_t)argc * sizeof(*av));
@@ -630,29 +639,38 @@ parse_command(struct config *cfg, enum config_command cmd, int argc,
 				say(err, errlen, cmd,
 				    "unknown or misplaced option '%s'",
 				    av[optind - 1]);
-				return CONFIG_USAGE;
+				r = CONFIG_USAGE;
+				goto done;
 			}
-			if (o->id == OPT_HELP)
-				return CONFIG_HELP;
+			if (o->id == OPT_HELP) {
+				r = CONFIG_HELP;
+				goto done;
+			}
 			if ((o->id == OPT_CONFIG) != (pass == 0))
 				continue;
 			if (o->id == OPT_CONFIG) {
 				if (config_load_file(cfg, optarg, line,
 				    sizeof(line)) != 0) {
 					say(err, errlen, cmd, "%s", line);
-					return CONFIG_ERROR;
+					goto done;
 				}
 			} else if (config_set(cfg, o, optarg != NULL ? optarg :
 			    "true", &why) != 0) {
 				bad_value(err, errlen, cmd, o, av[optind - 1],
 				    optarg, why);
-				return CONFIG_ERROR;
+				goto done;
 			}
 		}
 	}
-	cfg->operands = av + optind;
+	if (cmd == CONFIG_KEYS)
+		cfg->operands = av + optind;
+	else				/* not permuted */
+		cfg->operands = argv + optind - 1;
 	cfg->noperands = argc + 1 - optind;
 	r = check_operands(cfg, cmd, err, errlen);
+done:
+	if (av != cfg->keys_words)
+		free(av);
 	return r;
 }
 
@@ -831,8 +849,6 @@ config_usage(FILE *fp, enum config_command cmd)
 void
 config_free(struct config *cfg)
 {
-	free(cfg->words);
-	cfg->words = NULL;
 	free(cfg->grants);
 	cfg->grants = NULL;
 	cfg->ngrants = 0;

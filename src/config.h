@@ -17,6 +17,7 @@
 #define CONFIG_PATH_MAX		4096
 #define CONFIG_URL_MAX		1024
 #define CONFIG_GRANTS_MAX	10000	/* import --grant and --grant-file */
+#define CONFIG_NEVER		INT64_MAX	/* keys --expires never */
 
 /* The commands, named by the first argument ("serve" when none is). */
 enum config_command {
@@ -68,10 +69,10 @@ struct config {
 	struct {			/* keys' options, -1: not given */
 		int		 admin;
 		int64_t		 rpm, max_running, daily_credits;
-		int64_t		 expires;	/* ms since the epoch */
+		int64_t		 expires;	/* ms since the epoch, CONFIG_NEVER */
 		int64_t		 grace;		/* seconds */
 	} key;
-	char			**words;	/* owned: a command's argv, permuted */
+	char			*keys_words[32]; /* keys' argv, permuted */
 	char *const		*operands;	/* purge's jobids, keys' words */
 	int			 noperands;
 };

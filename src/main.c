@@ -7,6 +7,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "keys.h"
 #include "log.h"
 #include "server.h"
 
@@ -16,7 +17,8 @@ main(int argc, char **argv)
 	static int (*const run[])(const struct config *) = {
 		[CONFIG_EXPORT] = admin_export, [CONFIG_IMPORT] = admin_import,
 		[CONFIG_STATS] = admin_stats, [CONFIG_PURGE] = admin_purge,
-		[CONFIG_MIRROR] = admin_mirror,
+		[CONFIG_MIRROR] = admin_mirror, [CONFIG_KEYS] = keys_run,
+		[CONFIG_USAGE_REPORT] = keys_usage_run,
 	};
 	enum config_command cmd = CONFIG_SERVE;
 	struct config cfg;
