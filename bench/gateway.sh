@@ -62,7 +62,7 @@ done_job() {
 }
 
 # ---------------------------------------------------------------- (a)
-member=$("$lp" keys --db "$work/gw.db" add bench)
+member=$("$lp" keys --db "$work/gw.db" add bench 2>/dev/null)
 start "$work/gw.log" "$lp" -l 127.0.0.1:0 -u "$upstream" -d "$work/gw.db" \
     --upstream-token-file "$work/token" --pending-interval 0 \
     --access-log "$work/gw-access.log"; gw=$port; gwpid=${pids[-1]}
@@ -117,7 +117,7 @@ kill "$gwpid" "$ownpid"
 echo
 echo "(b) $members members x $nsubs submissions, --max-running 3, --pending-interval 0"
 for i in $(seq -w 1 "$members"); do
-	printf 'm%s %s\n' "$i" "$("$lp" keys --db "$work/team.db" add "m$i" --max-running 3)"
+	printf 'm%s %s\n' "$i" "$("$lp" keys --db "$work/team.db" add "m$i" --max-running 3 2>/dev/null)"
 done >"$work/members"
 curl -fsS -o /dev/null -X POST "$upstream/_fake/reset"
 start "$work/team.log" "$lp" -l 127.0.0.1:0 -u "$upstream" -d "$work/team.db" \
