@@ -211,6 +211,7 @@ add_key ivy --expires 2020-01-01
 add_key ivan --expires 2099-12-31
 add_key otto
 add_key quinn
+add_key hugo --max-running 1
 
 # ------------------------------------------------------------------ 1
 tcase "the token file: missing, empty, readable by group or others -> no start"
@@ -486,6 +487,20 @@ submit frank
 check_eq "then a submission: status" "$STATUS" 200
 submit frank images
 check_eq "then another: status" "$STATUS" 429
+
+tcase "max-running 1: a submission whose client hung up still counts"
+# Upstream got the submission and runs the job whether or not the client
+# waited for the answer (fakeup makes it at once and answers after 1 s).
+s0=$(upstream_subs)
+t0=$(now_ms)
+curl -sS --max-time 0.3 -o /dev/null -X POST -H "Authorization: Bearer ${KEY[hugo]}" \
+    --data-binary '{"prompt":"x"}' "$LP/v1/luma/videos?_delay=1000" 2>/dev/null
+REQS[hugo]=1
+check_eq "submissions upstream saw" "$(($(upstream_subs) - s0))" 1
+sleep_until "$t0" 1100		# past upstream's answer
+submit hugo
+check_eq "the next submission, upstream's job still running: status" "$STATUS" 429
+check_eq "submissions upstream saw" "$(($(upstream_subs) - s0))" 1
 
 tcase "rpm 2: the third submission within the minute is refused"
 s0=$(upstream_subs)
