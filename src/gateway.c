@@ -310,68 +310,87 @@ gateway_may_see(struct gateway *g, const struct member *m, const char *jobid)
 	return team_may_see(m, rc == 1 ? owner : NULL, 0);
 }
 
+/* An RFC 3986 unreserved character: never percent-encoded by a client. */
+static int
+unreserved(int ch)
+{
+	return isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
 /*
- * Segment i of path as upstream would read it: percent-decoded, lower
- * case, empty segments skipped, cut at ';'.  0, or -1 when there is none.
+ * The segments of path as a server behind us might read it: percent-
+ * decoded, '\\' taken as '/', lower case, empty segments skipped, "." and
+ * ".." resolved, each cut at ';'.  At most max segments go into seg
+ * (pointing into buf); returns how many there are, or -1 when path is
+ * spelt otherwise than a client spells a route (an encoded unreserved
+ * character, '/' or '\\', a '\\', an empty or dot segment, no leading '/'),
+ * which no server may then be trusted to read as we do.
  */
 static int
-segment(const char *path, int want, char *out, size_t cap)
+path_segments(const char *path, char *buf, size_t cap, char **seg, int max)
 {
-	char dec[1024];
-	size_t n = 0;
-	int seg = -1, in = 0;
+	size_t n = 0, len = strlen(path);
+	int nseg = 0, plain = path[0] == '/';
+	char *p, *end;
 
-	for (const char *p = path; ; p++) {
-		int ch = (unsigned char)*p;
+	if (len >= cap)
+		return -1;
+	for (const char *q = path; *q != '\0'; q++) {
+		int ch = (unsigned char)*q;
 
-		if (ch == '%' && isxdigit((unsigned char)p[1]) &&
-		    isxdigit((unsigned char)p[2])) {
-			char hex[3] = { p[1], p[2], '\0' };
+		if (ch == '%' && isxdigit((unsigned char)q[1]) &&
+		    isxdigit((unsigned char)q[2])) {
+			char hex[3] = { q[1], q[2], '\0' };
 
 			ch = (int)strtol(hex, NULL, 16);
-			p += 2;
+			q += 2;
+			if (unreserved(ch) || ch == '/' || ch == '\\')
+				plain = 0;
 		}
-		if (ch == '/' || ch == '\0') {
-			if (in && seg == want)
-				break;
-			in = 0;
-			if (ch == '\0')
-				return -1;
+		if (ch == '\\') {
+			plain = 0;
+			ch = '/';
+		}
+		if (ch == '\0')
+			return -1;
+		buf[n++] = (char)tolower(ch);
+	}
+	buf[n] = '\0';
+	for (p = buf[0] == '/' ? buf + 1 : buf; *p != '\0'; p = end) {
+		end = p + strcspn(p, "/");
+		if (*end != '\0')
+			*end++ = '\0';	/* a trailing '/' ends the loop */
+		p[strcspn(p, ";")] = '\0';
+		if (*p == '\0' || strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
+			plain = 0;
+			if (strcmp(p, "..") == 0 && nseg > 0)
+				nseg--;
 			continue;
 		}
-		if (!in) {
-			in = 1;
-			seg++;
-			n = 0;
-		}
-		if (seg == want && n + 1 < sizeof(dec))
-			dec[n++] = (char)tolower(ch);
+		if (nseg < max)
+			seg[nseg] = p;
+		nseg++;
 	}
-	dec[n] = '\0';
-	n = strcspn(dec, ";");
-	if (n >= cap)
-		n = 0;		/* longer than any name it is compared with */
-	memcpy(out, dec, n);
-	out[n] = '\0';
-	return 0;
+	return plain ? nseg : -1;
 }
 
 enum gateway_path
 gateway_path_kind(const char *path, int post)
 {
-	char s0[16], s1[16], s2[16], s3[16];
+	char buf[4096], *seg[4];
+	int n;
 
-	if (segment(path, 0, s0, sizeof(s0)) != 0 || strcmp(s0, "v1") != 0 ||
-	    segment(path, 1, s1, sizeof(s1)) != 0 || strcmp(s1, "luma") != 0 ||
-	    segment(path, 2, s2, sizeof(s2)) != 0)
+	if ((n = path_segments(path, buf, sizeof(buf), seg, 4)) < 0)
+		return GATEWAY_ODD;
+	if (n < 3 || strcmp(seg[0], "v1") != 0 || strcmp(seg[1], "luma") != 0)
 		return GATEWAY_OPEN;
-	if (strcmp(s2, "accounts") == 0)
+	if (strcmp(seg[2], "jobs") == 0)
+		return GATEWAY_JOBS;
+	if (strcmp(seg[2], "accounts") == 0)
 		return GATEWAY_ADMIN;
-	if (!post || segment(path, 3, s3, sizeof(s3)) == 0)
-		return GATEWAY_OPEN;
-	if (strcmp(s2, "videos") == 0)
+	if (post && n == 3 && strcmp(seg[2], "videos") == 0)
 		return GATEWAY_SUBMIT_VIDEO;
-	if (strcmp(s2, "images") == 0)
+	if (post && n == 3 && strcmp(seg[2], "images") == 0)
 		return GATEWAY_SUBMIT_IMAGE;
 	return GATEWAY_OPEN;
 }

@@ -23,6 +23,8 @@ enum gateway_path {
 	GATEWAY_ADMIN,		/* /v1/luma/accounts and below */
 	GATEWAY_SUBMIT_VIDEO,	/* POST /v1/luma/videos */
 	GATEWAY_SUBMIT_IMAGE,	/* POST /v1/luma/images */
+	GATEWAY_JOBS,		/* the jobs route, spelt otherwise */
+	GATEWAY_ODD,		/* a spelling another server may read otherwise */
 };
 
 struct gateway;
@@ -58,7 +60,11 @@ struct member	*gateway_member(struct gateway *, const char *authorization,
 int	gateway_may_see(struct gateway *, const struct member *,
 	    const char *jobid);
 
-/* What path is, for a request of method POST (post) or another. */
+/*
+ * What path is, for a request of method POST (post) or another, however
+ * a server behind us may read it (case, empty segments, ';' parameters);
+ * GATEWAY_ODD when it is spelt so that no two servers need read it alike.
+ */
 enum gateway_path	gateway_path_kind(const char *path, int post);
 
 /* A submission by m ended: jobid made (NULL: none) at now. */

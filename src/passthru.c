@@ -75,6 +75,7 @@ struct passthru {
 	char			 fp[FINGERPRINT_LEN + 1];
 	struct member		*member;	/* team gateway: who asks */
 	int			 reserved;	/* a submission counted in flight */
+	int			 orphan;	/* its client left; req is NULL */
 };
 
 /* Who asked, for the access log: @member, a fingerprint, or NULL. */
@@ -144,7 +145,8 @@ request_free(struct passthru *p)
 	if (p->framer != NULL)
 		framer_detach(p->framer);
 	TAILQ_REMOVE(&p->set->list, p, entry);
-	reply_request_done(p->px);
+	if (!p->orphan)		/* an orphan was done with when it left */
+		reply_request_done(p->px);
 	memset(p, 0, sizeof(*p));
 	free(p);
 }
@@ -181,6 +183,26 @@ client_gone(void *arg)
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	p->watch = NULL;
 	log_line(p, p->head_sent ? (int)p->status : 499);
+	/*
+	 * A member's submission: upstream may make the job all the same.
+	 * The call goes on without a client, so that the job is known and
+	 * counts against max-running, with its owner.
+	 */
+	if (p->reserved && p->up != NULL) {
+		p->orphan = 1;
+		p->req = NULL;		/* the watch frees it */
+		if (p->framer != NULL) {
+			framer_detach(p->framer);
+			p->framer = NULL;
+		}
+		/* Nothing waits for the client any more (a body ends here). */
+		if (p->paused || p->body_waiting) {
+			p->paused = p->body_waiting = 0;
+			upstream_resume(p->up);
+		}
+		reply_request_done(p->px);
+		return;
+	}
 	request_free(p);
 }
 
@@ -230,6 +252,8 @@ up_header(const char *name, size_t nlen, const char *value, size_t vlen,
 	char n[256], *v;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
+	if (p->orphan)
+		return 0;
 	if (nlen == 10 && strncasecmp(name, "Connection", 10) == 0) {
 		size_t have = strlen(p->conn_tokens);
 
@@ -270,6 +294,10 @@ up_head(long status, void *arg)
 	p->status = status;
 	if (status < 200 || status > 599)
 		return -1;
+	if (p->submit_type != NULL && status == 200)
+		p->submit = evbuffer_new();
+	if (p->orphan)
+		return 0;
 	out = evhttp_request_get_output_headers(p->req);
 	/* Headers upstream's Connection names are hop-by-hop too. */
 	for (h = TAILQ_FIRST(out); h != NULL; h = next) {
@@ -289,8 +317,6 @@ up_head(long status, void *arg)
 		evhttp_add_header(out, "Connection", "close");
 	} else if (reply_draining(p->px))
 		evhttp_add_header(out, "Connection", "close");
-	if (p->submit_type != NULL && status == 200)
-		p->submit = evbuffer_new();
 	p->head_sent = 1;
 	evhttp_send_reply_start(p->req, (int)status, NULL);
 	return 0;
@@ -318,9 +344,11 @@ up_data(const char *data, size_t len, void *arg)
 	struct evhttp_connection *evcon;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
-	if ((evcon = evhttp_request_get_connection(p->req)) == NULL)
+	if (p->orphan)
+		evcon = NULL;
+	else if ((evcon = evhttp_request_get_connection(p->req)) == NULL)
 		return -1;
-	if (evbuffer_get_length(bufferevent_get_output(
+	else if (evbuffer_get_length(bufferevent_get_output(
 	    evhttp_connection_get_bufferevent(evcon))) > OUT_HIGH_WATER) {
 		p->paused = 1;
 		return 1;
@@ -333,6 +361,8 @@ up_data(const char *data, size_t len, void *arg)
 			p->submit = NULL;
 		}
 	}
+	if (p->orphan)
+		return 0;
 	if (evbuffer_add(p->chunk, data, len) != 0)
 		return -1;
 	/* The callback fires once the client has taken all that is queued. */
@@ -388,6 +418,12 @@ up_done(const struct upstream_result *res, void *arg)
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	p->up = NULL;		/* freed by upstream after this callback */
 	metrics_upstream_result(p->px->metrics, ROUTE_PASSTHROUGH, res);
+	if (p->orphan) {
+		if (res->error == UPSTREAM_OK && p->submit != NULL)
+			note_submission(p);
+		request_free(p);
+		return;
+	}
 	unhook(p);
 	if (!p->head_sent) {
 		memset(&ri, 0, sizeof(ri));
@@ -489,6 +525,11 @@ gateway_admit(struct proxy *px, struct evhttp_request *req, const char *path,
 	ri->token = m->tag;
 	*kind = gateway_path_kind(path,
 	    evhttp_request_get_command(req) == EVHTTP_REQ_POST);
+	/* Nothing a member may not see goes past under another spelling. */
+	if (*kind == GATEWAY_ODD || *kind == GATEWAY_JOBS) {
+		reply_error(px, req, 400, "Bad request target", ri);
+		return NULL;
+	}
 	if (*kind == GATEWAY_ADMIN && !m->key.admin) {
 		reply_error(px, req, 403, "Admin key required", ri);
 		return NULL;
@@ -756,6 +797,10 @@ passthru_shutdown(struct passthru_set *set)
 	CHECK_OBJ(set, PASSTHRU_SET_MAGIC);
 	for (p = TAILQ_FIRST(&set->list); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
+		if (p->orphan) {
+			request_free(p);
+			continue;
+		}
 		if (p->head_sent || evhttp_request_get_connection(p->req) == NULL)
 			continue;
 		unhook(p);
