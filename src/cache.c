@@ -34,6 +34,12 @@ static const char *const stmt_sql[ST__MAX] = {
 	    "SELECT j.status, j.terminal, j.etag, j.fetched_at, g.fetched_at,"
 	    " j.body FROM grants g JOIN jobs j ON j.jobid = g.jobid"
 	    " WHERE g.jobid = ?1 AND g.token_id = ?2",
+	/* The same, with the owner of a job a team member submitted. */
+	[ST_LOOKUP_OWNED] =
+	    "SELECT j.status, j.terminal, j.etag, j.fetched_at, g.fetched_at,"
+	    " j.body, (SELECT owner FROM job_owners o WHERE o.jobid = ?1)"
+	    " FROM grants g JOIN jobs j ON j.jobid = g.jobid"
+	    " WHERE g.jobid = ?1 AND g.token_id = ?2",
 	[ST_LOOKUP_NEG] =
 	    "SELECT status, fetched_at, expires_at, body FROM negatives"
 	    " WHERE jobid = ?1 AND token_id = ?2",
@@ -357,11 +363,12 @@ column_body(sqlite3_stmt *st, int col, struct evbuffer *buf, size_t *len)
 	return p == NULL ? -1 : evbuffer_add(buf, p, *len);
 }
 
-int
-cache_lookup(struct cache *c, const char *jobid, const char *token_id,
+/* cache_lookup() with statement which: ST_LOOKUP, or ST_LOOKUP_OWNED. */
+static int
+lookup(struct cache *c, int which, const char *jobid, const char *token_id,
     struct cache_job *job, struct evbuffer *body)
 {
-	sqlite3_stmt *st = bind_key(c, ST_LOOKUP, jobid, token_id);
+	sqlite3_stmt *st = bind_key(c, which, jobid, token_id);
 	int rc;
 
 	memset(job, 0, sizeof(*job));
@@ -373,10 +380,26 @@ cache_lookup(struct cache *c, const char *jobid, const char *token_id,
 		job->job_fetched_at = sqlite3_column_int64(st, 3);
 		job->grant_fetched_at = sqlite3_column_int64(st, 4);
 		rc = column_body(st, 5, body, &job->len) == 0 ? 1 : -1;
+		if (which == ST_LOOKUP_OWNED)
+			cache_column_copy(st, 6, job->owner, sizeof(job->owner));
 	} else
 		rc = rc == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(st);
 	return rc;
+}
+
+int
+cache_lookup(struct cache *c, const char *jobid, const char *token_id,
+    struct cache_job *job, struct evbuffer *body)
+{
+	return lookup(c, ST_LOOKUP, jobid, token_id, job, body);
+}
+
+int
+cache_lookup_owned(struct cache *c, const char *jobid, const char *token_id,
+    struct cache_job *job, struct evbuffer *body)
+{
+	return lookup(c, ST_LOOKUP_OWNED, jobid, token_id, job, body);
 }
 
 int

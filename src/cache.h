@@ -14,6 +14,8 @@
 struct cache;
 struct evbuffer;
 
+#define CACHE_OWNER_MAX	64	/* a team member's name */
+
 /* A job row granted to a token, as cache_lookup() finds it. */
 struct cache_job {
 	char	status[RECORD_FIELD_MAX];
@@ -22,6 +24,7 @@ struct cache_job {
 	int64_t	job_fetched_at;		/* when the body was fetched (ms) */
 	int64_t	grant_fetched_at;	/* last upstream fetch for the pair */
 	size_t	len;			/* body length */
+	char	owner[CACHE_OWNER_MAX + 1];	/* cache_lookup_owned(): "" none */
 };
 
 /* A negative entry: upstream's 400/403/404 for a (jobid, token). */
@@ -53,6 +56,10 @@ int	cache_schema_version(void);
  */
 int	cache_lookup(struct cache *, const char *jobid, const char *token_id,
 	    struct cache_job *job, struct evbuffer *body);
+
+/* As cache_lookup(), with the job's owner (team gateway) in job->owner. */
+int	cache_lookup_owned(struct cache *, const char *jobid,
+	    const char *token_id, struct cache_job *job, struct evbuffer *body);
 
 /* As cache_lookup(), for the negative entry of (jobid, token_id). */
 int	cache_lookup_negative(struct cache *, const char *jobid,

@@ -16,6 +16,7 @@
 /* cache.c's statements (stmt_sql there). */
 enum {
 	ST_LOOKUP,
+	ST_LOOKUP_OWNED,
 	ST_LOOKUP_NEG,
 	ST_BEGIN,
 	ST_COMMIT,

@@ -116,7 +116,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	char fp[FINGERPRINT_LEN + 1];
 	size_t token_len;
 	int64_t now;
-	int rc;
+	int rc, owned, vis;
 
 	CHECK_OBJ(j, JOBS_MAGIC);
 	px = j->px;
@@ -151,14 +151,6 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		}
 		ri.token = m->tag;
 		ri.member = m;
-		if ((rc = gateway_may_see(px->gateway, m, jobid)) != 1) {
-			if (rc < 0)
-				log_error("cache: owner lookup of %s failed",
-				    jobid);
-			reply_error(px, req, rc < 0 ? 503 : 404, rc < 0 ?
-			    "Cache unavailable" : "Job not found", &ri);
-			return;
-		}
 		token = gateway_token(px->gateway, &token_len);
 		snprintf(token_id, sizeof(token_id), "%s",
 		    gateway_token_id(px->gateway));
@@ -184,9 +176,20 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		reply_error(px, req, 503, "Out of memory", &ri);
 		goto done;
 	}
-	rc = cache_lookup(px->cache, jobid, token_id, &job, jobbody);
+	/* A member who sees only its own jobs learns the owner with the job. */
+	owned = m != NULL && !team_may_see(m, NULL, px->cfg->team_shared);
+	rc = (owned ? cache_lookup_owned : cache_lookup)(px->cache, jobid,
+	    token_id, &job, jobbody);
 	if (rc < 0)
 		log_error("cache: lookup of %s failed", jobid);
+	if (owned && (vis = rc == 1 ? team_may_see(m, job.owner[0] ? job.owner :
+	    NULL, 0) : gateway_may_see(px->gateway, m, jobid)) != 1) {
+		if (vis < 0)
+			log_error("cache: owner lookup of %s failed", jobid);
+		reply_error(px, req, vis < 0 ? 503 : 404, vis < 0 ?
+		    "Cache unavailable" : "Job not found", &ri);
+		goto done;
+	}
 	if (rc == 1) {
 		st.granted = 1;
 		st.terminal = job.terminal;
