@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
 #include "cache.h"
@@ -282,13 +285,21 @@ gateway_token_id(const struct gateway *g)
 }
 
 struct member *
-gateway_member(struct gateway *g, const char *authorization, int64_t now)
+gateway_member(struct gateway *g, const struct evkeyvalq *headers,
+    int64_t now)
 {
+	const struct evkeyval *h;
+	const char *authorization = NULL, *tok;
 	char id[TOKEN_ID_LEN + 1];
-	const char *tok;
 	size_t len;
 
 	CHECK_OBJ(g, GATEWAY_MAGIC);
+	TAILQ_FOREACH(h, headers, next)
+		if (strcasecmp(h->key, "Authorization") == 0) {
+			if (authorization != NULL)
+				return NULL;
+			authorization = h->value;
+		}
 	if (auth_parse(authorization, &tok, &len) != 0)
 		return NULL;
 	auth_token_id(tok, len, id);

@@ -14,6 +14,7 @@
 #include "team.h"
 
 struct evbuffer;
+struct evkeyvalq;
 struct proxy;
 struct record;
 
@@ -52,8 +53,12 @@ void	gateway_free(struct gateway *);
 const char	*gateway_token(const struct gateway *, size_t *len);
 const char	*gateway_token_id(const struct gateway *);
 
-/* The member whose key the Authorization header carries, or NULL. */
-struct member	*gateway_member(struct gateway *, const char *authorization,
+/*
+ * The member whose key the request's one Authorization header carries;
+ * NULL for none, or for two (which one a balancer in front hashes on,
+ * SPEC 12, is anyone's guess).
+ */
+struct member	*gateway_member(struct gateway *, const struct evkeyvalq *headers,
 		    int64_t now);
 
 /* Whether m may see jobid (SPEC 10): 1, 0, or -1 on a database error. */

@@ -144,8 +144,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	now = util_now_ms();
 	if (px->gateway != NULL) {
 		/* A member's key; upstream and the cache see the held token. */
-		if ((m = gateway_member(px->gateway, evhttp_find_header(in,
-		    "Authorization"), now)) == NULL) {
+		if ((m = gateway_member(px->gateway, in, now)) == NULL) {
 			reply_error(px, req, 401, "Unauthorized", &ri);
 			return;
 		}

@@ -76,6 +76,8 @@ struct passthru {
 	struct member		*member;	/* team gateway: who asks */
 	int			 reserved;	/* a submission counted in flight */
 	int			 orphan;	/* its client left; req is NULL */
+	int			 body_sent;	/* curl has all of the body */
+	int64_t			 body_left;	/* of a known length, else -1 */
 };
 
 /* Who asked, for the access log: @member, a fingerprint, or NULL. */
@@ -145,8 +147,7 @@ request_free(struct passthru *p)
 	if (p->framer != NULL)
 		framer_detach(p->framer);
 	TAILQ_REMOVE(&p->set->list, p, entry);
-	if (!p->orphan)		/* an orphan was done with when it left */
-		reply_request_done(p->px);
+	reply_request_done(p->px);
 	memset(p, 0, sizeof(*p));
 	free(p);
 }
@@ -184,23 +185,22 @@ client_gone(void *arg)
 	p->watch = NULL;
 	log_line(p, p->head_sent ? (int)p->status : 499);
 	/*
-	 * A member's submission: upstream may make the job all the same.
-	 * The call goes on without a client, so that the job is known and
-	 * counts against max-running, with its owner.
+	 * A member's submission sent whole: upstream may make the job all the
+	 * same.  The call goes on without a client (a draining server waits
+	 * for it), so that the job is known and counts against max-running,
+	 * with its owner.  One cut short is never passed off as whole.
 	 */
-	if (p->reserved && p->up != NULL) {
+	if (p->reserved && p->up != NULL && p->body_sent) {
 		p->orphan = 1;
 		p->req = NULL;		/* the watch frees it */
 		if (p->framer != NULL) {
 			framer_detach(p->framer);
 			p->framer = NULL;
 		}
-		/* Nothing waits for the client any more (a body ends here). */
-		if (p->paused || p->body_waiting) {
-			p->paused = p->body_waiting = 0;
+		if (p->paused) {	/* nothing waits for the client now */
+			p->paused = 0;
 			upstream_resume(p->up);
 		}
-		reply_request_done(p->px);
 		return;
 	}
 	request_free(p);
@@ -214,12 +214,18 @@ up_body(char *buf, size_t len, void *arg)
 	size_t n = 0;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
-	if (p->framer == NULL)
+	if (p->framer == NULL) {
+		p->body_sent = 1;
 		return 0;	/* no body */
+	}
 	switch (framer_body_read(p->framer, buf, len, &n)) {
 	case FRAMER_DATA:
+		/* curl reads no further than a known length: count it. */
+		if (p->body_left > 0 && (p->body_left -= (int64_t)n) <= 0)
+			p->body_sent = 1;
 		return (long)n;
 	case FRAMER_END:
+		p->body_sent = 1;
 		return 0;
 	case FRAMER_WAIT:
 		p->body_waiting = 1;
@@ -514,8 +520,7 @@ gateway_admit(struct proxy *px, struct evhttp_request *req, const char *path,
 {
 	struct member *m;
 
-	m = gateway_member(px->gateway, evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Authorization"),
+	m = gateway_member(px->gateway, evhttp_request_get_input_headers(req),
 	    util_now_ms());
 	if (m == NULL) {
 		reply_error(px, req, 401, "Unauthorized", ri);
@@ -602,6 +607,9 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 			accept = 1;
 		if (strcasecmp(h->key, "Content-Type") == 0)
 			ctype = 1;
+		/* A member's submission is read here for its jobid: plain. */
+		if (p->reserved && strcasecmp(h->key, "Accept-Encoding") == 0)
+			continue;
 		if (strcasecmp(h->key, "Authorization") == 0) {
 			if (p->member != NULL)
 				continue;	/* a member key stays here */
@@ -770,6 +778,8 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 		return;
 	}
 	snprintf(url, ulen, "%s%s", px->cfg->upstream, target);
+	p->body_left = body_len;
+	p->body_sent = body_len == 0;
 	p->up = upstream_stream(px->up, method, url, headers, body_len,
 	    &stream_cb, p);
 	free(url);

@@ -18,7 +18,8 @@
  * Submissions: POST /v1/luma/videos and POST /v1/luma/images (any query)
  * with a Bearer token create a job owned by that token, with a fresh jobid
  * ("j" + a counter + "-" + 10 random [0-9a-z]), and answer 200
- * {"jobid":"ID","status":"created"}.  GET /v1/luma/jobs/ID by that token is
+ * {"jobid":"ID","status":"created"} (with "accept_encoding":"VALUE" when
+ * the request had that header; the answer is never compressed).  GET /v1/luma/jobs/ID by that token is
  * then pending for its first two fetches and completed from the third on
  * (the --demo record, type video or image); other tokens get 403.  Query
  * controls: _status=N answers N with {"error":"..."} and creates nothing;
@@ -942,6 +943,7 @@ handle_submit(struct fakeup *fu, struct evhttp_request *req,
 {
 	static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 	long long status = 0, nojobid = 0, delay = 0;
+	const char *ae;
 	unsigned char rnd[10];
 	char jobid[64], msg[160];
 	struct job *j;
@@ -988,8 +990,14 @@ handle_submit(struct fakeup *fu, struct evhttp_request *req,
 	j->type = type;
 	j->link = fu->jobs;
 	fu->jobs = j;
-	snprintf(msg, sizeof(msg), "{\"jobid\":\"%s\",\"status\":\"created\"}",
-	    jobid);
+	ae = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Accept-Encoding");
+	if (ae != NULL && (strlen(ae) > 32 || strpbrk(ae, "\"\\") != NULL))
+		ae = "(odd)";
+	/* Answers are never compressed: which coding was asked for is told. */
+	snprintf(msg, sizeof(msg), "{\"jobid\":\"%s\",\"status\":\"created\"%s%s%s}",
+	    jobid, ae ? ",\"accept_encoding\":\"" : "", ae ? ae : "",
+	    ae ? "\"" : "");
 	submit_reply(fu, req, 200, msg, (long)delay);
 }
 

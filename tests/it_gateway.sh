@@ -212,6 +212,7 @@ add_key ivan --expires 2099-12-31
 add_key otto
 add_key quinn
 add_key hugo --max-running 1
+add_key zoe --max-running 1
 
 # ------------------------------------------------------------------ 1
 tcase "the token file: missing, empty, readable by group or others -> no start"
@@ -512,6 +513,15 @@ sleep_until "$t0" 1100		# past upstream's answer
 submit hugo
 check_eq "the next submission, upstream's job still running: status" "$STATUS" 429
 check_eq "submissions upstream saw" "$(($(upstream_subs) - s0))" 1
+
+tcase "max-running 1: a submission asking for gzip is read and counted all the same"
+# Behind a CDN a client asking for gzip would get its answer compressed, and
+# the proxy could not read the jobid in it: the gateway asks for it plain.
+as zoe -X POST -H "Accept-Encoding: gzip" --data-binary '{"prompt":"x"}' "$LP/v1/luma/videos"
+check_eq "status" "$STATUS" 200
+check_not "upstream was not asked for gzip: $BODY" grep -qF accept_encoding "$BODYF"
+as zoe -X POST -H "Accept-Encoding: gzip" --data-binary '{"prompt":"x"}' "$LP/v1/luma/videos"
+check_eq "the next submission: status" "$STATUS" 429
 
 tcase "rpm 2: the third submission within the minute is refused"
 s0=$(upstream_subs)
@@ -850,6 +860,9 @@ check_eq "a job of the token: status, X-Cache" "$STATUS $(header X-Cache)" "200 
 check_upstream jbyot tokByot 1
 http -H "Authorization: Bearer ${KEY[alice]}" "$LP/v1/luma/gw-byot"
 check_eq "a member key is just a token here" "$(echo_header Authorization)" "Bearer ${KEY[alice]}"
+http -X POST -H "Authorization: Bearer tokByot" -H "Accept-Encoding: gzip" \
+    --data-binary '{}' "$LP/v1/luma/videos"
+check_re "a submission's Accept-Encoding goes upstream as sent" "$BODY" '"accept_encoding":"gzip"'
 stop_proxy
 
 finish
