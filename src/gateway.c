@@ -35,6 +35,7 @@
 #define TICK_MS			500		/* change check */
 #define FLUSH_MS		10000		/* usage to the database */
 #define HOUR_MS			3600000LL
+#define ROUTE_SEGMENTS		3		/* /v1/luma/accounts */
 
 struct gateway {
 	unsigned		 magic;
@@ -103,25 +104,59 @@ gateway_read_token(const char *path, char *tok, size_t cap, char *err,
 	return 0;
 }
 
+/* The member rows of a reload, read whole before any is applied. */
+struct rows {
+	struct team_key	*k;
+	size_t		 n, cap;
+};
+
 static int
-load_member(const struct team_key *k, void *arg)
+read_member(const struct team_key *k, void *arg)
 {
-	return team_load(arg, k);
+	struct rows *r = arg;
+	struct team_key *p;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+
+		if ((p = realloc(r->k, cap * sizeof(*p))) == NULL)
+			return -1;
+		r->k = p;
+		r->cap = cap;
+	}
+	r->k[r->n++] = *k;
+	return 0;
 }
 
-/* Loads the members anew; 0, or -1 (the old keys stay). */
+/*
+ * Loads the members anew when the keys commands changed them: 0, or -1
+ * with the old keys still in force (a database error).  Out of memory
+ * half way, the members not loaded yet are locked out until the next
+ * reload: never a key that should not work.
+ */
 static int
 reload(struct gateway *g)
 {
+	struct rows r = { NULL, 0, 0 };
 	int64_t version;
+	int rc = 0;
 
 	if (cache_team_version(g->px->cache, &version) != 0)
 		return -1;
 	if (version == g->version && g->version != -1)
 		return 0;
+	if (cache_team_members(g->px->cache, read_member, &r) != 0) {
+		free(r.k);
+		return -1;
+	}
 	team_load_begin(g->team);
-	if (cache_team_members(g->px->cache, load_member, g->team) != 0 ||
-	    team_load_end(g->team) != 0)
+	for (size_t i = 0; i < r.n && rc == 0; i++)
+		rc = team_load(g->team, &r.k[i]);
+	if (team_load_end(g->team) != 0)
+		rc = -1;
+	explicit_bzero(r.k, r.cap * sizeof(*r.k));
+	free(r.k);
+	if (rc != 0)
 		return -1;
 	if (g->version != -1)
 		log_info("gateway: member keys reloaded (%zu members)",
@@ -331,11 +366,13 @@ unreserved(int ch)
 /*
  * The segments of path as a server behind us might read it: percent-
  * decoded, '\\' taken as '/', lower case, empty segments skipped, "." and
- * ".." resolved, each cut at ';'.  At most max segments go into seg
- * (pointing into buf); returns how many there are, or -1 when path is
- * spelt otherwise than a client spells a route (an encoded unreserved
- * character, '/' or '\\', a '\\', an empty or dot segment, no leading '/'),
- * which no server may then be trusted to read as we do.
+ * ".." resolved.  At most max segments go into seg (pointing into buf);
+ * returns how many there are, or -1 when path is spelt otherwise than a
+ * client spells a route, which no server may then be trusted to read as we
+ * do: an encoded unreserved character, '/' or '\\', a '\\', an empty or dot
+ * segment, no leading '/', or anything but letters, digits, '-' and '_' in
+ * the first ROUTE_SEGMENTS segments (where the routes are told apart; some
+ * servers drop a trailing '.' or space, or read ';' as a parameter).
  */
 static int
 path_segments(const char *path, char *buf, size_t cap, char **seg, int max)
@@ -371,7 +408,9 @@ path_segments(const char *path, char *buf, size_t cap, char **seg, int max)
 		end = p + strcspn(p, "/");
 		if (*end != '\0')
 			*end++ = '\0';	/* a trailing '/' ends the loop */
-		p[strcspn(p, ";")] = '\0';
+		if (nseg < ROUTE_SEGMENTS && strspn(p, "abcdefghijklmnopqrstuvwxyz"
+		    "0123456789-_") != strlen(p))
+			plain = 0;
 		if (*p == '\0' || strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
 			plain = 0;
 			if (strcmp(p, "..") == 0 && nseg > 0)
@@ -388,10 +427,10 @@ path_segments(const char *path, char *buf, size_t cap, char **seg, int max)
 enum gateway_path
 gateway_path_kind(const char *path, int post)
 {
-	char buf[4096], *seg[4];
+	char buf[4096], *seg[ROUTE_SEGMENTS + 1];
 	int n;
 
-	if ((n = path_segments(path, buf, sizeof(buf), seg, 4)) < 0)
+	if ((n = path_segments(path, buf, sizeof(buf), seg, nitems(seg))) < 0)
 		return GATEWAY_ODD;
 	if (n < 3 || strcmp(seg[0], "v1") != 0 || strcmp(seg[1], "luma") != 0)
 		return GATEWAY_OPEN;

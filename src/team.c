@@ -200,6 +200,8 @@ team_find_key(struct team *t, const char *token_id, int64_t now)
 	    i = (i + 1) & mask) {
 		if (CRYPTO_memcmp(ks->hash, token_id, TOKEN_ID_LEN) != 0)
 			continue;
+		if (!ks->m->present)
+			return NULL;	/* revoked, the index not rebuilt */
 		if (ks->m->key.expires != 0 && now >= ks->m->key.expires)
 			return NULL;
 		if (ks->old && now >= ks->m->key.old_until)

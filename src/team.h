@@ -94,9 +94,10 @@ struct member	*team_at(struct team *, size_t i);
 
 /*
  * Loading: team_load_begin(), team_load() for each row, team_load_end().
- * Members not loaded are revoked; the key index is rebuilt.  -1 when out
- * of memory (the team is then as it was before team_load_begin()... or
- * with the members loaded so far updated; keys are rebuilt either way).
+ * Members not loaded are revoked; the key index is rebuilt.  Each returns
+ * -1 when out of memory: members not loaded by then stay revoked, and
+ * until an index is rebuilt some keys may not be found (never one of a
+ * revoked member, nor one a member no longer has).
  */
 void	team_load_begin(struct team *);
 int	team_load(struct team *, const struct team_key *);
