@@ -10,11 +10,10 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "team.h"
 
 struct cache;
 struct evbuffer;
-
-#define CACHE_OWNER_MAX	64	/* a team member's name */
 
 /* A job row granted to a token, as cache_lookup() finds it. */
 struct cache_job {
@@ -24,7 +23,7 @@ struct cache_job {
 	int64_t	job_fetched_at;		/* when the body was fetched (ms) */
 	int64_t	grant_fetched_at;	/* last upstream fetch for the pair */
 	size_t	len;			/* body length */
-	char	owner[CACHE_OWNER_MAX + 1];	/* cache_lookup_owned(): "" none */
+	char	owner[TEAM_NAME_MAX + 1];	/* cache_lookup_owned(): "" none */
 };
 
 /* A negative entry: upstream's 400/403/404 for a (jobid, token). */

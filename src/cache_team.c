@@ -27,10 +27,12 @@ const char *const cache_team_sql[TST__MAX] = {
 	/* Once per job: a second finished fetch finds nothing to update. */
 	[TST_FINISH] =
 	    "UPDATE job_owners SET finished_at = ?2, status = ?3, credits = ?4"
-	    " WHERE jobid = ?1 AND finished_at IS NULL RETURNING owner",
+	    " WHERE jobid = ?1 AND finished_at IS NULL",
+	/* Not finished: a job stored finished whose end was not recorded is. */
 	[TST_RUNNING] =
-	    "SELECT jobid, owner, submitted_at FROM job_owners"
-	    " WHERE finished_at IS NULL AND submitted_at >= ?1",
+	    "SELECT jobid, owner, submitted_at FROM job_owners o"
+	    " WHERE finished_at IS NULL AND submitted_at >= ?1 AND NOT EXISTS"
+	    " (SELECT 1 FROM jobs j WHERE j.jobid = o.jobid AND j.terminal = 1)",
 	[TST_SPENT] =
 	    "SELECT owner, finished_at, credits FROM job_owners"
 	    " WHERE status = 'completed' AND finished_at >= ?1 AND credits > 0"
@@ -143,22 +145,16 @@ cache_team_finish(struct cache *c, const char *jobid, const char *status,
     double credits, int64_t now, char *owner, size_t len)
 {
 	sqlite3_stmt *st = team_stmt(c, TST_FINISH);
-	int rc, rc2;
 
 	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 4, credits);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		cache_column_copy(st, 0, owner, len);
-	/* RETURNING: the update is done when the statement is. */
-	while ((rc2 = sqlite3_step(st)) == SQLITE_ROW)
-		;
-	sqlite3_reset(st);
-	if (rc2 != SQLITE_DONE)
+	if (cache_step_done(st) != 0)
 		return -1;
-	return rc == SQLITE_ROW ? 1 : 0;
+	if (sqlite3_changes(c->db) == 0)
+		return 0;
+	return cache_team_owner(c, jobid, owner, len) == 1 ? 1 : -1;
 }
 
 int

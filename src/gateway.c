@@ -36,6 +36,23 @@
 #define FLUSH_MS		10000		/* usage to the database */
 #define HOUR_MS			3600000LL
 #define ROUTE_SEGMENTS		3		/* /v1/luma/accounts */
+#define PENDING_MAX		10000		/* owner rows waiting for the disk */
+#define SHUTDOWN_BUSY_MS	2000		/* the last writes' wait */
+
+/*
+ * An owner row the database was too busy to take (another process held
+ * it): kept here, and read as if written, until the tick writes it.
+ */
+struct pending {
+	char			 jobid[JOBID_MAX + 1];
+	char			 owner[TEAM_NAME_MAX + 1];
+	int64_t			 submitted;
+	int			 finished;	/* its end is known too */
+	char			 status[16];	/* completed or failed */
+	double			 credits;
+	int64_t			 finished_at;
+	TAILQ_ENTRY(pending)	 entry;
+};
 
 struct gateway {
 	unsigned		 magic;
@@ -47,16 +64,19 @@ struct gateway {
 	int64_t			 version;	/* members_version last loaded */
 	int64_t			 flushed_at;	/* ms */
 	struct event		*tick;		/* owned */
+	TAILQ_HEAD(, pending)	 pending;	/* owned */
+	size_t			 npending;
 };
 
 int
 gateway_read_token(const char *path, char *tok, size_t cap, char *err,
     size_t errlen)
 {
+	char buf[2 * AUTH_TOKEN_MAX];
 	struct stat sb;
 	ssize_t n;
-	size_t len;
-	int fd;
+	size_t len, i;
+	int fd, rc = -1;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
 		snprintf(err, errlen, "upstream token file %s: %s", path,
@@ -76,32 +96,33 @@ gateway_read_token(const char *path, char *tok, size_t cap, char *err,
 		close(fd);
 		return -1;
 	}
-	n = read(fd, tok, cap - 1);
+	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0) {
 		snprintf(err, errlen, "upstream token file %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
-	tok[n] = '\0';
-	len = strcspn(tok, "\r\n");
-	while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+	buf[n] = '\0';
+	len = strcspn(buf, "\r\n");
+	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		len--;
-	tok[len] = '\0';
-	if (len == 0) {
+	for (i = 0; i < len && buf[i] > 0x20 && buf[i] < 0x7f; i++)
+		;
+	if (len == 0)
 		snprintf(err, errlen, "upstream token file %s: empty (its first"
 		    " line must be the token)", path);
-		return -1;
+	else if (i < len || len > AUTH_TOKEN_MAX || len >= cap)
+		snprintf(err, errlen, "upstream token file %s: its first line"
+		    " is not a token (1-%d visible characters)", path,
+		    AUTH_TOKEN_MAX);
+	else {
+		memcpy(tok, buf, len);
+		tok[len] = '\0';
+		rc = 0;
 	}
-	for (size_t i = 0; i < len; i++)
-		if (tok[i] <= 0x20 || tok[i] >= 0x7f || len > AUTH_TOKEN_MAX) {
-			explicit_bzero(tok, cap);
-			snprintf(err, errlen, "upstream token file %s: its first"
-			    " line is not a token (1-%d visible characters)",
-			    path, AUTH_TOKEN_MAX);
-			return -1;
-		}
-	return 0;
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
 }
 
 /* The member rows of a reload, read whole before any is applied. */
@@ -182,15 +203,18 @@ load_spent(const char *owner, int64_t at, double credits, void *arg)
 	return m != NULL ? team_add_spend(m, at, credits) : 0;
 }
 
-/* Writes every member's unflushed counters; kept for later on failure. */
-static void
+/*
+ * Writes every member's unflushed counters in one transaction: 0, or -1
+ * with them kept for the next try (the database was busy).
+ */
+static int
 flush(struct gateway *g, int64_t now)
 {
 	static const struct team_usage zero;
 	struct cache *c = g->px->cache;
 	struct member *m;
 	size_t i, n = team_count(g->team);
-	int dirty = 0, ok;
+	int dirty = 0, ok = 1;
 
 	for (i = 0; i < n && !dirty; i++) {
 		m = team_at(g->team, i);
@@ -199,13 +223,9 @@ flush(struct gateway *g, int64_t now)
 	}
 	g->flushed_at = now;
 	if (!dirty)
-		return;
-	if (cache_begin(c) != 0) {
-		log_warn("gateway: usage not written (database busy), kept for"
-		    " the next try");
-		return;
-	}
-	ok = 1;
+		return 0;
+	if (cache_begin(c) != 0)
+		ok = 0;
 	for (i = 0; i < n && ok; i++) {
 		m = team_at(g->team, i);
 		if (memcmp(&m->unflushed, &zero, sizeof(zero)) != 0 &&
@@ -218,14 +238,60 @@ flush(struct gateway *g, int64_t now)
 	}
 	if (!ok || cache_commit(c) != 0) {
 		cache_rollback(c);
-		log_warn("gateway: usage not written, kept for the next try");
-		return;
+		log_warn("gateway: usage not written (database busy), kept for"
+		    " the next try");
+		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		m = team_at(g->team, i);
 		m->unflushed = zero;
 		m->used = 0;
 	}
+	return 0;
+}
+
+static struct pending *
+pending_find(struct gateway *g, const char *jobid)
+{
+	struct pending *p;
+
+	TAILQ_FOREACH(p, &g->pending, entry)
+		if (strcmp(p->jobid, jobid) == 0)
+			return p;
+	return NULL;
+}
+
+/* Writes the owner rows kept back, oldest first, until one fails. */
+static void
+write_pending(struct gateway *g)
+{
+	struct cache *c = g->px->cache;
+	struct pending *p;
+	char owner[TEAM_NAME_MAX + 1];
+
+	while ((p = TAILQ_FIRST(&g->pending)) != NULL) {
+		if (cache_team_own(c, p->jobid, p->owner, p->submitted) != 0 ||
+		    (p->finished && cache_team_finish(c, p->jobid, p->status,
+		    p->credits, p->finished_at, owner, sizeof(owner)) < 0))
+			return;
+		TAILQ_REMOVE(&g->pending, p, entry);
+		g->npending--;
+		free(p);
+	}
+}
+
+/* jobid's owner, written or kept back: 1, 0 when none, -1 on error. */
+static int
+owner_of(struct gateway *g, const char *jobid, char *owner, size_t len)
+{
+	struct pending *p;
+	int rc = cache_team_owner(g->px->cache, jobid, owner, len);
+
+	if (rc == 0 && (p = pending_find(g, jobid)) != NULL) {
+		snprintf(owner, len, "%s", p->owner);
+		rc = 1;
+	}
+	return rc;
 }
 
 static void
@@ -239,8 +305,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	CHECK_OBJ(g, GATEWAY_MAGIC);
 	if (reload(g) != 0)
 		log_warn("gateway: cannot read the member keys; trying again");
+	if (!TAILQ_EMPTY(&g->pending))
+		write_pending(g);
 	if (now - g->flushed_at >= FLUSH_MS || now < g->flushed_at)
-		flush(g, now);
+		(void)flush(g, now);
 }
 
 struct gateway *
@@ -260,6 +328,7 @@ gateway_new(struct proxy *px, char *err, size_t errlen)
 	g->px = px;
 	g->version = -1;
 	g->flushed_at = now;
+	TAILQ_INIT(&g->pending);
 	if (gateway_read_token(cfg->upstream_token_file, g->token,
 	    sizeof(g->token), err, errlen) != 0)
 		goto fail;
@@ -291,14 +360,28 @@ fail:
 void
 gateway_free(struct gateway *g)
 {
+	struct pending *p;
+
 	if (g == NULL)
 		return;
 	CHECK_OBJ(g, GATEWAY_MAGIC);
 	if (g->tick != NULL)
 		event_free(g->tick);
 	if (g->team != NULL) {
-		flush(g, util_now_ms());
+		/* The last chance: wait for another writer a little longer. */
+		cache_set_busy_timeout(g->px->cache, SHUTDOWN_BUSY_MS);
+		write_pending(g);
+		if (g->npending > 0)
+			log_error("gateway: the owners of %zu jobs could not be"
+			    " written", g->npending);
+		if (flush(g, util_now_ms()) != 0)
+			log_error("gateway: usage since the last write is lost"
+			    " (database busy)");
 		team_free(g->team);
+	}
+	while ((p = TAILQ_FIRST(&g->pending)) != NULL) {
+		TAILQ_REMOVE(&g->pending, p, entry);
+		free(p);
 	}
 	explicit_bzero(g, sizeof(*g));
 	free(g);
@@ -350,8 +433,7 @@ gateway_may_see(struct gateway *g, const struct member *m, const char *jobid)
 	CHECK_OBJ(g, GATEWAY_MAGIC);
 	if (team_may_see(m, NULL, g->px->cfg->team_shared))
 		return 1;
-	rc = cache_team_owner(g->px->cache, jobid, owner, sizeof(owner));
-	if (rc < 0)
+	if ((rc = owner_of(g, jobid, owner, sizeof(owner))) < 0)
 		return -1;
 	return team_may_see(m, rc == 1 ? owner : NULL, 0);
 }
@@ -449,12 +531,26 @@ void
 gateway_submitted(struct gateway *g, struct member *m, const char *jobid,
     int64_t now)
 {
+	struct pending *p;
+
 	CHECK_OBJ(g, GATEWAY_MAGIC);
 	team_submit_done(m, jobid, now);
-	if (jobid != NULL && cache_team_own(g->px->cache, jobid, m->key.name,
-	    now) != 0)
-		log_error("cache: cannot record %s as the owner of %s",
+	if (jobid == NULL || (TAILQ_EMPTY(&g->pending) &&
+	    cache_team_own(g->px->cache, jobid, m->key.name, now) == 0))
+		return;
+	/* Kept in order behind the others, and read as if written. */
+	if (g->npending >= PENDING_MAX || (p = calloc(1, sizeof(*p))) == NULL) {
+		log_error("gateway: cannot record %s as the owner of %s",
 		    m->tag, jobid);
+		return;
+	}
+	snprintf(p->jobid, sizeof(p->jobid), "%s", jobid);
+	snprintf(p->owner, sizeof(p->owner), "%s", m->key.name);
+	p->submitted = now;
+	TAILQ_INSERT_TAIL(&g->pending, p, entry);
+	g->npending++;
+	log_warn("gateway: the owner of %s (%s) is written later: database"
+	    " busy", jobid, m->tag);
 }
 
 int
@@ -482,14 +578,14 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
     const struct record *rec, const void *body, size_t len, int64_t now)
 {
 	char owner[TEAM_NAME_MAX + 1];
+	struct pending *p;
 	struct member *m;
 	double credits = 0;
 	int completed, odd, rc;
 
 	CHECK_OBJ(g, GATEWAY_MAGIC);
 	if (!rec->terminal) {
-		if (cache_team_owner(g->px->cache, jobid, owner,
-		    sizeof(owner)) == 1 &&
+		if (owner_of(g, jobid, owner, sizeof(owner)) == 1 &&
 		    (m = team_find_name(g->team, owner)) != NULL)
 			team_job_seen(m, jobid, now);
 		return;
@@ -500,6 +596,15 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
 	    owner, sizeof(owner));
 	if (rc < 0)
 		log_error("cache: cannot record the end of job %s", jobid);
+	if (rc == 0 && (p = pending_find(g, jobid)) != NULL && !p->finished) {
+		p->finished = 1;	/* written with its owner row */
+		snprintf(p->status, sizeof(p->status), "%s", completed ?
+		    "completed" : "failed");
+		p->credits = credits;
+		p->finished_at = now;
+		snprintf(owner, sizeof(owner), "%s", p->owner);
+		rc = 1;
+	}
 	if (rc != 1)
 		return;		/* not owned, or counted already */
 	if (odd)

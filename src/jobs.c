@@ -181,8 +181,9 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	    token_id, &job, jobbody);
 	if (rc < 0)
 		log_error("cache: lookup of %s failed", jobid);
-	if (owned && (vis = rc == 1 ? team_may_see(m, job.owner[0] ? job.owner :
-	    NULL, 0) : gateway_may_see(px->gateway, m, jobid)) != 1) {
+	if (owned && (vis = rc == 1 && job.owner[0] != '\0' ?
+	    team_may_see(m, job.owner, 0) :
+	    gateway_may_see(px->gateway, m, jobid)) != 1) {
 		if (vis < 0)
 			log_error("cache: owner lookup of %s failed", jobid);
 		reply_error(px, req, vis < 0 ? 503 : 404, vis < 0 ?

@@ -133,10 +133,10 @@ clean_value(const char *s)
 static void
 request_free(struct passthru *p)
 {
+	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->reserved)	/* the submission made no job */
 		gateway_submitted(p->px->gateway, p->member, NULL,
 		    util_now_ms());
-	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->up != NULL)
 		upstream_cancel(p->up);
 	reply_unwatch_client(p->watch);

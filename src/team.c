@@ -252,9 +252,9 @@ refill(struct member *m, int64_t now)
 {
 	double rpm = (double)m->key.rpm;
 
-	if (m->bucket_at == 0 || now < m->bucket_at)
+	if (m->bucket_at == 0)
 		m->bucket = rpm;
-	else
+	else if (now > m->bucket_at)	/* a clock set back refills nothing */
 		m->bucket += rpm * (double)(now - m->bucket_at) / 60000.0;
 	if (m->bucket > rpm)
 		m->bucket = rpm;

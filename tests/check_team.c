@@ -396,6 +396,24 @@ START_TEST(test_token_file)
 	p = token_file("\nsk-abc\n", 0600);
 	ck_assert_int_eq(gateway_read_token(p, tok, sizeof(tok), err,
 	    sizeof(err)), -1);
+	{
+		char long_line[AUTH_TOKEN_MAX + 3];
+
+		memset(long_line, 'k', AUTH_TOKEN_MAX);
+		long_line[AUTH_TOKEN_MAX] = '\n';
+		long_line[AUTH_TOKEN_MAX + 1] = '\0';
+		p = token_file(long_line, 0600);
+		ck_assert_int_eq(gateway_read_token(p, tok, sizeof(tok), err,
+		    sizeof(err)), 0);
+		ck_assert_uint_eq(strlen(tok), AUTH_TOKEN_MAX);
+		long_line[AUTH_TOKEN_MAX] = 'k';	/* one too many */
+		long_line[AUTH_TOKEN_MAX + 1] = '\n';
+		long_line[AUTH_TOKEN_MAX + 2] = '\0';
+		p = token_file(long_line, 0600);
+		ck_assert_int_eq(gateway_read_token(p, tok, sizeof(tok), err,
+		    sizeof(err)), -1);
+		ck_assert_ptr_nonnull(strstr(err, "not a token"));
+	}
 	p = token_file("sk abc\n", 0600);
 	ck_assert_int_eq(gateway_read_token(p, tok, sizeof(tok), err,
 	    sizeof(err)), -1);

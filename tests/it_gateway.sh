@@ -213,6 +213,7 @@ add_key otto
 add_key quinn
 add_key hugo --max-running 1
 add_key zoe --max-running 1
+add_key walt --max-running 1
 
 # ------------------------------------------------------------------ 1
 tcase "the token file: missing, empty, readable by group or others -> no start"
@@ -522,6 +523,33 @@ check_eq "status" "$STATUS" 200
 check_not "upstream was not asked for gzip: $BODY" grep -qF accept_encoding "$BODYF"
 as zoe -X POST -H "Accept-Encoding: gzip" --data-binary '{"prompt":"x"}' "$LP/v1/luma/videos"
 check_eq "the next submission: status" "$STATUS" 429
+
+tcase "a submission while another process holds the database: owned all the same"
+# The owner row cannot be written at once; the member sees its job and its
+# limit holds, and the row is written once the database is free.
+python3 - "$GW_DB" >"$IT_TMP/held.out" 2>&1 <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(1.5)
+c.execute("COMMIT")
+PY
+held=$!
+check "another process holds the database" until_ok 5000 grep -q held "$IT_TMP/held.out"
+submit walt
+check_eq "submission: status" "$STATUS" 200
+wjob=$JOB
+poll walt "$wjob"
+check_eq "walt polls his job: status" "$STATUS" 200
+submit walt
+check_eq "a second submission: status" "$STATUS" 429
+wait "$held"
+owner_written() { [ "$(sqlite3 "$GW_DB" "SELECT owner FROM job_owners WHERE jobid = '$wjob'")" = walt ]; }
+check "the owner row is written once the database is free" until_ok 5000 owner_written
+poll_done walt "$wjob"
+submit walt
+check_eq "after his job completed: status" "$STATUS" 200
 
 tcase "rpm 2: the third submission within the minute is refused"
 s0=$(upstream_subs)
