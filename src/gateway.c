@@ -175,7 +175,8 @@ reload(struct gateway *g)
 		rc = team_load(g->team, &r.k[i]);
 	if (team_load_end(g->team) != 0)
 		rc = -1;
-	explicit_bzero(r.k, r.cap * sizeof(*r.k));
+	if (r.k != NULL)
+		explicit_bzero(r.k, r.cap * sizeof(*r.k));
 	free(r.k);
 	if (rc != 0)
 		return -1;
