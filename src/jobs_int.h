@@ -71,6 +71,7 @@ struct slot {
 	/* jobs_push.c: long polls, event streams, the background watch. */
 	TAILQ_HEAD(, held)	 held;
 	struct event		*refresh;	/* owned: their next fetch */
+	int64_t			 refresh_at;	/* when it is planned (ms) */
 	char			*token;		/* owned: the token it is made with */
 	size_t			 token_len;
 	int64_t			 watch_from;	/* watched since (ms), 0: not */

@@ -95,6 +95,10 @@ plan_refresh(struct slot *s, int64_t next_ms, int64_t now)
 		at = s->backoff_until;
 	if (at < now)
 		at = now;
+	/* One fetch stream for all: a later plan never delays an earlier. */
+	if (evtimer_pending(s->refresh, NULL) && s->refresh_at <= at)
+		return;
+	s->refresh_at = at;
 	tv.tv_sec = (at - now) / 1000;
 	tv.tv_usec = (at - now) % 1000 * 1000;
 	event_add(s->refresh, &tv);
