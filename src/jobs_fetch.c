@@ -423,6 +423,7 @@ jobs_slot_fetch(struct slot *s, const char *token, size_t token_len,
 	s->fetch = upstream_get(j->px->up, url, token, token_len, fetch_done, s);
 	if (s->fetch == NULL)
 		return -1;
+	s->fetched_at = util_now_ms();
 	j->upstream_calls++;
 	if (m != NULL)
 		team_note_upstream(m);

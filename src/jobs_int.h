@@ -72,6 +72,7 @@ struct slot {
 	TAILQ_HEAD(, held)	 held;
 	struct event		*refresh;	/* owned: their next fetch */
 	int64_t			 refresh_at;	/* when it is planned (ms) */
+	int64_t			 fetched_at;	/* the last fetch started (ms) */
 	char			*token;		/* owned: the token it is made with */
 	size_t			 token_len;
 	int64_t			 watch_from;	/* watched since (ms), 0: not */

@@ -318,8 +318,11 @@ refresh_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->fetch != NULL)
 		return;
-	if (s->backoff_until > now) {
-		plan_refresh(s, s->backoff_until, now);
+	/* Once per interval, whoever made the last fetch. */
+	if (s->backoff_until > now || (s->fetched_at != 0 && now <
+	    s->fetched_at + s->jobs->px->policy.pending_interval_ms)) {
+		plan_refresh(s, s->fetched_at +
+		    s->jobs->px->policy.pending_interval_ms, now);
 		return;
 	}
 	if (jobs_slot_fetch(s, s->token, s->token_len, NULL) != 0) {
