@@ -878,6 +878,47 @@ for n in alice bob root carol; do
 	check_eq "$n's key in keys log --json" "$(grep -c -F -- "${KEY[$n]}" "$IT_TMP/log.jsonl")" 0
 done
 
+# ------------------------------------------------------------- the watch
+tcase "with the watch: the credits of a job nobody polls count"
+WDB=$IT_TMP/watch.db
+new_key "$WDB" wendy --daily-credits 1
+WENDY=$NEWKEY
+new_key "$WDB" walter
+WALTER=$NEWKEY
+LP_DB=$WDB
+must_start_proxy --upstream-token-file "$TOKFILE" --pending-interval 1 --watch
+GW_ERRS+=("$LP_ERR")
+http -X POST -H "Authorization: Bearer $WENDY" --data-binary '{}' "$LP/v1/luma/videos"
+check_status 200
+wj=$(json_get jobid)
+# fakeup completes a submitted job on its third fetch: three intervals.
+fetched_done() { [ "$(fake_count "$1" "$HELD")" -ge 3 ]; }
+check "the watch fetched wendy's job until it completed" until_ok 10000 fetched_done "$wj"
+wendy_paid() { scrape; [ "$(metric lumaproxy_member_credits_total member=wendy)" = 20 ]; }
+check "wendy's credits are counted" until_ok 3000 wendy_paid
+http -X POST -H "Authorization: Bearer $WENDY" --data-binary '{}' "$LP/v1/luma/videos"
+check_eq "her next submission: status" "$STATUS" 429
+check_re "the limit" "$BODY" daily-credits
+http -H "Authorization: Bearer $WENDY" "$LP/v1/luma/jobs/$wj"
+check_eq "her job, never polled before: status, X-Cache" "$STATUS $(header X-Cache)" "200 HIT"
+
+tcase "with the watch: watching resumes after a restart"
+http -X POST -H "Authorization: Bearer $WALTER" --data-binary '{}' "$LP/v1/luma/videos"
+check_status 200
+xj=$(json_get jobid)
+stop_proxy
+check_eq "exit status after SIGTERM" "$LP_RC" 0
+before=$(fake_count "$xj" "$HELD")
+check "stopped before the job completed upstream" [ "$before" -lt 3 ]
+must_start_proxy --upstream-token-file "$TOKFILE" --pending-interval 1 --watch
+GW_ERRS+=("$LP_ERR")
+check "after the restart the watch fetched walter's job until it completed" \
+    until_ok 10000 fetched_done "$xj"
+http -H "Authorization: Bearer $WALTER" "$LP/v1/luma/jobs/$xj"
+check_eq "walter's job: status, X-Cache" "$STATUS $(header X-Cache)" "200 HIT"
+stop_proxy
+check_eq "exit status after SIGTERM" "$LP_RC" 0
+
 # ------------------------------------------------------------------ 12
 tcase "without --upstream-token-file clients' own tokens go upstream"
 LP_DB=$IT_TMP/byot.db
