@@ -145,6 +145,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	size_t token_len;
 	int64_t now;
 	struct push_ask ask;
+	struct evkeyval *h;
 	int rc, owned, vis;
 
 	CHECK_OBJ(j, JOBS_MAGIC);
@@ -247,8 +248,14 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	/* SPEC 11: wait for a change instead of polling (not offline). */
 	memset(&ask, 0, sizeof(ask));
 	if (!rq.offline && !reply_draining(px)) {
-		ask.wait_s = prefer_wait(evhttp_find_header(in, "Prefer"),
-		    px->cfg->max_wait);
+		/* Several Prefer headers are one list (RFC 9110 5.3). */
+		TAILQ_FOREACH(h, in, next)
+			if (strcasecmp(h->key, "Prefer") == 0 &&
+			    (ask.wait_s = prefer_wait(h->value,
+			    px->cfg->max_wait)) >= 0)
+				break;
+		if (ask.wait_s < 0)
+			ask.wait_s = 0;
 		ask.prefer = ask.wait_s > 0;
 		if (!ask.prefer)
 			ask.wait_s = prefer_query_wait(evhttp_uri_get_query(

@@ -31,7 +31,7 @@
 #include "util.h"
 
 #define KEEPALIVE_S		15		/* ": keep-alive" on a stream */
-#define STREAM_QUEUE_MAX	(256 * 1024)	/* unread bytes a stream may have */
+#define STREAM_QUEUE_MAX	(256 * 1024)	/* unread before another event */
 
 /* A long poll or an event stream held on a slot. */
 struct held {
@@ -104,24 +104,30 @@ plan_refresh(struct slot *s, int64_t next_ms, int64_t now)
 	event_add(s->refresh, &tv);
 }
 
-/* One "event: status" of a stream: body as data lines. */
+/*
+ * One "event: status" of a stream: each line of body (ended by LF, CRLF or
+ * CR, as an event stream's lines are) a data line, the last one too when
+ * empty, so that a reader joining them with LF has body's bytes back (all
+ * of them when its lines end with LF).
+ */
 static int
 stream_event(struct evbuffer *out, const void *body, size_t len)
 {
-	const char *p = body, *end = p + len, *nl;
+	const char *p = body, *end = p + len, *eol;
 
 	if (evbuffer_add_printf(out, "event: status\n") < 0)
 		return -1;
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			nl = end;
+	for (;;) {
+		for (eol = p; eol < end && *eol != '\n' && *eol != '\r'; eol++)
+			;
 		if (evbuffer_add(out, "data: ", 6) != 0 ||
-		    evbuffer_add(out, p, (size_t)(nl - p -
-		    (nl > p && nl[-1] == '\r'))) != 0 ||
+		    evbuffer_add(out, p, (size_t)(eol - p)) != 0 ||
 		    evbuffer_add(out, "\n", 1) != 0)
 			return -1;
-		p = nl + 1;
+		if (eol == end)
+			break;
+		p = eol + (*eol == '\r' && eol + 1 < end && eol[1] == '\n' ?
+		    2 : 1);
 	}
 	return evbuffer_add(out, "\n", 1);
 }
@@ -154,8 +160,10 @@ stream_end(struct held *h, const char *cache, int stored, int upstream_status)
 }
 
 /*
- * Sends buf on stream h; a reader that lets more than STREAM_QUEUE_MAX
- * bytes pile up loses its stream (and connection).  0, or -1: h is gone.
+ * Sends buf on stream h.  A reader that still leaves more than
+ * STREAM_QUEUE_MAX bytes unread when the next event is due loses its stream
+ * (and connection): what waits for it is bounded by that and one event.
+ * 0, or -1: h is gone.
  */
 static int
 stream_send(struct held *h, struct evbuffer *buf)
@@ -164,7 +172,7 @@ stream_send(struct held *h, struct evbuffer *buf)
 	struct proxy *px = h->slot->jobs->px;
 	struct reply_info ri;
 
-	if (queued(h) + evbuffer_get_length(buf) > STREAM_QUEUE_MAX) {
+	if (queued(h) > STREAM_QUEUE_MAX) {
 		log_warn("stream of %s (%s): the client reads too slowly;"
 		    " dropped", h->slot->jobid, h->member != NULL ?
 		    h->member->tag : h->slot->fp);

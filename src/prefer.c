@@ -71,7 +71,7 @@ prefer_wait(const char *prefer, int64_t max)
 		}
 		return v < 0 ? 0 : v;
 	}
-	return 0;
+	return -1;
 }
 
 int64_t

@@ -10,12 +10,15 @@
 
 /*
  * The seconds of the first "wait" preference in a Prefer header value
- * (NULL: none), at most max: 0 when there is none, it is not a number of
- * seconds, or it is 0.  A number too large for any type is max.
+ * (NULL: none), at most max: -1 when there is none; 0 when it is not a
+ * number of seconds, or is 0.  A number too large for any type is max.
  */
 int64_t	prefer_wait(const char *prefer, int64_t max);
 
-/* The same for the first wait=N parameter of a query string (NULL: none). */
+/*
+ * The seconds of the first wait=N parameter of a query string (NULL:
+ * none), as prefer_wait() reads them, but 0 when there is none.
+ */
 int64_t	prefer_query_wait(const char *query, int64_t max);
 
 /* Whether an Accept header value takes text/event-stream (q above 0). */

@@ -29,10 +29,11 @@ static const struct {
 	{ "wait", 0 },
 	{ "wait=10 5", 0 },
 	{ "wait=5, wait=20", 5 },		/* the first counts */
-	{ "waiting=5", 0 },
-	{ "x; wait=5", 0 },			/* a parameter, not a preference */
-	{ "", 0 },
-	{ NULL, 0 },
+	{ "waiting=5", -1 },
+	{ "x; wait=5", -1 },			/* a parameter, not a preference */
+	{ "", -1 },
+	{ NULL, -1 },
+	{ "respond-async", -1 },
 };
 
 START_TEST(test_prefer_wait)
