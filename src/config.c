@@ -34,6 +34,7 @@ enum opt_id {
 	OPT_TEAM_VISIBILITY, OPT_DEFAULT_RPM, OPT_DEFAULT_MAX_RUNNING,
 	OPT_DEFAULT_DAILY_CREDITS, OPT_WATCH_MAX_AGE, OPT_ADMIN, OPT_RPM,
 	OPT_MAX_RUNNING, OPT_DAILY_CREDITS, OPT_EXPIRES, OPT_GRACE,
+	OPT_MAX_WAIT, OPT_WATCH, OPT_NO_WATCH,
 };
 
 /* A row's cmds: the commands that take the option. */
@@ -92,7 +93,10 @@ static const struct opt_def opts[] = {
 	{ OPT_DEFAULT_RPM, "default-rpm", 0, CMD_SERVE | CMD_KEYS, "N", 0, 1000000, "0", "team gateway: submissions per minute of a new key (0: unlimited)" },
 	{ OPT_DEFAULT_MAX_RUNNING, "default-max-running", 0, CMD_SERVE | CMD_KEYS, "N", 0, 1000000, "0", "team gateway: unfinished submitted jobs of a new key (0: unlimited)" },
 	{ OPT_DEFAULT_DAILY_CREDITS, "default-daily-credits", 0, CMD_SERVE | CMD_KEYS, "N", 0, 1000000000000ULL, "0", "team gateway: credits a new key may use in 24 h (0: unlimited)" },
-	{ OPT_WATCH_MAX_AGE, "watch-max-age", 0, CMD_SERVE, "SECONDS", 60, 86400 * 365, "86400", "a submitted job nobody asks about for this long stops counting as running" },
+	{ OPT_MAX_WAIT, "max-wait", 0, CMD_SERVE, "SECONDS", 0, 3600, "60", "longest wait a client may ask for (Prefer: wait=N or ?wait=N)" },
+	{ OPT_WATCH, "watch", 0, CMD_SERVE, NULL, 0, 0, "on", "fetch jobs submitted through the proxy once per pending-interval until finished" },
+	{ OPT_NO_WATCH, "no-watch", 0, CMD_SERVE, NULL, 0, 0, NULL, "the same as --watch=false" },
+	{ OPT_WATCH_MAX_AGE, "watch-max-age", 0, CMD_SERVE, "SECONDS", 60, 86400 * 365, "86400", "stop watching a submitted job after this long (and, with limits, counting it as running)" },
 	{ OPT_HELP, "help", 'h', CMD_ALL, NULL, 0, 0, NULL, "show this help and exit" },
 	{ OPT_VERSION, "version", 'V', CMD_SERVE, NULL, 0, 0, NULL, "show the version and exit" },
 	/* The commands' own (SPEC 8); their synopses below show them. */
@@ -339,6 +343,14 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 		return set_int64(&cfg->default_limits.daily_credits, v, o, err);
 	case OPT_WATCH_MAX_AGE:
 		return set_int64(&cfg->watch_max_age, v, o, err);
+	case OPT_MAX_WAIT:
+		return set_int64(&cfg->max_wait, v, o, err);
+	case OPT_WATCH:
+		return config_value_bool(&cfg->watch, v, err);
+	case OPT_NO_WATCH:
+		rc = config_value_bool(&cfg->watch, v, err);
+		cfg->watch = !cfg->watch;
+		return rc;
 	case OPT_ADMIN:
 		return config_value_bool(&cfg->key.admin, v, err);
 	case OPT_RPM:

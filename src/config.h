@@ -57,6 +57,8 @@ struct config {
 	int			team_shared;	/* --team-visibility shared */
 	struct config_limits	default_limits;	/* of new keys */
 	int64_t			watch_max_age;	/* seconds */
+	int64_t			max_wait;	/* seconds (SPEC 11) */
+	int			watch;		/* fetch submitted jobs until done */
 
 	/* The other commands' own options and operands (SPEC 8). */
 	const char		*status;	/* NULL: any; borrowed from argv */

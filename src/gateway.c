@@ -615,6 +615,21 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
 		team_job_finished(m, jobid, completed, credits, now);
 }
 
+void
+gateway_each_running(struct gateway *g,
+    void (*fn)(const char *jobid, int64_t submitted, void *), void *arg)
+{
+	size_t i, k;
+
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	for (i = 0; i < team_count(g->team); i++) {
+		struct member *m = team_at(g->team, i);
+
+		for (k = 0; k < m->nrunning; k++)
+			fn(m->running[k].jobid, m->running[k].seen, arg);
+	}
+}
+
 /* One counter per member: name, help, and where it is in a member. */
 static int
 series(struct evbuffer *b, struct team *t, const char *name, const char *help,

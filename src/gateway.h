@@ -87,6 +87,13 @@ void	gateway_job_fetched(struct gateway *, const char *jobid,
  */
 int	gateway_credits(const void *body, size_t len, double *credits);
 
+/*
+ * Calls fn for each job a member has running (submitted at ms), as loaded
+ * at the start: watching resumes after a restart (SPEC 11).
+ */
+void	gateway_each_running(struct gateway *,
+	    void (*fn)(const char *jobid, int64_t submitted, void *), void *arg);
+
 /* Appends the member="NAME" series to a /metrics page; -1: out of memory. */
 int	gateway_metrics(struct gateway *, struct evbuffer *);
 

@@ -24,6 +24,7 @@
 #include "jobs_int.h"
 #include "log.h"
 #include "policy.h"
+#include "prefer.h"
 #include "proxy.h"
 #include "reply.h"
 #include "upstream.h"
@@ -96,6 +97,33 @@ answer_local(struct jobs *j, struct evhttp_request *req, const char *jobid,
 	jobs_send_answer(px, req, &a, ri);
 }
 
+/*
+ * Holds req on the slot of (jobid, token_id) (made when there is none), a
+ * cached job in jobbody: 0, or -1 when it cannot (req is not answered).
+ */
+static int
+hold(struct jobs *j, struct slot **sp, struct evhttp_request *req,
+    int64_t started, struct member *m, const struct push_ask *ask,
+    const char *jobid, const char *token_id, const char *token,
+    size_t token_len, const struct cache_job *job, struct evbuffer *jobbody,
+    int64_t next_ms)
+{
+	struct slot *s = *sp;
+	int rc;
+
+	if (s == NULL && (j->nslots >= SLOTS_MAX / 2 ||
+	    (s = *sp = jobs_slot_new(j, jobid, token_id)) == NULL))
+		return -1;
+	rc = jobs_push_hold(s, req, started, m, ask, job->status,
+	    evbuffer_pullup(jobbody, -1), evbuffer_get_length(jobbody),
+	    job->terminal, token, token_len, next_ms);
+	if (rc == 0) {
+		jobs_slot_release(s, util_now_ms()); /* a finished stream is over */
+		*sp = NULL;
+	}
+	return rc;
+}
+
 void
 jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
     int64_t started)
@@ -116,6 +144,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	char fp[FINGERPRINT_LEN + 1];
 	size_t token_len;
 	int64_t now;
+	struct push_ask ask;
 	int rc, owned, vis;
 
 	CHECK_OBJ(j, JOBS_MAGIC);
@@ -215,7 +244,25 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		st.hold_until = s->hold_until;
 	}
 
+	/* SPEC 11: wait for a change instead of polling (not offline). */
+	memset(&ask, 0, sizeof(ask));
+	if (!rq.offline && !reply_draining(px)) {
+		ask.wait_s = prefer_wait(evhttp_find_header(in, "Prefer"),
+		    px->cfg->max_wait);
+		ask.prefer = ask.wait_s > 0;
+		if (!ask.prefer)
+			ask.wait_s = prefer_query_wait(evhttp_uri_get_query(
+			    evhttp_request_get_evhttp_uri(req)), px->cfg->max_wait);
+		ask.stream = evhttp_request_get_command(req) == EVHTTP_REQ_GET &&
+		    prefer_event_stream(evhttp_find_header(in, "Accept"));
+	}
+
 	policy_decide(&px->policy, &st, &rq, now, &d);
+	if (d.action == ACT_HIT && (ask.stream || (ask.wait_s > 0 &&
+	    !st.terminal)) && hold(j, &s, req, started, m, &ask, jobid,
+	    token_id, token, token_len, &job, jobbody,
+	    st.fetched_at + px->policy.pending_interval_ms) == 0)
+		goto done;
 	if (d.action != ACT_FETCH) {
 		answer_local(j, req, jobid, &d, &job, jobbody, &neg, negbody, s,
 		    &ri, now);
@@ -242,7 +289,10 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		jobs_slot_release(s, now);
 		goto done;
 	}
-	if (jobs_slot_wait(s, req, started, m) != 0) {
+	if ((ask.wait_s > 0 || ask.stream) &&
+	    jobs_push_arm(s, token, token_len) != 0)
+		memset(&ask, 0, sizeof(ask));	/* out of memory: a plain poll */
+	if (jobs_slot_wait(s, req, started, m, &ask) != 0) {
 		reply_error(px, req, 503, "Out of memory", &ri);
 		if (TAILQ_EMPTY(&s->waiters)) {
 			upstream_cancel(s->fetch);
@@ -325,10 +375,19 @@ jobs_free(struct jobs *j)
 }
 
 void
+jobs_drain(struct jobs *j)
+{
+	CHECK_OBJ(j, JOBS_MAGIC);
+	jobs_slots_release_held(j);
+}
+
+void
 jobs_get_stats(const struct jobs *j, struct jobs_stats *out)
 {
 	CHECK_OBJ(j, JOBS_MAGIC);
 	out->upstream_calls = j->upstream_calls;
 	out->coalesced = j->coalesced;
 	out->rate_limited = j->rate_limited;
+	out->waiting = j->nheld;
+	out->watched = j->nwatched;
 }

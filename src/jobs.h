@@ -19,6 +19,8 @@ struct jobs_stats {
 	uint64_t	upstream_calls;
 	uint64_t	coalesced;	/* requests that joined a fetch in flight */
 	uint64_t	rate_limited;	/* 429 answers sent */
+	size_t		waiting;	/* long polls and event streams held */
+	size_t		watched;	/* jobs fetched without anyone asking */
 };
 
 /* Creates the route's state for px (which must outlive it). */
@@ -39,6 +41,20 @@ void	jobs_free(struct jobs *);
  */
 void	jobs_handle(struct jobs *, struct evhttp_request *, const char *rest,
 	    int64_t started);
+
+/*
+ * Watches jobid (SPEC 11): fetched with token once per pending-interval
+ * until it is finished or until (ms), whether anyone asks or not.  0, or
+ * -1 when it cannot be watched.  Nothing is done with --no-watch.
+ */
+int	jobs_watch(struct jobs *, const char *jobid, const char *token,
+	    size_t token_len, int64_t until);
+
+/*
+ * The server stops: long polls are answered now from the cache, event
+ * streams ended; watches stop.
+ */
+void	jobs_drain(struct jobs *);
 
 /* A copy of the counters. */
 void	jobs_get_stats(const struct jobs *, struct jobs_stats *);

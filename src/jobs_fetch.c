@@ -68,6 +68,7 @@ jobs_slot_new(struct jobs *j, const char *jobid, const char *token_id)
 	snprintf(s->token_id, sizeof(s->token_id), "%s", token_id);
 	snprintf(s->fp, sizeof(s->fp), "%.*s", FINGERPRINT_LEN, token_id);
 	TAILQ_INIT(&s->waiters);
+	TAILQ_INIT(&s->held);
 	b = slot_hash(jobid, token_id);
 	s->next = j->buckets[b];
 	j->buckets[b] = s;
@@ -89,10 +90,18 @@ slot_free(struct slot *s)
 		assert(*pp != NULL);
 	*pp = s->next;
 	j->nslots--;
+	jobs_push_slot_free(s);
 	if (s->backoff_body != NULL)
 		evbuffer_free(s->backoff_body);
 	memset(s, 0, sizeof(*s));
 	free(s);
+}
+
+int
+jobs_slot_busy(const struct slot *s, int64_t now)
+{
+	return !TAILQ_EMPTY(&s->held) || (s->watch_from != 0 &&
+	    s->watch_until > now);
 }
 
 /* Frees s when nothing is in flight and no back-off is worth keeping. */
@@ -100,6 +109,7 @@ void
 jobs_slot_release(struct slot *s, int64_t now)
 {
 	if (s->fetch == NULL && TAILQ_EMPTY(&s->waiters) &&
+	    !jobs_slot_busy(s, now) &&
 	    s->backoff_until <= now && s->hold_until <= now)
 		slot_free(s);
 }
@@ -124,16 +134,33 @@ waiter_free(struct waiter *w)
 	reply_request_done(px);
 }
 
-/* Answers one waiter with a (for the cache result `cache`), frees it. */
+/*
+ * Answers one waiter with a (for the cache result `cache`), frees it.  A
+ * long poll or a stream whose fetch brought a job record (rec) is held on
+ * instead, while the job is unfinished (a stream: for its one event too).
+ */
 static void
 waiter_answer(struct waiter *w, const struct answer *a, const char *cache,
-    int stored, int upstream_status)
+    int stored, int upstream_status, const struct record *rec)
 {
 	struct slot *s = w->slot;
 	struct reply_info ri;
+	int64_t now;
 
 	CHECK_OBJ(w, WAITER_MAGIC);
 	waiter_unhook(w);
+	if (rec != NULL && a->status == 200 && s->token != NULL &&
+	    ((w->ask.wait_s > 0 && !rec->terminal) || w->ask.stream) &&
+	    !reply_draining(s->jobs->px)) {
+		now = util_now_ms();
+		if (jobs_push_hold(s, w->req, w->started, w->member, &w->ask,
+		    rec->status, a->body, a->len, rec->terminal, s->token,
+		    s->token_len, now + s->jobs->px->policy.pending_interval_ms)
+		    == 0) {
+			waiter_free(w);
+			return;
+		}
+	}
 	memset(&ri, 0, sizeof(ri));
 	ri.started = w->started;
 	ri.cache = cache;
@@ -289,7 +316,7 @@ fetch_done(const struct upstream_result *res, void *arg)
 	const char *cache = "MISS", *err = NULL;
 	char etag[ETAG_LEN + 1], msg[512];
 	int64_t now = util_now_ms();
-	int has_snap = 0, stored;
+	int has_snap = 0, stored, upstream_status;
 
 	CHECK_OBJ(s, SLOT_MAGIC);
 	px = s->jobs->px;
@@ -366,9 +393,14 @@ fetch_done(const struct upstream_result *res, void *arg)
 		log_warn("upstream: %s for %s (token %s) after %lldms",
 		    res->reason, s->jobid, s->fp, (long long)res->elapsed_ms);
 
+	upstream_status = res->error == UPSTREAM_OK ? (int)res->status : 0;
 	while (!TAILQ_EMPTY(&s->waiters))
 		waiter_answer(TAILQ_FIRST(&s->waiters), &a, cache, stored,
-		    res->error == UPSTREAM_OK ? (int)res->status : 0);
+		    upstream_status, kind == POLICY_UP_JOB &&
+		    po.body == POLICY_BODY_UPSTREAM ? &rec : NULL);
+	jobs_push_fetched(s, kind == POLICY_UP_JOB &&
+	    po.body == POLICY_BODY_UPSTREAM ? &rec : NULL, &a, cache, stored,
+	    upstream_status, now);
 	if (snapbody != NULL)
 		evbuffer_free(snapbody);
 	if (errbody != NULL)
@@ -400,7 +432,7 @@ jobs_slot_fetch(struct slot *s, const char *token, size_t token_len,
 /* Queues req on slot s (joining or starting its fetch); -1 on failure. */
 int
 jobs_slot_wait(struct slot *s, struct evhttp_request *req, int64_t started,
-    struct member *m)
+    struct member *m, const struct push_ask *ask)
 {
 	struct waiter *w;
 
@@ -411,6 +443,7 @@ jobs_slot_wait(struct slot *s, struct evhttp_request *req, int64_t started,
 	w->req = req;
 	w->started = started;
 	w->member = m;
+	w->ask = *ask;
 	TAILQ_INSERT_TAIL(&s->waiters, w, entry);
 	w->watch = reply_watch_client(s->jobs->px, req, waiter_gone, w);
 	reply_request_started(s->jobs->px);
@@ -431,6 +464,22 @@ jobs_slots_sweep(struct jobs *j, int64_t now)
 }
 
 void
+jobs_slots_release_held(struct jobs *j)
+{
+	struct slot *s, *next;
+	int64_t now = util_now_ms();
+	size_t b;
+
+	for (b = 0; b < SLOT_BUCKETS; b++)
+		for (s = j->buckets[b]; s != NULL; s = next) {
+			next = s->next;
+			jobs_push_release(s);
+			jobs_push_unwatch(s);
+			jobs_slot_release(s, now);
+		}
+}
+
+void
 jobs_slots_free(struct jobs *j, const struct answer *a)
 {
 	struct slot *s;
@@ -444,7 +493,8 @@ jobs_slots_free(struct jobs *j, const struct answer *a)
 			}
 			while (!TAILQ_EMPTY(&s->waiters))
 				waiter_answer(TAILQ_FIRST(&s->waiters), a, NULL,
-				    0, 0);
+				    0, 0, NULL);
+			jobs_push_release(s);
 			s->backoff_until = s->hold_until = 0;
 			slot_free(s);
 		}

@@ -19,18 +19,27 @@ struct evhttp_request;
 struct evkeyvalq;
 struct member;
 struct proxy;
+struct record;
 struct reply_info;
 struct upstream_request;
 
 #define JOBS_MAGIC		0x4a4f4253u
 #define SLOT_MAGIC		0x534c4f54u
 #define WAITER_MAGIC		0x57414954u
+#define HELD_MAGIC		0x48454c44u
 
 #define SLOT_BUCKETS		4096		/* power of two */
 #define SLOTS_MAX		100000		/* fetches in flight + remembered failures */
 #define BACKOFF_BODY_MAX	16384
 #define BACKOFF_MAX_S		(86400 * 7)	/* longest Retry-After honoured */
 #define SUBMIT_GRACE_MS		60000		/* a new job's 404 is not kept */
+
+/* What a request asked for instead of a plain answer (SPEC 11). */
+struct push_ask {
+	int64_t			 wait_s;	/* long poll: seconds, 0: none */
+	int			 prefer;	/* asked by Prefer: say it was applied */
+	int			 stream;	/* an event stream */
+};
 
 /* One request waiting for a fetch. */
 struct waiter {
@@ -39,9 +48,12 @@ struct waiter {
 	struct evhttp_request	*req;		/* borrowed from evhttp */
 	struct client_watch	*watch;		/* owned: the client's hang-up */
 	struct member		*member;	/* team gateway: who asks */
+	struct push_ask		 ask;
 	int64_t			 started;
 	TAILQ_ENTRY(waiter)	 entry;
 };
+
+struct held;
 
 /* What is in flight, or remembered, for one (jobid, token). */
 struct slot {
@@ -56,6 +68,13 @@ struct slot {
 	int64_t			 hold_until;	/* upstream failing: wait until (ms) */
 	struct evbuffer		*backoff_body;	/* owned, upstream's 429 body */
 	struct slot		*next;		/* bucket chain */
+	/* jobs_push.c: long polls, event streams, the background watch. */
+	TAILQ_HEAD(, held)	 held;
+	struct event		*refresh;	/* owned: their next fetch */
+	char			*token;		/* owned: the token it is made with */
+	size_t			 token_len;
+	int64_t			 watch_from;	/* watched since (ms), 0: not */
+	int64_t			 watch_until;
 };
 
 struct jobs {
@@ -67,6 +86,8 @@ struct jobs {
 	uint64_t		 upstream_calls;	/* for jobs_get_stats() */
 	uint64_t		 coalesced;
 	uint64_t		 rate_limited;
+	size_t			 nheld;		/* long polls and streams */
+	size_t			 nwatched;
 };
 
 /* An answer, local or from a fetch, before the reply headers are added. */
@@ -118,7 +139,47 @@ int	jobs_slot_fetch(struct slot *, const char *token, size_t token_len,
 
 /* Queues req (of member m, or NULL) on slot s, to be answered by its fetch. */
 int	jobs_slot_wait(struct slot *, struct evhttp_request *, int64_t started,
-	    struct member *m);
+	    struct member *m, const struct push_ask *);
+
+/* Whether slot s must be kept: requests held, or watched. */
+int	jobs_slot_busy(const struct slot *, int64_t now);
+
+/*
+ * jobs_push.c.  Holds req on slot s (SPEC 11): a long poll until the job's
+ * status differs from status, or an event stream (its first event, body,
+ * sent now; ended at once when terminal).  The slot fetches for it once
+ * per interval from next_ms on, with token (copied).  0, or -1 when req
+ * could not be held (it is then not answered).
+ */
+int	jobs_push_hold(struct slot *, struct evhttp_request *, int64_t started,
+	    struct member *, const struct push_ask *, const char *status,
+	    const void *body, size_t len, int terminal, const char *token,
+	    size_t token_len, int64_t next_ms);
+
+/*
+ * A fetch of slot s ended (after its waiters were answered): rec is the job
+ * record when it is one (NULL otherwise), a the answer the waiters got.
+ * Held requests whose status changed are answered, streams get an event;
+ * the next fetch is planned, or the watch ends.
+ */
+void	jobs_push_fetched(struct slot *, const struct record *rec,
+	    const struct answer *a, const char *cache, int stored,
+	    int upstream_status, int64_t now);
+
+/* Gives s a copy of token for the fetches it makes itself; 0 or -1. */
+int	jobs_push_arm(struct slot *, const char *token, size_t token_len);
+
+/* Frees what slot s holds for jobs_push.c (answering nothing). */
+void	jobs_push_slot_free(struct slot *);
+
+/* Answers every held request of s now, from the cache (shutting down). */
+void	jobs_push_release(struct slot *);
+
+/* Ends the watch of s, if any. */
+void	jobs_push_unwatch(struct slot *);
+
+/* Answers every held request now, ends every watch (draining). */
+void	jobs_slots_release_held(struct jobs *);
 
 /* Releases every slot that holds nothing worth keeping any more. */
 void	jobs_slots_sweep(struct jobs *, int64_t now);

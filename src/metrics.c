@@ -228,6 +228,14 @@ metrics_write(const struct metrics *m, const struct metrics_gauges *g,
 			evbuffer_add_printf(b, "lumaproxy_cached_jobs"
 			    "{status=\"%s\"} %lld\n", metrics_job_statuses[i],
 			    (long long)g->cached[i]);
+	family(b, "lumaproxy_waiting_requests", "gauge",
+	    "Long polls and event streams waiting for a job to change.");
+	evbuffer_add_printf(b, "lumaproxy_waiting_requests %lld\n",
+	    (long long)g->waiting);
+	family(b, "lumaproxy_watched_jobs", "gauge",
+	    "Submitted jobs fetched until finished whether anyone asks or not.");
+	evbuffer_add_printf(b, "lumaproxy_watched_jobs %lld\n",
+	    (long long)g->watched);
 	family(b, "lumaproxy_open_connections", "gauge",
 	    "Client connections open now.");
 	return evbuffer_add_printf(b, "lumaproxy_open_connections %lld\n",

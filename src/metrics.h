@@ -23,6 +23,8 @@ struct metrics_gauges {
 	uint64_t	coalesced;		/* counters kept by the jobs route */
 	uint64_t	rate_limited;
 	int64_t		open_connections;
+	int64_t		waiting;		/* long polls and streams held */
+	int64_t		watched;		/* jobs watched (SPEC 11) */
 	int		cached_ok;		/* the counts below were read */
 	int64_t		cached[5];		/* pending, processing, completed, failed, other */
 };

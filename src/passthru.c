@@ -28,6 +28,7 @@
 #include "framer.h"
 #include "gateway.h"
 #include "jobid.h"
+#include "jobs.h"
 #include "log.h"
 #include "metrics.h"
 #include "passthru.h"
@@ -77,6 +78,8 @@ struct passthru {
 	int			 reserved;	/* a submission counted in flight */
 	int			 orphan;	/* its client left; req is NULL */
 	int			 body_sent;	/* curl has all of the body */
+	char			*token;		/* owned: a submitter's, to watch */
+	size_t			 token_len;
 	int64_t			 body_left;	/* of a known length, else -1 */
 };
 
@@ -144,6 +147,10 @@ request_free(struct passthru *p)
 		evbuffer_free(p->chunk);
 	if (p->submit != NULL)
 		evbuffer_free(p->submit);
+	if (p->token != NULL) {
+		explicit_bzero(p->token, p->token_len);
+		free(p->token);
+	}
 	if (p->framer != NULL)
 		framer_detach(p->framer);
 	TAILQ_REMOVE(&p->set->list, p, entry);
@@ -377,6 +384,21 @@ up_data(const char *data, size_t len, void *arg)
 	return 0;
 }
 
+/* SPEC 11: the new job is fetched until it is finished (--watch). */
+static void
+watch_submission(struct passthru *p, const char *jobid)
+{
+	struct proxy *px = p->px;
+	const char *tok = p->token;
+	size_t len = p->token_len;
+
+	if (px->gateway != NULL)
+		tok = gateway_token(px->gateway, &len);
+	if (tok != NULL && jobs_watch(px->jobs, jobid, tok, len,
+	    util_now_ms() + px->cfg->watch_max_age * 1000) != 0)
+		log_warn("passthru: job %s is not watched", jobid);
+}
+
 /*
  * A submit answered 200: when its body is a JSON object with a valid
  * "jobid", the job is recorded with the submitter's token.
@@ -400,6 +422,7 @@ note_submission(struct passthru *p)
 		p->reserved = 0;
 		gateway_submitted(p->px->gateway, p->member, id, util_now_ms());
 	}
+	watch_submission(p, id);
 	if (cache_store_submission(p->px->cache, id, p->submit_type,
 	    p->token_id, util_now_ms()) != 0)
 		log_error("cache: cannot record submitted job %s", id);
@@ -616,6 +639,13 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 			if (auth_parse(h->value, &tok, &len) == 0) {
 				auth_token_id(tok, len, p->token_id);
 				memcpy(p->fp, p->token_id, FINGERPRINT_LEN);
+				/* A submission's job is watched with it. */
+				if (p->submit_type != NULL && p->token == NULL &&
+				    (p->token = malloc(len + 1)) != NULL) {
+					memcpy(p->token, tok, len);
+					p->token[len] = '\0';
+					p->token_len = len;
+				}
 			}
 		}
 		if (upstream_header_add(list, h->key, h->value) != 0)
@@ -743,6 +773,10 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 		request_free(p);
 		return;
 	}
+	if (m == NULL && evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
+	    (strcmp(path, "/v1/luma/videos") == 0 ||
+	    strcmp(path, "/v1/luma/images") == 0))
+		p->submit_type = path[9] == 'v' ? "video" : "image";
 	if (forward_headers(p, evhttp_request_get_input_headers(req), &headers,
 	    &why) != 0) {
 		upstream_headers_free(headers);
@@ -753,10 +787,6 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 		return;
 	}
 	who(p, &ri);
-	if (m == NULL && evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
-	    (strcmp(path, "/v1/luma/videos") == 0 ||
-	    strcmp(path, "/v1/luma/images") == 0))
-		p->submit_type = path[9] == 'v' ? "video" : "image";
 
 	/* The body streams from the framer; without one there is none. */
 	if (framer != NULL && framer_current(framer) == FRAMER_STREAM) {

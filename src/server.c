@@ -120,6 +120,8 @@ metrics_page(struct proxy *px, struct evhttp_request *req,
 	jobs_get_stats(px->jobs, &js);
 	g.coalesced = js.coalesced;
 	g.rate_limited = js.rate_limited;
+	g.waiting = (int64_t)js.waiting;
+	g.watched = (int64_t)js.watched;
 	g.open_connections = px->server != NULL ? (int64_t)px->server->nconns : 0;
 	g.cached_ok = cache_count_by_status(px->cache, count_status, &g) == 0;
 	if ((b = evbuffer_new()) == NULL || metrics_write(px->metrics, &g, b) != 0 ||
@@ -135,6 +137,20 @@ metrics_page(struct proxy *px, struct evhttp_request *req,
 	    "Cache-Control", "no-store");
 	reply_send(px, req, 200, b, ri);
 	evbuffer_free(b);
+}
+
+/* Team gateway: a job members had running is watched again. */
+static void
+resume_watch(const char *jobid, int64_t submitted, void *arg)
+{
+	struct proxy *px = arg;
+	const char *tok;
+	size_t len;
+
+	tok = gateway_token(px->gateway, &len);
+	if (jobs_watch(px->jobs, jobid, tok, len,
+	    submitted + px->cfg->watch_max_age * 1000) != 0)
+		log_warn("gateway: job %s is not watched again", jobid);
 }
 
 /* evhttp: every request; routes by path. */
@@ -346,6 +362,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	sv->bound = NULL;
 	sv->paused = 1;
 	event_add(sv->deadline, &tv);
+	jobs_drain(sv->px->jobs);	/* long polls answered at once */
 	reply_drain(sv->px);
 }
 
@@ -523,6 +540,8 @@ server_run(const struct config *cfg)
 		}
 	}
 	px.server = &sv;
+	if (px.gateway != NULL && cfg->watch && !cfg->offline)
+		gateway_each_running(px.gateway, resume_watch, &px);
 	cache_count_jobs(px.cache, &all, &terminal);
 	log_always("lumaproxy %s listening on %s, upstream %s, database %s"
 	    " (%lld jobs, %lld finished)%s%s%s%s%s%s", PACKAGE_VERSION, sv.addr,

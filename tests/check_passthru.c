@@ -91,6 +91,8 @@ START_TEST(test_metrics_counts)
 	g.coalesced = 4;
 	g.rate_limited = 2;
 	g.open_connections = 3;
+	g.waiting = 5;
+	g.watched = 6;
 	g.cached_ok = 1;
 	g.cached[2] = 7;
 	metrics_request(m, ROUTE_JOBS, 200, "HIT");
@@ -139,6 +141,8 @@ START_TEST(test_metrics_counts)
 	ck_assert_int_eq(sample(s, "lumaproxy_cached_jobs{status=\"completed\"}"), 7);
 	ck_assert_int_eq(sample(s, "lumaproxy_cached_jobs{status=\"pending\"}"), 0);
 	ck_assert_int_eq(sample(s, "lumaproxy_open_connections"), 3);
+	ck_assert_int_eq(sample(s, "lumaproxy_waiting_requests"), 5);
+	ck_assert_int_eq(sample(s, "lumaproxy_watched_jobs"), 6);
 	free(s);
 	metrics_free(m);
 }
@@ -168,8 +172,8 @@ START_TEST(test_metrics_format)
 			ck_assert_msg(strncmp(line, "lumaproxy_", 10) == 0,
 			    "%s", line);
 	}
-	ck_assert_int_eq(helps, 8);
-	ck_assert_int_eq(types, 8);
+	ck_assert_int_eq(helps, 10);
+	ck_assert_int_eq(types, 10);
 	free(s);
 	metrics_free(m);
 }

@@ -10,6 +10,9 @@
 # and log lines per member; owners through export and import; and that
 # without a token file clients' tokens still go upstream.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+# What this test counts is what clients' polls make upstream do: no
+# background watch of submitted jobs (tests/it_push.sh has that).
+LP_OPTS=--no-watch
 
 need_python		# fakeup's echo, usage and export are JSON
 need_cmd sha256sum

@@ -8,6 +8,9 @@
 # can be polled to completion through it and is counted in /metrics.
 : "${IT_LIMIT:=120}"	# ten-MiB transfers, four proxies
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+# What this test counts is what clients' polls make upstream do: no
+# background watch of submitted jobs (tests/it_push.sh has that).
+LP_OPTS=--no-watch
 
 need_python	# reads fakeup's JSON echo
 

@@ -4,6 +4,9 @@
 # right after the submit is relayed but not repeated from the negative
 # cache, while other 404s are.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+# What this test counts is what clients' polls make upstream do: no
+# background watch of submitted jobs (tests/it_push.sh has that).
+LP_OPTS=--no-watch
 
 need_python
 start_fakeup

@@ -239,7 +239,8 @@ stop_fakeup() {
 }
 
 # start_proxy [ARGS...]: lumaproxy on a free port with LP_DB (default
-# $IT_TMP/lp.db) against fakeup, ARGS last (they win).  Sets LP_PID,
+# $IT_TMP/lp.db) against fakeup, the words of LP_OPTS (a test's own
+# defaults), then ARGS (they win).  Sets LP_PID,
 # LP_PORT, LP (base URL) and LP_ERR (its stderr).  Returns 1 when it did
 # not start (LP_PID then names the process, which may have exited).
 start_proxy() {
@@ -247,7 +248,8 @@ start_proxy() {
 	IT_NPROXY=$((IT_NPROXY + 1))
 	LP_ERR=$IT_TMP/lumaproxy.$IT_NPROXY.err
 	"$LUMAPROXY" -l 127.0.0.1:0 -u "${FAKE:-http://127.0.0.1:9}" \
-	    -d "${LP_DB:-$IT_TMP/lp.db}" "$@" >"$IT_TMP/lumaproxy.$IT_NPROXY.out" \
+	    -d "${LP_DB:-$IT_TMP/lp.db}" ${LP_OPTS:-} "$@" \
+	    >"$IT_TMP/lumaproxy.$IT_NPROXY.out" \
 	    2>"$LP_ERR" &
 	LP_PID=$!
 	IT_PIDS+=("$LP_PID")
