@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # SPEC 11: push instead of polling.  Long poll (Prefer: wait=N or ?wait=N):
 # which values wait and how long (0 and malformed ones do not, the first of
-# two counts, above --max-wait is clamped), Preference-Applied; a waiter is
-# released when the status changes and not before, or at N s with what a
-# poll would get then; finished jobs, negative entries and errors come at
-# once; one upstream fetch per interval for 50, 1000 and 1000 x 1000
-# waiters; a client that hangs up is logged 499 and dropped at once (and
-# fetching stops), one that never reads or closes is not kept past its
-# wait; SIGTERM answers 500 waiters at once and exits 0; the wait=60 of the
-# default --max-wait is not cut short.  Event stream (Accept:
-# text/event-stream, not with q=0): retry:, one event per status with the
-# record's exact bytes, the end after the finished record, two readers
-# sharing the fetches, a keep-alive comment every 15 s, and readers that
-# never read: the proxy's memory stays bounded, they are dropped, everyone
-# else is served.  Background watch: a submitted job is fetched until
-# finished without polls (then a HIT, no more fetches), not with
-# --no-watch; clients' tokens are never written and their watches end at a
-# restart until the client polls; the gateway's watches survive a restart;
+# two counts, above --max-wait is clamped, two Prefer fields are one list),
+# Preference-Applied; a waiter is released when the status changes and not
+# before, or at N s with what a poll would get then; finished jobs,
+# negative entries and errors come at once, and so does a 404 that comes
+# during a wait, while a 500 is waited out and a 429's Retry-After kept;
+# one upstream fetch per interval for 50, 1000 and 1000 x 1000 waiters; a
+# client that hangs up is logged 499 and dropped at once (and fetching
+# stops), one that never reads or closes is not kept past its wait;
+# waiters count toward --max-connections; SIGTERM answers 500 waiters and
+# ends 20 streams at once and exits 0; the wait=60 of the default
+# --max-wait is not cut short.  Event stream (Accept: text/event-stream, not
+# with q=0): retry:, one event per status with the record's exact bytes,
+# the end after the finished record, two readers sharing the fetches, a
+# keep-alive comment every 15 s; readers that never read: the proxy's
+# memory stays bounded, they are dropped with a log line, readers that read
+# (small records and 300 kB ones) keep their streams.  Background watch: a
+# submitted job is fetched until finished without polls (then a HIT, no
+# more fetches), not with --no-watch; a client's token is never written and
+# its watch does not survive a restart; the gateway's watches do;
 # --watch-max-age ends a watch.  The gauges lumaproxy_waiting_requests and
 # lumaproxy_watched_jobs.
 #
@@ -406,6 +409,25 @@ check_now g404 404 "$IT_TMP/404.json"
 check_eq "g404: X-Cache (negative entry)" "$(t_hdr g404 X-Cache)" HIT
 check_now g500 500 "$IT_TMP/500.json"
 
+tcase "upstream answers during a wait: a 404 ends it at once, a 500 is waited out, a 429's Retry-After is kept"
+script jneg "owner=tokA" "$(rec jneg pending)"
+fake_then jneg "owner=tokA&status=404" '{"error":"Job not found"}'
+script jerr "owner=tokA" "$(rec jerr pending)"
+fake_then jerr "owner=tokA&status=500" '{"error":"boom"}'
+script j429 "owner=tokA" "$(rec j429 pending)"
+fake_then j429 "owner=tokA&status=429&retry-after=6" '{"error":"Too many requests"}'
+fake_then j429 "owner=tokA" "$(cat "$(rec j429 processing)")"
+timed uneg tokA jneg -H "Prefer: wait=3"
+timed uerr tokA jerr -H "Prefer: wait=2"
+timed u429 tokA j429 -H "Prefer: wait=3"
+wait_timed
+check_eq "404: status" "$(t_status uneg)" 404
+check_between "404: ms to the answer (the fetch a second on)" "$(t_ms uneg)" 600 2500
+check "404: body" cmp -s "$IT_TMP/404.json" "$IT_TMP/t.uneg.body"
+check_held uerr 1800 3200 "$IT_TMP/jerr.pending.json"
+check_held u429 2700 4500 "$IT_TMP/j429.pending.json"
+check_upstream j429 tokA 2
+
 tcase "Accept: text/event-stream with q=0 gets JSON; with q above 0 a stream"
 script jacc "owner=tokA" "$(rec jacc pending)"
 timed a1 tokA jacc -H "Accept: text/event-stream;q=0, application/json"
@@ -518,18 +540,20 @@ tcase "clients that hang up are dropped at once: logged 499, the gauge back to 0
 script jhang "owner=tokA" "$(rec jhang pending)"
 hp=()
 for i in 1 2 3 4 5; do
-	curl -s --max-time 0.6 -o /dev/null -H "Authorization: Bearer tokA" \
+	curl -s --max-time 1.4 -o /dev/null -H "Authorization: Bearer tokA" \
 	    -H "Prefer: wait=3" "$LP/v1/luma/jobs/jhang" &
 	hp+=($!)
 done
 t0=$(now_ms)
 check_gauge "5 wait" lumaproxy_waiting_requests 5 500
 wait "${hp[@]}"
-wait_for 1200 test "$(access_499 /v1/luma/jobs/jhang)" -ge 5
-check_eq "499 access lines (within 1.2 s of the hang-ups, before the 3 s were up)" \
+c0=$(fake_count jhang tokA)
+wait_for 1000 test "$(access_499 /v1/luma/jobs/jhang)" -ge 5
+check_eq "499 access lines (within 1 s of the hang-ups, before the 3 s are up)" \
     "$(access_499 /v1/luma/jobs/jhang)" 5
 check_gauge "the hung-up waiters are gone" lumaproxy_waiting_requests 0 300
 check_lt "ms from the requests to the gauge at 0" "$(($(now_ms) - t0))" 2800
+check_between "upstream fetches while they waited (1.4 s)" "$c0" 2 4
 c1=$(fake_count jhang tokA)
 sleep 2.2	# two intervals with nobody waiting
 check_eq "upstream fetches once nobody waits" "$(fake_count jhang tokA)" "$c1"
@@ -557,16 +581,26 @@ wait "${sp[@]}" 2>/dev/null
 
 # ---------------------------------------------------------------- P2
 tcase "event stream readers that never read: bounded memory, dropped, others served"
+# jflood changes status at each of 12 fetches, with 8 MB records: 4 readers
+# that never read would leave ~80 MB each unread in 10 s.  jsmall (small
+# records) and jmid (300 kB ones, within the default --max-upstream-body)
+# change as often and are read by readers that read.
 LP_DB=$IT_TMP/p2.db
 must_start_proxy --pending-interval 1 --max-upstream-body 16777216
 keep P2
-steps=()
-for k in $(seq 1 12); do
-	st=pending
-	[ $((k % 2)) -eq 0 ] && st=processing
-	steps+=("$(rec jflood "$st" "$k")")
+for j in jflood jsmall jmid; do
+	steps=()
+	for k in $(seq 1 12); do
+		st=pending
+		[ $((k % 2)) -eq 0 ] && st=processing
+		steps+=("$(rec "$j" "$st" "$k")")
+	done
+	case $j in
+	jflood) script "$j" "owner=tokA&size=8000000" "${steps[@]}" ;;
+	jmid) script "$j" "owner=tokA&size=300000" "${steps[@]}" ;;
+	*) script "$j" "owner=tokA" "${steps[@]}" ;;
+	esac
 done
-script jflood "owner=tokA&size=8000000" "${steps[@]}"
 rss0=$(push rss "$LP_PID")
 # Lines of the log that are not access lines (nor the start line).
 notes() {
@@ -582,9 +616,12 @@ for i in 1 2 3 4; do
 done
 IT_PIDS+=("${np[@]}")
 t0=$(now_ms)
-push sse "$LP_PORT" /v1/luma/jobs/jflood "$IT_TMP/flood.json" -H "Authorization: Bearer tokA" \
-    -H "Accept: text/event-stream" --duration 10 &
-rd=$!
+rd=()
+for j in jsmall jmid; do
+	push sse "$LP_PORT" "/v1/luma/jobs/$j" "$IT_TMP/$j.sse.json" \
+	    -H "Authorization: Bearer tokA" -H "Accept: text/event-stream" --duration 10 &
+	rd+=($!)
+done
 rss_max=$rss0
 rss_half=""
 hz_max=0
@@ -606,18 +643,19 @@ check_lt "RSS growth in the last 5 s (kB)" "$((rss_max - rss_half))" 64000
 check_eq "/healthz answers that were not 200" "$hz_bad" 0
 check_lt "slowest /healthz (ms)" "$hz_max" 1000
 touch "$IT_TMP/drain"
-wait "$rd"
+wait "${rd[@]}"
 wait "${np[@]}"
 check_eq "readers that never read, dropped (the connection closed)" \
     "$(cat "$IT_TMP"/nonreader.* | grep -c '^dropped ')" 4
-check_re "the reader that reads: status changes it saw (8 or more)" \
-    "$(sse_statuses "$IT_TMP/flood.json")" \
-    '^status:pending status:processing status:pending status:processing status:pending status:processing status:pending status:processing'
-check_eq "the reader that reads: the same status twice in a row" \
-    "$(sse_summary "$IT_TMP/flood.json" | awk '$1 == "event" { if ($4 == p) n++; p = $4 } END { print n + 0 }')" 0
 notes1=$(notes)
 check "a log line (not an access line) says so: $notes0 before, $notes1 after" \
     [ "$notes1" -gt "$notes0" ]
+for j in jsmall jmid; do
+	f=$IT_TMP/$j.sse.json
+	check_re "$j (read): the changes it saw in 10 s (8 or more)" "$(sse_statuses "$f")" \
+	    '^status:pending status:processing status:pending status:processing status:pending status:processing status:pending status:processing'
+	check_eq "$j (read): the stream was not cut" "$(sse_fact "$f" end)" timeout
+done
 check_gauge "nobody waits" lumaproxy_waiting_requests 0 2000
 stop_proxy
 check_eq "P2 exit status" "$LP_RC" 0
@@ -642,7 +680,7 @@ check_eq "the record's status" "$(json_get status)" completed
 sleep 1.5	# an interval and a half: no fetch may come
 check_upstream "$JW1" "$TOKW" 3
 
-tcase "background watch with a client's token: stops at a restart until the client polls; the token is never written"
+tcase "background watch with a client's token: not after a restart (nothing fetched until the client polls); the token is never written"
 submit "$TOKW"
 JW2=$JOB
 stop_proxy
@@ -652,15 +690,9 @@ must_start_proxy --pending-interval 1
 keep P3
 sleep 2.5	# two intervals and a half: no fetch may come
 check_eq "upstream fetches after the restart, before a poll" "$(fake_count "$JW2" "$TOKW")" "$c0"
-if [ "$c0" -le 1 ]; then
-	get "$JW2" "$TOKW"
-	check_status 200
-	check_eq "the poll's record" "$(json_get status)" pending
-	wait_for 4000 fetches_at_least "$JW2" "$TOKW" 3
-	check_eq "upstream fetches after one poll (watched again)" "$(fake_count "$JW2" "$TOKW")" 3
-else
-	skip "watched again after a poll" "the job had $c0 fetches before the restart"
-fi
+get "$JW2" "$TOKW"
+check_status 200
+check_upstream "$JW2" "$TOKW" $((c0 + 1))
 stop_proxy
 for f in "$IT_TMP"/p3.db*; do
 	[ -e "$f" ] || continue
@@ -714,7 +746,7 @@ check_upstream "$JG" "$HELD" 3
 stop_proxy
 
 # ---------------------------------------------------------------- P4
-tcase "SIGTERM with 500 waiters: each gets the snapshot at once, exit 0 within the drain"
+tcase "SIGTERM with 500 waiters and 20 event streams: each gets the snapshot (or the stream's end) at once, exit 0 within the drain"
 LP_DB=$IT_TMP/p4.db
 must_start_proxy --pending-interval 1
 JT=$(rec jterm pending)
@@ -722,17 +754,43 @@ script jterm "owner=tokA" "$JT"
 push many "$LP_PORT" 500 /v1/luma/jobs/jterm "$IT_TMP/term.out" -H "Authorization: Bearer tokA" \
     -H "Prefer: wait=30" --ready "$IT_TMP/term.ready" --timeout 15 &
 m1=$!
-wait_for 5000 test -e "$IT_TMP/term.ready"
-check_gauge "all 500 wait" lumaproxy_waiting_requests 500 3000
+push many "$LP_PORT" 20 /v1/luma/jobs/jterm "$IT_TMP/termsse.out" -H "Authorization: Bearer tokA" \
+    -H "Accept: text/event-stream" --ready "$IT_TMP/termsse.ready" --timeout 15 &
+m2=$!
+wait_for 5000 test -e "$IT_TMP/term.ready" -a -e "$IT_TMP/termsse.ready"
+check_gauge "all 520 wait" lumaproxy_waiting_requests 520 3000
 t0=$(now_ms)
 stop_proxy TERM 10
 check_eq "exit status" "$LP_RC" 0
 check_lt "ms from SIGTERM to the exit" "$(($(now_ms) - t0))" 5500
-wait "$m1"
+wait "$m1" "$m2"
+check_eq "event streams that ended (200, read to the end)" "$(many_count "$IT_TMP/termsse.out" '$2 == 200')" 20
+check_lt "ms from SIGTERM to the end of the last stream" \
+    "$(awk -F'\t' -v t0="$t0" '{ d = $4 - t0; if (d > m) m = d } END { printf "%d", m }' "$IT_TMP/termsse.out")" 2000
 check_eq "answers 200 with the snapshot" \
     "$(many_count "$IT_TMP/term.out" "\$2 == 200 && \$8 == \"$(sha256_of "$JT")\"")" 500
 check_lt "ms from SIGTERM to the last answer" \
     "$(awk -F'\t' -v t0="$t0" '{ d = $4 - t0; if (d > m) m = d } END { printf "%d", m }' "$IT_TMP/term.out")" 2000
+
+tcase "waiting requests count toward --max-connections"
+LP_DB=$IT_TMP/p5.db
+must_start_proxy --pending-interval 1 --max-connections 4
+script jmc "owner=tokA" "$(rec jmc pending)"
+push many "$LP_PORT" 4 /v1/luma/jobs/jmc "$IT_TMP/mc.out" -H "Authorization: Bearer tokA" \
+    -H "Prefer: wait=2" --ready "$IT_TMP/mc.ready" &
+m1=$!
+# /metrics would need a fifth connection: the requests are sent, and
+# upstream saw the job's fetch.
+wait_for 2000 test -e "$IT_TMP/mc.ready"
+wait_for 2000 fetches_at_least jmc tokA 1
+o=$(curl -sS --max-time 0.8 -o /dev/null -w '%{http_code}' "$LP/healthz" 2>/dev/null)
+check_eq "/healthz while 4 of 4 connections wait (000: no answer in 0.8 s)" "$o" 000
+wait "$m1"
+check_eq "the 4 waiters: 200 after 1.8 to 3.2 s" \
+    "$(many_count "$IT_TMP/mc.out" '$2 == 200 && $3 >= 1800 && $3 < 3200 && $7 == "pending"')" 4
+http "$LP/healthz"
+check_status 200
+stop_proxy
 
 # ---------------------------------------------------------------- P0 again
 use P0
