@@ -20,12 +20,14 @@ read, never close).
         reads the answer (an event stream, or anything else) for S seconds
         (default 20) at most, and writes OUT, one JSON object:
             status, headers {lowercase name: [values]}, chunked (bool),
-            lines [[ms, line]...] (the body's lines, decoded from chunks),
-            events [{ms, event, data, id}] (as an EventSource parses
-            them), comments [[ms, text]], retry [values],
+            lines [[ms, line]...] (the body's lines, decoded from chunks;
+            one longer than 64 kB cut short), events [{ms, event, status,
+            len, sha256, data, id}] (as an EventSource parses them; status:
+            the record's, data: null when longer than 64 kB), comments
+            [[ms, text]], retry [values],
             end: "terminator" (the last chunk came), "eof" (the server
             closed), "timeout", or "length" (a Content-Length body read),
-            body (the decoded body, latin-1) and ms_end.
+            body (the decoded body's first 64 kB, latin-1) and ms_end.
     push.py silent PORT PATH [-H ...] [--rcvbuf B]
         sends the request, prints "sent", then neither reads nor closes
         until it is killed.
@@ -39,6 +41,8 @@ read, never close).
         /_fake/jobs/NAME?QUERY with BODY, {i} in NAME and BODY replaced.
     push.py rss PID
         the resident set size of PID in kB (VmRSS).
+Run the long-lived ones as processes of their own (not in a shell
+function's subshell), so that killing $! kills them.
 """
 import asyncio
 import hashlib
