@@ -35,6 +35,8 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 need_python
 need_cmd sha256sum
 PUSH_PY=${TESTS_SRCDIR:-$IT_DIR}/push.py
+# push WHAT ARGS...: tests/push.py (called by its own name where it runs in
+# the background, so that $! is its process, not a subshell's).
 push() {
 	"$IT_PYTHON" "$PUSH_PY" "$@"
 }
@@ -264,7 +266,7 @@ timed long tokA jlong -H "Prefer: wait=100" --max-time 80
 LONG_PID=${TPIDS[0]}
 TPIDS=()
 IT_PIDS+=("$LONG_PID")
-push sse "$LP_PORT" /v1/luma/jobs/jka "$IT_TMP/ka.json" -H "Authorization: Bearer tokA" \
+"$IT_PYTHON" "$PUSH_PY" sse "$LP_PORT" /v1/luma/jobs/jka "$IT_TMP/ka.json" -H "Authorization: Bearer tokA" \
     -H "Accept: text/event-stream" --duration 31.5 &
 KA_PID=$!
 IT_PIDS+=("$KA_PID")
@@ -452,11 +454,11 @@ E3=$(rec jev processing)	# one line, no final newline
 E4=$(rec jev processing 4)	# same status: no event
 job_completed jev >"$IT_TMP/jev.done.json"
 script jev "owner=tokA" "$E1" "$E2" "$E3" "$E4" "$IT_TMP/jev.done.json"
-push sse "$LP_PORT" /v1/luma/jobs/jev "$IT_TMP/ev1.json" -H "Authorization: Bearer tokA" \
+"$IT_PYTHON" "$PUSH_PY" sse "$LP_PORT" /v1/luma/jobs/jev "$IT_TMP/ev1.json" -H "Authorization: Bearer tokA" \
     -H "Accept: text/event-stream" --duration 9 &
 r1=$!
 sleep 0.4	# the second reader joins a stream under way
-push sse "$LP_PORT" /v1/luma/jobs/jev "$IT_TMP/ev2.json" -H "Authorization: Bearer tokA" \
+"$IT_PYTHON" "$PUSH_PY" sse "$LP_PORT" /v1/luma/jobs/jev "$IT_TMP/ev2.json" -H "Authorization: Bearer tokA" \
     -H "Accept: text/event-stream" --duration 9 &
 r2=$!
 wait $r1 $r2
@@ -481,6 +483,26 @@ get jev
 check_cache HIT
 check_body_file "$IT_TMP/jev.done.json"
 
+tcase "a poll that joins the stream's fetch and hangs up does not stop the stream's fetches"
+# Each fetch takes 1.5 s upstream, longer than the interval: a poll finds
+# one in flight, joins it and gives up before it ends.
+C1=$(rec jcut pending 1)
+C2=$(rec jcut processing 2)
+job_completed jcut >"$IT_TMP/jcut.done.json"
+script jcut "owner=tokA&delay=1500" "$C1" "$C1" "$C2" "$IT_TMP/jcut.done.json"
+"$IT_PYTHON" "$PUSH_PY" sse "$LP_PORT" /v1/luma/jobs/jcut "$IT_TMP/cut.json" -H "Authorization: Bearer tokA" \
+    -H "Accept: text/event-stream" --duration 15 &
+rc1=$!
+t0=$(now_ms)
+sleep_until "$t0" 3000	# the second fetch (2.5 s to 4 s) is in flight
+for i in 1 2 3; do
+	curl -s --max-time 0.4 -o /dev/null -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jcut"
+done
+wait $rc1
+check_eq "the stream's events (name:status)" "$(sse_statuses "$IT_TMP/cut.json")" \
+    "status:pending status:processing status:completed"
+check_eq "how the stream ended" "$(sse_fact "$IT_TMP/cut.json" end)" terminator
+
 tcase "event stream of a finished job: its one event, then the end"
 push sse "$LP_PORT" /v1/luma/jobs/jfin "$IT_TMP/evf.json" -H "Authorization: Bearer tokA" \
     -H "Accept: text/event-stream" --duration 5
@@ -491,10 +513,10 @@ check_upstream jfin tokA 1
 
 tcase "50 waiters on one job (and 10 of another token): one upstream fetch per interval each"
 script jmany "owner=tokA&owner=tokB" "$(rec jmany pending)"
-push many "$LP_PORT" 50 /v1/luma/jobs/jmany "$IT_TMP/m50.out" -H "Authorization: Bearer tokA" \
+"$IT_PYTHON" "$PUSH_PY" many "$LP_PORT" 50 /v1/luma/jobs/jmany "$IT_TMP/m50.out" -H "Authorization: Bearer tokA" \
     -H "Prefer: wait=3" --ready "$IT_TMP/m50.ready" &
 m1=$!
-push many "$LP_PORT" 10 /v1/luma/jobs/jmany "$IT_TMP/m10.out" -H "Authorization: Bearer tokB" \
+"$IT_PYTHON" "$PUSH_PY" many "$LP_PORT" 10 /v1/luma/jobs/jmany "$IT_TMP/m10.out" -H "Authorization: Bearer tokB" \
     -H "Prefer: wait=3" --ready "$IT_TMP/m10.ready" &
 m2=$!
 wait_for 3000 test -e "$IT_TMP/m50.ready" -a -e "$IT_TMP/m10.ready"
@@ -521,10 +543,10 @@ else
 	t0=$(now_ms)
 	# Long enough a wait that a slow machine (or a sanitizer build) has
 	# them all waiting at once: 1000 of them are fetched first.
-	push many "$LP_PORT" 1000 /v1/luma/jobs/j1k "$IT_TMP/k1.out" -H "Authorization: Bearer tokA" \
+	"$IT_PYTHON" "$PUSH_PY" many "$LP_PORT" 1000 /v1/luma/jobs/j1k "$IT_TMP/k1.out" -H "Authorization: Bearer tokA" \
 	    -H "Prefer: wait=10" --ready "$IT_TMP/k1.ready" --timeout 40 &
 	m1=$!
-	push many "$LP_PORT" 1000 '/v1/luma/jobs/jk{i}' "$IT_TMP/k2.out" \
+	"$IT_PYTHON" "$PUSH_PY" many "$LP_PORT" 1000 '/v1/luma/jobs/jk{i}' "$IT_TMP/k2.out" \
 	    -H "Authorization: Bearer tokA" -H "Prefer: wait=10" --ready "$IT_TMP/k2.ready" \
 	    --timeout 40 &
 	m2=$!
@@ -572,11 +594,11 @@ script jsil "owner=tokA" "$(rec jsil pending)"
 script jsilbig "owner=tokA&size=300000" "$(rec jsilbig pending)"
 sp=()
 for i in 1 2 3; do
-	push silent "$LP_PORT" /v1/luma/jobs/jsil -H "Authorization: Bearer tokA" \
+	"$IT_PYTHON" "$PUSH_PY" silent "$LP_PORT" /v1/luma/jobs/jsil -H "Authorization: Bearer tokA" \
 	    -H "Prefer: wait=2" >"$IT_TMP/silent.$i" &
 	sp+=($!)
 done
-push silent "$LP_PORT" /v1/luma/jobs/jsilbig -H "Authorization: Bearer tokA" \
+"$IT_PYTHON" "$PUSH_PY" silent "$LP_PORT" /v1/luma/jobs/jsilbig -H "Authorization: Bearer tokA" \
     -H "Prefer: wait=2" --rcvbuf 4096 >"$IT_TMP/silent.4" &
 sp+=($!)
 IT_PIDS+=("${sp[@]}")
@@ -618,7 +640,7 @@ notes() {
 notes0=$(notes)
 np=()
 for i in 1 2 3 4; do
-	push nonreader "$LP_PORT" /v1/luma/jobs/jflood "$IT_TMP/drain" \
+	"$IT_PYTHON" "$PUSH_PY" nonreader "$LP_PORT" /v1/luma/jobs/jflood "$IT_TMP/drain" \
 	    -H "Authorization: Bearer tokA" -H "Accept: text/event-stream" \
 	    >"$IT_TMP/nonreader.$i" &
 	np+=($!)
@@ -627,7 +649,7 @@ IT_PIDS+=("${np[@]}")
 t0=$(now_ms)
 rd=()
 for j in jsmall jmid; do
-	push sse "$LP_PORT" "/v1/luma/jobs/$j" "$IT_TMP/$j.sse.json" \
+	"$IT_PYTHON" "$PUSH_PY" sse "$LP_PORT" "/v1/luma/jobs/$j" "$IT_TMP/$j.sse.json" \
 	    -H "Authorization: Bearer tokA" -H "Accept: text/event-stream" --duration 10 &
 	rd+=($!)
 done
@@ -760,10 +782,10 @@ LP_DB=$IT_TMP/p4.db
 must_start_proxy --pending-interval 1
 JT=$(rec jterm pending)
 script jterm "owner=tokA" "$JT"
-push many "$LP_PORT" 500 /v1/luma/jobs/jterm "$IT_TMP/term.out" -H "Authorization: Bearer tokA" \
+"$IT_PYTHON" "$PUSH_PY" many "$LP_PORT" 500 /v1/luma/jobs/jterm "$IT_TMP/term.out" -H "Authorization: Bearer tokA" \
     -H "Prefer: wait=30" --ready "$IT_TMP/term.ready" --timeout 15 &
 m1=$!
-push many "$LP_PORT" 20 /v1/luma/jobs/jterm "$IT_TMP/termsse.out" -H "Authorization: Bearer tokA" \
+"$IT_PYTHON" "$PUSH_PY" many "$LP_PORT" 20 /v1/luma/jobs/jterm "$IT_TMP/termsse.out" -H "Authorization: Bearer tokA" \
     -H "Accept: text/event-stream" --ready "$IT_TMP/termsse.ready" --timeout 15 &
 m2=$!
 wait_for 5000 test -e "$IT_TMP/term.ready" -a -e "$IT_TMP/termsse.ready"
@@ -785,7 +807,7 @@ tcase "waiting requests count toward --max-connections"
 LP_DB=$IT_TMP/p5.db
 must_start_proxy --pending-interval 1 --max-connections 4
 script jmc "owner=tokA" "$(rec jmc pending)"
-push many "$LP_PORT" 4 /v1/luma/jobs/jmc "$IT_TMP/mc.out" -H "Authorization: Bearer tokA" \
+"$IT_PYTHON" "$PUSH_PY" many "$LP_PORT" 4 /v1/luma/jobs/jmc "$IT_TMP/mc.out" -H "Authorization: Bearer tokA" \
     -H "Prefer: wait=2" --ready "$IT_TMP/mc.ready" &
 m1=$!
 # /metrics would need a fifth connection: the requests are sent, and
