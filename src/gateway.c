@@ -576,7 +576,8 @@ gateway_credits(const void *body, size_t len, double *credits)
 
 void
 gateway_job_fetched(struct gateway *g, const char *jobid,
-    const struct record *rec, const void *body, size_t len, int64_t now)
+    const struct record *rec, const void *body, size_t len, int polled,
+    int64_t now)
 {
 	char owner[TEAM_NAME_MAX + 1];
 	struct pending *p;
@@ -586,7 +587,7 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
 
 	CHECK_OBJ(g, GATEWAY_MAGIC);
 	if (!rec->terminal) {
-		if (owner_of(g, jobid, owner, sizeof(owner)) == 1 &&
+		if (polled && owner_of(g, jobid, owner, sizeof(owner)) == 1 &&
 		    (m = team_find_name(g->team, owner)) != NULL)
 			team_job_seen(m, jobid, now);
 		return;

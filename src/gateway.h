@@ -76,9 +76,13 @@ enum gateway_path	gateway_path_kind(const char *path, int post);
 void	gateway_submitted(struct gateway *, struct member *, const char *jobid,
 	    int64_t now);
 
-/* A job record fetched with the held token was stored (rec read from it). */
+/*
+ * A job record fetched with the held token was stored (rec read from it);
+ * polled: a client asked for it (not the background watch), so that an
+ * unfinished job counts as running on.
+ */
 void	gateway_job_fetched(struct gateway *, const char *jobid,
-	    const struct record *rec, const void *body, size_t len,
+	    const struct record *rec, const void *body, size_t len, int polled,
 	    int64_t now);
 
 /*

@@ -265,8 +265,10 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	}
 
 	policy_decide(&px->policy, &st, &rq, now, &d);
-	if (d.action == ACT_HIT && (ask.stream || (ask.wait_s > 0 &&
-	    !st.terminal)) && hold(j, &s, req, started, m, &ask, jobid,
+	/* A cached job, fresh or not: a wait or a stream is held on it. */
+	if ((d.action == ACT_HIT || d.action == ACT_STALE ||
+	    d.action == ACT_TOO_FAST) && st.granted && (ask.stream ||
+	    (ask.wait_s > 0 && !st.terminal)) && hold(j, &s, req, started, m, &ask, jobid,
 	    token_id, token, token_len, &job, jobbody,
 	    st.fetched_at + px->policy.pending_interval_ms) == 0)
 		goto done;
@@ -301,7 +303,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		memset(&ask, 0, sizeof(ask));	/* out of memory: a plain poll */
 	if (jobs_slot_wait(s, req, started, m, &ask) != 0) {
 		reply_error(px, req, 503, "Out of memory", &ri);
-		if (TAILQ_EMPTY(&s->waiters)) {
+		if (TAILQ_EMPTY(&s->waiters) && !jobs_slot_busy(s, now)) {
 			upstream_cancel(s->fetch);
 			s->fetch = NULL;
 		}

@@ -188,7 +188,9 @@ waiter_abandon(struct waiter *w)
 	ri.member = w->member;
 	reply_log(s->jobs->px, w->req, 499, &ri);
 	waiter_free(w);
-	if (TAILQ_EMPTY(&s->waiters) && s->fetch != NULL) {
+	/* Nobody waits for the fetch, unless held requests or a watch do. */
+	if (TAILQ_EMPTY(&s->waiters) && s->fetch != NULL &&
+	    !jobs_slot_busy(s, util_now_ms())) {
 		upstream_cancel(s->fetch);
 		s->fetch = NULL;
 	}
@@ -341,7 +343,8 @@ fetch_done(const struct upstream_result *res, void *arg)
 	if (px->gateway != NULL && kind == POLICY_UP_JOB &&
 	    (stored || !rec.terminal))
 		gateway_job_fetched(px->gateway, s->jobid, &rec, res->body,
-		    res->len, now);
+		    res->len, !s->self_fetch, now);
+	s->self_fetch = 0;
 
 	memset(&a, 0, sizeof(a));
 	a.status = (int)res->status;

@@ -73,6 +73,7 @@ struct slot {
 	struct event		*refresh;	/* owned: their next fetch */
 	int64_t			 refresh_at;	/* when it is planned (ms) */
 	int64_t			 fetched_at;	/* the last fetch started (ms) */
+	int			 self_fetch;	/* it was the slot's own */
 	char			*token;		/* owned: the token it is made with */
 	size_t			 token_len;
 	int64_t			 watch_from;	/* watched since (ms), 0: not */

@@ -51,6 +51,13 @@ struct held {
 
 static void	held_timer_cb(evutil_socket_t, short, void *);
 
+/* How long a stream may last: --watch-max-age. */
+static int64_t
+px_watch_max_age_ms(const struct held *h)
+{
+	return h->slot->jobs->px->cfg->watch_max_age * 1000;
+}
+
 /* The reply facts of h's answer. */
 static void
 held_info(const struct held *h, struct reply_info *ri, const char *cache,
@@ -237,19 +244,26 @@ held_gone(void *arg)
 }
 
 /*
- * Answers long poll h as a poll would be answered now: the cached record
- * (HIT, with Age and Retry-After when unfinished), then frees h.
+ * Answers long poll h as a poll would be answered now, by the rules of
+ * SPEC 2.3 with what is cached: the record as a HIT (with Age, and
+ * Retry-After when unfinished), 429 in reject mode within the interval, or
+ * the record as STALE when a fetch is due but upstream is failing or
+ * backing off.  Then frees h.
  */
 static void
 held_answer_now(struct held *h)
 {
 	struct slot *s = h->slot;
 	struct proxy *px = s->jobs->px;
+	struct policy_state st;
+	struct policy_request rq;
+	struct policy_decision d;
 	struct cache_job job;
 	struct evbuffer *body;
 	struct reply_info ri;
 	struct answer a;
 	int64_t now = util_now_ms(), next;
+	char msg[64];
 
 	held_info(h, &ri, "HIT", 0, 0);
 	reply_unwatch_client(h->watch);
@@ -262,6 +276,27 @@ held_answer_now(struct held *h)
 		held_free(h);
 		return;
 	}
+	memset(&st, 0, sizeof(st));
+	memset(&rq, 0, sizeof(rq));
+	st.granted = 1;
+	st.terminal = job.terminal;
+	st.fetched_at = job.grant_fetched_at;
+	st.backoff_until = s->backoff_until;
+	st.hold_until = s->hold_until;
+	policy_decide(&px->policy, &st, &rq, now, &d);
+	applied(h);
+	if (d.action == ACT_TOO_FAST) {
+		snprintf(msg, sizeof(msg), "Polling too fast, retry in %lld s",
+		    (long long)d.retry_after);
+		jobs_add_header_int(evhttp_request_get_output_headers(h->req),
+		    "Retry-After", d.retry_after);
+		reply_error(px, h->req, 429, msg, &ri);
+		evbuffer_free(body);
+		held_free(h);
+		return;
+	}
+	if (d.action != ACT_HIT)
+		ri.cache = "STALE";	/* a fetch is due; upstream is not there */
 	memset(&a, 0, sizeof(a));
 	a.status = 200;
 	a.body = evbuffer_pullup(body, -1);
@@ -274,7 +309,6 @@ held_answer_now(struct held *h)
 		next = job.grant_fetched_at + px->policy.pending_interval_ms;
 		a.retry_after = next > now ? (next - now + 999) / 1000 : 1;
 	}
-	applied(h);
 	jobs_send_answer(px, h->req, &a, &ri);
 	evbuffer_free(body);
 	held_free(h);
@@ -293,6 +327,12 @@ held_timer_cb(evutil_socket_t fd, short what, void *arg)
 	CHECK_OBJ(h, HELD_MAGIC);
 	if (!h->stream) {
 		held_answer_now(h);
+		return;
+	}
+	/* A stream of a job that never ends does not last for ever. */
+	if (util_mono_ms() - h->started >= px_watch_max_age_ms(h)) {
+		log_info("stream of %s ended after watch-max-age", h->slot->jobid);
+		stream_end(h, "HIT", 0, 0);
 		return;
 	}
 	if ((buf = evbuffer_new()) != NULL &&
@@ -333,7 +373,9 @@ refresh_cb(evutil_socket_t fd, short what, void *arg)
 		    s->jobs->px->policy.pending_interval_ms, now);
 		return;
 	}
+	s->self_fetch = 1;
 	if (jobs_slot_fetch(s, s->token, s->token_len, NULL) != 0) {
+		s->self_fetch = 0;
 		log_warn("watch of %s: cannot start a fetch; trying again",
 		    s->jobid);
 		plan_refresh(s, now + s->jobs->px->policy.pending_interval_ms,
@@ -368,8 +410,15 @@ jobs_push_hold(struct slot *s, struct evhttp_request *req, int64_t started,
 	struct timeval tv = { ask->stream ? KEEPALIVE_S : ask->wait_s, 0 };
 	struct evbuffer *buf;
 	struct held *h;
-	int64_t now = util_now_ms();
+	int64_t now = util_now_ms(), left = 0;
 
+	/* A wait counts from the request's arrival. */
+	if (!ask->stream) {
+		if ((left = started + ask->wait_s * 1000 - util_mono_ms()) <= 0)
+			return -1;
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = left % 1000 * 1000;
+	}
 	if ((!terminal && jobs_push_arm(s, token, token_len) != 0) ||
 	    (h = calloc(1, sizeof(*h))) == NULL)
 		return -1;
@@ -459,7 +508,8 @@ jobs_push_fetched(struct slot *s, const struct record *rec,
 	}
 	/* The watch ends with the job, or when upstream will not have it. */
 	if (s->watch_from != 0 && (rec != NULL ? rec->terminal :
-	    upstream_status == 401 || upstream_status == 403 ||
+	    upstream_status == 400 || upstream_status == 401 ||
+	    upstream_status == 403 ||
 	    (upstream_status == 404 && now - s->watch_from >= SUBMIT_GRACE_MS)))
 		jobs_push_unwatch(s);
 	if (!TAILQ_EMPTY(&s->held) || s->watch_from != 0)
@@ -510,7 +560,8 @@ jobs_watch(struct jobs *j, const char *jobid, const char *token,
 	int64_t now = util_now_ms();
 
 	CHECK_OBJ(j, JOBS_MAGIC);
-	if (!j->px->cfg->watch || j->px->cfg->offline || reply_draining(j->px))
+	if (!j->px->cfg->watch || j->px->cfg->offline || reply_draining(j->px) ||
+	    until <= now)
 		return 0;
 	auth_token_id(token, token_len, token_id);
 	if ((s = jobs_slot_find(j, jobid, token_id)) == NULL) {

@@ -641,6 +641,7 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 				memcpy(p->fp, p->token_id, FINGERPRINT_LEN);
 				/* A submission's job is watched with it. */
 				if (p->submit_type != NULL && p->token == NULL &&
+				    p->px->cfg->watch &&
 				    (p->token = malloc(len + 1)) != NULL) {
 					memcpy(p->token, tok, len);
 					p->token[len] = '\0';

@@ -362,8 +362,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	sv->bound = NULL;
 	sv->paused = 1;
 	event_add(sv->deadline, &tv);
-	jobs_drain(sv->px->jobs);	/* long polls answered at once */
+	/* Draining first: the answers to long polls close their connections. */
 	reply_drain(sv->px);
+	jobs_drain(sv->px->jobs);	/* long polls answered at once */
 }
 
 static void
