@@ -22,6 +22,7 @@
 #include "jobid.h"
 #include "jobs.h"
 #include "jobs_int.h"
+#include "jobs_push.h"
 #include "log.h"
 #include "policy.h"
 #include "prefer.h"
@@ -114,7 +115,7 @@ hold(struct jobs *j, struct slot **sp, struct evhttp_request *req,
 	if (s == NULL && (j->nslots >= SLOTS_MAX / 2 ||
 	    (s = *sp = jobs_slot_new(j, jobid, token_id)) == NULL))
 		return -1;
-	rc = jobs_push_hold(s, req, started, m, ask, job->status,
+	rc = j->events->hold(s, req, started, m, ask, job->status,
 	    evbuffer_pullup(jobbody, -1), evbuffer_get_length(jobbody),
 	    job->terminal, token, token_len, next_ms);
 	if (rc == 0) {
@@ -349,6 +350,7 @@ jobs_new(struct proxy *px)
 		return NULL;
 	j->magic = JOBS_MAGIC;
 	j->px = px;
+	j->events = &jobs_push_events;
 	j->sweep = event_new(px->base, -1, EV_PERSIST, sweep_cb, j);
 	if (j->sweep == NULL || event_add(j->sweep, &tv) != 0) {
 		jobs_free(j);
@@ -387,7 +389,7 @@ void
 jobs_drain(struct jobs *j)
 {
 	CHECK_OBJ(j, JOBS_MAGIC);
-	jobs_slots_release_held(j);
+	jobs_push_drain(j);
 }
 
 void

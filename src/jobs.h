@@ -43,14 +43,6 @@ void	jobs_handle(struct jobs *, struct evhttp_request *, const char *rest,
 	    int64_t started);
 
 /*
- * Watches jobid (SPEC 11): fetched with token once per pending-interval
- * until it is finished or until (ms), whether anyone asks or not.  0, or
- * -1 when it cannot be watched.  Nothing is done with --no-watch.
- */
-int	jobs_watch(struct jobs *, const char *jobid, const char *token,
-	    size_t token_len, int64_t until);
-
-/*
  * The server stops: long polls are answered now from the cache, event
  * streams ended; watches stop.
  */

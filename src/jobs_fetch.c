@@ -68,7 +68,7 @@ jobs_slot_new(struct jobs *j, const char *jobid, const char *token_id)
 	snprintf(s->token_id, sizeof(s->token_id), "%s", token_id);
 	snprintf(s->fp, sizeof(s->fp), "%.*s", FINGERPRINT_LEN, token_id);
 	TAILQ_INIT(&s->waiters);
-	TAILQ_INIT(&s->held);
+	TAILQ_INIT(&s->holds);
 	b = slot_hash(jobid, token_id);
 	s->next = j->buckets[b];
 	j->buckets[b] = s;
@@ -90,7 +90,7 @@ slot_free(struct slot *s)
 		assert(*pp != NULL);
 	*pp = s->next;
 	j->nslots--;
-	jobs_push_slot_free(s);
+	j->events->freed(s);
 	if (s->backoff_body != NULL)
 		evbuffer_free(s->backoff_body);
 	memset(s, 0, sizeof(*s));
@@ -100,7 +100,7 @@ slot_free(struct slot *s)
 int
 jobs_slot_busy(const struct slot *s, int64_t now)
 {
-	return !TAILQ_EMPTY(&s->held) || (s->watch_from != 0 &&
+	return !TAILQ_EMPTY(&s->holds) || (s->watch_from != 0 &&
 	    s->watch_until > now);
 }
 
@@ -153,7 +153,7 @@ waiter_answer(struct waiter *w, const struct answer *a, const char *cache,
 	    ((w->ask.wait_s > 0 && !rec->terminal) || w->ask.stream) &&
 	    !reply_draining(s->jobs->px)) {
 		now = util_now_ms();
-		if (jobs_push_hold(s, w->req, w->started, w->member, &w->ask,
+		if (s->jobs->events->hold(s, w->req, w->started, w->member, &w->ask,
 		    rec->status, a->body, a->len, rec->terminal, s->token,
 		    s->token_len, now + s->jobs->px->policy.pending_interval_ms)
 		    == 0) {
@@ -401,7 +401,7 @@ fetch_done(const struct upstream_result *res, void *arg)
 		waiter_answer(TAILQ_FIRST(&s->waiters), &a, cache, stored,
 		    upstream_status, kind == POLICY_UP_JOB &&
 		    po.body == POLICY_BODY_UPSTREAM ? &rec : NULL);
-	jobs_push_fetched(s, kind == POLICY_UP_JOB &&
+	s->jobs->events->fetched(s, kind == POLICY_UP_JOB &&
 	    po.body == POLICY_BODY_UPSTREAM ? &rec : NULL, &a, cache, stored,
 	    upstream_status, now);
 	if (snapbody != NULL)
@@ -468,22 +468,6 @@ jobs_slots_sweep(struct jobs *j, int64_t now)
 }
 
 void
-jobs_slots_release_held(struct jobs *j)
-{
-	struct slot *s, *next;
-	int64_t now = util_now_ms();
-	size_t b;
-
-	for (b = 0; b < SLOT_BUCKETS; b++)
-		for (s = j->buckets[b]; s != NULL; s = next) {
-			next = s->next;
-			jobs_push_release(s);
-			jobs_push_unwatch(s);
-			jobs_slot_release(s, now);
-		}
-}
-
-void
 jobs_slots_free(struct jobs *j, const struct answer *a)
 {
 	struct slot *s;
@@ -498,7 +482,7 @@ jobs_slots_free(struct jobs *j, const struct answer *a)
 			while (!TAILQ_EMPTY(&s->waiters))
 				waiter_answer(TAILQ_FIRST(&s->waiters), a, NULL,
 				    0, 0, NULL);
-			jobs_push_release(s);
+			j->events->release(s);
 			s->backoff_until = s->hold_until = 0;
 			slot_free(s);
 		}

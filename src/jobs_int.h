@@ -69,7 +69,7 @@ struct slot {
 	struct evbuffer		*backoff_body;	/* owned, upstream's 429 body */
 	struct slot		*next;		/* bucket chain */
 	/* jobs_push.c: long polls, event streams, the background watch. */
-	TAILQ_HEAD(, held)	 held;
+	TAILQ_HEAD(, held)	 holds;
 	struct event		*refresh;	/* owned: their next fetch */
 	int64_t			 refresh_at;	/* when it is planned (ms) */
 	int64_t			 fetched_at;	/* the last fetch started (ms) */
@@ -89,6 +89,7 @@ struct jobs {
 	uint64_t		 upstream_calls;	/* for jobs_get_stats() */
 	uint64_t		 coalesced;
 	uint64_t		 rate_limited;
+	const struct slot_events *events; /* jobs_push.c's */
 	size_t			 nheld;		/* long polls and streams */
 	size_t			 nwatched;
 };
@@ -148,41 +149,35 @@ int	jobs_slot_wait(struct slot *, struct evhttp_request *, int64_t started,
 int	jobs_slot_busy(const struct slot *, int64_t now);
 
 /*
- * jobs_push.c.  Holds req on slot s (SPEC 11): a long poll until the job's
- * status differs from status, or an event stream (its first event, body,
- * sent now; ended at once when terminal).  The slot fetches for it once
- * per interval from next_ms on, with token (copied).  0, or -1 when req
- * could not be held (it is then not answered).
+ * What the in-flight table tells jobs_push.c, the layer above it that
+ * holds requests on its slots (SPEC 11), through jobs->events, so that
+ * the table knows nothing of it.
  */
-int	jobs_push_hold(struct slot *, struct evhttp_request *, int64_t started,
-	    struct member *, const struct push_ask *, const char *status,
-	    const void *body, size_t len, int terminal, const char *token,
-	    size_t token_len, int64_t next_ms);
-
-/*
- * A fetch of slot s ended (after its waiters were answered): rec is the job
- * record when it is one (NULL otherwise), a the answer the waiters got.
- * Held requests whose status changed are answered, streams get an event;
- * the next fetch is planned, or the watch ends.
- */
-void	jobs_push_fetched(struct slot *, const struct record *rec,
-	    const struct answer *a, const char *cache, int stored,
-	    int upstream_status, int64_t now);
-
-/* Gives s a copy of token for the fetches it makes itself; 0 or -1. */
-int	jobs_push_arm(struct slot *, const char *token, size_t token_len);
-
-/* Frees what slot s holds for jobs_push.c (answering nothing). */
-void	jobs_push_slot_free(struct slot *);
-
-/* Answers every held request of s now, from the cache (shutting down). */
-void	jobs_push_release(struct slot *);
-
-/* Ends the watch of s, if any. */
-void	jobs_push_unwatch(struct slot *);
-
-/* Answers every held request now, ends every watch (draining). */
-void	jobs_slots_release_held(struct jobs *);
+struct slot_events {
+	/*
+	 * Holds req on slot s: a long poll until the job's status differs
+	 * from status, or an event stream (its first event, body, sent now;
+	 * ended at once when terminal).  The slot fetches for it once per
+	 * interval from next_ms on, with token (copied).  0, or -1 when req
+	 * could not be held (it is then not answered).
+	 */
+	int	(*hold)(struct slot *, struct evhttp_request *, int64_t started,
+		    struct member *, const struct push_ask *,
+		    const char *status, const void *body, size_t len,
+		    int terminal, const char *token, size_t token_len,
+		    int64_t next_ms);
+	/*
+	 * A fetch of slot s ended, its waiters answered: rec is the job
+	 * record when it is one (else NULL), a the answer they got.
+	 */
+	void	(*fetched)(struct slot *, const struct record *rec,
+		    const struct answer *a, const char *cache, int stored,
+		    int upstream_status, int64_t now);
+	/* Answers every held request of s now, from the cache (stopping). */
+	void	(*release)(struct slot *);
+	/* s is freed: what it keeps for them goes (nothing is held). */
+	void	(*freed)(struct slot *);
+};
 
 /* Releases every slot that holds nothing worth keeping any more. */
 void	jobs_slots_sweep(struct jobs *, int64_t now);

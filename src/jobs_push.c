@@ -20,8 +20,8 @@
 
 #include "cache.h"
 #include "config.h"
-#include "jobs.h"
 #include "jobs_int.h"
+#include "jobs_push.h"
 #include "log.h"
 #include "policy.h"
 #include "proxy.h"
@@ -32,6 +32,7 @@
 
 #define KEEPALIVE_S		15		/* ": keep-alive" on a stream */
 #define STREAM_QUEUE_MAX	(256 * 1024)	/* unread before another event */
+#define OWN_FETCH_MIN_MS	1000		/* the slot's own fetches, at most */
 
 /* A long poll or an event stream held on a slot. */
 struct held {
@@ -50,6 +51,20 @@ struct held {
 };
 
 static void	held_timer_cb(evutil_socket_t, short, void *);
+static void	jobs_push_unwatch(struct slot *);
+
+/*
+ * How often a slot fetches for its held requests and its watch: once per
+ * pending-interval, and never more than once a second (an interval of 0
+ * means every poll asks upstream, not that a slot should spin).
+ */
+static int64_t
+own_interval(const struct slot *s)
+{
+	int64_t ms = s->jobs->px->policy.pending_interval_ms;
+
+	return ms > OWN_FETCH_MIN_MS ? ms : OWN_FETCH_MIN_MS;
+}
 
 /* How long a stream may last: --watch-max-age. */
 static int64_t
@@ -82,7 +97,7 @@ held_free(struct held *h)
 	reply_unwatch_client(h->watch);
 	if (h->timer != NULL)
 		event_free(h->timer);
-	TAILQ_REMOVE(&s->held, h, entry);
+	TAILQ_REMOVE(&s->holds, h, entry);
 	s->jobs->nheld--;
 	memset(h, 0, sizeof(*h));
 	free(h);
@@ -360,7 +375,7 @@ refresh_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("watch of %s ended after watch-max-age", s->jobid);
 		jobs_push_unwatch(s);
 	}
-	if (TAILQ_EMPTY(&s->held) && s->watch_from == 0) {
+	if (TAILQ_EMPTY(&s->holds) && s->watch_from == 0) {
 		jobs_slot_release(s, now);
 		return;
 	}
@@ -368,9 +383,8 @@ refresh_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	/* Once per interval, whoever made the last fetch. */
 	if (s->backoff_until > now || (s->fetched_at != 0 && now <
-	    s->fetched_at + s->jobs->px->policy.pending_interval_ms)) {
-		plan_refresh(s, s->fetched_at +
-		    s->jobs->px->policy.pending_interval_ms, now);
+	    s->fetched_at + own_interval(s))) {
+		plan_refresh(s, s->fetched_at + own_interval(s), now);
 		return;
 	}
 	s->self_fetch = 1;
@@ -378,8 +392,7 @@ refresh_cb(evutil_socket_t fd, short what, void *arg)
 		s->self_fetch = 0;
 		log_warn("watch of %s: cannot start a fetch; trying again",
 		    s->jobid);
-		plan_refresh(s, now + s->jobs->px->policy.pending_interval_ms,
-		    now);
+		plan_refresh(s, now + own_interval(s), now);
 	}
 }
 
@@ -399,7 +412,7 @@ jobs_push_arm(struct slot *s, const char *token, size_t token_len)
 	return 0;
 }
 
-int
+static int
 jobs_push_hold(struct slot *s, struct evhttp_request *req, int64_t started,
     struct member *m, const struct push_ask *ask, const char *status,
     const void *body, size_t len, int terminal, const char *token,
@@ -435,7 +448,7 @@ jobs_push_hold(struct slot *s, struct evhttp_request *req, int64_t started,
 		free(h);
 		return -1;
 	}
-	TAILQ_INSERT_TAIL(&s->held, h, entry);
+	TAILQ_INSERT_TAIL(&s->holds, h, entry);
 	s->jobs->nheld++;
 	reply_request_started(px);
 	if (h->stream) {
@@ -464,7 +477,7 @@ jobs_push_hold(struct slot *s, struct evhttp_request *req, int64_t started,
 	return 0;
 }
 
-void
+static void
 jobs_push_fetched(struct slot *s, const struct record *rec,
     const struct answer *a, const char *cache, int stored,
     int upstream_status, int64_t now)
@@ -473,7 +486,7 @@ jobs_push_fetched(struct slot *s, const struct record *rec,
 	struct held *h, *next;
 	struct reply_info ri;
 
-	for (h = TAILQ_FIRST(&s->held); h != NULL; h = next) {
+	for (h = TAILQ_FIRST(&s->holds); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, entry);
 		if (rec == NULL) {
 			/* A negative answer is final; failures are waited out. */
@@ -512,16 +525,16 @@ jobs_push_fetched(struct slot *s, const struct record *rec,
 	    upstream_status == 403 ||
 	    (upstream_status == 404 && now - s->watch_from >= SUBMIT_GRACE_MS)))
 		jobs_push_unwatch(s);
-	if (!TAILQ_EMPTY(&s->held) || s->watch_from != 0)
-		plan_refresh(s, now + px->policy.pending_interval_ms, now);
+	if (!TAILQ_EMPTY(&s->holds) || s->watch_from != 0)
+		plan_refresh(s, now + own_interval(s), now);
 }
 
-void
+static void
 jobs_push_release(struct slot *s)
 {
 	struct held *h;
 
-	while ((h = TAILQ_FIRST(&s->held)) != NULL) {
+	while ((h = TAILQ_FIRST(&s->holds)) != NULL) {
 		if (h->stream)
 			stream_end(h, "HIT", 0, 0);
 		else
@@ -529,7 +542,7 @@ jobs_push_release(struct slot *s)
 	}
 }
 
-void
+static void
 jobs_push_unwatch(struct slot *s)
 {
 	if (s->watch_from != 0) {
@@ -538,10 +551,10 @@ jobs_push_unwatch(struct slot *s)
 	}
 }
 
-void
+static void
 jobs_push_slot_free(struct slot *s)
 {
-	assert(TAILQ_EMPTY(&s->held));
+	assert(TAILQ_EMPTY(&s->holds));
 	jobs_push_unwatch(s);
 	if (s->refresh != NULL)
 		event_free(s->refresh);
@@ -581,6 +594,30 @@ jobs_watch(struct jobs *j, const char *jobid, const char *token,
 		j->nwatched++;
 	s->watch_from = now;
 	s->watch_until = until;
-	plan_refresh(s, now + j->px->policy.pending_interval_ms, now);
+	plan_refresh(s, now + own_interval(s), now);
 	return 0;
 }
+
+void
+jobs_push_drain(struct jobs *j)
+{
+	struct slot *s, *next;
+	int64_t now = util_now_ms();
+	size_t b;
+
+	CHECK_OBJ(j, JOBS_MAGIC);
+	for (b = 0; b < SLOT_BUCKETS; b++)
+		for (s = j->buckets[b]; s != NULL; s = next) {
+			next = s->next;
+			jobs_push_release(s);
+			jobs_push_unwatch(s);
+			jobs_slot_release(s, now);
+		}
+}
+
+const struct slot_events jobs_push_events = {
+	.hold = jobs_push_hold,
+	.fetched = jobs_push_fetched,
+	.release = jobs_push_release,
+	.freed = jobs_push_slot_free,
+};

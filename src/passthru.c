@@ -28,7 +28,7 @@
 #include "framer.h"
 #include "gateway.h"
 #include "jobid.h"
-#include "jobs.h"
+#include "jobs_push.h"
 #include "log.h"
 #include "metrics.h"
 #include "passthru.h"

@@ -28,6 +28,7 @@
 #include "gateway.h"
 #include "head.h"
 #include "jobs.h"
+#include "jobs_push.h"
 #include "log.h"
 #include "media.h"
 #include "media_serve.h"
