@@ -268,9 +268,10 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	policy_decide(&px->policy, &st, &rq, now, &d);
 	/* A cached job, fresh or not: a wait or a stream is held on it. */
 	if ((d.action == ACT_HIT || d.action == ACT_STALE ||
-	    d.action == ACT_TOO_FAST) && st.granted && (ask.stream ||
-	    (ask.wait_s > 0 && !st.terminal)) && hold(j, &s, req, started, m, &ask, jobid,
-	    token_id, token, token_len, &job, jobbody,
+	    d.action == ACT_TOO_FAST) && st.granted &&
+	    (ask.stream || (ask.wait_s > 0 && !st.terminal)) &&
+	    hold(j, &s, req, started, m, &ask, jobid, token_id, token,
+	    token_len, &job, jobbody,
 	    st.fetched_at + px->policy.pending_interval_ms) == 0)
 		goto done;
 	if (d.action != ACT_FETCH) {
