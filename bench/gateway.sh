@@ -35,10 +35,6 @@ rounds=${5:-3}
 need wrk wrk
 need python3 python3
 
-lp=src/lumaproxy
-tick=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 start "$work/fakeup.log" tests/fakeup; up=$port
 upstream=http://127.0.0.1:$up

@@ -12,6 +12,13 @@ need() {
 	done
 	echo "bench: cannot install $cmd" >&2; exit 1
 }
+lp=src/lumaproxy
+tick=$(getconf CLK_TCK)
+# cpu_ticks PID: the process's user and system time so far, in ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# ratio A B: A / B to two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
 [ -x src/lumaproxy ] || ./bootstrap
 make -s -C tests fakeup >/dev/null
 

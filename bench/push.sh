@@ -43,9 +43,6 @@ interval=${4:-2}
 . bench/lib.sh
 need python3 python3
 
-lp=src/lumaproxy
-tick=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 
 [ "$(ulimit -Hn)" = unlimited ] || ulimit -Sn "$(ulimit -Hn)"

@@ -43,9 +43,7 @@ struct held {
 	struct member		*member;	/* team gateway: who asks */
 	struct event		*timer;		/* owned: deadline, or keep-alive */
 	int64_t			 started;
-	int64_t			 wait_s;
-	int			 prefer;
-	int			 stream;
+	struct push_ask		 ask;		/* what it asked for */
 	char			 status[RECORD_FIELD_MAX]; /* as answered, or sent */
 	TAILQ_ENTRY(held)	 entry;
 };
@@ -237,9 +235,9 @@ applied(struct held *h)
 {
 	char v[32];
 
-	if (!h->prefer)
+	if (!h->ask.prefer)
 		return;
-	snprintf(v, sizeof(v), "wait=%lld", (long long)h->wait_s);
+	snprintf(v, sizeof(v), "wait=%lld", (long long)h->ask.wait_s);
 	evhttp_add_header(evhttp_request_get_output_headers(h->req),
 	    "Preference-Applied", v);
 }
@@ -340,7 +338,7 @@ held_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	CHECK_OBJ(h, HELD_MAGIC);
-	if (!h->stream) {
+	if (!h->ask.stream) {
 		held_answer_now(h);
 		return;
 	}
@@ -440,9 +438,7 @@ jobs_push_hold(struct slot *s, struct evhttp_request *req, int64_t started,
 	h->req = req;
 	h->member = m;
 	h->started = started;
-	h->wait_s = ask->wait_s;
-	h->prefer = ask->prefer;
-	h->stream = ask->stream;
+	h->ask = *ask;
 	snprintf(h->status, sizeof(h->status), "%s", status);
 	if ((h->timer = evtimer_new(px->base, held_timer_cb, h)) == NULL) {
 		free(h);
@@ -451,7 +447,7 @@ jobs_push_hold(struct slot *s, struct evhttp_request *req, int64_t started,
 	TAILQ_INSERT_TAIL(&s->holds, h, entry);
 	s->jobs->nheld++;
 	reply_request_started(px);
-	if (h->stream) {
+	if (h->ask.stream) {
 		evhttp_add_header(out, "Content-Type", "text/event-stream");
 		evhttp_add_header(out, "Cache-Control", "no-store");
 		evhttp_send_reply_start(req, 200, "OK");
@@ -493,7 +489,7 @@ jobs_push_fetched(struct slot *s, const struct record *rec,
 			if (upstream_status < 400 || upstream_status >= 500 ||
 			    upstream_status == 429)
 				continue;
-			if (h->stream) {
+			if (h->ask.stream) {
 				stream_end(h, cache, stored, upstream_status);
 				continue;
 			}
@@ -506,7 +502,7 @@ jobs_push_fetched(struct slot *s, const struct record *rec,
 		}
 		if (strcmp(rec->status, h->status) == 0)
 			continue;
-		if (h->stream) {
+		if (h->ask.stream) {
 			if (stream_record(h, rec->status, a->body, a->len) == 0 &&
 			    rec->terminal)
 				stream_end(h, cache, stored, upstream_status);
@@ -535,7 +531,7 @@ jobs_push_release(struct slot *s)
 	struct held *h;
 
 	while ((h = TAILQ_FIRST(&s->holds)) != NULL) {
-		if (h->stream)
+		if (h->ask.stream)
 			stream_end(h, "HIT", 0, 0);
 		else
 			held_answer_now(h);
