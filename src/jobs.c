@@ -19,6 +19,7 @@
 #include "cache.h"
 #include "config.h"
 #include "gateway.h"
+#include "hot.h"
 #include "jobid.h"
 #include "jobs.h"
 #include "jobs_int.h"
@@ -277,6 +278,11 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	if (d.action != ACT_FETCH) {
 		answer_local(j, req, jobid, &d, &job, jobbody, &neg, negbody, s,
 		    &ri, now);
+		/* The next plain request for it is answered from memory. */
+		if (d.action == ACT_HIT && st.terminal && m == NULL)
+			hot_put(px->hot, jobid, token_id, job.etag,
+			    job.job_fetched_at, evbuffer_pullup(jobbody, -1),
+			    evbuffer_get_length(jobbody));
 		if (s != NULL)
 			jobs_slot_release(s, now);
 		goto done;

@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "config.h"
 #include "gateway.h"
+#include "hot.h"
 #include "jobs_int.h"
 #include "log.h"
 #include "media.h"
@@ -268,6 +269,9 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 	int64_t submitted = 0;
 
 	*stored = 0;
+	/* What is kept in memory of the job may change now. */
+	if (po->store_job || po->store_negative || po->revoke_grant)
+		hot_forget(px->hot, s->jobid);
 	if (po->store_job) {
 		if (cache_store_job(px->cache, s->jobid, s->token_id, rec, etag,
 		    res->body, res->len, now) == 0) {
