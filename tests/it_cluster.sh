@@ -8,7 +8,8 @@
 # again.  HAProxy runs from the example itself, with loopback addresses and
 # fast checks put in; without HAProxy 2.4 or later the test is skipped.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
-# Upstream is asked only for clients' polls: no background watch.
+# No background watch, as the example says for clients' own tokens: upstream
+# is asked only for clients' polls.
 LP_OPTS="--pending-interval 1 --no-watch"
 INTERVAL_MS=1000
 
