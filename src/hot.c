@@ -32,9 +32,9 @@
 #define PREFIX		ROUTE_JOBS_PREFIX "/"
 #define PREFIX_LEN	(sizeof(PREFIX) - 1)
 #define ACCEPT_MAX	512		/* longer Accept values go the usual way */
-#define HEAD_START	"HTTP/1.1 200 OK\r\n" \
+#define START_MAX	(sizeof("HTTP/1.1 404 Not Found\r\n" \
 			"Content-Type: application/json; charset=utf-8\r\n" \
-			"Age: "
+			"Age: "))
 #define MID_MAX		(sizeof("\r\nETag: \r\nX-Cache: HIT\r\n" \
 			"Cache-Status: lumaproxy; hit\r\n" \
 			"Content-Length: 18446744073709551615\r\nDate: ") + ETAG_LEN)
@@ -45,8 +45,13 @@ struct entry {
 	struct entry	*older;		/* NULL: the oldest */
 	uint32_t	 hash;
 	int64_t		 fetched_at;	/* ms, for Age */
+	int64_t		 from, until;	/* ms: answered in [from, until) */
+	int		 retry_after;	/* Retry-After counts down to until */
+	int		 status;
 	size_t		 size;		/* counted against the bound */
 	char		 token_id[TOKEN_ID_LEN + 1];
+	const char	*start;		/* "HTTP/1.1 200 OK\r\n...Age: " */
+	size_t		 startlen;
 	const char	*jobid;		/* the rest: in the same allocation */
 	const char	*mid;		/* "\r\nETag: ...\r\nDate: " */
 	size_t		 midlen;
@@ -218,21 +223,45 @@ hot_free(struct hot *t)
 	free(t);
 }
 
+/* The status line, Content-Type and "Age: " of an answer with status. */
+static const char *
+start_of(int status, size_t *len)
+{
+#define CT	"\r\nContent-Type: application/json; charset=utf-8\r\nAge: "
+	static const char ok[] = "HTTP/1.1 200 OK" CT;
+	static const char bad[] = "HTTP/1.1 400 Bad Request" CT;
+	static const char forbidden[] = "HTTP/1.1 403 Forbidden" CT;
+	static const char not_found[] = "HTTP/1.1 404 Not Found" CT;
+#undef CT
+
+	switch (status) {
+	case 200:	*len = sizeof(ok) - 1;		return ok;
+	case 400:	*len = sizeof(bad) - 1;		return bad;
+	case 403:	*len = sizeof(forbidden) - 1;	return forbidden;
+	case 404:	*len = sizeof(not_found) - 1;	return not_found;
+	}
+	return NULL;
+}
+
 void
 hot_put(struct hot *t, const char *jobid, const char *token_id,
-    const char *etag, int64_t fetched_at, const void *body, size_t len)
+    const struct hot_item *it)
 {
 	char mid[MID_MAX];
-	size_t jlen = strlen(jobid), midlen, size;
+	size_t jlen = strlen(jobid), midlen, size, startlen;
 	uint32_t hash = hash_of(t->seed, jobid);
 	struct entry **link, *e;
+	const char *start;
 	char *p;
 
 	CHECK_OBJ(t, HOT_MAGIC);
-	midlen = (size_t)snprintf(mid, sizeof(mid), "\r\nETag: %s\r\n"
+	if ((start = start_of(it->status, &startlen)) == NULL)
+		return;
+	midlen = (size_t)snprintf(mid, sizeof(mid), "%s%s\r\n"
 	    "X-Cache: HIT\r\nCache-Status: lumaproxy; hit\r\n"
-	    "Content-Length: %zu\r\nDate: ", etag, len);
-	size = sizeof(*e) + jlen + 1 + midlen + len;
+	    "Content-Length: %zu\r\nDate: ", it->etag != NULL ?
+	    "\r\nETag: " : "", it->etag != NULL ? it->etag : "", it->len);
+	size = sizeof(*e) + jlen + 1 + midlen + it->len;
 	if (size > t->max_bytes / 4 || midlen >= sizeof(mid))
 		return;		/* a few at least must fit */
 	if ((link = find(t, hash, jobid, token_id)) != NULL)
@@ -244,8 +273,14 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 		return;
 	memset(e, 0, sizeof(*e));
 	e->hash = hash;
-	e->fetched_at = fetched_at;
+	e->fetched_at = it->fetched_at;
+	e->from = it->from;
+	e->until = it->until;
+	e->retry_after = it->retry_after;
+	e->status = it->status;
 	e->size = size;
+	e->start = start;
+	e->startlen = startlen;
 	memcpy(e->token_id, token_id, TOKEN_ID_LEN + 1);
 	p = (char *)(e + 1);
 	memcpy(p, jobid, jlen + 1);
@@ -255,9 +290,9 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 	e->mid = p;
 	e->midlen = midlen;
 	p += midlen;
-	memcpy(p, body, len);
+	memcpy(p, it->body, it->len);
 	e->body = p;
-	e->len = len;
+	e->len = it->len;
 	if (t->count >= t->nbuckets)
 		grow(t);
 	link = &t->buckets[hash & (t->nbuckets - 1)];
@@ -343,7 +378,7 @@ hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 	char jobid[JOBID_MAX + 1], token_id[TOKEN_ID_LEN + 1];
 	char fp[FINGERPRINT_LEN + 1], path[PREFIX_LEN + JOBID_MAX * 3 + 1];
 	char auth[AUTH_TOKEN_MAX + 64], accept[ACCEPT_MAX + 1];
-	char head[sizeof(HEAD_START) + 24 + MID_MAX + 64 + 4], *w;
+	char head[START_MAX + 24 + 15 + 24 + MID_MAX + 64 + 4], *w;
 	const char *target = p + h->target, *tok, *date;
 	size_t tok_len;
 	int64_t now;
@@ -385,12 +420,21 @@ hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 	if ((link = find(t, hash, jobid, token_id)) == NULL)
 		return 0;
 	e = *link;
-
 	now = util_now_ms();
+	/* Its time is up (or the clock went back): the route decides. */
+	if (now < e->from || (e->until != 0 && now >= e->until)) {
+		drop(t, link);
+		return 0;
+	}
+
 	w = head;
-	memcpy(w, HEAD_START, sizeof(HEAD_START) - 1);
-	w += sizeof(HEAD_START) - 1;
+	memcpy(w, e->start, e->startlen);
+	w += e->startlen;
 	w = put_int(w, now > e->fetched_at ? (now - e->fetched_at) / 1000 : 0);
+	if (e->retry_after) {
+		memcpy(w, "\r\nRetry-After: ", 15);
+		w = put_int(w + 15, (e->until - now + 999) / 1000);
+	}
 	memcpy(w, e->mid, e->midlen);
 	w += e->midlen;
 	date = date_now(t, now);
@@ -415,12 +459,12 @@ hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 	la.client = framer_peer(f);
 	la.method = is_head ? "HEAD" : "GET";
 	la.path = path;
-	la.status = 200;
+	la.status = e->status;
 	la.cache = "HIT";
 	la.token = fp;
 	log_access(&la);
 	if (px->metrics != NULL)
-		metrics_request(px->metrics, ROUTE_JOBS, 200, "HIT");
+		metrics_request(px->metrics, ROUTE_JOBS, e->status, "HIT");
 	return 1;
 }
 

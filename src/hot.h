@@ -1,19 +1,21 @@
 /*
- * Hot answers: finished jobs answered from memory, before evhttp sees the
- * request.  A terminal job served as a HIT by the jobs route is kept here
- * for its (jobid, token_id) with its body and the fixed part of its head;
- * the framer asks hot_answer() about each request head, and a plain GET or
- * HEAD of such a pair is answered with one writev(2), logged and counted
- * as the route would have.  Anything else (another method or version,
+ * Hot answers: cache hits answered from memory, before evhttp sees the
+ * request.  What the jobs route answered as a HIT (a finished job, an
+ * unfinished job's snapshot within pending-interval, a negative entry
+ * within negative-ttl) is kept here for its (jobid, token_id), with its
+ * body, the fixed part of its head and until when it holds; the framer
+ * asks hot_answer() about each request head, and a plain GET or HEAD of
+ * such a pair is answered with one writev(2), logged and counted as the
+ * route would have.  Anything else (another method or version,
  * Cache-Control, If-None-Match, Prefer, an event stream, a query, the team
  * gateway, rewritten media links, a draining server) goes the usual way.
  *
- * What is kept never goes stale on its own: a terminal row is only
- * replaced by a terminal one.  The route forgets a job when it stores or
- * revokes anything of it, and every entry goes when another process
- * commits to the database (import, purge), which a timer checks ten times
- * a second.  The memory is bounded (--memory-cache); the least recently
- * answered entries go first.
+ * A finished job's answer holds for good (a terminal row is only replaced
+ * by a terminal one), the others until their time is up.  The route
+ * forgets a job when it stores or revokes anything of it, and every entry
+ * goes when another process commits to the database (import, purge),
+ * which a timer checks ten times a second.  The memory is bounded
+ * (--memory-cache); the least recently answered entries go first.
  */
 #ifndef HOT_H
 #define HOT_H
@@ -30,13 +32,21 @@ struct proxy;
 struct hot	*hot_new(struct proxy *, uint64_t max_bytes);
 void		 hot_free(struct hot *);
 
-/*
- * Keeps the answer of a finished job for (jobid, token_id): its strong
- * etag, when its body was fetched (ms, for Age) and the body.
- */
+/* An answer the route gave, to give again from memory. */
+struct hot_item {
+	int		 status;	/* 200, or a negative entry's 400/403/404 */
+	const char	*etag;		/* a finished job's strong ETag, or NULL */
+	int64_t		 fetched_at;	/* ms: Age counts from it */
+	int64_t		 from, until;	/* ms: given only in [from, until); */
+					/* until 0: for good */
+	int		 retry_after;	/* with Retry-After: seconds to until */
+	const void	*body;
+	size_t		 len;
+};
+
+/* Keeps item as the answer for (jobid, token_id). */
 void	hot_put(struct hot *, const char *jobid, const char *token_id,
-	    const char *etag, int64_t fetched_at, const void *body,
-	    size_t len);
+	    const struct hot_item *item);
 
 /* Forgets every answer of jobid. */
 void	hot_forget(struct hot *, const char *jobid);

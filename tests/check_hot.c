@@ -56,6 +56,20 @@ teardown(void)
 	unlink(dbpath);
 }
 
+/* Keeps a finished job's answer of BODY for (jobid, token_id). */
+static void
+put(const char *jobid, const char *token_id, const char *body, size_t len)
+{
+	struct hot_item it;
+
+	memset(&it, 0, sizeof(it));
+	it.status = 200;
+	it.etag = ETAG;
+	it.body = body;
+	it.len = len;
+	hot_put(hot, jobid, token_id, &it);
+}
+
 static struct hot_stats
 stats(void)
 {
@@ -68,12 +82,12 @@ stats(void)
 START_TEST(test_put_forget_clear)
 {
 	ck_assert_ptr_nonnull(hot = hot_new(&px, 1 << 20));
-	hot_put(hot, "j1", TOK_A, ETAG, 0, BODY, strlen(BODY));
-	hot_put(hot, "j1", TOK_B, ETAG, 0, BODY, strlen(BODY));
-	hot_put(hot, "j2", TOK_A, ETAG, 0, BODY, strlen(BODY));
+	put("j1", TOK_A, BODY, strlen(BODY));
+	put("j1", TOK_B, BODY, strlen(BODY));
+	put("j2", TOK_A, BODY, strlen(BODY));
 	ck_assert_uint_eq(stats().entries, 3);
 	/* The same pair again replaces, not adds. */
-	hot_put(hot, "j2", TOK_A, ETAG, 5, BODY, strlen(BODY));
+	put("j2", TOK_A, BODY, strlen(BODY));
 	ck_assert_uint_eq(stats().entries, 3);
 	/* A job goes for every token; others stay. */
 	hot_forget(hot, "j1");
@@ -95,7 +109,7 @@ START_TEST(test_bound)
 	ck_assert_ptr_nonnull(hot = hot_new(&px, max));
 	for (int i = 0; i < 100; i++) {
 		snprintf(jobid, sizeof(jobid), "j%d", i);
-		hot_put(hot, jobid, TOK_A, ETAG, 0, body, sizeof(body));
+		put(jobid, TOK_A, body, sizeof(body));
 		ck_assert_uint_le(stats().bytes, max);
 	}
 	ck_assert_uint_ge(stats().entries, 8);
@@ -106,7 +120,7 @@ START_TEST(test_bound)
 	ck_assert_uint_ge(stats().entries, 7);
 	/* An answer too large for the bound is not kept at all. */
 	hot_clear(hot);
-	hot_put(hot, "big", TOK_A, ETAG, 0, body, max / 2);
+	put("big", TOK_A, body, max / 2);
 	ck_assert_uint_eq(stats().entries, 0);
 }
 END_TEST
@@ -114,7 +128,7 @@ END_TEST
 START_TEST(test_off)
 {
 	ck_assert_ptr_nonnull(hot = hot_new(&px, 0));
-	hot_put(hot, "j1", TOK_A, ETAG, 0, BODY, strlen(BODY));
+	put("j1", TOK_A, BODY, strlen(BODY));
 	ck_assert_uint_eq(stats().entries, 0);
 }
 END_TEST
@@ -145,7 +159,7 @@ START_TEST(test_other_process_commits)
 	char err[256];
 
 	ck_assert_ptr_nonnull(hot = hot_new(&px, 1 << 20));
-	hot_put(hot, "j1", TOK_A, ETAG, 0, BODY, strlen(BODY));
+	put("j1", TOK_A, BODY, strlen(BODY));
 	/* Our own connection's writes are not another's. */
 	ck_assert_int_eq(cache_store_negative(px.cache, "j5", TOK_A, 404,
 	    "{}", 2, 1, 2), 0);
@@ -157,7 +171,7 @@ START_TEST(test_other_process_commits)
 	run_for(250);
 	ck_assert_uint_eq(stats().entries, 0);
 	/* Nothing more changed: what is kept from now on stays. */
-	hot_put(hot, "j1", TOK_A, ETAG, 0, BODY, strlen(BODY));
+	put("j1", TOK_A, BODY, strlen(BODY));
 	run_for(250);
 	ck_assert_uint_eq(stats().entries, 1);
 	cache_close(other);

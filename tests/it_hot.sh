@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# SPEC 2.3, 2.5, 8: finished jobs answered from memory (--memory-cache) are
+# SPEC 2.3, 2.5, 8: cache hits answered from memory (--memory-cache) are
 # the same answers as from the database, only to the tokens they were
-# granted to, in order on a connection, logged and counted; a purge from
-# another process is noticed, and the memory stays within its bound.
+# granted to, in order on a connection, logged and counted; snapshots and
+# negative entries only within their time; a purge from another process is
+# noticed, and the memory stays within its bound.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 need_python
 
@@ -172,6 +173,52 @@ for i in $(seq 1 12); do
 	check_body "$(job_completed "jhotb$i")"
 done
 check_total 12
+
+tcase "an unfinished job's snapshot: from memory within pending-interval only"
+stop_proxy
+must_start_proxy --pending-interval 2 --negative-ttl 2
+PEND='{"jobid":"jhotp","status":"pending"}'
+fake_job jhotp "owner=tokA" "$PEND"
+get jhotp
+t0=$(now_ms)
+check_cache MISS
+get jhotp	# the route's HIT, kept
+check_cache HIT
+before=$(memory_answers)
+get jhotp
+check_status 200
+check_cache HIT
+check_body "$PEND"
+check_header_re Retry-After '^[12]$'
+check_no_header ETag
+check_eq "answered from memory" "$(memory_answers)" $((before + 1))
+check_upstream jhotp tokA 1
+sleep_until "$t0" 2100
+get jhotp
+check_cache MISS
+check_upstream jhotp tokA 2
+
+tcase "a negative entry: from memory within negative-ttl only"
+get jhotn	# fakeup: 404 for a job it does not know
+t0=$(now_ms)
+check_status 404
+check_cache MISS
+get jhotn
+check_status 404
+check_cache HIT
+before=$(memory_answers)
+get jhotn
+check_status 404
+check_cache HIT
+check_body '{"error":"Job not found"}'
+check_no_header Retry-After
+check_eq "answered from memory" "$(memory_answers)" $((before + 1))
+check_upstream jhotn tokA 1
+sleep_until "$t0" 2100
+get jhotn
+check_status 404
+check_cache MISS
+check_upstream jhotn tokA 2
 
 tcase "--memory-cache 0: nothing is kept, hits come from the database"
 stop_proxy
