@@ -91,6 +91,7 @@ struct framer {
 	void			*fast_arg;
 	struct evbuffer		*fast_out;	/* owned: its answers not sent */
 	char			 peer[64];	/* "" until framer_peer() */
+	int64_t			 rearmed;	/* ms: keep_alive() last armed */
 };
 
 static void
@@ -133,6 +134,25 @@ refuse(struct framer *f, int status, const char *msg)
 }
 
 /*
+ * A request evhttp never saw was answered: the connection is not idle.
+ * evhttp's timeouts are armed anew, at most four times per idle time.
+ */
+static void
+keep_alive(struct framer *f)
+{
+	struct timeval now;
+	int64_t ms;
+
+	if (event_base_gettimeofday_cached(f->base, &now) != 0)
+		return;
+	ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+	if (ms >= f->rearmed && ms - f->rearmed < f->idle.tv_sec * 250)
+		return;
+	f->rearmed = ms;
+	bufferevent_set_timeouts(f->filter, &f->idle, &f->idle);
+}
+
+/*
  * Reads the head at the start of src (head_parse()).  Returns 0 when more
  * is needed, 1 when a head went to evhttp: the request's own, minus its
  * framing headers, or for a refused request its request line alone; 2 when
@@ -154,6 +174,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	if (f->fast != NULL && h->status == 0 && !h->chunked &&
 	    h->length == 0 && f->fast(f->fast_arg, f, h, p)) {
 		evbuffer_drain(src, h->len);
+		keep_alive(f);
 		return 2;
 	}
 	head_emit(p, h, dst);

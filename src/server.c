@@ -43,7 +43,6 @@
 #include "util.h"
 
 #define SERVER_MAGIC		0x53525652u
-#define IDLE_TIMEOUT_S		60		/* read/write inactivity */
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
 #define FD_RESERVE		64		/* for curl, SQLite, logs */
@@ -273,7 +272,7 @@ bev_cb(struct event_base *base, void *arg)
 	 * done; the sweep's last reference closes it after its events are gone.
 	 */
 	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body,
-	    IDLE_TIMEOUT_S, hot_answer, sv->px->hot)) == NULL)
+	    (int)sv->px->cfg->idle_timeout, hot_answer, sv->px->hot)) == NULL)
 		return NULL;
 	/* The listener is paused at the limit, so there is always room. */
 	assert(sv->nconns < sv->maxconns);
@@ -488,7 +487,7 @@ server_run(const struct config *cfg)
 	 */
 	evhttp_set_max_headers_size(px.http, 2 * HEAD_MAX);
 	evhttp_set_max_body_size(px.http, 0);
-	evhttp_set_timeout(px.http, IDLE_TIMEOUT_S);
+	evhttp_set_timeout(px.http, (int)cfg->idle_timeout);
 	evhttp_set_allowed_methods(px.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |

@@ -138,6 +138,32 @@ done
 check "7 GET lines 200 HIT for jhot1 (got $n)" test "$n" -ge 7
 check "HEAD lines too" grep -q "HEAD /v1/luma/jobs/jhot1 200 HIT" "$IT_TMP/access.log"
 
+tcase "a connection answered from memory is not idle; an idle one is closed"
+stop_proxy
+must_start_proxy --idle-timeout 1
+get jhot1	# the route's HIT, kept
+"$IT_PYTHON" - "$LP_PORT" >"$IT_TMP/idle.out" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+req = b"GET /v1/luma/jobs/jhot1 HTTP/1.1\r\nAuthorization: Bearer tokA\r\n\r\n"
+s.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")	# one the route answers
+s.recv(65536)
+n = 0
+for i in range(8):			# 2.8 s of requests 0.4 s apart
+    s.sendall(req)
+    if not s.recv(65536).startswith(b"HTTP/1.1 200 OK"):
+        break
+    n += 1
+    time.sleep(0.4)
+t = time.time()
+print(n, "closed" if s.recv(10) == b"" else "data", round(time.time() - t, 1))
+EOF
+read -r n how after <"$IT_TMP/idle.out"
+check_eq "answers on one connection, 0.4 s apart, with --idle-timeout 1" "$n" 8
+check_eq "then, left idle" "$how" closed
+check "closed within 2 s of the last answer ($after s)" \
+    awk -v a="$after" 'BEGIN { exit !(a <= 2) }'
+
 tcase "a purge by another process is noticed: the next request goes upstream"
 "$LUMAPROXY" purge --db "$IT_TMP/lp.db" jhot1 >"$IT_TMP/purge.out"
 check_eq "purge says" "$(head -n 1 "$IT_TMP/purge.out")" "removed jhot1"
