@@ -127,6 +127,30 @@ check_eq "status lines in order" "$(sed 's/ [0-9]*$//' "$IT_TMP/pipe.out" | tr '
     "HTTP/1.1 200 OK|HTTP/1.1 304 Not Modified|HTTP/1.1 200 OK|HTTP/1.1 200 OK|HTTP/1.1 200 OK|"
 check_eq "the last answer's body" "$(tail -n 1 "$IT_TMP/pipe.out" | awk '{ print $NF }')" "${#DONE}"
 
+tcase "a client that sends 20,000 requests, then ends its side, gets every answer"
+# It reads only after a second: the proxy meanwhile holds answers back,
+# stops reading, and must not take the end of the input for the end.
+"$IT_PYTHON" - "$LP_PORT" >"$IT_TMP/many.out" <<'EOF'
+import socket, sys, threading, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+req = b"GET /v1/luma/jobs/jhot1 HTTP/1.1\r\nAuthorization: Bearer tokA\r\n\r\n"
+def send():
+    s.sendall(req * 20000)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+time.sleep(1)
+data = bytearray()
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    data += b
+t.join()
+print(data.count(b"HTTP/1.1 200 OK"))
+EOF
+check_eq "answers" "$(cat "$IT_TMP/many.out")" 20000
+
 tcase "answers from memory are in the access log with the token's fingerprint"
 # The file is written out within a second.
 for _ in $(seq 1 40); do
