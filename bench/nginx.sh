@@ -371,6 +371,8 @@ done
 
 # ------------------------------------------------------------ report
 fs=$(df -T "$work" | awk 'NR == 2 { print $2 }')
+memcache=$("$lp" --help | sed -n 's/.*--memory-cache BYTES.*(default: \([0-9]*\)).*/\1/p')
+[ -n "$memcache" ] && memcache=" (\`--memory-cache\` $memcache bytes)"
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
 git diff --quiet HEAD -- src 2>/dev/null || rev="$rev with changes to src/"
 cat <<EOF
@@ -383,7 +385,7 @@ wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }') with one thread; upstream \`test
 
 - lumaproxy: one process, one event loop; \`--access-log off\` or
   \`--access-log PATH\` (a 64 KiB buffer written out at least once a
-  second), \`--log-level warn\`, everything else as default.
+  second), \`--log-level warn\`, everything else as default$memcache.
 - nginx: \`worker_processes 1\`; \`proxy_cache\` with \`keys_zone=luma:64m\`,
   \`proxy_cache_valid 200 1d\`, key \`\$scheme\$proxy_host\$request_uri
   \$http_authorization\`; \`upstream { keepalive 32; }\`, \`proxy_http_version
@@ -425,8 +427,8 @@ for line in open(res):
 titles = {
     "hit-1": "hit, 1 jobid, %s connections, access logs off" % conns,
     "hit-1-log": "hit, 1 jobid, %s connections, both writing access logs to a file" % conns,
-    "hit-10k": "hit, a random one of %s jobids, %s connections, access logs off" % (njobs, conns),
-    "hit-10k-log": "hit, a random one of %s jobids, %s connections, both writing access logs" % (njobs, conns),
+    "hit-10k": "hit, a random one of %s jobids, %s connections, access logs off" % (num(int(njobs)), conns),
+    "hit-10k-log": "hit, a random one of %s jobids, %s connections, both writing access logs" % (num(int(njobs)), conns),
     "hit-1conn": "hit, 1 jobid, 1 connection, access logs off",
     "miss": "miss: a new finished job every request, %s connections, logs off "
             "(nginx: pass-through without a cache; nginx-cache: proxy_cache storing it)" % conns,
