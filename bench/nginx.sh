@@ -314,13 +314,13 @@ t0=$(now)
 "$lp" import --db "$work/start.db" --grant "$tok" <"$work/start.jsonl" >/dev/null
 t1=$(now)
 import_rate=$(awk -v n="$nstart" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-db_bytes=$(stat -c %s "$work/start.db")
+db_bytes=$(du -sB1 "$work/start.db" | cut -f1)
 # nginx: the same jobs asked through it once (its cache now holds the
 # JOBS, the misses and these).
 fill_start_ng=$(fill "$ngoff" jst- "$nstart")
 sleep 1
 ng_files=$(ngfiles)
-ng_bytes=$(du -sb "$work/ng-cache" | cut -f1)
+ng_bytes=$(du -sB1 "$work/ng-cache" | cut -f1)
 # The running nginx goes; the timed ones use its configuration and cache.
 kill -QUIT "$ngpid"
 wait "$ngpid" 2>/dev/null || true
@@ -478,10 +478,10 @@ def stmean(s):
     v = [float(x[0]) for x in st[s] if x[0] != "fail"]
     return sum(v) / len(v) if v else float("nan")
 print("| mean | %.1f ms | %.1f ms |" % (stmean("lumaproxy"), stmean("nginx")))
-print("\nlumaproxy's database: written by `lumaproxy import` at %s jobs/s, %.1f MB. "
-      "nginx's cache: filled through nginx at %s jobs/s, %s files, %.1f MB (all of its "
-      "entries, the earlier runs' too)." % (num(import_rate), db_bytes / 1e6, num(fill_ng),
-      num(ng_files), ng_bytes / 1e6))
+print("\nlumaproxy's database: written by `lumaproxy import` at %s jobs/s, %.1f MB on disk. "
+      "nginx's cache: filled through nginx at %s jobs/s, %s files, %.1f MB on disk (all of "
+      "its entries, the earlier runs' too; disk blocks allocated, as du counts them)."
+      % (num(import_rate), db_bytes / 1e6, num(fill_ng), num(ng_files), ng_bytes / 1e6))
 
 def calls(s):
     total, _, top = s.partition(" ")
