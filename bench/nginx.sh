@@ -3,7 +3,7 @@
 #
 #   bench/nginx.sh [SECONDS] [ROUNDS] [CONNECTIONS] [JOBS] [STARTJOBS] [SYSREQS]
 #
-# defaults 5 2 50 10000 100000 20000: about four minutes.  One lumaproxy
+# defaults 5 2 50 10000 100000 20000: about five minutes.  One lumaproxy
 # and one nginx 1.22 (Debian's nginx-light: proxy_cache, worker_processes 1,
 # keep-alive to upstream) in front of the same tests/fakeup --completed,
 # warmed with the same jobs, on loopback; wrk -t1 is the client (nginx,
