@@ -1,7 +1,7 @@
 /*
  * Authorization parsing and token hashing with libcrypto.  The scheme is
  * matched case-insensitively; the token must be 1-4096 visible ASCII bytes
- * with nothing after it but optional spaces.
+ * with nothing before the scheme and after the token but spaces and tabs.
  */
 #include <string.h>
 #include <strings.h>
@@ -16,7 +16,12 @@ auth_parse(const char *hdr, const char **tok, size_t *len)
 {
 	const char *p, *end;
 
-	if (hdr == NULL || strncasecmp(hdr, "Bearer", 6) != 0)
+	if (hdr == NULL)
+		return -1;
+	/* Whitespace before the value is not part of it (RFC 9110, 5.5). */
+	while (*hdr == ' ' || *hdr == '\t')
+		hdr++;
+	if (strncasecmp(hdr, "Bearer", 6) != 0)
 		return -1;
 	p = hdr + 6;
 	if (*p != ' ' && *p != '\t')

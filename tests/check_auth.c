@@ -23,6 +23,8 @@ static const struct valid_case valid_cases[] = {
 	{ "Bearer    tok", "tok" },
 	{ "Bearer tok   ", "tok" },
 	{ "Bearer   tok  ", "tok" },
+	{ "\tBearer tok", "tok" },
+	{ " \t Bearer\ttok\t", "tok" },
 	{ "Bearer x", "x" },
 	{ "Bearer abc.DEF-123_~+/=", "abc.DEF-123_~+/=" },
 	{ "Bearer !\"#$%&'()*,:;<>?@[\\]^`{|}", "!\"#$%&'()*,:;<>?@[\\]^`{|}" },
@@ -64,6 +66,9 @@ static const char *const invalid_cases[] = {
 	"Token tok",
 	"Bearer: tok",
 	"xBearer tok",
+	"\vBearer tok",
+	"\nBearer tok",
+	" ",
 };
 
 START_TEST(test_parse_invalid)
