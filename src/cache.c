@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <sqlite3.h>
@@ -17,6 +20,8 @@
 #include "cache.h"
 #include "cache_int.h"
 #include "util.h"
+
+#define SHM_MAP		4096	/* bytes of the -shm file mapped */
 
 #define APPLICATION_ID		0x4c554d41	/* "LUMA" */
 /*
@@ -333,6 +338,8 @@ cache_close(struct cache *c)
 	sqlite3_finalize(c->rst[0]);
 	for (i = 0; i < TST__MAX; i++)
 		sqlite3_finalize(c->tst[i]);
+	if (c->shm != NULL)
+		munmap((void *)c->shm, SHM_MAP);
 	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
 		sqlite3_close_v2(c->db);
 	memset(c, 0, sizeof(*c));
@@ -561,6 +568,48 @@ cache_data_version(struct cache *c)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return v;
+}
+
+/*
+ * The wal-index header (the first 48 bytes of the -shm file, sqlite.org's
+ * walformat.html) changes with every commit to the WAL (its frame count
+ * and checksums) and every restart of it (its salts), whoever commits.
+ * Mapped read-only, it tells at the cost of a copy whether anyone may
+ * have committed.
+ */
+int
+cache_stamp_moved(struct cache *c, struct cache_stamp *s)
+{
+	const char *path;
+	char shm[4096];
+	unsigned char now[sizeof(s->hdr)];
+	struct stat sb;
+	void *p;
+	int fd;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if (c->shm == NULL && !c->shm_tried) {
+		c->shm_tried = 1;
+		if ((path = sqlite3_db_filename(c->db, "main")) != NULL &&
+		    *path != '\0' && (size_t)snprintf(shm, sizeof(shm),
+		    "%s-shm", path) < sizeof(shm) &&
+		    (fd = open(shm, O_RDONLY | O_CLOEXEC)) >= 0) {
+			if (fstat(fd, &sb) == 0 && sb.st_size >= SHM_MAP &&
+			    (p = mmap(NULL, SHM_MAP, PROT_READ, MAP_SHARED, fd,
+			    0)) != MAP_FAILED)
+				c->shm = p;
+			close(fd);
+		}
+	}
+	if (c->shm == NULL)
+		return -1;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	memcpy(now, (const void *)c->shm, sizeof(now));
+	if (s->valid && memcmp(now, s->hdr, sizeof(now)) == 0)
+		return 0;
+	memcpy(s->hdr, now, sizeof(now));
+	s->valid = 1;
+	return 1;
 }
 
 int

@@ -108,6 +108,20 @@ int	cache_ping(struct cache *);
  */
 int64_t	cache_data_version(struct cache *);
 
+/* What cache_stamp_moved() compares: a copy of the WAL index header. */
+struct cache_stamp {
+	unsigned char	hdr[48];
+	int		valid;		/* 0: nothing seen yet */
+};
+
+/*
+ * Whether anyone, this connection included, may have committed since *s
+ * was taken (1, and *s is taken anew) or surely not (0); -1 when it cannot
+ * be told (no WAL index to read).  Cheaper than cache_data_version(): no
+ * statement, no system call.
+ */
+int	cache_stamp_moved(struct cache *, struct cache_stamp *s);
+
 /*
  * Calls fn once per job status (pending, processing, completed, failed or
  * other) with the number of job rows; 0, or -1 on a database error.

@@ -92,6 +92,8 @@ struct cache {
 	sqlite3_stmt	*mst[MST__MAX];		/* owned */
 	sqlite3_stmt	*rst[1];		/* owned */
 	sqlite3_stmt	*tst[TST__MAX];		/* owned */
+	const volatile unsigned char *shm;	/* owned: the -shm file's */
+	int		 shm_tried;		/* first page, mapped */
 };
 
 /* Steps a write statement to completion and resets it; 0 on success. */

@@ -87,9 +87,9 @@ struct framer {
 	short			 held_event;	/* EOF kept until output is out */
 	struct event		*closer;	/* owned: ends it, from the loop */
 	struct timeval		 idle;		/* evhttp's read/write timeout */
-	framer_fast_fn		 fast;		/* answers without evhttp */
-	void			*fast_arg;
+	const struct framer_fast *fast;		/* answers without evhttp */
 	struct evbuffer		*fast_out;	/* owned: its answers not sent */
+	int			 fast_held;	/* fast->held(, 1) was called */
 	char			 peer[64];	/* "" until framer_peer() */
 	int64_t			 rearmed;	/* ms: keep_alive() last armed */
 	int			 partial;	/* the input holds no whole head */
@@ -97,6 +97,18 @@ struct framer {
 
 static void	arm_write(struct framer *);
 static int	requests_left(struct framer *);
+
+/* Tells fast->held() whether answers of the framer's own wait. */
+static void
+fast_waiting(struct framer *f)
+{
+	int waiting = evbuffer_get_length(f->fast_out) > 0;
+
+	if (waiting != f->fast_held && f->fast != NULL) {
+		f->fast_held = waiting;
+		f->fast->held(f->fast->arg, waiting);
+	}
+}
 
 static void
 notify_cb(evutil_socket_t fd, short what, void *arg)
@@ -176,7 +188,7 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		return 0;
 	/* Answered without evhttp: nothing of it goes further. */
 	if (f->fast != NULL && h->status == 0 && !h->chunked &&
-	    h->length == 0 && f->fast(f->fast_arg, f, h, p)) {
+	    h->length == 0 && f->fast->answer(f->fast->arg, f, h, p)) {
 		evbuffer_drain(src, h->len);
 		keep_alive(f);
 		return 2;
@@ -527,6 +539,9 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 		if (evbuffer_write_atmost(f->fast_out, fd, WRITE_MAX) < 0 &&
 		    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			f->write_error = errno;
+			evbuffer_drain(f->fast_out,
+			    evbuffer_get_length(f->fast_out));
+			fast_waiting(f);
 			if (ev != NULL)
 				ev(bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING, cbarg);
 			return;
@@ -535,6 +550,7 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 			arm_write(f);
 			return;
 		}
+		fast_waiting(f);
 		kick(f);	/* requests may have waited for room */
 	}
 	if (rd == NULL && wr == NULL && ev == NULL) {
@@ -577,15 +593,18 @@ framer_free(void *arg)
 		event_free(f->closer);
 	if (f->body != NULL)
 		evbuffer_free(f->body);
-	if (f->fast_out != NULL)
+	if (f->fast_out != NULL) {
+		evbuffer_drain(f->fast_out, evbuffer_get_length(f->fast_out));
+		fast_waiting(f);	/* dropped with the connection */
 		evbuffer_free(f->fast_out);
+	}
 	memset(f, 0, sizeof(*f));
 	free(f);
 }
 
 struct bufferevent *
 framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s,
-    framer_fast_fn fast, void *fast_arg)
+    const struct framer_fast *fast)
 {
 	struct bufferevent *under, *bev;
 	struct framer *f;
@@ -599,7 +618,6 @@ framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s,
 	f->state = F_HEAD;
 	f->cur = FRAMER_NONE;
 	f->fast = fast;
-	f->fast_arg = fast_arg;
 	if ((f->body = evbuffer_new()) == NULL ||
 	    (f->fast_out = evbuffer_new()) == NULL ||
 	    (f->notify = event_new(base, -1, 0, notify_cb, f)) == NULL ||
@@ -805,8 +823,10 @@ framer_send(struct framer *f, const struct iovec *iov, int n)
 		    iov[i].iov_len - off);
 		off = 0;
 	}
-	if (evbuffer_get_length(f->fast_out) > 0)
+	if (evbuffer_get_length(f->fast_out) > 0) {
+		fast_waiting(f);
 		arm_write(f);
+	}
 }
 
 const char *

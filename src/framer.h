@@ -44,25 +44,33 @@ enum framer_read {
 };
 
 /*
- * An answer made without evhttp.  Called with each accepted head that has
- * no body while evhttp has no request (p: the head's bytes, h: what
- * head_parse() read of them); returns 1 when it answered the request with
- * framer_send(), 0 to hand the head to evhttp.
+ * Answers made without evhttp.  answer() is called with each accepted head
+ * that has no body while evhttp has no request (p: the head's bytes, h:
+ * what head_parse() read of them); it returns 1 when it answered the
+ * request with framer_send(), 0 to hand the head to evhttp.  held(arg, 1)
+ * runs when such answers begin to wait for the client to read them, and
+ * held(arg, 0) when they are all written or dropped with the connection,
+ * so that a draining server waits for them.
  */
-typedef int	(*framer_fast_fn)(void *arg, struct framer *,
-		    const struct head *h, const char *p);
+struct framer_fast {
+	int	(*answer)(void *arg, struct framer *, const struct head *h,
+		    const char *p);
+	void	(*held)(void *arg, int waiting);
+	void	*arg;
+};
 
 /*
  * Creates a client connection's bufferevent (a filter over a socket
  * bufferevent with no fd yet, as evhttp's bevcb wants) and its framer.
  * The framer lives as long as the bufferevent (framer_of() finds it).
- * fast (may be NULL) is asked first about each request.  NULL on failure.
+ * fast (NULL: none; borrowed, it must outlive the connection) is asked
+ * first about each request.  NULL on failure.
  */
 struct bufferevent *framer_bev_new(struct event_base *, uint64_t max_body,
-	    int idle_s, framer_fast_fn fast, void *fast_arg);
+	    int idle_s, const struct framer_fast *fast);
 
 /*
- * The whole answer of a request framer_fast_fn took: written now when the
+ * The whole answer of a request framer_fast's answer() took: written now when the
  * socket takes it, the rest before anything evhttp writes later.  When the
  * connection has failed it is dropped.
  */

@@ -5,13 +5,12 @@
  * entry is one allocation: the struct, the jobid, the head's fixed middle
  * and the body.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/uio.h>
 #include <time.h>
-
-#include <event2/event.h>
 
 #include "auth.h"
 #include "cache.h"
@@ -23,14 +22,15 @@
 #include "log.h"
 #include "metrics.h"
 #include "prefer.h"
+#include "reply.h"
 #include "proxy.h"
 #include "route.h"
 #include "team.h"
 #include "util.h"
 
 #define HOT_MAGIC	0x484f5421u
-#define CHECK_MS	100		/* other processes' commits, looked for */
 #define BUCKETS_MIN	1024
+#define TOKENS_PER_JOB	64		/* entries of one jobid, at most */
 #define PREFIX		ROUTE_JOBS_PREFIX "/"
 #define PREFIX_LEN	(sizeof(PREFIX) - 1)
 #define ACCEPT_MAX	512		/* longer Accept values go the usual way */
@@ -72,13 +72,18 @@ struct hot {
 	size_t		 bytes;
 	struct entry	*newest, *oldest;
 	uint32_t	 seed;
+	struct cache_stamp stamp;	/* the database as seen last */
 	int64_t		 version;	/* cache_data_version() seen last */
-	struct event	*check;		/* owned: looks for it changing */
 	uint64_t	 answers;
+	struct framer_fast fast;	/* hot_answer(), held() */
 	time_t		 date_at;	/* second of date */
 	char		 date[64];
 	size_t		 date_len;
 };
+
+static void	held(void *, int);
+static int	hot_answer(void *, struct framer *, const struct head *,
+		    const char *);
 
 /* FNV-1a of s, from a seed. */
 static uint32_t
@@ -146,6 +151,19 @@ find(struct hot *t, uint32_t hash, const char *jobid, const char *token_id)
 	return NULL;
 }
 
+/* How many entries jobid has (all are in one bucket). */
+static size_t
+tokens_of(struct hot *t, uint32_t hash, const char *jobid)
+{
+	struct entry *e;
+	size_t n = 0;
+
+	for (e = t->buckets[hash & (t->nbuckets - 1)]; e != NULL; e = e->next)
+		if (e->hash == hash && strcmp(e->jobid, jobid) == 0)
+			n++;
+	return n;
+}
+
 /* Twice the buckets; nothing happens when out of memory. */
 static void
 grow(struct hot *t)
@@ -166,17 +184,16 @@ grow(struct hot *t)
 	t->nbuckets = n;
 }
 
-/* Another process committed (import, purge): what is kept may be wrong. */
-static void
-check_cb(evutil_socket_t fd, short what, void *arg)
+void
+hot_check(struct hot *t)
 {
-	struct hot *t = arg;
 	int64_t v;
 
-	(void)fd;
-	(void)what;
 	CHECK_OBJ(t, HOT_MAGIC);
-	if ((v = cache_data_version(t->px->cache)) != t->version) {
+	/* First the stamp, then the version: a commit between is seen. */
+	if (cache_stamp_moved(t->px->cache, &t->stamp) == 0)
+		return;
+	if ((v = cache_data_version(t->px->cache)) != t->version || v < 0) {
 		if (t->count > 0)
 			log_debug("hot: the database changed; %zu answers"
 			    " forgotten", t->count);
@@ -188,7 +205,6 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 struct hot *
 hot_new(struct proxy *px, uint64_t max_bytes)
 {
-	struct timeval tv = { 0, CHECK_MS * 1000 };
 	struct hot *t;
 
 	CHECK_OBJ(px, PROXY_MAGIC);
@@ -201,10 +217,11 @@ hot_new(struct proxy *px, uint64_t max_bytes)
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
 	    sizeof(t->seed))
 		t->seed = (uint32_t)time(NULL);
+	t->fast.answer = hot_answer;
+	t->fast.held = held;
+	t->fast.arg = t;
 	t->version = cache_data_version(px->cache);
-	if ((t->buckets = calloc(t->nbuckets, sizeof(*t->buckets))) == NULL ||
-	    (t->check = event_new(px->base, -1, EV_PERSIST, check_cb,
-	    t)) == NULL || (max_bytes > 0 && event_add(t->check, &tv) != 0)) {
+	if ((t->buckets = calloc(t->nbuckets, sizeof(*t->buckets))) == NULL) {
 		hot_free(t);
 		return NULL;
 	}
@@ -219,8 +236,6 @@ hot_free(struct hot *t)
 	CHECK_OBJ(t, HOT_MAGIC);
 	if (t->buckets != NULL)
 		hot_clear(t);
-	if (t->check != NULL)
-		event_free(t->check);
 	free(t->buckets);
 	memset(t, 0, sizeof(*t));
 	free(t);
@@ -269,6 +284,9 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 		return;		/* a few at least must fit */
 	if ((link = find(t, hash, jobid, token_id)) != NULL)
 		drop(t, link);
+	/* Lookups walk a job's tokens: only so many are kept per job. */
+	if (tokens_of(t, hash, jobid) >= TOKENS_PER_JOB)
+		return;
 	while (t->bytes + size > t->max_bytes && t->oldest != NULL)
 		drop(t, find(t, t->oldest->hash, t->oldest->jobid,
 		    t->oldest->token_id));
@@ -372,7 +390,29 @@ put_int(char *p, int64_t v)
 	return p;
 }
 
-int
+/* framer_fast: a connection's answers from here wait to be written, or not. */
+static void
+held(void *arg, int waiting)
+{
+	struct hot *t = arg;
+
+	CHECK_OBJ(t, HOT_MAGIC);
+	/* Requests in flight, as far as a draining server is concerned. */
+	if (waiting)
+		reply_request_started(t->px);
+	else
+		reply_request_done(t->px);
+}
+
+const struct framer_fast *
+hot_framer(struct hot *t)
+{
+	CHECK_OBJ(t, HOT_MAGIC);
+	return &t->fast;
+}
+
+/* framer_fast: answers a plain request from memory; 1 when it did. */
+static int
 hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 {
 	struct hot *t = arg;
@@ -431,6 +471,8 @@ hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 		memcpy(token_id, gateway_token_id(px->gateway),
 		    TOKEN_ID_LEN + 1);
 	}
+	/* Another process's purge or import is seen by the next request. */
+	hot_check(t);
 	hash = hash_of(t->seed, jobid);
 	if ((link = find(t, hash, jobid, token_id)) == NULL)
 		return 0;

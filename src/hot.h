@@ -14,9 +14,9 @@
  * A finished job's answer holds for good (a terminal row is only replaced
  * by a terminal one), the others until their time is up.  The route
  * forgets a job when it stores or revokes anything of it, and every entry
- * goes when another process commits to the database (import, purge),
- * which a timer checks ten times a second.  The memory is bounded
- * (--memory-cache); the least recently answered entries go first.
+ * goes when another process has committed to the database (import, purge,
+ * keys), which each answer checks first (hot_check()).  The memory is
+ * bounded (--memory-cache); the least recently answered entries go first.
  */
 #ifndef HOT_H
 #define HOT_H
@@ -56,9 +56,18 @@ void	hot_forget(struct hot *, const char *jobid);
 /* Forgets everything. */
 void	hot_clear(struct hot *);
 
-/* framer_fast_fn (arg: the struct hot): 1 when it answered. */
-int	hot_answer(void *arg, struct framer *, const struct head *,
-	    const char *p);
+/*
+ * Forgets everything when another connection committed to the database
+ * since the last call: a look at the WAL index (cache_stamp_moved()), and
+ * a statement only when that moved.
+ */
+void	hot_check(struct hot *);
+
+/*
+ * What the framer is to call (framer.h): hot_answer() and, for a draining
+ * server, the accounting of answers waiting to be written.
+ */
+const struct framer_fast *hot_framer(struct hot *);
 
 struct hot_stats {
 	uint64_t	answers;	/* requests answered from memory */

@@ -237,10 +237,10 @@ metrics_write(const struct metrics *m, const struct metrics_gauges *g,
 	evbuffer_add_printf(b, "lumaproxy_watched_jobs %lld\n",
 	    (long long)g->watched);
 	single(b, "lumaproxy_memory_answers_total", "counter",
-	    "Finished jobs answered from memory (--memory-cache).",
+	    "Job answers given from memory (--memory-cache).",
 	    g->memory_answers);
 	family(b, "lumaproxy_memory_cache_entries", "gauge",
-	    "Answers of finished jobs kept in memory.");
+	    "Job answers kept in memory.");
 	evbuffer_add_printf(b, "lumaproxy_memory_cache_entries %lld\n",
 	    (long long)g->memory_entries);
 	family(b, "lumaproxy_memory_cache_bytes", "gauge",

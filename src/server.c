@@ -272,7 +272,7 @@ bev_cb(struct event_base *base, void *arg)
 	 * done; the sweep's last reference closes it after its events are gone.
 	 */
 	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body,
-	    (int)sv->px->cfg->idle_timeout, hot_answer, sv->px->hot)) == NULL)
+	    (int)sv->px->cfg->idle_timeout, hot_framer(sv->px->hot))) == NULL)
 		return NULL;
 	/* The listener is paused at the limit, so there is always room. */
 	assert(sv->nconns < sv->maxconns);

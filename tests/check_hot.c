@@ -125,6 +125,22 @@ START_TEST(test_bound)
 }
 END_TEST
 
+/* One job's entries are bounded, so that a lookup's walk is. */
+START_TEST(test_tokens_per_job)
+{
+	char tok[TOKEN_ID_LEN + 1];
+
+	ck_assert_ptr_nonnull(hot = hot_new(&px, 1 << 24));
+	for (int i = 0; i < 200; i++) {
+		snprintf(tok, sizeof(tok), "%064d", i);
+		put("j1", tok, BODY, strlen(BODY));
+	}
+	ck_assert_uint_eq(stats().entries, 64);
+	put("j2", TOK_A, BODY, strlen(BODY));
+	ck_assert_uint_eq(stats().entries, 65);
+}
+END_TEST
+
 START_TEST(test_off)
 {
 	ck_assert_ptr_nonnull(hot = hot_new(&px, 0));
@@ -133,26 +149,6 @@ START_TEST(test_off)
 }
 END_TEST
 
-static void
-stop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(arg);
-}
-
-/* Runs the loop for ms. */
-static void
-run_for(int ms)
-{
-	struct timeval tv = { 0, ms * 1000 };
-	struct event *ev = evtimer_new(px.base, stop_cb, px.base);
-
-	evtimer_add(ev, &tv);
-	event_base_dispatch(px.base);
-	event_free(ev);
-}
-
 START_TEST(test_other_process_commits)
 {
 	struct cache *other;
@@ -160,20 +156,30 @@ START_TEST(test_other_process_commits)
 
 	ck_assert_ptr_nonnull(hot = hot_new(&px, 1 << 20));
 	put("j1", TOK_A, BODY, strlen(BODY));
+	hot_check(hot);
+	ck_assert_uint_eq(stats().entries, 1);
 	/* Our own connection's writes are not another's. */
 	ck_assert_int_eq(cache_store_negative(px.cache, "j5", TOK_A, 404,
 	    "{}", 2, 1, 2), 0);
-	run_for(250);
+	hot_check(hot);
 	ck_assert_uint_eq(stats().entries, 1);
+	/* Another's are seen at once. */
 	ck_assert_ptr_nonnull(other = cache_open(dbpath, err, sizeof(err)));
 	ck_assert_int_eq(cache_store_negative(other, "j6", TOK_A, 404,
 	    "{}", 2, 1, 2), 0);
-	run_for(250);
+	hot_check(hot);
 	ck_assert_uint_eq(stats().entries, 0);
 	/* Nothing more changed: what is kept from now on stays. */
 	put("j1", TOK_A, BODY, strlen(BODY));
-	run_for(250);
+	hot_check(hot);
 	ck_assert_uint_eq(stats().entries, 1);
+	/* Both at once: our commit, then another's. */
+	ck_assert_int_eq(cache_store_negative(px.cache, "j7", TOK_A, 404,
+	    "{}", 2, 1, 2), 0);
+	ck_assert_int_eq(cache_store_negative(other, "j8", TOK_A, 404,
+	    "{}", 2, 1, 2), 0);
+	hot_check(hot);
+	ck_assert_uint_eq(stats().entries, 0);
 	cache_close(other);
 }
 END_TEST
@@ -187,6 +193,7 @@ hot_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_put_forget_clear);
 	tcase_add_test(tc, test_bound);
+	tcase_add_test(tc, test_tokens_per_job);
 	tcase_add_test(tc, test_off);
 	tcase_add_test(tc, test_other_process_commits);
 	suite_add_tcase(s, tc);
