@@ -2,22 +2,25 @@
 # Misses that store a finished job, run by hand (never by make check):
 #
 #   bench/miss.sh [SECONDS] [CONNECTIONS]
+#   LP=path/to/other/lumaproxy bench/miss.sh ...   (another build, to compare)
 #
 # lumaproxy (access log off, its database in a scratch directory on disk)
 # before `tests/fakeup --completed`, which answers any new jobid with a
 # completed job record.  wrk (one thread) sends every request for a jobid
 # never asked before, so every request is a miss whose finished job is
 # committed (and synced) before it is answered.  Printed: fakeup answering
-# the same requests directly (the upstream's own rate), misses/s with p50
-# and p99, how many of them are HITs after a restart (all must be), then
-# the proxy's system calls per miss over a second run under strace -c
-# (which slows the proxy, so its rate is not the one above).
+# the same requests directly (the upstream's own rate), misses/s with p50,
+# p99 and the proxy's CPU time per miss, how many of them are HITs after a
+# restart (all must be), then the proxy's system calls per miss over a
+# second run under strace -c (which slows the proxy, so its rate is not the
+# one above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-50}
 
 . bench/lib.sh
+lp=${LP:-$lp}
 need wrk wrk
 need strace strace
 need sqlite3 sqlite3
@@ -51,11 +54,15 @@ wrkrun() {
 	    END { printf "%s %s %s %s %d\n", n, rps, p50, p99, bad }' "$work/wrk.out"
 }
 
-printf '%-22s %10s %10s %10s %10s %8s\n' case requests req/s p50 p99 non-2xx
+fmt='%-22s %10s %10s %10s %10s %8s %10s\n'
+printf "$fmt" case requests req/s p50 p99 non-2xx cpu/req
 read -r n rps p50 p99 bad < <(wrkrun "$up" "up$$" "$secs")
-printf '%-22s %10s %10s %10s %10s %8s\n' "fakeup direct" "$n" "$rps" "$p50" "$p99" "$bad"
+printf "$fmt" "fakeup direct" "$n" "$rps" "$p50" "$p99" "$bad" -
+t0=$(cpu_ticks "$pxpid")
 read -r n rps p50 p99 bad < <(wrkrun "$px" "m$$" "$secs")
-printf '%-22s %10s %10s %10s %10s %8s\n' "miss through lumaproxy" "$n" "$rps" "$p50" "$p99" "$bad"
+t1=$(cpu_ticks "$pxpid")
+printf "$fmt" "miss through lumaproxy" "$n" "$rps" "$p50" "$p99" "$bad" \
+	"$(awk -v t=$((t1 - t0)) -v hz="$tick" -v n="$n" 'BEGIN { printf "%.0fus", t / hz / n * 1e6 }')"
 
 # Each answered miss is a job committed: a restart serves them all as HITs.
 kill "$pxpid"; wait "$pxpid" 2>/dev/null || true
