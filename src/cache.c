@@ -243,16 +243,16 @@ fail:
 	return -1;
 }
 
-/* Prepares the n statements of sql into st, to live as long as c. */
+/* Prepares the n statements of sql on db into st, to live as long as c. */
 static int
-prepare_all(struct cache *c, const char *const *sql, int n, sqlite3_stmt **st,
+prepare_all(sqlite3 *db, const char *const *sql, int n, sqlite3_stmt **st,
     const char *path, char *err, size_t errlen)
 {
 	for (int i = 0; i < n; i++) {
-		if (sqlite3_prepare_v3(c->db, sql[i], -1,
+		if (sqlite3_prepare_v3(db, sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &st[i], NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "%s: preparing statement: %s",
-			    path, sqlite3_errmsg(c->db));
+			    path, sqlite3_errmsg(db));
 			return -1;
 		}
 	}
@@ -308,11 +308,24 @@ cache_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	/* A writer from another process may hold the loop 200 ms at most. */
 	sqlite3_busy_timeout(c->db, 200);
-	if (prepare_all(c, stmt_sql, ST__MAX, c->st, path, err, errlen) != 0 ||
-	    prepare_all(c, cache_media_sql, MST__MAX, c->mst, path, err,
+	/*
+	 * Upstream's records are read on an in-memory database of their own
+	 * (cache_record.c): its json_each() needs a read transaction, which
+	 * on the file would cost two lock calls per record.
+	 */
+	if (sqlite3_open_v2(":memory:", &c->mem, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open an in-memory database",
+		    path);
+		goto fail;
+	}
+	if (prepare_all(c->db, stmt_sql, ST__MAX, c->st, path, err,
 	    errlen) != 0 ||
-	    prepare_all(c, cache_record_sql, 1, c->rst, path, err, errlen) != 0 ||
-	    prepare_all(c, cache_team_sql, TST__MAX, c->tst, path, err,
+	    prepare_all(c->db, cache_media_sql, MST__MAX, c->mst, path, err,
+	    errlen) != 0 ||
+	    prepare_all(c->mem, cache_record_sql, 1, c->rst, path, err,
+	    errlen) != 0 ||
+	    prepare_all(c->db, cache_team_sql, TST__MAX, c->tst, path, err,
 	    errlen) != 0)
 		goto fail;
 	return c;
@@ -338,6 +351,8 @@ cache_close(struct cache *c)
 		sqlite3_finalize(c->tst[i]);
 	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
 		sqlite3_close_v2(c->db);
+	if (c->mem != NULL)
+		sqlite3_close_v2(c->mem);
 	memset(c, 0, sizeof(*c));
 	free(c);
 }
