@@ -70,6 +70,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	    " WHERE expires_at <= ?1 LIMIT ?2)",
 	[ST_COUNT] = "SELECT count(*), coalesce(sum(terminal), 0) FROM jobs",
 	[ST_PING] = "SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1)",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 	/* Labels of a metric: a bounded set, whatever upstream says. */
 	[ST_COUNT_STATUS] =
 	    "SELECT CASE WHEN status IN ('pending', 'processing', 'completed',"
@@ -615,6 +616,20 @@ cache_ping(struct cache *c)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int64_t
+cache_data_version(struct cache *c)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	st = c->st[ST_DATA_VERSION];
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
 }
 
 int

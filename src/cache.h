@@ -124,6 +124,13 @@ int	cache_parse_record(struct cache *, const void *body, size_t len,
 int	cache_ping(struct cache *);
 
 /*
+ * A number that changes when another connection (import, purge, keys in
+ * another process) commits to the database; -1 on error.  Cheap: no table
+ * is read.
+ */
+int64_t	cache_data_version(struct cache *);
+
+/*
  * Calls fn once per job status (pending, processing, completed, failed or
  * other) with the number of job rows; 0, or -1 on a database error.
  */

@@ -26,6 +26,7 @@ enum opt_id {
 	OPT_CONFIG, OPT_HELP, OPT_VERSION, OPT_LISTEN, OPT_UPSTREAM, OPT_DB,
 	OPT_PENDING_INTERVAL, OPT_PENDING_MODE, OPT_NEGATIVE_TTL,
 	OPT_UPSTREAM_TIMEOUT, OPT_MAX_UPSTREAM_BODY, OPT_MAX_REQUEST_BODY,
+	OPT_MEMORY_CACHE, OPT_IDLE_TIMEOUT,
 	OPT_MAX_CONNECTIONS,
 	OPT_OFFLINE, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_ACCESS_LOG, OPT_MEDIA_DIR,
 	OPT_MEDIA_CONCURRENCY, OPT_MAX_MEDIA_BYTES, OPT_REWRITE_MEDIA_URLS,
@@ -78,6 +79,8 @@ static const struct opt_def opts[] = {
 	{ OPT_UPSTREAM_TIMEOUT, "upstream-timeout", 0, CMD_SERVE | CMD_MIRROR, "SECONDS", 1, 3600, "30", "give up on upstream after this long (pass-through: this long idle)" },
 	{ OPT_MAX_UPSTREAM_BODY, "max-upstream-body", 0, CMD_SERVE, "BYTES", 1024, 1024ULL << 20, "1048576", "largest upstream answer accepted" },
 	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, CMD_SERVE, "BYTES", 0, 1ULL << 40, "67108864", "largest request body passed through (413 beyond)" },
+	{ OPT_MEMORY_CACHE, "memory-cache", 0, CMD_SERVE, "BYTES", 0, 1ULL << 40, "67108864", "finished jobs answered from memory, at most this many bytes (0: off)" },
+	{ OPT_IDLE_TIMEOUT, "idle-timeout", 0, CMD_SERVE, "SECONDS", 1, 3600, "60", "close a client connection idle (or stalled) this long" },
 	{ OPT_MAX_CONNECTIONS, "max-connections", 0, CMD_SERVE, "N", 1, 1000000, "4096", "client connections served at once" },
 	{ OPT_OFFLINE, "offline", 0, CMD_SERVE, NULL, 0, 0, "off", "never call upstream; answer from the cache only" },
 	{ OPT_LOG_LEVEL, "log-level", 0, CMD_SERVE, "LEVEL", 0, 0, "info", "debug, info, warn or error" },
@@ -292,6 +295,10 @@ config_set(struct config *cfg, const struct opt_def *o, const char *v,
 		return set_uint64(&cfg->max_upstream_body, v, o, err);
 	case OPT_MAX_REQUEST_BODY:
 		return set_uint64(&cfg->max_request_body, v, o, err);
+	case OPT_MEMORY_CACHE:
+		return set_uint64(&cfg->memory_cache, v, o, err);
+	case OPT_IDLE_TIMEOUT:
+		return set_int64(&cfg->idle_timeout, v, o, err);
 	case OPT_MAX_CONNECTIONS:
 		return set_uint64(&cfg->max_connections, v, o, err);
 	case OPT_OFFLINE:

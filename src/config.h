@@ -43,6 +43,8 @@ struct config {
 	int64_t			upstream_timeout;	/* seconds */
 	uint64_t		max_upstream_body;	/* bytes */
 	uint64_t		max_request_body;	/* bytes, pass-through */
+	uint64_t		memory_cache;		/* bytes of hot answers */
+	int64_t			idle_timeout;		/* seconds */
 	uint64_t		max_connections;
 	int			offline;
 	enum log_level		log_level;

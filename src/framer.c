@@ -14,12 +14,15 @@
  * takes an empty buffer for "sent" and may then shut the socket down, so
  * nothing may wait in a buffer below it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -39,6 +42,7 @@
 #define TOO_LARGE	"Request body too large"
 #define BAD_BODY	"Bad request body"
 #define EVHTTP_HELD_MAX	(2 * HEAD_MAX)	/* bytes evhttp's input may hold */
+#define FAST_HIGH	(256 * 1024)	/* fast answers queued: read no more */
 
 enum fstate {
 	F_HEAD,		/* next: a request's head */
@@ -83,6 +87,11 @@ struct framer {
 	short			 held_event;	/* EOF kept until output is out */
 	struct event		*closer;	/* owned: ends it, from the loop */
 	struct timeval		 idle;		/* evhttp's read/write timeout */
+	framer_fast_fn		 fast;		/* answers without evhttp */
+	void			*fast_arg;
+	struct evbuffer		*fast_out;	/* owned: its answers not sent */
+	char			 peer[64];	/* "" until framer_peer() */
+	int64_t			 rearmed;	/* ms: keep_alive() last armed */
 };
 
 static void
@@ -125,9 +134,29 @@ refuse(struct framer *f, int status, const char *msg)
 }
 
 /*
+ * A request evhttp never saw was answered: the connection is not idle.
+ * evhttp's timeouts are armed anew, at most four times per idle time.
+ */
+static void
+keep_alive(struct framer *f)
+{
+	struct timeval now;
+	int64_t ms;
+
+	if (event_base_gettimeofday_cached(f->base, &now) != 0)
+		return;
+	ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+	if (ms >= f->rearmed && ms - f->rearmed < f->idle.tv_sec * 250)
+		return;
+	f->rearmed = ms;
+	bufferevent_set_timeouts(f->filter, &f->idle, &f->idle);
+}
+
+/*
  * Reads the head at the start of src (head_parse()).  Returns 0 when more
  * is needed, 1 when a head went to evhttp: the request's own, minus its
- * framing headers, or for a refused request its request line alone.
+ * framing headers, or for a refused request its request line alone; 2 when
+ * f->fast answered the request.
  */
 static int
 take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
@@ -139,8 +168,16 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	n = have < HEAD_MAX ? have : HEAD_MAX;
 	/* Never while evhttp has a request: f->head is that request's. */
 	if ((p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n)) == NULL ||
-	    !head_parse(p, n, h, dst))
+	    !head_parse(p, n, h, NULL))
 		return 0;
+	/* Answered without evhttp: nothing of it goes further. */
+	if (f->fast != NULL && h->status == 0 && !h->chunked &&
+	    h->length == 0 && f->fast(f->fast_arg, f, h, p)) {
+		evbuffer_drain(src, h->len);
+		keep_alive(f);
+		return 2;
+	}
+	head_emit(p, h, dst);
 	/* A new request begins: the state of the last one goes. */
 	f->busy = 1;
 	f->seen = 0;
@@ -320,7 +357,9 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 				bufferevent_disable(f->under, EV_READ);
 			return progressed ? BEV_OK : BEV_NEED_MORE;
 		case F_HEAD:
-			if (f->busy || take_head(f, src, dst) == 0)
+			/* Fast answers the client does not read: wait. */
+			if (f->busy || evbuffer_get_length(f->fast_out) >
+			    FAST_HIGH || take_head(f, src, dst) == 0)
 				return progressed ? BEV_OK : BEV_NEED_MORE;
 			progressed = 1;
 			break;
@@ -437,7 +476,8 @@ under_event_cb(struct bufferevent *under, short what, void *arg)
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
 	    !f->write_error &&
-	    evbuffer_get_length(bufferevent_get_output(f->filter)) > 0) {
+	    (evbuffer_get_length(bufferevent_get_output(f->filter)) > 0 ||
+	    evbuffer_get_length(f->fast_out) > 0)) {
 		f->held_event = what;
 		return;
 	}
@@ -454,10 +494,24 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_event_cb ev;
 	void *cbarg;
 
-	(void)fd;
 	(void)what;
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	bufferevent_getcb(bev, &rd, &wr, &ev, &cbarg);
+	/* The fast path's answers came first: they go first. */
+	if (evbuffer_get_length(f->fast_out) > 0 && !f->write_error) {
+		if (evbuffer_write_atmost(f->fast_out, fd, WRITE_MAX) < 0 &&
+		    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			f->write_error = errno;
+			if (ev != NULL)
+				ev(bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING, cbarg);
+			return;
+		}
+		if (evbuffer_get_length(f->fast_out) > 0) {
+			arm_write(f);
+			return;
+		}
+		kick(f);	/* requests may have waited for room */
+	}
 	if (rd == NULL && wr == NULL && ev == NULL) {
 		/* Released by evhttp: nobody waits for this output. */
 		evbuffer_drain(bufferevent_get_output(bev),
@@ -498,12 +552,15 @@ framer_free(void *arg)
 		event_free(f->closer);
 	if (f->body != NULL)
 		evbuffer_free(f->body);
+	if (f->fast_out != NULL)
+		evbuffer_free(f->fast_out);
 	memset(f, 0, sizeof(*f));
 	free(f);
 }
 
 struct bufferevent *
-framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s)
+framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s,
+    framer_fast_fn fast, void *fast_arg)
 {
 	struct bufferevent *under, *bev;
 	struct framer *f;
@@ -516,7 +573,10 @@ framer_bev_new(struct event_base *base, uint64_t max_body, int idle_s)
 	f->idle.tv_sec = idle_s;
 	f->state = F_HEAD;
 	f->cur = FRAMER_NONE;
+	f->fast = fast;
+	f->fast_arg = fast_arg;
 	if ((f->body = evbuffer_new()) == NULL ||
+	    (f->fast_out = evbuffer_new()) == NULL ||
 	    (f->notify = event_new(base, -1, 0, notify_cb, f)) == NULL ||
 	    (f->closer = event_new(base, -1, 0, closer_cb, f)) == NULL ||
 	    (under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
@@ -686,4 +746,65 @@ framer_request_done(struct framer *f)
 		evbuffer_drain(f->body, evbuffer_get_length(f->body));
 	}
 	kick(f);
+}
+
+void
+framer_send(struct framer *f, const struct iovec *iov, int n)
+{
+	evutil_socket_t fd = bufferevent_getfd(f->filter);
+	ssize_t w = 0;
+	size_t off;
+	int i;
+
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	if (f->write_error)
+		return;
+	/* Nothing queued: straight to the socket, in one call. */
+	if (evbuffer_get_length(f->fast_out) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(f->filter)) == 0) {
+		if ((w = writev(fd, iov, n)) < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				f->write_error = errno;	/* reading ends it */
+				return;
+			}
+			w = 0;
+		}
+	}
+	for (i = 0, off = (size_t)w; i < n; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		evbuffer_add(f->fast_out, (const char *)iov[i].iov_base + off,
+		    iov[i].iov_len - off);
+		off = 0;
+	}
+	if (evbuffer_get_length(f->fast_out) > 0)
+		arm_write(f);
+}
+
+const char *
+framer_peer(struct framer *f)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	if (f->peer[0] != '\0')
+		return f->peer;
+	snprintf(f->peer, sizeof(f->peer), "-");
+	if (getpeername(bufferevent_getfd(f->filter), (struct sockaddr *)&ss,
+	    &len) != 0)
+		return f->peer;
+	if (ss.ss_family == AF_INET6 && inet_ntop(AF_INET6,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host)))
+		snprintf(f->peer, sizeof(f->peer), "%s:%u", host,
+		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	else if (ss.ss_family == AF_INET && inet_ntop(AF_INET,
+	    &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host)))
+		snprintf(f->peer, sizeof(f->peer), "%s:%u", host,
+		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	return f->peer;
 }

@@ -25,6 +25,8 @@
 struct bufferevent;
 struct event_base;
 struct framer;
+struct head;
+struct iovec;
 
 /* The framing of the request evhttp is handling now. */
 enum framer_body {
@@ -42,13 +44,32 @@ enum framer_read {
 };
 
 /*
+ * An answer made without evhttp.  Called with each accepted head that has
+ * no body while evhttp has no request (p: the head's bytes, h: what
+ * head_parse() read of them); returns 1 when it answered the request with
+ * framer_send(), 0 to hand the head to evhttp.
+ */
+typedef int	(*framer_fast_fn)(void *arg, struct framer *,
+		    const struct head *h, const char *p);
+
+/*
  * Creates a client connection's bufferevent (a filter over a socket
  * bufferevent with no fd yet, as evhttp's bevcb wants) and its framer.
  * The framer lives as long as the bufferevent (framer_of() finds it).
- * NULL on failure.
+ * fast (may be NULL) is asked first about each request.  NULL on failure.
  */
 struct bufferevent *framer_bev_new(struct event_base *, uint64_t max_body,
-	    int idle_s);
+	    int idle_s, framer_fast_fn fast, void *fast_arg);
+
+/*
+ * The whole answer of a request framer_fast_fn took: written now when the
+ * socket takes it, the rest before anything evhttp writes later.  When the
+ * connection has failed it is dropped.
+ */
+void	framer_send(struct framer *, const struct iovec *, int n);
+
+/* The client's address ("127.0.0.1:5555", "-" when unknown), for logs. */
+const char	*framer_peer(struct framer *);
 
 /* The framer of a bufferevent made by framer_bev_new(), or NULL. */
 struct framer	*framer_of(struct bufferevent *);

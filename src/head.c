@@ -159,6 +159,32 @@ check_request_line(const char *p, size_t len, struct reqline *rl,
 	return rl->passable ? 0 : 400;
 }
 
+/* Notes where the request line's parts are, as offsets from p. */
+static void
+note_line(struct head *h, const char *p, const struct reqline *rl)
+{
+	if (rl->method != NULL) {
+		h->method = (size_t)(rl->method - p);
+		h->method_len = rl->mlen;
+	}
+	if (rl->target != NULL) {
+		h->target = (size_t)(rl->target - p);
+		h->target_len = rl->tlen;
+	}
+	h->passable = rl->passable;
+	h->http10 = rl->http10;
+}
+
+/* Refuses the head with status and msg. */
+static int
+refuse(struct head *h, int status, const char *msg)
+{
+	h->status = status;
+	h->msg = msg;
+	h->plain = 0;
+	return 1;
+}
+
 /*
  * Hands evhttp the request line of a refused request, without its
  * headers: the client's own (version as 1.0 or 1.1) when evhttp can parse
@@ -166,34 +192,30 @@ check_request_line(const char *p, size_t len, struct reqline *rl,
  * no path).
  */
 static void
-pass_refused(struct head *h, const struct reqline *rl, struct evbuffer *dst)
+emit_refused(const char *p, struct head *h, struct evbuffer *dst)
 {
-	const char *version = rl->http10 ? "HTTP/1.0" : "HTTP/1.1";
+	const char *version = h->http10 ? "HTTP/1.0" : "HTTP/1.1";
 
-	if (rl->passable) {
-		evbuffer_add(dst, rl->method, rl->mlen);
+	if (h->passable) {
+		evbuffer_add(dst, p + h->method, h->method_len);
 		evbuffer_add(dst, " ", 1);
-		evbuffer_add(dst, rl->target, rl->tlen);
+		evbuffer_add(dst, p + h->target, h->target_len);
 		evbuffer_add_printf(dst, " %s\r\n\r\n", version);
 		return;
 	}
-	if (rl->method != NULL && rl->mlen < sizeof(h->standin)) {
-		memcpy(h->standin, rl->method, rl->mlen);
-		h->standin[rl->mlen] = '\0';
+	if (h->method_len > 0 && h->method_len < sizeof(h->standin)) {
+		memcpy(h->standin, p + h->method, h->method_len);
+		h->standin[h->method_len] = '\0';
 	} else
 		snprintf(h->standin, sizeof(h->standin), "-");
 	evbuffer_add_printf(dst, "GET / %s\r\n\r\n", version);
 }
 
-/* Refuses the head: status and msg, and its request line to evhttp. */
-static int
-refuse(struct head *h, int status, const char *msg, const struct reqline *rl,
-    struct evbuffer *out)
+int
+head_method_is(const char *p, const struct head *h, const char *m)
 {
-	h->status = status;
-	h->msg = msg;
-	pass_refused(h, rl, out);
-	return 1;
+	return h->method_len == strlen(m) &&
+	    memcmp(p + h->method, m, h->method_len) == 0;
 }
 
 int
@@ -202,7 +224,7 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 	size_t skip, end, len, vlen;
 	const char *line, *nl, *colon, *v, *msg;
 	struct reqline rl;
-	int have_cl = 0, have_te = 0, bad = 0, close = 0, status;
+	int have_cl = 0, have_te = 0, bad = 0, status, auths = 0, accepts = 0;
 
 	memset(h, 0, sizeof(*h));
 	/* Empty lines before a request line are ignored (RFC 9112, 2.2). */
@@ -213,6 +235,7 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 	if (end == 0 && n < HEAD_MAX)
 		return 0;
 	line = p + skip;
+	h->line = skip;
 	nl = memchr(line, '\n', n - skip);
 	if (end == 0) {
 		/* Over the limit: the line, if there is one, is for the log. */
@@ -221,7 +244,9 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		(void)check_request_line(line, len, &rl, &msg);
-		return refuse(h, 431, "Request header too large", &rl, out);
+		note_line(h, p, &rl);
+		refuse(h, 431, "Request header too large");
+		goto emit;
 	}
 	h->len = end += skip;
 
@@ -229,9 +254,13 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 	len = (size_t)(nl - line);
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if ((status = check_request_line(line, len, &rl, &msg)) != 0)
-		return refuse(h, status, msg, &rl, out);
-	h->http10 = rl.http10;
+	status = check_request_line(line, len, &rl, &msg);
+	note_line(h, p, &rl);
+	if (status != 0) {
+		refuse(h, status, msg);
+		goto emit;
+	}
+	h->plain = 1;
 
 	/*
 	 * First pass over the header lines: the framing, and whether we
@@ -280,28 +309,57 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 		} else if (token_eq(line, (size_t)(colon - line), "Expect"))
 			h->expect = token_eq(v, vlen, "100-continue");
 		else if (token_eq(line, (size_t)(colon - line), "Connection"))
-			close |= lists_close(v, vlen);
+			h->close |= lists_close(v, vlen);
+		else if (token_eq(line, (size_t)(colon - line), "Authorization")) {
+			h->auth = (size_t)(v - p);
+			h->auth_len = vlen;
+			auths++;
+		} else if (token_eq(line, (size_t)(colon - line), "Accept")) {
+			h->accept = (size_t)(v - p);
+			h->accept_len = vlen;
+			accepts++;
+		} else if (token_eq(line, (size_t)(colon - line),
+		    "Cache-Control") || token_eq(line, (size_t)(colon - line),
+		    "If-None-Match") || token_eq(line, (size_t)(colon - line),
+		    "Prefer"))
+			h->plain = 0;
 	}
+	if (auths > 1 || accepts > 1)
+		h->plain = 0;
 	if ((have_cl && have_te) || (have_te && rl.http10))
 		bad = 1;
 	/* evhttp and curl read no body after HEAD or TRACE: none may come. */
-	if ((h->chunked || h->length > 0) && ((rl.mlen == 4 &&
-	    memcmp(rl.method, "HEAD", 4) == 0) || (rl.mlen == 5 &&
-	    memcmp(rl.method, "TRACE", 5) == 0)))
+	if ((h->chunked || h->length > 0) && (head_method_is(p, h, "HEAD") ||
+	    head_method_is(p, h, "TRACE")))
 		bad = 1;
 	if (bad) {
 		h->chunked = 0;
 		h->length = 0;
-		return refuse(h, 400, "Bad header", &rl, out);
+		refuse(h, 400, "Bad header");
 	}
+emit:
+	if (out != NULL)
+		head_emit(p, h, out);
+	return 1;
+}
 
+void
+head_emit(const char *p, struct head *h, struct evbuffer *out)
+{
+	const char *line, *nl, *colon, *end = p + h->len;
+	size_t len;
+
+	if (h->status != 0) {
+		emit_refused(p, h, out);
+		return;
+	}
 	/*
-	 * Second pass: the head without its framing headers, to evhttp.  evhttp
-	 * reads only the first Connection header, and as one word: when any
-	 * lists "close", one saying just that goes first.
+	 * The head without its framing headers, to evhttp.  evhttp reads only
+	 * the first Connection header, and as one word: when any lists
+	 * "close", one saying just that goes first.
 	 */
-	for (line = p + skip; line < p + end; line = nl + 1) {
-		nl = memchr(line, '\n', (size_t)(p + end - line));
+	for (line = p + h->line; line < end; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(end - line));
 		len = (size_t)(nl - line);
 
 		if ((colon = memchr(line, ':', len)) != NULL &&
@@ -310,8 +368,7 @@ head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 		    token_eq(line, (size_t)(colon - line), "Expect")))
 			continue;
 		evbuffer_add(out, line, len + 1);
-		if (line == p + skip && close)
+		if (line == p + h->line && h->close)
 			evbuffer_add(out, "Connection: close\r\n", 19);
 	}
-	return 1;
 }

@@ -29,17 +29,40 @@ struct head {
 	char		 standin[17];	/* "" or, when evhttp gets a stand-in
 					 * request line, the client's method
 					 * ("-" when none could be read) */
+	/* Where its parts are: offsets from the start of its bytes. */
+	size_t		 line;		/* the request line (after empty lines) */
+	size_t		 method, method_len;	/* method_len 0: none read */
+	size_t		 target, target_len;
+	int		 passable;	/* evhttp parses method and target */
+	int		 close;		/* a Connection header lists "close" */
+	/*
+	 * For an answer made without evhttp: the Authorization and Accept
+	 * values (offset, length; length 0 when absent), and whether the
+	 * head is plain: no Cache-Control, If-None-Match or Prefer, and at
+	 * most one Authorization and one Accept.
+	 */
+	size_t		 auth, auth_len;
+	size_t		 accept, accept_len;
+	int		 plain;
 };
 
 /*
  * Reads the head at the start of p[0..n), n being at most HEAD_MAX.
  * Returns 0 when its end is not there yet and n < HEAD_MAX (more bytes are
- * needed), else 1 with *h filled and, appended to out, what evhttp is to
- * see: the head without its framing headers (Content-Length,
- * Transfer-Encoding, Expect), or for a refused head its request line alone
- * (the client's, with its version as HTTP/1.0 or 1.1, or the stand-in
- * "GET /").  A head over HEAD_MAX has h->len == n.
+ * needed), else 1 with *h filled and, when out is not NULL, head_emit()'s
+ * bytes appended to out.  A head over HEAD_MAX has h->len == n.
  */
 int	head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out);
+
+/*
+ * Appends to out what evhttp is to see of the head h read from p: the head
+ * without its framing headers (Content-Length, Transfer-Encoding, Expect),
+ * or for a refused head its request line alone (the client's, with its
+ * version as HTTP/1.0 or 1.1, or the stand-in "GET /").
+ */
+void	head_emit(const char *p, struct head *h, struct evbuffer *out);
+
+/* Whether h's method is m ("GET"). */
+int	head_method_is(const char *p, const struct head *h, const char *m);
 
 #endif

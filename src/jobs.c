@@ -20,6 +20,7 @@
 #include "commit.h"
 #include "config.h"
 #include "gateway.h"
+#include "hot.h"
 #include "jobid.h"
 #include "jobs.h"
 #include "jobs_int.h"
@@ -97,6 +98,41 @@ answer_local(struct jobs *j, struct evhttp_request *req, const char *jobid,
 		return;
 	}
 	jobs_send_answer(px, req, &a, ri);
+}
+
+/*
+ * A HIT answered by answer_local(): the next plain request for it is
+ * answered from memory while it holds (hot.h).
+ */
+static void
+keep_hot(struct jobs *j, const char *jobid, const char *token_id,
+    const struct policy_decision *d, const struct policy_state *st,
+    const struct cache_job *job, struct evbuffer *jobbody,
+    const struct cache_negative *neg, struct evbuffer *negbody)
+{
+	struct hot_item it;
+
+	memset(&it, 0, sizeof(it));
+	it.status = 200;
+	if (d->action == ACT_HIT && st->terminal) {
+		it.etag = job->etag;
+		it.fetched_at = job->job_fetched_at;
+	} else if (d->action == ACT_HIT) {
+		/* A snapshot within pending-interval (serve mode). */
+		it.fetched_at = job->job_fetched_at;
+		it.from = st->fetched_at;
+		it.until = st->fetched_at + j->px->policy.pending_interval_ms;
+		it.retry_after = 1;
+	} else if (d->action == ACT_HIT_NEGATIVE) {
+		it.status = neg->status;
+		it.fetched_at = neg->fetched_at;
+		it.until = neg->expires_at;
+		jobbody = negbody;
+	} else
+		return;
+	it.body = evbuffer_pullup(jobbody, -1);
+	it.len = evbuffer_get_length(jobbody);
+	hot_put(j->px->hot, jobid, token_id, &it);
 }
 
 /*
@@ -278,6 +314,9 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	if (d.action != ACT_FETCH) {
 		answer_local(j, req, jobid, &d, &job, jobbody, &neg, negbody, s,
 		    &ri, now);
+		if (m == NULL)
+			keep_hot(j, jobid, token_id, &d, &st, &job, jobbody,
+			    &neg, negbody);
 		if (s != NULL)
 			jobs_slot_release(s, now);
 		goto done;

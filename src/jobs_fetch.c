@@ -20,6 +20,7 @@
 #include "commit.h"
 #include "config.h"
 #include "gateway.h"
+#include "hot.h"
 #include "jobs_int.h"
 #include "log.h"
 #include "media.h"
@@ -289,6 +290,9 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 	int64_t submitted = 0;
 
 	*stored = 0;
+	/* What is kept in memory of the job may change now. */
+	if (po->store_job || po->store_negative || po->revoke_grant)
+		hot_forget(px->hot, s->jobid);
 	if (po->store_job) {
 		if (cache_store_job(px->cache, s->jobid, s->token_id, rec, etag,
 		    res->body, res->len, now) == 0) {
@@ -360,6 +364,11 @@ commit_done(struct commit_job *cj, void *arg)
 	assert(s->commit == cw);
 	px = s->jobs->px;
 	s->commit = NULL;
+	/*
+	 * What is kept in memory of the job may change now: an answer kept
+	 * while this one waited came from the rows before it.
+	 */
+	hot_forget(px->hot, s->jobid);
 	if (!stored)
 		log_error("cache: cannot store job %s", s->jobid);
 	else if (px->media != NULL && strcmp(cw->rec.status, "completed") == 0)

@@ -236,6 +236,17 @@ metrics_write(const struct metrics *m, const struct metrics_gauges *g,
 	    "Submitted jobs fetched until finished whether anyone asks or not.");
 	evbuffer_add_printf(b, "lumaproxy_watched_jobs %lld\n",
 	    (long long)g->watched);
+	single(b, "lumaproxy_memory_answers_total", "counter",
+	    "Finished jobs answered from memory (--memory-cache).",
+	    g->memory_answers);
+	family(b, "lumaproxy_memory_cache_entries", "gauge",
+	    "Answers of finished jobs kept in memory.");
+	evbuffer_add_printf(b, "lumaproxy_memory_cache_entries %lld\n",
+	    (long long)g->memory_entries);
+	family(b, "lumaproxy_memory_cache_bytes", "gauge",
+	    "Bytes those answers take, at most --memory-cache.");
+	evbuffer_add_printf(b, "lumaproxy_memory_cache_bytes %lld\n",
+	    (long long)g->memory_bytes);
 	family(b, "lumaproxy_open_connections", "gauge",
 	    "Client connections open now.");
 	return evbuffer_add_printf(b, "lumaproxy_open_connections %lld\n",

@@ -25,6 +25,9 @@ struct metrics_gauges {
 	int64_t		open_connections;
 	int64_t		waiting;		/* long polls and streams held */
 	int64_t		watched;		/* jobs watched (SPEC 11) */
+	uint64_t	memory_answers;		/* hot.c: answered from memory */
+	int64_t		memory_entries;
+	int64_t		memory_bytes;
 	int		cached_ok;		/* the counts below were read */
 	int64_t		cached[5];		/* pending, processing, completed, failed, other */
 };

@@ -14,6 +14,7 @@ struct config;
 struct event_base;
 struct evhttp;
 struct gateway;
+struct hot;
 struct jobs;
 struct media;
 struct metrics;
@@ -35,6 +36,7 @@ struct proxy {
 	struct server		*server;	/* owned: listener, limits */
 	struct media		*media;		/* owned, NULL: no mirror */
 	struct gateway		*gateway;	/* owned, NULL: clients' own tokens */
+	struct hot		*hot;		/* owned: answers kept in memory */
 	struct policy_config	 policy;
 	int			 draining;	/* stopping: see reply_drain() */
 	int64_t			 pending;	/* requests not yet answered */

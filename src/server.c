@@ -27,6 +27,7 @@
 #include "framer.h"
 #include "gateway.h"
 #include "head.h"
+#include "hot.h"
 #include "jobs.h"
 #include "jobs_push.h"
 #include "log.h"
@@ -42,7 +43,6 @@
 #include "util.h"
 
 #define SERVER_MAGIC		0x53525652u
-#define IDLE_TIMEOUT_S		60		/* read/write inactivity */
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
 #define FD_RESERVE		64		/* for curl, SQLite, logs */
@@ -115,6 +115,7 @@ metrics_page(struct proxy *px, struct evhttp_request *req,
 {
 	struct metrics_gauges g;
 	struct jobs_stats js;
+	struct hot_stats hs;
 	struct evbuffer *b;
 
 	memset(&g, 0, sizeof(g));
@@ -124,6 +125,10 @@ metrics_page(struct proxy *px, struct evhttp_request *req,
 	g.waiting = (int64_t)js.waiting;
 	g.watched = (int64_t)js.watched;
 	g.open_connections = px->server != NULL ? (int64_t)px->server->nconns : 0;
+	hot_get_stats(px->hot, &hs);
+	g.memory_answers = hs.answers;
+	g.memory_entries = (int64_t)hs.entries;
+	g.memory_bytes = (int64_t)hs.bytes;
 	g.cached_ok = cache_count_by_status(px->cache, count_status, &g) == 0;
 	if ((b = evbuffer_new()) == NULL || metrics_write(px->metrics, &g, b) != 0 ||
 	    (px->gateway != NULL && gateway_metrics(px->gateway, b) != 0)) {
@@ -267,7 +272,7 @@ bev_cb(struct event_base *base, void *arg)
 	 * done; the sweep's last reference closes it after its events are gone.
 	 */
 	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body,
-	    IDLE_TIMEOUT_S)) == NULL)
+	    (int)sv->px->cfg->idle_timeout, hot_answer, sv->px->hot)) == NULL)
 		return NULL;
 	/* The listener is paused at the limit, so there is always room. */
 	assert(sv->nconns < sv->maxconns);
@@ -436,6 +441,7 @@ server_run(const struct config *cfg)
 	struct upstream_options uo;
 	struct media_options mo;
 	struct jobs_stats js;
+	struct event_config *evcfg = NULL;
 	sigset_t sigs;
 	struct timeval sweep_tv = { 0, CONN_SWEEP_MS * 1000 };
 	char err[512], public_url[1024];
@@ -459,7 +465,15 @@ server_run(const struct config *cfg)
 		fprintf(stderr, "lumaproxy: cannot initialize libcurl\n");
 		return 1;
 	}
-	if ((px.base = event_base_new()) == NULL ||
+	/*
+	 * epoll changes are batched: a connection whose reading is turned
+	 * off and on again within one pass costs no epoll_ctl(2).  Safe as
+	 * long as no descriptor the loop watches is dup(2)ed; none is.
+	 */
+	if ((evcfg = event_config_new()) == NULL ||
+	    event_config_set_flag(evcfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) != 0 ||
+	    (px.base = event_base_new_with_config(evcfg)) == NULL ||
 	    (px.http = evhttp_new(px.base)) == NULL ||
 	    (sv.conns = calloc(sv.maxconns, sizeof(*sv.conns))) == NULL) {
 		fprintf(stderr, "lumaproxy: out of memory\n");
@@ -473,7 +487,7 @@ server_run(const struct config *cfg)
 	 */
 	evhttp_set_max_headers_size(px.http, 2 * HEAD_MAX);
 	evhttp_set_max_body_size(px.http, 0);
-	evhttp_set_timeout(px.http, IDLE_TIMEOUT_S);
+	evhttp_set_timeout(px.http, (int)cfg->idle_timeout);
 	evhttp_set_allowed_methods(px.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
@@ -509,7 +523,10 @@ server_run(const struct config *cfg)
 	}
 	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
 	uo.max_body = (size_t)cfg->max_upstream_body;
-	if ((px.up = upstream_new(px.base, &uo)) == NULL ||
+	/* Members' and rewritten answers are made per request. */
+	if ((px.hot = hot_new(&px, px.gateway != NULL ||
+	    config_rewrites_media(cfg) ? 0 : cfg->memory_cache)) == NULL ||
+	    (px.up = upstream_new(px.base, &uo)) == NULL ||
 	    (px.metrics = metrics_new()) == NULL ||
 	    (px.jobs = jobs_new(&px)) == NULL ||
 	    (px.passthrus = passthru_new(&px)) == NULL ||
@@ -604,9 +621,12 @@ done:
 	log_access_close();		/* flushed: every line answered is there */
 	gateway_free(px.gateway);	/* usage written */
 	metrics_free(px.metrics);
+	hot_free(px.hot);
 	cache_close(px.cache);
 	if (px.base != NULL)
 		event_base_free(px.base);
+	if (evcfg != NULL)
+		event_config_free(evcfg);
 	curl_global_cleanup();
 	return rc;
 }

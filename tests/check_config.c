@@ -48,6 +48,8 @@ assert_defaults(const struct config *c)
 	ck_assert_int_eq(c->upstream_timeout, 30);
 	ck_assert_uint_eq(c->max_upstream_body, 1048576);
 	ck_assert_uint_eq(c->max_connections, 4096);
+	ck_assert_uint_eq(c->memory_cache, 67108864);
+	ck_assert_int_eq(c->idle_timeout, 60);
 	ck_assert_int_eq(c->offline, 0);
 	ck_assert_int_eq(c->log_level, LOG_INFO);
 	ck_assert_int_eq(c->log_format, LOG_TEXT);
@@ -80,7 +82,7 @@ END_TEST
 enum field {
 	F_LISTEN, F_UPSTREAM, F_DB, F_PENDING_INTERVAL, F_PENDING_MODE,
 	F_NEGATIVE_TTL, F_UPSTREAM_TIMEOUT, F_MAX_UPSTREAM_BODY, F_MAX_REQUEST_BODY,
-	F_MAX_CONNECTIONS, F_OFFLINE, F_LOG_LEVEL,
+	F_MAX_CONNECTIONS, F_MEMORY_CACHE, F_IDLE_TIMEOUT, F_OFFLINE, F_LOG_LEVEL,
 	F_LOG_FORMAT, F_ACCESS_LOG, F_MEDIA_DIR, F_MEDIA_CONCURRENCY, F_MAX_MEDIA_BYTES,
 	F_REWRITE, F_PUBLIC_URL,
 };
@@ -123,6 +125,10 @@ static const struct opt_case opt_cases[] = {
 	{ "--max-request-body=1048576", NULL, F_MAX_REQUEST_BODY, NULL, 1048576 },
 	{ "--max-connections", "10", F_MAX_CONNECTIONS, NULL, 10 },
 	{ "--max-connections=100000", NULL, F_MAX_CONNECTIONS, NULL, 100000 },
+	{ "--memory-cache", "0", F_MEMORY_CACHE, NULL, 0 },
+	{ "--memory-cache=1048576", NULL, F_MEMORY_CACHE, NULL, 1048576 },
+	{ "--idle-timeout", "1", F_IDLE_TIMEOUT, NULL, 1 },
+	{ "--idle-timeout=3600", NULL, F_IDLE_TIMEOUT, NULL, 3600 },
 	{ "--offline", NULL, F_OFFLINE, NULL, 1 },
 	{ "--offline=false", NULL, F_OFFLINE, NULL, 0 },
 	{ "--offline=true", NULL, F_OFFLINE, NULL, 1 },
@@ -182,6 +188,12 @@ assert_field(const struct opt_case *c, const struct config *cfg)
 		break;
 	case F_MAX_CONNECTIONS:
 		ck_assert_uint_eq(cfg->max_connections, (uint64_t)c->n);
+		break;
+	case F_MEMORY_CACHE:
+		ck_assert_uint_eq(cfg->memory_cache, (uint64_t)c->n);
+		break;
+	case F_IDLE_TIMEOUT:
+		ck_assert_int_eq(cfg->idle_timeout, c->n);
 		break;
 	case F_OFFLINE:
 		ck_assert_int_eq(cfg->offline, c->n);
@@ -308,6 +320,9 @@ static const struct bad_case bad_cases[] = {
 	{ "--max-upstream-body", "18446744073709551616", "max-upstream-body" },
 	{ "--max-connections", "0", "max-connections" },
 	{ "--max-connections", "many", "max-connections" },
+	{ "--memory-cache", "64MiB", "memory-cache" },
+	{ "--idle-timeout", "0", "idle-timeout" },
+	{ "--idle-timeout", "3601", "idle-timeout" },
 	{ "--max-connections", "18446744073709551616", "max-connections" },
 	{ "--offline=maybe", NULL, "offline" },
 	{ "--media-dir", "", "media-dir" },
@@ -603,7 +618,9 @@ static const char *const usage_words[] = {
 	"-c, --config", "-l, --listen", "-u, --upstream", "-d, --db",
 	"--pending-interval", "--pending-mode", "--negative-ttl",
 	"--upstream-timeout", "--max-upstream-body", "--max-request-body",
-	"--max-connections", "--offline", "--log-level", "--log-format",
+	"--max-connections", "--memory-cache", "--idle-timeout", "--offline",
+	"--log-level",
+	"--log-format",
 	"--access-log",
 	"--media-dir", "--media-concurrency", "--max-media-bytes",
 	"--rewrite-media-urls", "--public-url",
@@ -611,6 +628,7 @@ static const char *const usage_words[] = {
 	/* the defaults of SPEC 5 */
 	"127.0.0.1:8080", "https://api.useapi.net", "lumaproxy.db",
 	"1048576", "67108864", "4096", "serve", "reject", "2147483648",
+	"67108864",
 };
 
 START_TEST(test_usage)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -26,6 +27,24 @@ static struct framer *fr;
 static struct evbuffer *heads;		/* what "evhttp" read */
 static int sp[2];
 static int closed;			/* "evhttp" was told the input ended */
+
+/* Answers GET /fast<N> itself with "F<N>": the fast path's stand-in. */
+static int
+fast_fn(void *arg, struct framer *f, const struct head *h, const char *p)
+{
+	struct iovec iov[2];
+
+	(void)arg;
+	if (!head_method_is(p, h, "GET") || h->target_len != 6 ||
+	    memcmp(p + h->target, "/fast", 5) != 0)
+		return 0;
+	iov[0].iov_base = (void *)"F";
+	iov[0].iov_len = 1;
+	iov[1].iov_base = (void *)(p + h->target + 5);
+	iov[1].iov_len = 1;
+	framer_send(f, iov, 2);
+	return 1;
+}
 
 /* Plays evhttp: takes whatever the framer hands over. */
 static void
@@ -52,7 +71,7 @@ setup(void)
 	ck_assert_int_eq(evutil_make_socket_nonblocking(sp[1]), 0);
 	ck_assert_ptr_nonnull(base = event_base_new());
 	ck_assert_ptr_nonnull(heads = evbuffer_new());
-	ck_assert_ptr_nonnull(bev = framer_bev_new(base, MAX_BODY, 60));
+	ck_assert_ptr_nonnull(bev = framer_bev_new(base, MAX_BODY, 60, fast_fn, NULL));
 	ck_assert_ptr_nonnull(fr = framer_of(bev));
 	ck_assert_int_eq(bufferevent_setfd(bev, sp[0]), 0);
 	bufferevent_setcb(bev, read_cb, NULL, event_cb, NULL);
@@ -610,6 +629,69 @@ START_TEST(test_output_reaches_socket)
 }
 END_TEST
 
+/* What head_parse() notes for an answer made without evhttp. */
+START_TEST(test_head_facts)
+{
+	static const char plain[] = "GET /v1/luma/jobs/j1 HTTP/1.1\r\n"
+	    "Host: a\r\nauthorization:  Bearer t1 \r\nAccept: */*\r\n\r\n";
+	static const char *const not_plain[] = {
+		"GET /a HTTP/1.1\r\nCache-Control: no-cache\r\n\r\n",
+		"GET /a HTTP/1.1\r\nif-none-match: \"x\"\r\n\r\n",
+		"GET /a HTTP/1.1\r\nPrefer: wait=5\r\n\r\n",
+		"GET /a HTTP/1.1\r\nAuthorization: Bearer a\r\n"
+		    "Authorization: Bearer b\r\n\r\n",
+		"GET /a HTTP/1.1\r\nAccept: a/b\r\nAccept: c/d\r\n\r\n",
+		"GET /a HTTP/1.1\r\nBad Name: x\r\n\r\n",
+	};
+	struct head h;
+
+	ck_assert_int_eq(head_parse(plain, sizeof(plain) - 1, &h, NULL), 1);
+	ck_assert_int_eq(h.status, 0);
+	ck_assert_int_eq(h.plain, 1);
+	ck_assert(head_method_is(plain, &h, "GET"));
+	ck_assert(!head_method_is(plain, &h, "HEAD"));
+	ck_assert_uint_eq(h.target_len, 16);
+	ck_assert(memcmp(plain + h.target, "/v1/luma/jobs/j1", 16) == 0);
+	ck_assert_uint_eq(h.auth_len, 9);
+	ck_assert(memcmp(plain + h.auth, "Bearer t1", 9) == 0);
+	ck_assert_uint_eq(h.accept_len, 3);
+	ck_assert(memcmp(plain + h.accept, "*/*", 3) == 0);
+	ck_assert_int_eq(h.close, 0);
+	for (size_t i = 0; i < sizeof(not_plain) / sizeof(not_plain[0]); i++) {
+		ck_assert_int_eq(head_parse(not_plain[i], strlen(not_plain[i]),
+		    &h, NULL), 1);
+		ck_assert_msg(h.plain == 0, "plain: %s", not_plain[i]);
+	}
+}
+END_TEST
+
+/*
+ * Requests answered without evhttp never reach it, and every answer leaves
+ * in the order of the requests, whoever made it.
+ */
+START_TEST(test_fast_answers_in_order)
+{
+	char buf[64];
+	ssize_t n;
+
+	FEED("GET /fast1 HTTP/1.1\r\n\r\nGET /slow HTTP/1.1\r\n\r\n"
+	    "GET /fast2 HTTP/1.1\r\n\r\n");
+	HEADS("GET /slow HTTP/1.1\r\n\r\n");
+	/* /fast2 waits behind /slow, which evhttp answers now. */
+	bufferevent_write(bev, "S", 1);
+	spin();
+	framer_request_done(fr);
+	spin();
+	HEADS("");
+	n = read(sp[1], buf, sizeof(buf));
+	ck_assert_int_eq(n, 5);
+	ck_assert(memcmp(buf, "F1SF2", 5) == 0);
+	/* A request with a body always goes to evhttp. */
+	FEED("GET /fast3 HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
+	HEADS("GET /fast3 HTTP/1.1\r\n\r\n");
+}
+END_TEST
+
 static Suite *
 framer_suite(void)
 {
@@ -644,6 +726,8 @@ framer_suite(void)
 	tcase_add_test(tc, test_chunk_extension_with_space);
 	tcase_add_test(tc, test_no_continue_for_http10);
 	tcase_add_test(tc, test_output_reaches_socket);
+	tcase_add_test(tc, test_head_facts);
+	tcase_add_test(tc, test_fast_answers_in_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -56,7 +56,7 @@ check_eq "exit status" "$?" 0
 check_eq "stderr" "$(cat "$IT_TMP/help.err")" ""
 for o in --listen --upstream --db --pending-interval --pending-mode \
     --negative-ttl --upstream-timeout --max-upstream-body --max-request-body \
-    --max-connections --media-dir --media-concurrency --max-media-bytes \
+    --max-connections --memory-cache --idle-timeout --media-dir --media-concurrency --max-media-bytes \
     --rewrite-media-urls --public-url \
     --offline --log-level --log-format --access-log --config --help \
     --version; do

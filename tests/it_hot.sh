@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# SPEC 2.3, 2.5, 8: cache hits answered from memory (--memory-cache) are
+# the same answers as from the database, only to the tokens they were
+# granted to, in order on a connection, logged and counted; snapshots and
+# negative entries only within their time; a purge from another process is
+# noticed, and the memory stays within its bound.
+. "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+need_python
+
+start_fakeup
+LP_OPTS="--no-watch --access-log $IT_TMP/access.log"
+must_start_proxy
+
+DONE=$(job_completed jhot1)
+fake_job jhot1 "owner=tokA" "$DONE"
+# memory_answers: how many job answers came from memory so far.
+memory_answers() {
+	scrape "$IT_TMP/m.$RANDOM"
+	metric lumaproxy_memory_answers_total
+}
+
+tcase "the first answers come from upstream, then the database"
+get jhot1
+check_status 200
+check_cache MISS
+get jhot1
+check_status 200
+check_cache HIT
+FIRST_ETAG=$(header ETag)
+check_eq "answers from memory so far" "$(memory_answers)" 0
+
+tcase "then from memory: the same status, headers and bytes"
+get jhot1
+check_status 200
+check_cache HIT
+check_header Cache-Status "lumaproxy; hit"
+check_json_type
+check_header ETag "$FIRST_ETAG"
+check_header_re Age '^[0-9]+$'
+check_header_re Date '^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$'
+check_header Content-Length "${#DONE}"
+check_body "$DONE"
+check_upstream jhot1 tokA 1
+check_eq "answers from memory so far" "$(memory_answers)" 1
+scrape
+check_eq "entries kept" "$(metric lumaproxy_memory_cache_entries)" 1
+check "the bytes kept are counted" test "$(metric lumaproxy_memory_cache_bytes)" -gt "${#DONE}"
+
+tcase "HEAD from memory: the headers of GET, no body"
+http -I -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jhot1"
+check_status 200
+check_cache HIT
+check_header ETag "$FIRST_ETAG"
+check_header Content-Length "${#DONE}"
+check_not "no body follows" grep -q '"jobid"' "$BODYF"
+
+tcase "another token never gets the kept answer: it goes upstream"
+before=$(memory_answers)
+get jhot1 tokB
+check_status 403
+check_upstream jhot1 tokB 1
+get jhot1 -
+check_status 401
+check_eq "answers from memory" "$(memory_answers)" "$before"
+
+tcase "requests the memory does not answer still get the route's answers"
+get jhot1 tokA -H "If-None-Match: $FIRST_ETAG"
+check_status 304
+check_cache HIT
+get jhot1 tokA -H "Cache-Control: only-if-cached"
+check_status 200
+check_cache HIT
+check_body "$DONE"
+http --http1.0 -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jhot1"
+check_status 200
+check_body "$DONE"
+get "jhot1?x=1"
+check_status 200
+check_body "$DONE"
+get "jhot1/"
+check_status 400
+check_body '{"error":"Invalid jobid"}'
+http -X POST -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jhot1"
+check_status 405
+check_upstream jhot1 tokA 1
+
+tcase "pipelined: answers from memory and from the route keep their order"
+"$IT_PYTHON" - "$LP_PORT" "$FIRST_ETAG" >"$IT_TMP/pipe.out" <<'EOF'
+import socket, sys
+port, etag = int(sys.argv[1]), sys.argv[2]
+auth = b"Authorization: Bearer tokA\r\n"
+reqs = [
+    b"GET /v1/luma/jobs/jhot1 HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
+    b"GET /v1/luma/jobs/jhot1 HTTP/1.1\r\nHost: x\r\n" + auth +
+    b"If-None-Match: " + etag.encode() + b"\r\n\r\n",
+    b"HEAD /v1/luma/jobs/jhot1 HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /v1/luma/jobs/jhot1 HTTP/1.1\r\nHost: x\r\n" + auth +
+    b"Connection: close\r\n\r\n",
+]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"".join(reqs))
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+# Status lines in order, and the bodies' lengths as framed.
+out, i = [], 0
+while i < len(data):
+    end = data.index(b"\r\n\r\n", i)
+    head = data[i:end].decode()
+    status = head.split("\r\n")[0]
+    length = 0
+    for line in head.split("\r\n")[1:]:
+        k, v = line.split(":", 1)
+        if k.lower() == "content-length":
+            length = int(v)
+    if len(out) in (1, 2):	# the 304 and the HEAD carry no body
+        length = 0
+    out.append("%s %d" % (status, length))
+    i = end + 4 + length
+print("\n".join(out))
+EOF
+check_eq "status lines in order" "$(sed 's/ [0-9]*$//' "$IT_TMP/pipe.out" | tr '\n' '|')" \
+    "HTTP/1.1 200 OK|HTTP/1.1 304 Not Modified|HTTP/1.1 200 OK|HTTP/1.1 200 OK|HTTP/1.1 200 OK|"
+check_eq "the last answer's body" "$(tail -n 1 "$IT_TMP/pipe.out" | awk '{ print $NF }')" "${#DONE}"
+
+tcase "answers from memory are in the access log with the token's fingerprint"
+# The file is written out within a second.
+for _ in $(seq 1 40); do
+	n=$(grep -c "GET /v1/luma/jobs/jhot1 200 HIT - [0-9]*ms $(fingerprint tokA)\$" \
+	    "$IT_TMP/access.log" || true)
+	[ "$n" -ge 7 ] && break
+	sleep 0.05
+done
+check "7 GET lines 200 HIT for jhot1 (got $n)" test "$n" -ge 7
+check "HEAD lines too" grep -q "HEAD /v1/luma/jobs/jhot1 200 HIT" "$IT_TMP/access.log"
+
+tcase "a connection answered from memory is not idle; an idle one is closed"
+stop_proxy
+must_start_proxy --idle-timeout 1
+get jhot1	# the route's HIT, kept
+"$IT_PYTHON" - "$LP_PORT" >"$IT_TMP/idle.out" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+req = b"GET /v1/luma/jobs/jhot1 HTTP/1.1\r\nAuthorization: Bearer tokA\r\n\r\n"
+s.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")	# one the route answers
+s.recv(65536)
+n = 0
+for i in range(8):			# 2.8 s of requests 0.4 s apart
+    s.sendall(req)
+    if not s.recv(65536).startswith(b"HTTP/1.1 200 OK"):
+        break
+    n += 1
+    time.sleep(0.4)
+t = time.time()
+print(n, "closed" if s.recv(10) == b"" else "data", round(time.time() - t, 1))
+EOF
+read -r n how after <"$IT_TMP/idle.out"
+check_eq "answers on one connection, 0.4 s apart, with --idle-timeout 1" "$n" 8
+check_eq "then, left idle" "$how" closed
+check "closed within 2 s of the last answer ($after s)" \
+    awk -v a="$after" 'BEGIN { exit !(a <= 2) }'
+
+tcase "a purge by another process is noticed: the next request goes upstream"
+"$LUMAPROXY" purge --db "$IT_TMP/lp.db" jhot1 >"$IT_TMP/purge.out"
+check_eq "purge says" "$(head -n 1 "$IT_TMP/purge.out")" "removed jhot1"
+got=""
+for _ in $(seq 1 60); do
+	get jhot1
+	got=$(header X-Cache)
+	[ "$got" = MISS ] && break
+	sleep 0.05
+done
+check_eq "X-Cache within 3 s of the purge" "$got" MISS
+check_upstream jhot1 tokA 2
+get jhot1
+check_cache HIT
+
+tcase "the memory stays within --memory-cache; the rest comes from the database"
+stop_proxy
+fake_reset
+must_start_proxy --memory-cache 8192
+for i in $(seq 1 12); do
+	fake_job "jhotb$i" "owner=tokA" "$(job_completed "jhotb$i")"
+	get "jhotb$i"	# MISS
+	get "jhotb$i"	# HIT, kept
+done
+scrape
+check "bytes kept ($(metric lumaproxy_memory_cache_bytes)) at most 8192" \
+    test "$(metric lumaproxy_memory_cache_bytes)" -le 8192
+n=$(metric lumaproxy_memory_cache_entries)
+check "some entries kept, not all 12 ($n)" test "$n" -ge 1 -a "$n" -lt 12
+for i in $(seq 1 12); do
+	get "jhotb$i"
+	check_cache HIT
+	check_body "$(job_completed "jhotb$i")"
+done
+check_total 12
+
+tcase "an unfinished job's snapshot: from memory within pending-interval only"
+stop_proxy
+must_start_proxy --pending-interval 2 --negative-ttl 2
+PEND='{"jobid":"jhotp","status":"pending"}'
+fake_job jhotp "owner=tokA" "$PEND"
+get jhotp
+t0=$(now_ms)
+check_cache MISS
+get jhotp	# the route's HIT, kept
+check_cache HIT
+before=$(memory_answers)
+get jhotp
+check_status 200
+check_cache HIT
+check_body "$PEND"
+check_header_re Retry-After '^[12]$'
+check_no_header ETag
+check_eq "answered from memory" "$(memory_answers)" $((before + 1))
+check_upstream jhotp tokA 1
+sleep_until "$t0" 2100
+get jhotp
+check_cache MISS
+check_upstream jhotp tokA 2
+
+tcase "a negative entry: from memory within negative-ttl only"
+get jhotn	# fakeup: 404 for a job it does not know
+t0=$(now_ms)
+check_status 404
+check_cache MISS
+get jhotn
+check_status 404
+check_cache HIT
+before=$(memory_answers)
+get jhotn
+check_status 404
+check_cache HIT
+check_body '{"error":"Job not found"}'
+check_no_header Retry-After
+check_eq "answered from memory" "$(memory_answers)" $((before + 1))
+check_upstream jhotn tokA 1
+sleep_until "$t0" 2100
+get jhotn
+check_status 404
+check_cache MISS
+check_upstream jhotn tokA 2
+
+tcase "--memory-cache 0: nothing is kept, hits come from the database"
+stop_proxy
+must_start_proxy --memory-cache 0
+get jhotb1
+get jhotb1
+check_cache HIT
+check_body "$(job_completed jhotb1)"
+scrape
+check_eq "answers from memory" "$(metric lumaproxy_memory_answers_total)" 0
+check_eq "entries kept" "$(metric lumaproxy_memory_cache_entries)" 0
+
+finish
