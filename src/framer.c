@@ -92,7 +92,11 @@ struct framer {
 	struct evbuffer		*fast_out;	/* owned: its answers not sent */
 	char			 peer[64];	/* "" until framer_peer() */
 	int64_t			 rearmed;	/* ms: keep_alive() last armed */
+	int			 partial;	/* the input holds no whole head */
 };
+
+static void	arm_write(struct framer *);
+static int	requests_left(struct framer *);
 
 static void
 notify_cb(evutil_socket_t fd, short what, void *arg)
@@ -334,11 +338,12 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 {
 	struct framer *f = arg;
 	size_t n;
-	int progressed = 0;
+	int progressed = 0, rc;
 
 	(void)limit;
 	(void)mode;
 	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->partial = 0;
 	while (evbuffer_get_length(src) > 0) {
 		switch (f->state) {
 		case F_DROP:
@@ -359,8 +364,14 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		case F_HEAD:
 			/* Fast answers the client does not read: wait. */
 			if (f->busy || evbuffer_get_length(f->fast_out) >
-			    FAST_HIGH || take_head(f, src, dst) == 0)
+			    FAST_HIGH)
 				return progressed ? BEV_OK : BEV_NEED_MORE;
+			if ((rc = take_head(f, src, dst)) == 0) {
+				f->partial = 1;	/* no whole head: wait */
+				if (f->held_event != 0)
+					arm_write(f);	/* it will not come */
+				return progressed ? BEV_OK : BEV_NEED_MORE;
+			}
 			progressed = 1;
 			break;
 		default:
@@ -370,6 +381,9 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			break;
 		}
 	}
+	/* The client's input ended before these requests: now it may end. */
+	if (f->held_event != 0 && !f->busy)
+		arm_write(f);
 	return progressed ? BEV_OK : BEV_NEED_MORE;
 }
 
@@ -477,11 +491,22 @@ under_event_cb(struct bufferevent *under, short what, void *arg)
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
 	    !f->write_error &&
 	    (evbuffer_get_length(bufferevent_get_output(f->filter)) > 0 ||
-	    evbuffer_get_length(f->fast_out) > 0)) {
+	    evbuffer_get_length(f->fast_out) > 0 || requests_left(f))) {
 		f->held_event = what;
 		return;
 	}
 	f->under_event(under, what, f->under_arg);
+}
+
+/*
+ * Whether whole requests the framer may still answer itself wait in the
+ * socket's input: the end of the input must wait for their answers.
+ */
+static int
+requests_left(struct framer *f)
+{
+	return !f->busy && f->state == F_HEAD && !f->partial &&
+	    evbuffer_get_length(bufferevent_get_input(f->under)) > 0;
 }
 
 /* The socket can take output: write what evhttp queued. */
@@ -529,7 +554,7 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 			ev(bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING, cbarg);
 	} else if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		arm_write(f);
-	else if (f->held_event != 0) {
+	else if (f->held_event != 0 && !requests_left(f)) {
 		short held = f->held_event;
 
 		f->held_event = 0;

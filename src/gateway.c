@@ -422,7 +422,21 @@ gateway_member(struct gateway *g, const struct evkeyvalq *headers,
 	if (auth_parse(authorization, &tok, &len) != 0)
 		return NULL;
 	auth_token_id(tok, len, id);
-	return team_find_key(g->team, id, now);
+	return gateway_member_by_id(g, id, now);
+}
+
+struct member *
+gateway_member_by_id(struct gateway *g, const char *token_id, int64_t now)
+{
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	return team_find_key(g->team, token_id, now);
+}
+
+int
+gateway_shared(const struct gateway *g)
+{
+	CHECK_OBJ(g, GATEWAY_MAGIC);
+	return g->px->cfg->team_shared;
 }
 
 int

@@ -61,6 +61,13 @@ const char	*gateway_token_id(const struct gateway *);
 struct member	*gateway_member(struct gateway *, const struct evkeyvalq *headers,
 		    int64_t now);
 
+/* The member whose key token_id (auth_token_id()) is, or NULL. */
+struct member	*gateway_member_by_id(struct gateway *, const char *token_id,
+		    int64_t now);
+
+/* Whether members see every job of the account (--team-visibility shared). */
+int	gateway_shared(const struct gateway *);
+
 /* Whether m may see jobid (SPEC 10): 1, 0, or -1 on a database error. */
 int	gateway_may_see(struct gateway *, const struct member *,
 	    const char *jobid);

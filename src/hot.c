@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "framer.h"
+#include "gateway.h"
 #include "head.h"
 #include "hot.h"
 #include "jobid.h"
@@ -24,6 +25,7 @@
 #include "prefer.h"
 #include "proxy.h"
 #include "route.h"
+#include "team.h"
 #include "util.h"
 
 #define HOT_MAGIC	0x484f5421u
@@ -50,6 +52,7 @@ struct entry {
 	int		 status;
 	size_t		 size;		/* counted against the bound */
 	char		 token_id[TOKEN_ID_LEN + 1];
+	char		 owner[TEAM_NAME_MAX + 1];	/* "": none known */
 	const char	*start;		/* "HTTP/1.1 200 OK\r\n...Age: " */
 	size_t		 startlen;
 	const char	*jobid;		/* the rest: in the same allocation */
@@ -282,6 +285,8 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 	e->start = start;
 	e->startlen = startlen;
 	memcpy(e->token_id, token_id, TOKEN_ID_LEN + 1);
+	if (it->owner != NULL)
+		snprintf(e->owner, sizeof(e->owner), "%s", it->owner);
 	p = (char *)(e + 1);
 	memcpy(p, jobid, jlen + 1);
 	e->jobid = p;
@@ -373,6 +378,7 @@ hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 	struct hot *t = arg;
 	struct proxy *px;
 	struct entry **link, *e;
+	struct member *m = NULL;
 	struct log_access la;
 	struct iovec iov[2];
 	char jobid[JOBID_MAX + 1], token_id[TOKEN_ID_LEN + 1];
@@ -416,11 +422,23 @@ hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 			return 0;
 	}
 	auth_token_id(tok, tok_len, token_id);
+	now = util_now_ms();
+	/* Team gateway: a member's key; the cache knows the held token. */
+	if (px->gateway != NULL) {
+		if ((m = gateway_member_by_id(px->gateway, token_id, now)) ==
+		    NULL)
+			return 0;
+		memcpy(token_id, gateway_token_id(px->gateway),
+		    TOKEN_ID_LEN + 1);
+	}
 	hash = hash_of(t->seed, jobid);
 	if ((link = find(t, hash, jobid, token_id)) == NULL)
 		return 0;
 	e = *link;
-	now = util_now_ms();
+	/* One who sees only their own jobs: by the owner kept, or the route. */
+	if (m != NULL && !team_may_see(m, NULL, gateway_shared(px->gateway)) &&
+	    (e->owner[0] == '\0' || !team_may_see(m, e->owner, 0)))
+		return 0;
 	/* Its time is up (or the clock went back): the route decides. */
 	if (now < e->from || (e->until != 0 && now >= e->until)) {
 		drop(t, link);
@@ -455,13 +473,15 @@ hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 	path[h->target_len] = '\0';
 	memcpy(fp, token_id, FINGERPRINT_LEN);
 	fp[FINGERPRINT_LEN] = '\0';
+	if (m != NULL)
+		team_note_request(m, 1);
 	memset(&la, 0, sizeof(la));
 	la.client = framer_peer(f);
 	la.method = is_head ? "HEAD" : "GET";
 	la.path = path;
 	la.status = e->status;
 	la.cache = "HIT";
-	la.token = fp;
+	la.token = m != NULL ? m->tag : fp;
 	log_access(&la);
 	if (px->metrics != NULL)
 		metrics_request(px->metrics, ROUTE_JOBS, e->status, "HIT");

@@ -7,8 +7,9 @@
  * asks hot_answer() about each request head, and a plain GET or HEAD of
  * such a pair is answered with one writev(2), logged and counted as the
  * route would have.  Anything else (another method or version,
- * Cache-Control, If-None-Match, Prefer, an event stream, a query, the team
- * gateway, rewritten media links, a draining server) goes the usual way.
+ * Cache-Control, If-None-Match, Prefer, an event stream, a query, a key
+ * the team gateway does not know, a job a member may not see by what is
+ * kept, rewritten media links, a draining server) goes the usual way.
  *
  * A finished job's answer holds for good (a terminal row is only replaced
  * by a terminal one), the others until their time is up.  The route
@@ -40,6 +41,7 @@ struct hot_item {
 	int64_t		 from, until;	/* ms: given only in [from, until); */
 					/* until 0: for good */
 	int		 retry_after;	/* with Retry-After: seconds to until */
+	const char	*owner;		/* team gateway: the job's member, or "" */
 	const void	*body;
 	size_t		 len;
 };

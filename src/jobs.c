@@ -130,6 +130,7 @@ keep_hot(struct jobs *j, const char *jobid, const char *token_id,
 		jobbody = negbody;
 	} else
 		return;
+	it.owner = job->owner;	/* "" unless cache_lookup_owned() read it */
 	it.body = evbuffer_pullup(jobbody, -1);
 	it.len = evbuffer_get_length(jobbody);
 	hot_put(j->px->hot, jobid, token_id, &it);
@@ -314,9 +315,8 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	if (d.action != ACT_FETCH) {
 		answer_local(j, req, jobid, &d, &job, jobbody, &neg, negbody, s,
 		    &ri, now);
-		if (m == NULL)
-			keep_hot(j, jobid, token_id, &d, &st, &job, jobbody,
-			    &neg, negbody);
+		keep_hot(j, jobid, token_id, &d, &st, &job, jobbody, &neg,
+		    negbody);
 		if (s != NULL)
 			jobs_slot_release(s, now);
 		goto done;

@@ -523,9 +523,9 @@ server_run(const struct config *cfg)
 	}
 	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
 	uo.max_body = (size_t)cfg->max_upstream_body;
-	/* Members' and rewritten answers are made per request. */
-	if ((px.hot = hot_new(&px, px.gateway != NULL ||
-	    config_rewrites_media(cfg) ? 0 : cfg->memory_cache)) == NULL ||
+	/* Rewritten answers are made per request. */
+	if ((px.hot = hot_new(&px, config_rewrites_media(cfg) ? 0 :
+	    cfg->memory_cache)) == NULL ||
 	    (px.up = upstream_new(px.base, &uo)) == NULL ||
 	    (px.metrics = metrics_new()) == NULL ||
 	    (px.jobs = jobs_new(&px)) == NULL ||

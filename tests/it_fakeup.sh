@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The fake upstream itself, without the proxy: what the other tests rely on
-# (defaults, scripted steps, counters, request log, reset, --demo, signals).
+# (defaults, scripted steps, counters, request log, reset, --demo,
+# --completed, signals).
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
 start_fakeup
@@ -257,6 +258,30 @@ if command -v jq >/dev/null 2>&1; then
 	check_header Content-Type video/mp4
 fi
 check_eq "one log line per request" "$(grep -c '^fakeup: GET ' "$IT_TMP/fakeup.err")" "$(fake_total)"
+
+tcase "--completed: any new jobid is a completed job at once, counted in total only"
+stop_fakeup
+start_fakeup --completed
+LP=$FAKE
+for j in jnew1 jnew2 "$SPEC_JOBID"; do
+	get "$j" tokC
+	check_status 200
+	check_re "$j completed at its first fetch" "$BODY" '"status": "completed"'
+done
+get jnew1 tokD
+check_re "any token" "$BODY" '"status": "completed"'
+get jnew1 bad
+check_status 401
+get xnew1 tokC
+check_status 404
+fake_job jscr "owner=tokA" '{"status":"pending"}'
+get jscr tokA
+check_body '{"status":"pending"}'
+get jscr tokC
+check_status 403
+check_eq "total" "$(fake_total)" 8
+check_eq "stats: no line for the unscripted jobs" \
+    "$(curl -sS "$FAKE/_fake/stats" | grep -c '^job jnew' || true)" 0
 
 tcase "command line"
 timeout 5 "$FAKEUP" -l nonsense >/dev/null 2>"$IT_TMP/bad.err"

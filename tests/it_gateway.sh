@@ -378,6 +378,33 @@ poll root "$JA"
 check_status 200
 check_body_file "$IT_TMP/ja.done"
 
+tcase "answers from memory: alice's job to alice and admins, never to bob"
+mem() { scrape "$IT_TMP/mem.$RANDOM"; metric lumaproxy_memory_answers_total; }
+m0=$(mem)
+poll alice "$JA"
+poll alice "$JA"
+check_eq "alice: status, X-Cache" "$STATUS $(header X-Cache)" "200 HIT"
+check_body_file "$IT_TMP/ja.done"
+m1=$(mem)
+check "alice's second poll came from memory ($m0 -> $m1)" [ "$m1" -gt "$m0" ]
+poll bob "$JA"
+check_eq "bob: status, body" "$STATUS $BODY" '404 {"error":"Job not found"}'
+check_eq "bob's answer did not come from memory" "$(mem)" "$m1"
+poll root "$JA"
+check_status 200
+check_body_file "$IT_TMP/ja.done"
+check_eq "the admin's came from memory" "$(mem)" $((m1 + 1))
+add_key mona --admin
+check "mona's new key works within 3 s" until_ok 3000 key_works "${KEY[mona]}"
+poll mona "$JA"
+poll mona "$JA"
+check_eq "mona: status, X-Cache" "$STATUS $(header X-Cache)" "200 HIT"
+lp keys --db "$GW_DB" revoke mona 2>"$IT_TMP/revoke-mona.err"
+mona_refused() { poll mona "$JA"; [ "$STATUS" = 401 ]; }
+check "mona's job poll gets 401 within 3 s of the revocation" until_ok 3000 mona_refused
+check_unauthorized
+check_upstream "$JA" "$HELD" 3
+
 tcase "a job the gateway did not see submitted: 404 for members, 200 for admins"
 poll alice jscripted
 check_eq "alice: status, body" "$STATUS $BODY" '404 {"error":"Job not found"}'

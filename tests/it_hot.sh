@@ -138,6 +138,37 @@ done
 check "7 GET lines 200 HIT for jhot1 (got $n)" test "$n" -ge 7
 check "HEAD lines too" grep -q "HEAD /v1/luma/jobs/jhot1 200 HIT" "$IT_TMP/access.log"
 
+tcase "a client that sends 2,000 requests, then ends its side, gets every answer"
+# It reads only after a second: the proxy meanwhile holds answers back,
+# stops reading, and must not take the end of the input for the end.
+# Large answers: the requests and the end of the input all come in while
+# the answers of the first few wait.
+stop_proxy
+must_start_proxy --access-log off
+fake_job jhotbig "owner=tokA&size=65536" '{"jobid":"jhotbig","status":"completed"}'
+get jhotbig	# MISS
+get jhotbig	# the route's HIT, kept
+"$IT_PYTHON" - "$LP_PORT" >"$IT_TMP/many.out" <<'EOF'
+import socket, sys, threading, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+req = b"GET /v1/luma/jobs/jhotbig HTTP/1.1\r\nAuthorization: Bearer tokA\r\n\r\n"
+def send():
+    s.sendall(req * 2000)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+time.sleep(1)
+data = bytearray()
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    data += b
+t.join()
+print(data.count(b"HTTP/1.1 200 OK"))
+EOF
+check_eq "answers" "$(cat "$IT_TMP/many.out")" 2000
+
 tcase "a connection answered from memory is not idle; an idle one is closed"
 stop_proxy
 must_start_proxy --idle-timeout 1
