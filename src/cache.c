@@ -89,6 +89,10 @@ static const char *const stmt_sql[ST__MAX] = {
 	    " AND token_id = ?2",
 	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	/* One job of a group commit (cache_store_jobs). */
+	[ST_SAVEPOINT] = "SAVEPOINT put",
+	[ST_RELEASE] = "RELEASE put",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO put",
 };
 
 int
@@ -245,16 +249,16 @@ fail:
 	return -1;
 }
 
-/* Prepares the n statements of sql into st, to live as long as c. */
+/* Prepares the n statements of sql on db into st, to live as long as c. */
 static int
-prepare_all(struct cache *c, const char *const *sql, int n, sqlite3_stmt **st,
+prepare_all(sqlite3 *db, const char *const *sql, int n, sqlite3_stmt **st,
     const char *path, char *err, size_t errlen)
 {
 	for (int i = 0; i < n; i++) {
-		if (sqlite3_prepare_v3(c->db, sql[i], -1,
+		if (sqlite3_prepare_v3(db, sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &st[i], NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "%s: preparing statement: %s",
-			    path, sqlite3_errmsg(c->db));
+			    path, sqlite3_errmsg(db));
 			return -1;
 		}
 	}
@@ -310,11 +314,24 @@ cache_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	/* A writer from another process may hold the loop 200 ms at most. */
 	sqlite3_busy_timeout(c->db, 200);
-	if (prepare_all(c, stmt_sql, ST__MAX, c->st, path, err, errlen) != 0 ||
-	    prepare_all(c, cache_media_sql, MST__MAX, c->mst, path, err,
+	/*
+	 * Upstream's records are read on an in-memory database of their own
+	 * (cache_record.c): its json_each() needs a read transaction, which
+	 * on the file would cost two lock calls per record.
+	 */
+	if (sqlite3_open_v2(":memory:", &c->mem, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open an in-memory database",
+		    path);
+		goto fail;
+	}
+	if (prepare_all(c->db, stmt_sql, ST__MAX, c->st, path, err,
 	    errlen) != 0 ||
-	    prepare_all(c, cache_record_sql, 1, c->rst, path, err, errlen) != 0 ||
-	    prepare_all(c, cache_team_sql, TST__MAX, c->tst, path, err,
+	    prepare_all(c->db, cache_media_sql, MST__MAX, c->mst, path, err,
+	    errlen) != 0 ||
+	    prepare_all(c->mem, cache_record_sql, 1, c->rst, path, err,
+	    errlen) != 0 ||
+	    prepare_all(c->db, cache_team_sql, TST__MAX, c->tst, path, err,
 	    errlen) != 0)
 		goto fail;
 	return c;
@@ -342,6 +359,8 @@ cache_close(struct cache *c)
 		munmap((void *)c->shm, SHM_MAP);
 	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
 		sqlite3_close_v2(c->db);
+	if (c->mem != NULL)
+		sqlite3_close_v2(c->mem);
 	memset(c, 0, sizeof(*c));
 	free(c);
 }
@@ -446,50 +465,100 @@ tx_end(struct cache *c, int ok)
 	return -1;
 }
 
+/* Writes the rows of put p within the transaction open; 0 or -1. */
+static int
+put_rows(struct cache *c, const struct cache_put *p)
+{
+	char tag[ETAG_LEN + 1];
+	const char *etag = p->etag;
+	sqlite3_stmt *st;
+
+	if (etag == NULL) {
+		record_etag(p->body, p->len, tag);
+		etag = tag;
+	}
+	st = bind_key(c, ST_PUT_JOB, p->jobid, NULL);
+	if (p->rec->type[0] != '\0')
+		sqlite3_bind_text(st, 2, p->rec->type, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_text(st, 3, p->rec->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, p->rec->terminal);
+	sqlite3_bind_text(st, 5, etag, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 6, p->body, p->len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, p->now);
+	if (cache_step_done(st) != 0)
+		return -1;
+	st = bind_key(c, ST_PUT_GRANT, p->jobid, p->token_id);
+	sqlite3_bind_int64(st, 3, p->now);
+	if (cache_step_done(st) != 0)
+		return -1;
+	return cache_step_done(bind_key(c, ST_DEL_NEG, p->jobid, p->token_id));
+}
+
+int
+cache_store_jobs(struct cache *c, struct cache_put *const *puts, size_t n)
+{
+	size_t i, nstored = 0;
+	int terminal = 0, rc = -1, ok;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	for (i = 0; i < n; i++) {
+		puts[i]->stored = 0;
+		terminal |= puts[i]->rec->terminal;
+	}
+	if (n == 0)
+		return 0;
+	/*
+	 * A finished job must survive a power cut too, once answered: the
+	 * commit of a group that holds one is synced (once, for all).
+	 */
+	if (terminal && cache_step_done(c->st[ST_SYNC_FULL]) != 0)
+		return -1;
+	if (tx_begin(c) != 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		/* Each job all or nothing, as if committed on its own. */
+		if (cache_step_done(c->st[ST_SAVEPOINT]) != 0)
+			break;
+		ok = put_rows(c, puts[i]) == 0;
+		if (!ok)
+			cache_step_done(c->st[ST_ROLLBACK_TO]);
+		if (cache_step_done(c->st[ST_RELEASE]) != 0 ||
+		    sqlite3_get_autocommit(c->db))
+			break;	/* the error ended the transaction */
+		puts[i]->stored = ok;
+	}
+	if (tx_end(c, i < n ? -1 : 0) == 0) {
+		for (i = 0; i < n; i++)
+			nstored += (size_t)puts[i]->stored;
+		rc = (int)nstored;
+	}
+done:
+	if (rc < 0)
+		for (i = 0; i < n; i++)
+			puts[i]->stored = 0;
+	if (terminal)
+		cache_step_done(c->st[ST_SYNC_NORMAL]);
+	return rc;
+}
+
 int
 cache_store_job(struct cache *c, const char *jobid, const char *token_id,
     const struct record *rec, const char *etag, const void *body, size_t len,
     int64_t now)
 {
-	char tag[ETAG_LEN + 1];
-	sqlite3_stmt *st;
-	int rc;
+	struct cache_put put, *p = &put;
 
-	CHECK_OBJ(c, CACHE_MAGIC);
-	if (etag == NULL) {
-		record_etag(body, len, tag);
-		etag = tag;
-	}
-	/* A finished job must survive a power cut too, once answered. */
-	if (rec->terminal)
-		cache_step_done(c->st[ST_SYNC_FULL]);
-	if (tx_begin(c) != 0) {
-		if (rec->terminal)
-			cache_step_done(c->st[ST_SYNC_NORMAL]);
-		return -1;
-	}
-	st = bind_key(c, ST_PUT_JOB, jobid, NULL);
-	if (rec->type[0] != '\0')
-		sqlite3_bind_text(st, 2, rec->type, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 2);
-	sqlite3_bind_text(st, 3, rec->status, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, rec->terminal);
-	sqlite3_bind_text(st, 5, etag, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(st, 6, body, len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, now);
-	rc = cache_step_done(st);
-	if (rc == 0) {
-		st = bind_key(c, ST_PUT_GRANT, jobid, token_id);
-		sqlite3_bind_int64(st, 3, now);
-		rc = cache_step_done(st);
-	}
-	if (rc == 0)
-		rc = cache_step_done(bind_key(c, ST_DEL_NEG, jobid, token_id));
-	rc = tx_end(c, rc);
-	if (rec->terminal)
-		cache_step_done(c->st[ST_SYNC_NORMAL]);
-	return rc;
+	memset(&put, 0, sizeof(put));
+	put.jobid = jobid;
+	put.token_id = token_id;
+	put.rec = rec;
+	put.etag = etag;
+	put.body = body;
+	put.len = len;
+	put.now = now;
+	return cache_store_jobs(c, &p, 1) == 1 ? 0 : -1;
 }
 
 int

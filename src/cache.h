@@ -76,6 +76,28 @@ int	cache_store_job(struct cache *, const char *jobid, const char *token_id,
 	    const struct record *, const char *etag, const void *body,
 	    size_t len, int64_t now);
 
+/* One job row of cache_store_jobs(): what cache_store_job() takes. */
+struct cache_put {
+	const char		*jobid;		/* borrowed, as all of these */
+	const char		*token_id;
+	const struct record	*rec;
+	const char		*etag;		/* the body's, or NULL */
+	const void		*body;
+	size_t			 len;
+	int64_t			 now;
+	int			 stored;	/* out: 1 once committed */
+};
+
+/*
+ * Group commit: stores puts[0..n) as cache_store_job() would, all in one
+ * transaction, synced to disk once when any row is terminal.  Each job is
+ * kept or dropped whole: one that cannot be written leaves the others in.
+ * Returns how many were committed (each with ->stored set), or -1 when
+ * the transaction failed and none was.
+ */
+int	cache_store_jobs(struct cache *, struct cache_put *const *puts,
+	    size_t n);
+
 /* Stores a negative entry for (jobid, token_id) until expires (ms). */
 int	cache_store_negative(struct cache *, const char *jobid,
 	    const char *token_id, int status, const void *body, size_t len,

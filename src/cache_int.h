@@ -35,6 +35,9 @@ enum {
 	ST_SUBMITTER,
 	ST_SYNC_FULL,
 	ST_SYNC_NORMAL,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST__MAX
 };
 
@@ -82,12 +85,13 @@ enum {
 };
 extern const char *const cache_team_sql[TST__MAX];
 
-/* cache_record.c's one statement. */
+/* cache_record.c's one statement, on c->mem. */
 extern const char *const cache_record_sql[1];
 
 struct cache {
 	unsigned	 magic;
 	sqlite3		*db;			/* owned */
+	sqlite3		*mem;			/* owned: in memory, for rst */
 	sqlite3_stmt	*st[ST__MAX];		/* owned */
 	sqlite3_stmt	*mst[MST__MAX];		/* owned */
 	sqlite3_stmt	*rst[1];		/* owned */

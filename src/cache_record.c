@@ -1,10 +1,12 @@
 /*
  * Reading upstream's job records: whether a body is a JSON object with a
  * string "status", its status, its type and whether it is terminal.  It is
- * one SQL statement of SQLite's JSON functions on the cache's connection,
- * so that the records are read the way the cache reads what it stores
- * (media lists, link rewriting): integers past 64 bits and reals past a
- * double included, which jansson refuses.  The bytes are never changed.
+ * one SQL statement of SQLite's JSON functions, so that the records are
+ * read the way the cache reads what it stores (media lists, link
+ * rewriting): integers past 64 bits and reals past a double included,
+ * which jansson refuses.  It runs on the cache's in-memory connection
+ * (c->mem), not on the file: reading a record takes no lock there.  The
+ * bytes are never changed.
  */
 #include <stdint.h>
 #include <string.h>

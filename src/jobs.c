@@ -17,6 +17,7 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "commit.h"
 #include "config.h"
 #include "gateway.h"
 #include "hot.h"
@@ -330,7 +331,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		reply_error(px, req, 503, "Out of memory", &ri);
 		goto done;
 	}
-	if (s->fetch != NULL)
+	if (jobs_slot_in_flight(s))
 		j->coalesced++;
 	else if (jobs_slot_fetch(s, token, token_len, m) != 0) {
 		ri.cache = "MISS";
@@ -392,7 +393,8 @@ jobs_new(struct proxy *px)
 	j->px = px;
 	j->events = &jobs_push_events;
 	j->sweep = event_new(px->base, -1, EV_PERSIST, sweep_cb, j);
-	if (j->sweep == NULL || event_add(j->sweep, &tv) != 0) {
+	if (j->sweep == NULL || event_add(j->sweep, &tv) != 0 ||
+	    (j->commit = commit_new(px->base, px->cache)) == NULL) {
 		jobs_free(j);
 		return NULL;
 	}
@@ -416,6 +418,7 @@ jobs_free(struct jobs *j)
 		a.body = evbuffer_pullup(body, -1);
 		a.len = evbuffer_get_length(body);
 	}
+	commit_free(j->commit);		/* what waits for it is answered */
 	jobs_slots_free(j, &a);
 	if (body != NULL)
 		evbuffer_free(body);

@@ -27,9 +27,10 @@ struct jobs_stats {
 struct jobs	*jobs_new(struct proxy *px);
 
 /*
- * Answers every request still waiting with 503 (sent if the loop turns
- * again before the connections are freed), cancels the fetches and frees
- * everything.  NULL is a no-op.
+ * Commits the job records waiting for the group commit (their requests
+ * get their answers), answers every other request still waiting with 503
+ * (sent if the loop turns again before the connections are freed),
+ * cancels the fetches and frees everything.  NULL is a no-op.
  */
 void	jobs_free(struct jobs *);
 

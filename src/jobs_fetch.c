@@ -5,6 +5,8 @@
  * remembers upstream's 429 until its Retry-After, and a failed fetch of a
  * cached job for one pending-interval.  When a fetch ends, what policy
  * says to keep is committed first; then every waiter gets the same answer.
+ * A job record is committed with the others that arrive with it (commit.c):
+ * its waiters are answered from commit_done(), once the group is committed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <event2/http.h>
 
 #include "cache.h"
+#include "commit.h"
 #include "config.h"
 #include "gateway.h"
 #include "hot.h"
@@ -28,6 +31,24 @@
 #include "reply.h"
 #include "upstream.h"
 #include "util.h"
+
+#define COMMIT_WAIT_MAGIC	0x43574149u
+
+/*
+ * A fetch's job record waiting for the group commit, with what its
+ * waiters are then told.  The slot owns it (s->commit) and stays while it
+ * waits.
+ */
+struct commit_wait {
+	unsigned		 magic;
+	struct commit_job	 cj;		/* cj.put points into this */
+	struct slot		*slot;		/* borrowed */
+	struct record		 rec;
+	char			 etag[ETAG_LEN + 1];
+	int			 polled;	/* a client's fetch, not the slot's own */
+	size_t			 len;
+	unsigned char		 body[];	/* upstream's bytes, copied */
+};
 
 /* FNV-1a over jobid and token_id, for the bucket index. */
 static size_t
@@ -85,7 +106,7 @@ slot_free(struct slot *s)
 	struct slot **pp;
 
 	CHECK_OBJ(s, SLOT_MAGIC);
-	assert(s->fetch == NULL && TAILQ_EMPTY(&s->waiters));
+	assert(!jobs_slot_in_flight(s) && TAILQ_EMPTY(&s->waiters));
 	for (pp = &j->buckets[slot_hash(s->jobid, s->token_id)]; *pp != s;
 	    pp = &(*pp)->next)
 		assert(*pp != NULL);
@@ -109,7 +130,7 @@ jobs_slot_busy(const struct slot *s, int64_t now)
 void
 jobs_slot_release(struct slot *s, int64_t now)
 {
-	if (s->fetch == NULL && TAILQ_EMPTY(&s->waiters) &&
+	if (!jobs_slot_in_flight(s) && TAILQ_EMPTY(&s->waiters) &&
 	    !jobs_slot_busy(s, now) &&
 	    s->backoff_until <= now && s->hold_until <= now)
 		slot_free(s);
@@ -307,6 +328,103 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 		slot_backoff(s, res, now);
 }
 
+/*
+ * A fetch of s ended: every waiter gets answer a, then the held requests
+ * and the watch hear of it (rec: the job record when it is one).
+ */
+static void
+slot_answer(struct slot *s, const struct answer *a, const char *cache,
+    int stored, int upstream_status, const struct record *rec, int64_t now)
+{
+	while (!TAILQ_EMPTY(&s->waiters))
+		waiter_answer(TAILQ_FIRST(&s->waiters), a, cache, stored,
+		    upstream_status, rec);
+	s->jobs->events->fetched(s, rec, a, cache, stored, upstream_status,
+	    now);
+}
+
+/*
+ * commit_add()'s done callback: the job record of slot s was committed
+ * with its group (or not: cj->put.stored is 0, and it is relayed without
+ * "stored", as when a store fails).  Only now are its waiters answered.
+ */
+static void
+commit_done(struct commit_job *cj, void *arg)
+{
+	struct commit_wait *cw = arg;
+	struct slot *s;
+	struct proxy *px;
+	struct answer a;
+	int stored = cj->put.stored;
+	int64_t now = util_now_ms();
+
+	CHECK_OBJ(cw, COMMIT_WAIT_MAGIC);
+	s = cw->slot;
+	CHECK_OBJ(s, SLOT_MAGIC);
+	assert(s->commit == cw);
+	px = s->jobs->px;
+	s->commit = NULL;
+	/*
+	 * What is kept in memory of the job may change now: an answer kept
+	 * while this one waited came from the rows before it.
+	 */
+	hot_forget(px->hot, s->jobid);
+	if (!stored)
+		log_error("cache: cannot store job %s", s->jobid);
+	else if (px->media != NULL && strcmp(cw->rec.status, "completed") == 0)
+		media_job_stored(px->media, s->jobid);
+	if (px->gateway != NULL && (stored || !cw->rec.terminal))
+		gateway_job_fetched(px->gateway, s->jobid, &cw->rec, cw->body,
+		    cw->len, cw->polled, cj->put.now);
+	memset(&a, 0, sizeof(a));
+	a.status = 200;
+	a.body = cw->body;
+	a.len = cw->len;
+	a.age = -1;
+	a.etag = cw->rec.terminal ? cw->etag : NULL;
+	a.jobid = s->jobid;
+	slot_answer(s, &a, "MISS", stored, 200, &cw->rec, now);
+	memset(cw, 0, sizeof(*cw));
+	free(cw);
+	jobs_slot_release(s, now);
+}
+
+/*
+ * Queues the job record rec that upstream's 200 res brought for slot s on
+ * the group commit, its body copied; its waiters are answered by
+ * commit_done().  0, or -1 when out of memory (nothing queued).
+ */
+static int
+commit_later(struct slot *s, const struct upstream_result *res,
+    const struct record *rec, int64_t now)
+{
+	struct commit_wait *cw;
+
+	if ((cw = malloc(sizeof(*cw) + res->len)) == NULL)
+		return -1;
+	memset(cw, 0, sizeof(*cw));
+	cw->magic = COMMIT_WAIT_MAGIC;
+	cw->slot = s;
+	cw->rec = *rec;
+	record_etag(res->body, res->len, cw->etag);
+	cw->polled = !s->self_fetch;
+	cw->len = res->len;
+	memcpy(cw->body, res->body, res->len);
+	cw->cj.put.jobid = s->jobid;
+	cw->cj.put.token_id = s->token_id;
+	cw->cj.put.rec = &cw->rec;
+	cw->cj.put.etag = cw->etag;
+	cw->cj.put.body = cw->body;
+	cw->cj.put.len = cw->len;
+	cw->cj.put.now = now;
+	cw->cj.done = commit_done;
+	cw->cj.arg = cw;
+	s->self_fetch = 0;
+	s->commit = cw;
+	commit_add(s->jobs->commit, &cw->cj);
+	return 0;
+}
+
 /* upstream done_cb: runs once per fetch; answers every waiter of the slot. */
 static void
 fetch_done(const struct upstream_result *res, void *arg)
@@ -340,6 +458,10 @@ fetch_done(const struct upstream_result *res, void *arg)
 			s->hold_until = now + px->policy.pending_interval_ms;
 	}
 	policy_answer(kind, res->status, has_snap, &po);
+	/* Committed with the records that arrive with it, answered then. */
+	if (kind == POLICY_UP_JOB && po.store_job && po.body ==
+	    POLICY_BODY_UPSTREAM && commit_later(s, res, &rec, now) == 0)
+		return;
 	if (kind == POLICY_UP_JOB && rec.terminal)
 		record_etag(res->body, res->len, etag);
 	keep_outcome(s, &po, res, &rec, kind == POLICY_UP_JOB && rec.terminal ?
@@ -401,13 +523,8 @@ fetch_done(const struct upstream_result *res, void *arg)
 		    res->reason, s->jobid, s->fp, (long long)res->elapsed_ms);
 
 	upstream_status = res->error == UPSTREAM_OK ? (int)res->status : 0;
-	while (!TAILQ_EMPTY(&s->waiters))
-		waiter_answer(TAILQ_FIRST(&s->waiters), &a, cache, stored,
-		    upstream_status, kind == POLICY_UP_JOB &&
-		    po.body == POLICY_BODY_UPSTREAM ? &rec : NULL);
-	s->jobs->events->fetched(s, kind == POLICY_UP_JOB &&
-	    po.body == POLICY_BODY_UPSTREAM ? &rec : NULL, &a, cache, stored,
-	    upstream_status, now);
+	slot_answer(s, &a, cache, stored, upstream_status, kind ==
+	    POLICY_UP_JOB && po.body == POLICY_BODY_UPSTREAM ? &rec : NULL, now);
 	if (snapbody != NULL)
 		evbuffer_free(snapbody);
 	if (errbody != NULL)

@@ -14,6 +14,8 @@
 #include "jobid.h"
 
 struct client_watch;
+struct commit;
+struct commit_wait;
 struct evbuffer;
 struct evhttp_request;
 struct evkeyvalq;
@@ -63,6 +65,7 @@ struct slot {
 	char			 token_id[TOKEN_ID_LEN + 1];
 	char			 fp[FINGERPRINT_LEN + 1];
 	struct upstream_request	*fetch;		/* owned while in flight */
+	struct commit_wait	*commit;	/* owned: its rows to commit */
 	TAILQ_HEAD(, waiter)	 waiters;
 	int64_t			 backoff_until;	/* upstream's 429: wait until (ms) */
 	int64_t			 hold_until;	/* upstream failing: wait until (ms) */
@@ -86,6 +89,7 @@ struct jobs {
 	struct slot		*buckets[SLOT_BUCKETS];
 	size_t			 nslots;
 	struct event		*sweep;		/* owned: housekeeping timer */
+	struct commit		*commit;	/* owned: the group commit */
 	uint64_t		 upstream_calls;	/* for jobs_get_stats() */
 	uint64_t		 coalesced;
 	uint64_t		 rate_limited;
@@ -133,6 +137,17 @@ struct slot	*jobs_slot_new(struct jobs *, const char *jobid,
 
 /* Frees s when nothing is in flight and no back-off is worth keeping. */
 void	jobs_slot_release(struct slot *, int64_t now);
+
+/*
+ * Whether s has a fetch in flight, or its result waiting for the group
+ * commit (commit.c): either way its waiters are answered when it ends,
+ * and no other fetch of s may start.
+ */
+static inline int
+jobs_slot_in_flight(const struct slot *s)
+{
+	return s->fetch != NULL || s->commit != NULL;
+}
 
 /*
  * Starts the fetch of slot s with the caller's token (the held one for

@@ -109,7 +109,7 @@ plan_refresh(struct slot *s, int64_t next_ms, int64_t now)
 	struct timeval tv;
 	int64_t at = next_ms;
 
-	if (s->refresh == NULL || s->fetch != NULL)
+	if (s->refresh == NULL || jobs_slot_in_flight(s))
 		return;		/* the fetch in flight plans the next */
 	if (s->backoff_until > at)
 		at = s->backoff_until;
@@ -377,7 +377,7 @@ refresh_cb(evutil_socket_t fd, short what, void *arg)
 		jobs_slot_release(s, now);
 		return;
 	}
-	if (s->fetch != NULL)
+	if (jobs_slot_in_flight(s))
 		return;
 	/* Once per interval, whoever made the last fetch. */
 	if (s->backoff_until > now || (s->fetched_at != 0 && now <

@@ -1,8 +1,9 @@
 /*
  * Unit tests of cache.c, each run on :memory: and on a temporary file:
  * schema creation, job rows and grants per (jobid, token_id), terminal rows
- * that stay, negative entries and their expiry, revocation, reopening, and
- * refusal of files that are not ours, which must be left byte for byte.
+ * that stay, negative entries and their expiry, revocation, reopening,
+ * refusal of files that are not ours, which must be left byte for byte,
+ * and group commits (several jobs in one transaction, each whole or not).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -902,6 +903,131 @@ START_TEST(test_close_null)
 }
 END_TEST
 
+/* Fills put p for body, read into rec, as upstream's 200 at now. */
+static void
+put_fill(struct cache *c, struct cache_put *p, struct record *rec,
+    const char *jobid, const char *tok, const char *body, int64_t now)
+{
+	memset(p, 0, sizeof(*p));
+	ck_assert_int_eq(cache_parse_record(c, body, strlen(body), rec), 0);
+	p->jobid = jobid;
+	p->token_id = tok;
+	p->rec = rec;
+	p->body = body;
+	p->len = strlen(body);
+	p->now = now;
+	p->stored = -1;
+}
+
+/* Several jobs, finished or not, in one transaction: all kept. */
+START_TEST(test_store_jobs)
+{
+	struct cache *c = open_backend(_i);
+	struct cache_put put[4], *pp[4];
+	struct record rec[4];
+	char etag[ETAG_LEN + 1];
+
+	ck_assert_int_eq(cache_store_jobs(c, pp, 0), 0);
+	put_fill(c, &put[0], &rec[0], JOB1, TOK_A, completed_body, T);
+	put_fill(c, &put[1], &rec[1], JOB2, TOK_B, failed_body, T + 1);
+	put_fill(c, &put[2], &rec[2], "j-pending", TOK_A, pending_body, T + 2);
+	/* The same job for another token, after: a second grant. */
+	put_fill(c, &put[3], &rec[3], JOB1, TOK_B, completed_body, T + 3);
+	record_etag(completed_body, strlen(completed_body), etag);
+	put[3].etag = etag;
+	for (int i = 0; i < 4; i++)
+		pp[i] = &put[i];
+	ck_assert_int_eq(cache_store_jobs(c, pp, 4), 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(put[i].stored, 1);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T + 3);
+	expect_job(c, JOB1, TOK_B, completed_body, "completed", 1, T + 3);
+	expect_job(c, JOB2, TOK_B, failed_body, "failed", 1, T + 1);
+	expect_job(c, "j-pending", TOK_A, pending_body, "pending", 0, T + 2);
+	expect_no_job(c, JOB2, TOK_A);
+	expect_counts(c, 3, 2);
+
+	/* A later pending row in a group leaves the finished one as it is. */
+	put_fill(c, &put[0], &rec[0], JOB1, TOK_A, pending_body, T + 9);
+	ck_assert_int_eq(cache_store_jobs(c, pp, 1), 1);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T + 3);
+	close_backend(c);
+}
+END_TEST
+
+/* A job that cannot be written is dropped whole; the others are kept. */
+START_TEST(test_store_jobs_one_fails)
+{
+	char path[64], err[512] = "";
+	struct cache *c;
+	struct cache_put put[3], *pp[3];
+	struct record rec[3];
+	sqlite3 *db;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	/* The grant of j-bad fails after its job row was written. */
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TRIGGER no_bad BEFORE INSERT"
+	    " ON grants WHEN NEW.jobid = 'j-bad' BEGIN"
+	    " SELECT RAISE(ABORT, 'refused'); END", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	put_fill(c, &put[0], &rec[0], JOB1, TOK_A, completed_body, T);
+	put_fill(c, &put[1], &rec[1], "j-bad", TOK_A, failed_body, T);
+	put_fill(c, &put[2], &rec[2], JOB2, TOK_A, failed_body, T);
+	for (int i = 0; i < 3; i++)
+		pp[i] = &put[i];
+	ck_assert_int_eq(cache_store_jobs(c, pp, 3), 2);
+	ck_assert_int_eq(put[0].stored, 1);
+	ck_assert_int_eq(put[1].stored, 0);
+	ck_assert_int_eq(put[2].stored, 1);
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	expect_job(c, JOB2, TOK_A, failed_body, "failed", 1, T);
+	expect_no_job(c, "j-bad", TOK_A);
+	expect_counts(c, 2, 2);		/* no job row of j-bad either */
+	/* A single store fails as it did. */
+	ck_assert_int_eq(cache_store_job(c, "j-bad", TOK_A, &rec[1], NULL,
+	    failed_body, strlen(failed_body), T), -1);
+	expect_counts(c, 2, 2);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
+/* A group that cannot be committed (another writer): none is stored. */
+START_TEST(test_store_jobs_busy)
+{
+	char path[64], err[512] = "";
+	struct cache *c, *other;
+	struct cache_put put[2], *pp[2];
+	struct record rec[2];
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	other = cache_open(path, err, sizeof(err));
+	ck_assert_msg(other != NULL, "%s", err);
+	ck_assert_int_eq(cache_begin(other), 0);
+	put_fill(c, &put[0], &rec[0], JOB1, TOK_A, completed_body, T);
+	put_fill(c, &put[1], &rec[1], JOB2, TOK_A, failed_body, T);
+	pp[0] = &put[0];
+	pp[1] = &put[1];
+	ck_assert_int_eq(cache_store_jobs(c, pp, 2), -1);
+	ck_assert_int_eq(put[0].stored, 0);
+	ck_assert_int_eq(put[1].stored, 0);
+	ck_assert_int_eq(cache_commit(other), 0);
+	expect_counts(c, 0, 0);
+	/* Once the other writer is done, the same group goes in. */
+	ck_assert_int_eq(cache_store_jobs(c, pp, 2), 2);
+	expect_counts(other, 2, 2);
+	cache_close(other);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -927,6 +1053,7 @@ cache_suite(void)
 	tcase_add_loop_test(tc, test_submissions, 0, 2);
 	tcase_add_loop_test(tc, test_hostile_keys, 0, 2);
 	tcase_add_test(tc, test_close_null);
+	tcase_add_loop_test(tc, test_store_jobs, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("file");
@@ -943,6 +1070,8 @@ cache_suite(void)
 	tcase_add_test(tc, test_refuse_corrupt);
 	tcase_add_test(tc, test_refuse_unopenable);
 	tcase_add_test(tc, test_ping_fails);
+	tcase_add_test(tc, test_store_jobs_one_fails);
+	tcase_add_test(tc, test_store_jobs_busy);
 	suite_add_tcase(s, tc);
 	return s;
 }

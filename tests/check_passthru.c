@@ -172,8 +172,8 @@ START_TEST(test_metrics_format)
 			ck_assert_msg(strncmp(line, "lumaproxy_", 10) == 0,
 			    "%s", line);
 	}
-	ck_assert_int_eq(helps, 10);
-	ck_assert_int_eq(types, 10);
+	ck_assert_int_eq(helps, 13);
+	ck_assert_int_eq(types, 13);
 	free(s);
 	metrics_free(m);
 }
