@@ -274,12 +274,19 @@ scrape
 check_eq "answers from memory" "$(metric lumaproxy_memory_answers_total)" 0
 check_eq "entries kept" "$(metric lumaproxy_memory_cache_entries)" 0
 
-# rawget PORT HEAD-BYTES: the status line and X-Cache of one raw request.
-rawget() {
-	"$IT_PYTHON" - "$1" "$2" <<'EOF'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin1"))
+# status_after PORT REQUEST [CMD...]: opens a connection to PORT, runs CMD
+# (its stdin the file AFTER_IN, if set), then sends REQUEST (with \r, \n
+# and \t escapes) on it at once; prints the answer's status and X-Cache.
+status_after() {
+	"$IT_PYTHON" - "$@" <<'EOF'
+import os, socket, subprocess, sys
+port, req, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+if cmd:
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
+        stdin=open(os.environ["AFTER_IN"], "rb") if os.environ.get("AFTER_IN")
+        else subprocess.DEVNULL)
+s.sendall(req.encode().decode("unicode_escape").encode("latin1"))
 data = b""
 while b"\r\n\r\n" not in data:
     b = s.recv(65536)
@@ -292,29 +299,17 @@ print(head[0].split(" ")[1], xc[0] if xc else "-")
 EOF
 }
 
-# after PORT TOKEN JOBID CMD...: runs CMD (its stdin the file AFTER_IN, if
-# set), then at once asks for the job on a connection opened before; prints
-# the status and X-Cache.
+# rawget PORT REQUEST: the status and X-Cache of one raw request.
+rawget() {
+	status_after "$1" "$2"
+}
+
+# after PORT TOKEN JOBID CMD...: runs CMD, then at once asks for the job on
+# a connection opened before; prints the status and X-Cache.
 after() {
-	"$IT_PYTHON" - "$@" <<'EOF'
-import os, socket, subprocess, sys
-port, tok, jobid, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
-s = socket.create_connection(("127.0.0.1", port), timeout=5)
-subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
-    stdin=open(os.environ["AFTER_IN"], "rb") if os.environ.get("AFTER_IN")
-    else subprocess.DEVNULL)
-s.sendall(("GET /v1/luma/jobs/%s HTTP/1.1\r\nHost: x\r\n"
-    "Authorization: Bearer %s\r\n\r\n" % (jobid, tok)).encode())
-data = b""
-while b"\r\n\r\n" not in data:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-head = data.split(b"\r\n\r\n")[0].decode("latin1").split("\r\n")
-xc = [l.split(":", 1)[1].strip() for l in head[1:] if l.lower().startswith("x-cache:")]
-print(head[0].split(" ")[1], xc[0] if xc else "-")
-EOF
+	local port=$1 tok=$2 job=$3
+	shift 3
+	status_after "$port" "GET /v1/luma/jobs/$job HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $tok\r\n\r\n" "$@"
 }
 
 DONE=$(job_completed jhh1)
