@@ -141,6 +141,14 @@ single(struct evbuffer *b, const char *name, const char *type,
 	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* A gauge: one sample without labels. */
+static int
+gauge(struct evbuffer *b, const char *name, const char *help, int64_t v)
+{
+	family(b, name, "gauge", help);
+	return evbuffer_add_printf(b, "%s %lld\n", name, (long long)v);
+}
+
 static void
 status_label(char *out, size_t len, int slot)
 {
@@ -228,27 +236,20 @@ metrics_write(const struct metrics *m, const struct metrics_gauges *g,
 			evbuffer_add_printf(b, "lumaproxy_cached_jobs"
 			    "{status=\"%s\"} %lld\n", metrics_job_statuses[i],
 			    (long long)g->cached[i]);
-	family(b, "lumaproxy_waiting_requests", "gauge",
-	    "Long polls and event streams waiting for a job to change.");
-	evbuffer_add_printf(b, "lumaproxy_waiting_requests %lld\n",
-	    (long long)g->waiting);
-	family(b, "lumaproxy_watched_jobs", "gauge",
-	    "Submitted jobs fetched until finished whether anyone asks or not.");
-	evbuffer_add_printf(b, "lumaproxy_watched_jobs %lld\n",
-	    (long long)g->watched);
+	gauge(b, "lumaproxy_waiting_requests",
+	    "Long polls and event streams waiting for a job to change.",
+	    g->waiting);
+	gauge(b, "lumaproxy_watched_jobs",
+	    "Submitted jobs fetched until finished whether anyone asks or not.",
+	    g->watched);
 	single(b, "lumaproxy_memory_answers_total", "counter",
 	    "Job answers given from memory (--memory-cache).",
 	    g->memory_answers);
-	family(b, "lumaproxy_memory_cache_entries", "gauge",
-	    "Job answers kept in memory.");
-	evbuffer_add_printf(b, "lumaproxy_memory_cache_entries %lld\n",
-	    (long long)g->memory_entries);
-	family(b, "lumaproxy_memory_cache_bytes", "gauge",
-	    "Bytes those answers take, at most --memory-cache.");
-	evbuffer_add_printf(b, "lumaproxy_memory_cache_bytes %lld\n",
-	    (long long)g->memory_bytes);
-	family(b, "lumaproxy_open_connections", "gauge",
-	    "Client connections open now.");
-	return evbuffer_add_printf(b, "lumaproxy_open_connections %lld\n",
-	    (long long)g->open_connections) < 0 ? -1 : 0;
+	gauge(b, "lumaproxy_memory_cache_entries",
+	    "Job answers kept in memory.", g->memory_entries);
+	gauge(b, "lumaproxy_memory_cache_bytes",
+	    "Bytes those answers take, at most --memory-cache.",
+	    g->memory_bytes);
+	return gauge(b, "lumaproxy_open_connections",
+	    "Client connections open now.", g->open_connections) < 0 ? -1 : 0;
 }
