@@ -120,7 +120,10 @@ int	cache_count_jobs(struct cache *, int64_t *all, int64_t *terminal);
 int	cache_parse_record(struct cache *, const void *body, size_t len,
 	    struct record *rec);
 
-/* Whether a read of the cache's own tables succeeds (0) or not (-1). */
+/*
+ * Whether a read of the cache's own tables succeeds (0) or not (-1); -1
+ * also from the moment any statement has met a damaged page.
+ */
 int	cache_ping(struct cache *);
 
 /*

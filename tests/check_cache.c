@@ -827,6 +827,50 @@ START_TEST(test_refuse_newer_migrated)
 }
 END_TEST
 
+/*
+ * Damage past the pages opening reads: the file opens, the damage shows
+ * when a lookup reads it, and the ping fails from then on.
+ */
+START_TEST(test_damage_later)
+{
+	char path[64], err[512], jobid[32];
+	unsigned char *data;
+	struct cache_job job;
+	struct cache *c;
+	size_t n, page, i;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	for (i = 0; i < 2000; i++) {
+		snprintf(jobid, sizeof(jobid), "j%05zu", i);
+		store(c, jobid, TOK_A, completed_body, T);
+	}
+	cache_close(c);
+	make_sqlite(path, "PRAGMA journal_mode = DELETE;");
+	n = slurp(path, &data);
+	page = (size_t)data[16] << 8 | data[17];
+	if (page == 1)
+		page = 65536;
+	ck_assert_uint_ge(n, 30 * page);
+	/* The last pages written hold the last jobs and grants. */
+	for (i = n - n / 3 / page * page; i < n; i++)
+		data[i] = (unsigned char)(0xa5 ^ i);
+	write_file(path, data, n);
+	free(data);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(cache_ping(c), 0);
+	expect_job(c, "j00000", TOK_A, completed_body, "completed", 1, T);
+	ck_assert_int_eq(cache_lookup(c, "j01999", TOK_A, &job, NULL), -1);
+	ck_assert_int_eq(cache_ping(c), -1);
+	expect_job(c, "j00000", TOK_A, completed_body, "completed", 1, T);
+	ck_assert_int_eq(cache_ping(c), -1);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
 /* A cache whose table pages were overwritten is refused as corrupt. */
 START_TEST(test_refuse_corrupt)
 {
@@ -1068,6 +1112,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_refuse_newer_migrated);
 	tcase_add_test(tc, test_migrate_from_v1);
 	tcase_add_test(tc, test_refuse_corrupt);
+	tcase_add_test(tc, test_damage_later);
 	tcase_add_test(tc, test_refuse_unopenable);
 	tcase_add_test(tc, test_ping_fails);
 	tcase_add_test(tc, test_store_jobs_one_fails);
