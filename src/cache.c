@@ -83,14 +83,17 @@ static const char *const stmt_sql[ST__MAX] = {
 	    "DELETE FROM negatives WHERE (jobid, token_id) IN (SELECT jobid,"
 	    " token_id FROM negatives"
 	    " WHERE expires_at <= ?1 LIMIT ?2)",
-	[ST_COUNT] = "SELECT count(*), coalesce(sum(terminal), 0) FROM jobs",
+	/* The counts the triggers keep: a row per status, not per job. */
+	[ST_COUNT] =
+	    "SELECT coalesce(sum(n), 0), coalesce(sum(n * terminal), 0)"
+	    " FROM job_counts",
 	[ST_PING] = "SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1)",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	/* Labels of a metric: a bounded set, whatever upstream says. */
 	[ST_COUNT_STATUS] =
 	    "SELECT CASE WHEN status IN ('pending', 'processing', 'completed',"
-	    " 'failed') THEN status ELSE 'other' END AS s, count(*) FROM jobs"
-	    " GROUP BY s ORDER BY s",
+	    " 'failed') THEN status ELSE 'other' END AS s, sum(n)"
+	    " FROM job_counts GROUP BY s ORDER BY s",
 	[ST_PUT_SUBMISSION] =
 	    "INSERT OR IGNORE INTO submissions (jobid, type, token_id,"
 	    " submitted_at) VALUES (?1, ?2, ?3, ?4)",
@@ -134,6 +137,7 @@ static const struct {
 	{ 4, "SELECT 1 FROM members_log NOT INDEXED LIMIT 1" },
 	{ 4, "SELECT 1 FROM job_owners NOT INDEXED LIMIT 1" },
 	{ 4, "SELECT 1 FROM usage NOT INDEXED LIMIT 1" },
+	{ 5, "SELECT 1 FROM job_counts NOT INDEXED LIMIT 1" },
 };
 
 /* SQLite's error log: counts the corruption it reports. */

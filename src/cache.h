@@ -109,7 +109,10 @@ int	cache_revoke(struct cache *, const char *jobid, const char *token_id);
 /* Deletes up to limit negative entries that expired before now. */
 int	cache_expire_negatives(struct cache *, int64_t now, int limit);
 
-/* Counts job rows (all, and terminal ones); -1 on error. */
+/*
+ * Counts job rows (all, and terminal ones) from the counts the schema's
+ * triggers keep: a few rows read, however many jobs; -1 on error.
+ */
 int	cache_count_jobs(struct cache *, int64_t *all, int64_t *terminal);
 
 /*
@@ -149,7 +152,8 @@ int	cache_stamp_moved(struct cache *, struct cache_stamp *s);
 
 /*
  * Calls fn once per job status (pending, processing, completed, failed or
- * other) with the number of job rows; 0, or -1 on a database error.
+ * other) with the number of job rows, from the same counts as
+ * cache_count_jobs(); 0, or -1 on a database error.
  */
 int	cache_count_by_status(struct cache *,
 	    void (*fn)(const char *status, int64_t count, void *arg), void *arg);

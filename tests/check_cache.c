@@ -45,6 +45,8 @@ static const char failed_body[] =
 static const char not_found[] = "{\"error\":\"Job not found\"}";
 static const char forbidden[] = "{\"error\":\"Job does not belong to this user\"}";
 
+static void	make_sqlite(const char *, const char *);
+
 /* The database of the current test: ":memory:" or a temporary file. */
 static char dbpath[64];
 
@@ -522,6 +524,59 @@ START_TEST(test_count_jobs)
 }
 END_TEST
 
+/*
+ * The counts follow every writer: import (over a pending row too), purge,
+ * a rollback, and another connection to the same file.
+ */
+START_TEST(test_counts_kept)
+{
+	struct cache *c = open_backend(_i);
+	struct cache_row row;
+	char etag[ETAG_LEN + 1];
+	const char *grants[] = { TOK_A };
+
+	store(c, "jp", TOK_A, pending_body, T);
+	store(c, "jq", TOK_A, processing_body, T);
+	memset(&row, 0, sizeof(row));
+	row.type = "video";
+	row.status = "completed";
+	row.fetched_at = T;
+	row.grants = grants;
+	row.ngrants = 1;
+	row.body = completed_body;
+	row.len = strlen(completed_body);
+	record_etag(completed_body, row.len, etag);
+	ck_assert_int_eq(cache_begin(c), 0);
+	row.jobid = "ji";
+	ck_assert_int_eq(cache_import_job(c, &row, etag, NULL, 0), 0);
+	row.jobid = "jp";
+	ck_assert_int_eq(cache_import_job(c, &row, etag, NULL, 0), 0);
+	ck_assert_int_eq(cache_commit(c), 0);
+	expect_counts(c, 3, 2);
+	/* Importing again changes nothing. */
+	ck_assert_int_eq(cache_begin(c), 0);
+	ck_assert_int_eq(cache_import_job(c, &row, etag, NULL, 0), 0);
+	ck_assert_int_eq(cache_commit(c), 0);
+	expect_counts(c, 3, 2);
+	/* An import rolled back leaves the counts as they were. */
+	ck_assert_int_eq(cache_begin(c), 0);
+	row.jobid = "jr";
+	ck_assert_int_eq(cache_import_job(c, &row, etag, NULL, 0), 0);
+	cache_rollback(c);
+	expect_counts(c, 3, 2);
+	ck_assert_int_eq(cache_purge_job(c, "jp"), 1);
+	ck_assert_int_eq(cache_purge_job(c, "jp"), 0);
+	expect_counts(c, 2, 1);
+	ck_assert_int_eq(cache_purge_job(c, "jq"), 1);
+	expect_counts(c, 1, 1);
+	if (_i == 1) {
+		make_sqlite(dbpath, "DELETE FROM jobs;");
+		expect_counts(c, 0, 0);
+	}
+	close_backend(c);
+}
+END_TEST
+
 /* Job ids and token ids are data, never SQL. */
 static void
 add_count(const char *status, int64_t n, void *arg)
@@ -770,6 +825,10 @@ START_TEST(test_migrate_from_v1)
 	c = cache_open(path, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	/* The jobs already there are counted by the migration. */
+	expect_counts(c, 1, 1);
+	store(c, JOB2, TOK_A, failed_body, T);
+	expect_counts(c, 2, 2);
 	ck_assert_int_eq(cache_store_submission(c, "jnew", "video", TOK_A, T), 0);
 	ck_assert_int_eq(cache_submitted_by(c, "jnew", TOK_A, NULL), 1);
 	cache_close(c);
@@ -933,7 +992,8 @@ START_TEST(test_ping_fails)
 	store(c, JOB1, TOK_A, completed_body, T);
 	ck_assert_int_eq(cache_ping(c), 0);
 	/* Another connection drops the tables from under it. */
-	make_sqlite(path, "DROP TABLE grants; DROP TABLE jobs;");
+	make_sqlite(path, "DROP TABLE grants; DROP TABLE jobs;"
+	    " DROP TABLE job_counts;");
 	ck_assert_int_eq(cache_ping(c), -1);
 	ck_assert_int_eq(cache_count_jobs(c, &a, &t), -1);
 	cache_close(c);
@@ -1094,6 +1154,7 @@ cache_suite(void)
 	tcase_add_loop_test(tc, test_store_drops_negative, 0, 2);
 	tcase_add_loop_test(tc, test_count_jobs, 0, 2);
 	tcase_add_loop_test(tc, test_count_by_status, 0, 2);
+	tcase_add_loop_test(tc, test_counts_kept, 0, 2);
 	tcase_add_loop_test(tc, test_submissions, 0, 2);
 	tcase_add_loop_test(tc, test_hostile_keys, 0, 2);
 	tcase_add_test(tc, test_close_null);
