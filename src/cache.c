@@ -32,6 +32,14 @@
  * once it is open.
  */
 #define OPEN_BUSY_MS		10000
+/*
+ * The page size of a new file.  A job's row (record, jobid, ETag) is 0.4
+ * to 1.4 KB: a 4 KiB page holds two or three and leaves part of a row
+ * unused, which 8 KiB pages halve (the jobs table took 5 to 14 % less
+ * room in bench/startup.sh, depending on the records' size).  A file
+ * keeps the size it was made with.
+ */
+#define NEW_PAGE_SIZE		"8192"
 
 /*
  * Corruption SQLite has met in this process, in any statement: its log
@@ -354,6 +362,13 @@ cache_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(c->db, OPEN_BUSY_MS);
 	if ((version = cache_check(c->db, path, err, errlen)) < 0)
 		goto fail;
+	/* Before anything is written: a new file's pages are its for good. */
+	if (version == 0 && sqlite3_exec(c->db, "PRAGMA page_size = "
+	    NEW_PAGE_SIZE, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		sqlite3_free(msg);
+		goto fail;
+	}
 	/*
 	 * synchronous = NORMAL is durable against crashes in WAL mode;
 	 * terminal jobs are committed with FULL (cache_store_job).

@@ -886,6 +886,42 @@ START_TEST(test_refuse_newer_migrated)
 }
 END_TEST
 
+/* The page size of a new file; a file of an older version keeps its own. */
+START_TEST(test_page_size)
+{
+	char path[64], err[512], sql[8192];
+	struct cache *c;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int size;
+
+	for (int old = 0; old < 2; old++) {
+		make_temp(path, sizeof(path), 0);
+		if (old) {
+			ck_assert_int_lt(snprintf(sql, sizeof(sql),
+			    "PRAGMA page_size = 4096; %s; PRAGMA application_id"
+			    " = %d; PRAGMA user_version = 1;",
+			    schema_migrations[0], APPLICATION_ID),
+			    (int)sizeof(sql));
+			make_sqlite(path, sql);
+		}
+		c = cache_open(path, err, sizeof(err));
+		ck_assert_msg(c != NULL, "%s", err);
+		store(c, JOB1, TOK_A, completed_body, T);
+		cache_close(c);
+		ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA page_size", -1,
+		    &st, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+		size = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		ck_assert_int_eq(size, old ? 4096 : 8192);
+		remove_db(path);
+	}
+}
+END_TEST
+
 /*
  * Damage past the pages opening reads: the file opens, the damage shows
  * when a lookup reads it, and the ping fails from then on.
@@ -1173,6 +1209,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_refuse_newer_migrated);
 	tcase_add_test(tc, test_migrate_from_v1);
 	tcase_add_test(tc, test_refuse_corrupt);
+	tcase_add_test(tc, test_page_size);
 	tcase_add_test(tc, test_damage_later);
 	tcase_add_test(tc, test_refuse_unopenable);
 	tcase_add_test(tc, test_ping_fails);
