@@ -377,12 +377,15 @@ int	cache_team_finish(struct cache *, const char *jobid,
 	    const char *status, double credits, int64_t now, char *owner,
 	    size_t len);
 
-/* Calls fn for each owned job not finished, submitted at or after since. */
+/*
+ * Calls fn for each job a member owns that is not finished, submitted at
+ * or after since; reads those rows, not all of job_owners.
+ */
 int	cache_team_running(struct cache *, int64_t since,
 	    int (*fn)(const char *jobid, const char *owner, int64_t submitted,
 	    void *), void *arg);
 
-/* Calls fn for credits used at or after since, oldest first. */
+/* Calls fn for credits members used at or after since, oldest first. */
 int	cache_team_spent(struct cache *, int64_t since,
 	    int (*fn)(const char *owner, int64_t at, double credits, void *),
 	    void *arg);

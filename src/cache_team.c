@@ -28,15 +28,24 @@ const char *const cache_team_sql[TST__MAX] = {
 	[TST_FINISH] =
 	    "UPDATE job_owners SET finished_at = ?2, status = ?3, credits = ?4"
 	    " WHERE jobid = ?1 AND finished_at IS NULL",
-	/* Not finished: a job stored finished whose end was not recorded is. */
+	/*
+	 * Read at start, member by member through job_owners_owner (CROSS
+	 * JOIN keeps members outside), so that only the rows wanted are read,
+	 * not every job a member ever submitted.  A job whose owner is no
+	 * member is of no one's limits.  Not finished: a job stored finished
+	 * whose end was not recorded is.
+	 */
 	[TST_RUNNING] =
-	    "SELECT jobid, owner, submitted_at FROM job_owners o"
-	    " WHERE finished_at IS NULL AND submitted_at >= ?1 AND NOT EXISTS"
-	    " (SELECT 1 FROM jobs j WHERE j.jobid = o.jobid AND j.terminal = 1)",
+	    "SELECT o.jobid, o.owner, o.submitted_at FROM members m"
+	    " CROSS JOIN job_owners o ON o.owner = m.name"
+	    " AND o.finished_at IS NULL WHERE o.submitted_at >= ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.jobid = o.jobid"
+	    " AND j.terminal = 1)",
 	[TST_SPENT] =
-	    "SELECT owner, finished_at, credits FROM job_owners"
-	    " WHERE status = 'completed' AND finished_at >= ?1 AND credits > 0"
-	    " ORDER BY finished_at",
+	    "SELECT o.owner, o.finished_at, o.credits FROM members m"
+	    " CROSS JOIN job_owners o ON o.owner = m.name"
+	    " AND o.finished_at >= ?1 WHERE o.status = 'completed'"
+	    " AND o.credits > 0 ORDER BY o.finished_at",
 	[TST_USAGE_ADD] =
 	    "INSERT INTO usage (name, hour, requests, hits, upstream_calls,"
 	    " submissions, completed, failed, credits, refused_rpm,"
