@@ -257,16 +257,16 @@ struct cache_media {
  */
 int	cache_media_scan(struct cache *, const char *jobid, int64_t now);
 
-/* How many completed jobs were never scanned, -1 on error. */
-int64_t	cache_media_unscanned(struct cache *);
-
 /*
- * Scans up to limit such jobs with jobids after `after` ("" at first) in
- * one transaction, leaving the last jobid scanned in after; how many, -1
- * on error.
+ * Looks at up to limit jobs with jobids after `after` ("" at first) and
+ * scans, in one transaction, those completed and never scanned; leaves
+ * the last jobid looked at in after and how many were scanned in
+ * *scanned.  Returns how many jobs it looked at (fewer than limit: the
+ * walk is over), -1 on error.  A call reads about limit index entries,
+ * however large the database.
  */
 int	cache_media_scan_some(struct cache *, char *after, size_t afterlen,
-	    int limit, int64_t now);
+	    int limit, int64_t now, int *scanned);
 
 /*
  * Calls fn for up to limit media not mirrored whose next attempt is due

@@ -46,12 +46,6 @@
 	" m.dir, m.reason, m.attempts FROM job_media jm" \
 	" LEFT JOIN media m ON m.url = jm.url WHERE jm.jobid = ?1"
 
-/* Completed jobs whose media were never looked at (index jobs_status). */
-#define UNSCANNED \
-	" FROM jobs WHERE terminal = 1 AND status = 'completed'" \
-	" AND NOT EXISTS (SELECT 1 FROM media_jobs m" \
-	" WHERE m.jobid = jobs.jobid)"
-
 const char *const cache_media_sql[MST__MAX] = {
 	/* A scan is all or nothing, also inside an import's transaction. */
 	[MST_SAVEPOINT] = "SAVEPOINT scan",
@@ -77,10 +71,20 @@ const char *const cache_media_sql[MST__MAX] = {
 	    "INSERT OR IGNORE INTO media (url, state, next_at, updated_at)"
 	    " SELECT url, 'pending', ?2, ?2 FROM job_media WHERE jobid = ?1",
 	[MST_SCAN_DONE] = "INSERT OR IGNORE INTO media_jobs (jobid) VALUES (?1)",
-	[MST_UNSCANNED] = "SELECT count(*)" UNSCANNED,
-	/* From where the last batch ended: the whole walk is linear. */
-	[MST_UNSCANNED_AFTER] =
-	    "SELECT jobid" UNSCANNED " AND jobid > ?1 ORDER BY jobid LIMIT ?2",
+	/*
+	 * The next ?2 jobs after ?1 by jobid (the primary key's index), each
+	 * with whether it is completed and was never scanned.  A batch
+	 * costs ?2 index entries however few need a scan, so the whole walk
+	 * is linear and no turn of the loop is long; the row of a job is
+	 * read only when media_jobs does not list it.
+	 */
+	[MST_SCAN_WALK] =
+	    "SELECT w.jobid, CASE WHEN EXISTS (SELECT 1 FROM media_jobs m"
+	    " WHERE m.jobid = w.jobid) THEN 0 ELSE EXISTS (SELECT 1 FROM jobs j"
+	    " WHERE j.jobid = w.jobid AND j.terminal = 1"
+	    " AND j.status = 'completed') END"
+	    " FROM (SELECT jobid FROM jobs WHERE jobid > ?1 ORDER BY jobid"
+	    " LIMIT ?2) w ORDER BY w.jobid",
 	[MST_DUE] =
 	    "SELECT url, attempts, sha256, size, content_type, state FROM media"
 	    " WHERE state IN ('pending', 'failed') AND next_at <= ?1"
@@ -186,39 +190,37 @@ cache_media_scan(struct cache *c, const char *jobid, int64_t now)
 	return rc == 0 ? (int)n : -1;
 }
 
-int64_t
-cache_media_unscanned(struct cache *c)
-{
-	sqlite3_stmt *st = stmt(c, MST_UNSCANNED);
-	int64_t n = -1;
-
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
-}
-
 int
 cache_media_scan_some(struct cache *c, char *after, size_t afterlen,
-    int limit, int64_t now)
+    int limit, int64_t now, int *scanned)
 {
 	sqlite3_stmt *st;
-	char **ids;
-	int n = 0, rc = 0;
+	char **ids, *last = NULL;
+	const char *id;
+	int looked = 0, n = 0, rc = 0, step = SQLITE_DONE;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
+	*scanned = 0;
 	if (limit <= 0 || (ids = calloc((size_t)limit, sizeof(*ids))) == NULL)
 		return -1;
-	st = stmt(c, MST_UNSCANNED_AFTER);
+	st = stmt(c, MST_SCAN_WALK);
 	sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, limit);
-	while (n < limit && sqlite3_step(st) == SQLITE_ROW)
-		if ((ids[n] = strdup((const char *)sqlite3_column_text(st,
-		    0))) != NULL)
-			n++;
+	while (rc == 0 && looked < limit &&
+	    (step = sqlite3_step(st)) == SQLITE_ROW) {
+		id = (const char *)sqlite3_column_text(st, 0);
+		free(last);
+		if (id == NULL || (last = strdup(id)) == NULL ||
+		    (sqlite3_column_int(st, 1) &&
+		    (ids[n++] = strdup(id)) == NULL))
+			rc = -1;
+		looked++;
+	}
+	if (rc == 0 && looked < limit && step != SQLITE_DONE)
+		rc = -1;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	if (n > 0 && cache_begin(c) != 0)
+	if (n > 0 && rc == 0 && cache_begin(c) != 0)
 		rc = -1;
 	for (int i = 0; rc == 0 && i < n; i++)
 		if (cache_media_scan(c, ids[i], now) < 0)
@@ -227,12 +229,16 @@ cache_media_scan_some(struct cache *c, char *after, size_t afterlen,
 		rc = -1;
 	if (n > 0 && rc != 0)
 		cache_rollback(c);
-	if (rc == 0 && n > 0)
-		snprintf(after, afterlen, "%s", ids[n - 1]);
+	if (rc == 0 && last != NULL)
+		snprintf(after, afterlen, "%s", last);
 	for (int i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
-	return rc == 0 ? n : -1;
+	free(last);
+	if (rc != 0)
+		return -1;
+	*scanned = n;
+	return looked;
 }
 
 int

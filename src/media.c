@@ -31,7 +31,7 @@
 #define MEDIA_MAGIC	0x4d454449u
 #define DOWNLOAD_MAGIC	0x444c4f41u
 
-#define SCAN_BATCH	200		/* jobs scanned per turn of the loop */
+#define SCAN_BATCH	200		/* jobs looked at per turn of the loop */
 #define TURN_MS		2000		/* the queue is looked at this often */
 #define HOLD_MS		5000		/* pause after the database refused a write */
 #define PROGRESS_MS	500		/* progress line updates on a terminal */
@@ -65,9 +65,10 @@ struct media {
 	struct event			*timer;		/* owned: the next turn */
 	struct media_writers		*writers;	/* owned */
 	int64_t				 hold_until;	/* util_mono_ms() */
-	int				 scanning;	/* a backfill is under way */
+	int				 scanning;	/* the walk of media_start() */
 	char				 after[1024];	/* its last jobid */
-	int64_t				 to_scan, scanned;
+	int64_t				 jobs, looked;	/* in all, so far */
+	int64_t				 scanned;	/* jobs it scanned */
 	int64_t				 progress_at;
 	int				 busy;		/* a progress line is shown */
 	int				 started;	/* media_start(): the queue runs */
@@ -266,7 +267,8 @@ show_progress(struct media *m, int force)
 	m->progress_at = now;
 	if (cache_media_counts(m->cache, &mirrored, &pending, &failed) != 0)
 		return;
-	if (m->nactive == 0 && !m->scanning) {
+	/* A walk that finds nothing to scan is not shown. */
+	if (m->nactive == 0 && (!m->scanning || m->scanned == 0)) {
 		if (m->busy)
 			log_progress(1, "media: %lld mirrored, %lld waiting,"
 			    " %lld failed", (long long)mirrored,
@@ -277,10 +279,10 @@ show_progress(struct media *m, int force)
 	m->busy = 1;
 	/* Retries of failed media run too: they are not among the pending. */
 	waiting = pending > m->nactive ? pending - m->nactive : 0;
-	if (m->scanning)
-		log_progress(0, "media: scanning jobs %lld/%lld, %lld files"
-		    " mirrored, %lld waiting, %lld failed", (long long)m->scanned,
-		    (long long)m->to_scan, (long long)mirrored,
+	if (m->scanning && m->scanned > 0)
+		log_progress(0, "media: looking at jobs %lld/%lld, %lld files"
+		    " mirrored, %lld waiting, %lld failed", (long long)m->looked,
+		    (long long)m->jobs, (long long)mirrored,
 		    (long long)waiting, (long long)failed);
 	else
 		log_progress(0, "media: %lld mirrored, %d downloading,"
@@ -617,7 +619,7 @@ media_turn(struct media *m, int64_t delay_ms)
 {
 	struct timeval tv;
 	int64_t now, next, wait = TURN_MS;
-	int n;
+	int n, scanned = 0;
 
 	CHECK_OBJ(m, MEDIA_MAGIC);
 	if (!m->started)
@@ -630,18 +632,18 @@ media_turn(struct media *m, int64_t delay_ms)
 	now = util_now_ms();
 	if (m->scanning) {
 		if ((n = cache_media_scan_some(m->cache, m->after,
-		    sizeof(m->after), SCAN_BATCH, now)) < 0) {
+		    sizeof(m->after), SCAN_BATCH, now, &scanned)) < 0) {
 			log_error("media: cannot scan completed jobs");
 			n = 0;
 		}
-		m->scanned += n;
-		/* Counted only when there is a backfill to show progress of. */
-		if (n == SCAN_BATCH && m->to_scan == 0 &&
-		    (m->to_scan = m->scanned + cache_media_unscanned(m->cache)) > 0)
-			log_info("media: looking for the media of %lld completed"
-			    " jobs", (long long)m->to_scan);
+		/* Told only when there is a backfill to tell of. */
+		if (scanned > 0 && m->scanned == 0)
+			log_info("media: looking for the media of completed jobs"
+			    " among %lld jobs", (long long)m->jobs);
+		m->looked += n;
+		m->scanned += scanned;
 		if (n != SCAN_BATCH) {
-			if (m->to_scan > 0)
+			if (m->scanned > 0)
 				log_info("media: %lld completed jobs looked at",
 				    (long long)m->scanned);
 			m->scanning = 0;
@@ -663,11 +665,15 @@ media_turn(struct media *m, int64_t delay_ms)
 void
 media_start(struct media *m)
 {
+	int64_t finished;
+
 	CHECK_OBJ(m, MEDIA_MAGIC);
 	m->started = 1;
 	m->scanning = 1;
 	m->after[0] = '\0';
-	m->to_scan = m->scanned = 0;
+	m->looked = m->scanned = 0;
+	if (cache_count_jobs(m->cache, &m->jobs, &finished) != 0)
+		m->jobs = 0;
 	media_turn(m, 0);
 }
 

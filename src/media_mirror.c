@@ -20,7 +20,7 @@
 
 #define MIRROR_MAGIC	0x4d495252u
 
-#define SCAN_BATCH	200		/* jobs scanned per transaction */
+#define SCAN_BATCH	200		/* jobs looked at per transaction */
 #define MIRROR_ATTEMPTS	3		/* 1 s, then 2 s apart */
 #define MIRROR_RETRY_MS	1000
 
@@ -199,12 +199,12 @@ media_mirror_start(struct media_mirror *mm)
 	struct cache *c;
 	int64_t now = util_now_ms();
 	char after[1024] = "";
-	int n;
+	int n, scanned;
 
 	CHECK_OBJ(mm, MIRROR_MAGIC);
 	c = media_cache(mm->m);
 	while ((n = cache_media_scan_some(c, after, sizeof(after), SCAN_BATCH,
-	    now)) > 0)
+	    now, &scanned)) > 0)
 		;
 	if (n < 0 || cache_media_all(c, collect, mm) != 0 || mm->failed)
 		return -1;

@@ -193,22 +193,36 @@ START_TEST(test_scan)
 {
 	struct cache *c = open_mem();
 	char got[4096] = "", after[64];
+	int n;
 
 	store(c, "j1", job_video);
 	store(c, "j2", job_odd);
 	store(c, "j3", job_failed);
 	store(c, "j4", job_nothing);
-	ck_assert_int_eq(cache_media_unscanned(c), 3);
+	store(c, "j5", job_failed);
+	/* Two jobs looked at per call; the failed ones are not scanned. */
 	after[0] = '\0';
-	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T), 2);
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T,
+	    &n), 2);
+	ck_assert_int_eq(n, 2);
 	ck_assert_str_eq(after, "j2");
-	ck_assert_int_eq(cache_media_unscanned(c), 1);
-	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T), 1);
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T,
+	    &n), 2);
+	ck_assert_int_eq(n, 1);
 	ck_assert_str_eq(after, "j4");
-	ck_assert_int_eq(cache_media_unscanned(c), 0);
-	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T), 0);
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T,
+	    &n), 1);
+	ck_assert_int_eq(n, 0);
+	ck_assert_str_eq(after, "j5");
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T,
+	    &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_str_eq(after, "j5");
+	/* Walked again: every job looked at, none scanned twice. */
 	after[0] = '\0';
-	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 2, T), 0);
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 10, T,
+	    &n), 5);
+	ck_assert_int_eq(n, 0);
 	ck_assert_int_eq(cache_media_job(c, "j1", collect, got), 0);
 	ck_assert_str_eq(got,
 	    "last_frame " CDN "t.jpg pending\n"
@@ -430,10 +444,13 @@ START_TEST(test_gc)
 	struct cache *c = open_mem();
 	char got[2048] = "", after[64] = "";
 	int64_t m, p, f;
+	int n;
 
 	store(c, "j1", job_video);
 	store(c, "j5", other);
-	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 10, T), 2);
+	ck_assert_int_eq(cache_media_scan_some(c, after, sizeof(after), 10, T,
+	    &n), 2);
+	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(cache_media_mirrored(c, CDN "v.mp4", SHA1, 1, NULL,
 	    "/m", T), 1);
 	ck_assert_int_eq(cache_media_mirrored(c, CDN "t.jpg", SHA2, 1, NULL,
