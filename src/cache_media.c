@@ -85,6 +85,10 @@ const char *const cache_media_sql[MST__MAX] = {
 	    " AND j.status = 'completed') END"
 	    " FROM (SELECT jobid FROM jobs WHERE jobid > ?1 ORDER BY jobid"
 	    " LIMIT ?2) w ORDER BY w.jobid",
+	/*
+	 * "state IN ('pending', 'failed')" is the WHERE of the partial index
+	 * media_due (sql/006), word for word, so that SQLite uses it.
+	 */
 	[MST_DUE] =
 	    "SELECT url, attempts, sha256, size, content_type, state FROM media"
 	    " WHERE state IN ('pending', 'failed') AND next_at <= ?1"
