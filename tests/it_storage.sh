@@ -73,6 +73,37 @@ head -c $((size - page)) /dev/urandom |
 	dd of="$IT_TMP/corrupt.db" bs="$page" seek=1 conv=notrunc status=none
 refused "$IT_TMP/corrupt.db" "corrupt database"
 
+tcase "damage past what opening reads: found when read, then /healthz says 503"
+pad=$(printf '%0500d' 0)
+for i in $(seq -w 1 2000); do
+	printf '{"jobid":"jd%s","type":"video","status":"completed","fetched_at":"2026-01-01T00:00:00.000Z","grants":[],"body":"{\\"jobid\\":\\"jd%s\\",\\"type\\":\\"video\\",\\"status\\":\\"completed\\",\\"pad\\":\\"%s\\"}"}\n' \
+	    "$i" "$i" "$pad"
+done | "$LUMAPROXY" import --db "$IT_TMP/damaged.db" --grant tokA 2>/dev/null
+check_eq "import exit status" "$?" 0
+sqlite3 "$IT_TMP/damaged.db" 'PRAGMA journal_mode = DELETE' >/dev/null
+size=$(stat -c %s "$IT_TMP/damaged.db")
+page=$(sqlite3 "$IT_TMP/damaged.db" 'PRAGMA page_size')
+# Garbage over the last third of the pages: the last jobs written.
+head -c $((size / page / 3 * page)) /dev/zero | tr '\0' '\245' |
+	dd of="$IT_TMP/damaged.db" bs="$page" seek=$((size / page - size / page / 3)) \
+	conv=notrunc status=none
+LP_DB=$IT_TMP/damaged.db must_start_proxy --offline
+http "$LP/healthz"
+check_status 200
+get jd0001
+check_status 200
+check_cache HIT
+get jd2000
+check_status 504
+check "the failed read is logged" grep -q "lookup of jd2000 failed" "$LP_ERR"
+http "$LP/healthz"
+check_status 503
+get jd0001
+check_status 200
+http "$LP/healthz"
+check_status 503
+stop_proxy
+
 tcase "a directory, and a path in a missing directory"
 mkdir "$IT_TMP/dir.db"
 run_proxy_fail -l 127.0.0.1:0 -u "$FAKE" -d "$IT_TMP/dir.db"
