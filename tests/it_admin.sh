@@ -115,6 +115,22 @@ check_eq "removed the failed job only" "$(cat "$IT_TMP/purge2.out")" "removed ja
 "$LPX" purge --db "$DB" --older-than 1 >"$IT_TMP/purge3.out"
 check_eq "nothing a day old" "$(tail -1 "$IT_TMP/purge3.out")" "0 jobs removed"
 
+tcase "the job counts follow imports and purges of other processes"
+scrape "$IT_TMP/c1"
+check_eq "completed jobs" "$(metric lumaproxy_cached_jobs status=completed)" 2
+check_eq "pending jobs" "$(metric lumaproxy_cached_jobs status=pending)" 1
+check_eq "failed jobs" "$(metric lumaproxy_cached_jobs status=failed)" 0
+grep jadm3 "$IT_TMP/e1.jsonl" | "$LPX" import --db "$DB" 2>/dev/null
+check_eq "import exit status" "$?" 0
+"$LPX" purge --db "$DB" jadm2 >/dev/null
+scrape "$IT_TMP/c2"
+check_eq "failed, after the import" "$(metric lumaproxy_cached_jobs status=failed)" 1
+check_eq "completed, after the purge" "$(metric lumaproxy_cached_jobs status=completed)" 1
+stop_proxy
+LP_DB=$DB must_start_proxy
+check "the start line counts them" grep -q "(3 jobs, 2 finished)" "$LP_ERR"
+stop_proxy
+
 tcase "bad command lines: exit 2; a missing database: exit 1"
 "$LPX" purge --db "$DB" 2>/dev/null; check_eq "purge without jobids" "$?" 2
 "$LPX" purge --db "$DB" --older-than 1 jadm2 2>/dev/null; check_eq "purge with both" "$?" 2
