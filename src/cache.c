@@ -183,7 +183,7 @@ cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
 	int64_t appid, version, objects;
 	sqlite3_stmt *st;
-	int rc;
+	int rc = -1, step;
 
 	/* One snapshot: another process may be migrating the file. */
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
@@ -195,21 +195,21 @@ cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 			    path, sqlite3_errmsg(db));
 		else
 			snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
+		goto done;
 	}
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (appid == 0 && version == 0 && objects == 0)
-		return 0;
+	if (appid == 0 && version == 0 && objects == 0) {
+		rc = 0;
+		goto done;
+	}
 	if (appid != APPLICATION_ID) {
 		snprintf(err, errlen, "%s: not a lumaproxy database", path);
-		return -1;
+		goto done;
 	}
 	if (version > (int64_t)schema_nmigrations) {
 		snprintf(err, errlen, "%s: database schema version %lld is newer"
 		    " than this lumaproxy understands (%d)", path,
 		    (long long)version, (int)schema_nmigrations);
-		return -1;
+		goto done;
 	}
 	for (size_t i = 0; i < nitems(probes); i++) {
 		if (probes[i].since > version)
@@ -217,17 +217,20 @@ cache_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 		if (sqlite3_prepare_v2(db, probes[i].sql, -1, &st,
 		    NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-			return -1;
+			goto done;
 		}
-		rc = sqlite3_step(st);
+		step = sqlite3_step(st);
 		sqlite3_finalize(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		if (step != SQLITE_ROW && step != SQLITE_DONE) {
 			snprintf(err, errlen, "%s: database is corrupt (%s)", path,
-			    sqlite3_errstr(rc));
-			return -1;
+			    sqlite3_errstr(step));
+			goto done;
 		}
 	}
-	return (int)version;
+	rc = (int)version;
+done:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 /*
