@@ -31,6 +31,7 @@
 #define HOT_MAGIC	0x484f5421u
 #define BUCKETS_MIN	1024
 #define TOKENS_PER_JOB	64		/* entries of one jobid, at most */
+#define MALLOC_OVERHEAD	16		/* what malloc takes per block */
 #define PREFIX		ROUTE_JOBS_PREFIX "/"
 #define PREFIX_LEN	(sizeof(PREFIX) - 1)
 #define ACCEPT_MAX	512		/* longer Accept values go the usual way */
@@ -279,7 +280,7 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 	    "X-Cache: HIT\r\nCache-Status: lumaproxy; hit\r\n"
 	    "Content-Length: %zu\r\nDate: ", it->etag != NULL ?
 	    "\r\nETag: " : "", it->etag != NULL ? it->etag : "", it->len);
-	size = sizeof(*e) + jlen + 1 + midlen + it->len;
+	size = sizeof(*e) + jlen + 1 + midlen + it->len + MALLOC_OVERHEAD;
 	if (size > t->max_bytes / 4 || midlen >= sizeof(mid))
 		return;		/* a few at least must fit */
 	if ((link = find(t, hash, jobid, token_id)) != NULL)
@@ -287,7 +288,9 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 	/* Lookups walk a job's tokens: only so many are kept per job. */
 	if (tokens_of(t, hash, jobid) >= TOKENS_PER_JOB)
 		return;
-	while (t->bytes + size > t->max_bytes && t->oldest != NULL)
+	/* The bound covers the entries, malloc's share and the buckets. */
+	while (t->bytes + size + t->nbuckets * sizeof(*t->buckets) >
+	    t->max_bytes && t->oldest != NULL)
 		drop(t, find(t, t->oldest->hash, t->oldest->jobid,
 		    t->oldest->token_id));
 	if ((e = malloc(size)) == NULL)
@@ -316,7 +319,8 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 	memcpy(p, it->body, it->len);
 	e->body = p;
 	e->len = it->len;
-	if (t->count >= t->nbuckets)
+	if (t->count >= t->nbuckets && t->bytes + size +
+	    2 * t->nbuckets * sizeof(*t->buckets) <= t->max_bytes)
 		grow(t);
 	link = &t->buckets[hash & (t->nbuckets - 1)];
 	e->next = *link;
