@@ -29,6 +29,7 @@
  * connection at 50 clients).
  */
 #define CONNS_KEPT		256L
+#define POOL_MAX		64		/* idle easy handles kept for reuse */
 
 struct upstream {
 	unsigned			 magic;
@@ -38,6 +39,8 @@ struct upstream {
 	struct upstream_options		 opt;
 	int				 active;
 	TAILQ_HEAD(, upstream_request)	 requests;
+	CURL				*pool[POOL_MAX]; /* owned: reset, idle */
+	int				 npool;
 };
 
 struct upstream_request {
@@ -71,6 +74,29 @@ struct sockinfo {
 static void	check_done(struct upstream *);
 static int	stream_header(struct upstream_request *, const char *, size_t);
 
+/*
+ * An easy handle for a new request: one of the pool, whose options a reset
+ * took back to curl's defaults (it keeps its buffers), or a new one.
+ */
+static CURL *
+easy_get(struct upstream *up)
+{
+	if (up->npool > 0)
+		return up->pool[--up->npool];
+	return curl_easy_init();
+}
+
+/* Takes back an easy handle that is in no multi: to the pool, or freed. */
+static void
+easy_put(struct upstream *up, CURL *e)
+{
+	if (up->npool < POOL_MAX) {
+		curl_easy_reset(e);
+		up->pool[up->npool++] = e;
+	} else
+		curl_easy_cleanup(e);
+}
+
 /* Frees a request and everything it owns; the token is wiped first. */
 static void
 request_free(struct upstream_request *r)
@@ -78,7 +104,7 @@ request_free(struct upstream_request *r)
 	CHECK_OBJ(r, UPSTREAM_REQ_MAGIC);
 	if (r->easy != NULL) {
 		curl_multi_remove_handle(r->up->multi, r->easy);
-		curl_easy_cleanup(r->easy);
+		easy_put(r->up, r->easy);
 	}
 	upstream_headers_free(r->headers);
 	free(r->body);
@@ -422,6 +448,8 @@ upstream_free(struct upstream *up)
 	CHECK_OBJ(up, UPSTREAM_MAGIC);
 	while (!TAILQ_EMPTY(&up->requests))
 		request_free(TAILQ_FIRST(&up->requests));
+	while (up->npool > 0)
+		curl_easy_cleanup(up->pool[--up->npool]);
 	if (up->multi != NULL)
 		curl_multi_cleanup(up->multi);
 	if (up->timer != NULL)
@@ -448,7 +476,7 @@ request_new(struct upstream *up, const char *url, upstream_done_fn *done,
 	r->started = util_mono_ms();
 	TAILQ_INSERT_TAIL(&up->requests, r, entry);
 	up->active++;
-	if ((r->easy = e = curl_easy_init()) == NULL) {
+	if ((r->easy = e = easy_get(up)) == NULL) {
 		request_free(r);
 		return NULL;
 	}
