@@ -49,6 +49,8 @@
 struct passthru_set {
 	unsigned		 magic;
 	struct proxy		*px;		/* borrowed */
+	struct evbuffer		*chunk;		/* owned: one piece of body, */
+						/* empty between calls */
 	TAILQ_HEAD(, passthru)	 list;
 };
 
@@ -59,7 +61,6 @@ struct passthru {
 	struct evhttp_request	*req;		/* borrowed from evhttp */
 	struct upstream_request	*up;		/* owned while in flight */
 	struct client_watch	*watch;		/* owned: the client's hang-up */
-	struct evbuffer		*chunk;		/* owned: one piece of body */
 	struct evbuffer		*submit;	/* owned: a submit answer's body */
 	struct framer		*framer;	/* borrowed: the body streams from it */
 	int			 body_waiting;	/* the upload waits for the client */
@@ -71,7 +72,8 @@ struct passthru {
 	int			 has_length;	/* upstream sent Content-Length */
 	int			 paused;
 	const char		*submit_type;	/* "video", "image" or NULL */
-	char			 conn_tokens[CONN_TOKENS_MAX]; /* upstream's Connection */
+	char			*conn_tokens;	/* owned: upstream's Connection */
+						/* values, or NULL */
 	char			 token_id[TOKEN_ID_LEN + 1];	/* "" without a token */
 	char			 fp[FINGERPRINT_LEN + 1];
 	struct member		*member;	/* team gateway: who asks */
@@ -143,8 +145,7 @@ request_free(struct passthru *p)
 	if (p->up != NULL)
 		upstream_cancel(p->up);
 	reply_unwatch_client(p->watch);
-	if (p->chunk != NULL)
-		evbuffer_free(p->chunk);
+	free(p->conn_tokens);
 	if (p->submit != NULL)
 		evbuffer_free(p->submit);
 	if (p->token != NULL) {
@@ -262,19 +263,20 @@ up_header(const char *name, size_t nlen, const char *value, size_t vlen,
     void *arg)
 {
 	struct passthru *p = arg;
-	char n[256], *v;
+	char n[256], small[512], *v;
+	size_t have;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->orphan)
 		return 0;
 	if (nlen == 10 && strncasecmp(name, "Connection", 10) == 0) {
-		size_t have = strlen(p->conn_tokens);
-
+		have = p->conn_tokens != NULL ? strlen(p->conn_tokens) : 0;
 		/* Headers it names could not all be dropped: refuse it. */
-		if (have + vlen + 2 >= sizeof(p->conn_tokens))
+		if (have + vlen + 2 >= CONN_TOKENS_MAX ||
+		    (v = realloc(p->conn_tokens, have + vlen + 2)) == NULL)
 			return -1;
-		snprintf(p->conn_tokens + have, sizeof(p->conn_tokens) - have,
-		    ",%.*s", (int)vlen, value);
+		p->conn_tokens = v;
+		snprintf(v + have, vlen + 2, ",%.*s", (int)vlen, value);
 		return 0;
 	}
 	if (passthru_hop_by_hop(name, nlen) || nlen >= sizeof(n) ||
@@ -284,13 +286,16 @@ up_header(const char *name, size_t nlen, const char *value, size_t vlen,
 		p->has_length = 1;
 	memcpy(n, name, nlen);
 	n[nlen] = '\0';
-	if ((v = malloc(vlen + 1)) == NULL)
+	if (vlen < sizeof(small))
+		v = small;
+	else if ((v = malloc(vlen + 1)) == NULL)
 		return -1;
 	memcpy(v, value, vlen);
 	v[vlen] = '\0';
 	/* evhttp refuses values with CR or LF; such a header is dropped. */
 	(void)evhttp_add_header(evhttp_request_get_output_headers(p->req), n, v);
-	free(v);
+	if (v != small)
+		free(v);
 	return 0;
 }
 
@@ -354,6 +359,7 @@ static int
 up_data(const char *data, size_t len, void *arg)
 {
 	struct passthru *p = arg;
+	struct evbuffer *chunk = p->set->chunk;
 	struct evhttp_connection *evcon;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
@@ -376,11 +382,11 @@ up_data(const char *data, size_t len, void *arg)
 	}
 	if (p->orphan)
 		return 0;
-	if (evbuffer_add(p->chunk, data, len) != 0)
+	if (evbuffer_add(chunk, data, len) != 0)
 		return -1;
 	/* The callback fires once the client has taken all that is queued. */
-	evhttp_send_reply_chunk_with_cb(p->req, p->chunk, drained_cb, p);
-	evbuffer_drain(p->chunk, evbuffer_get_length(p->chunk));
+	evhttp_send_reply_chunk_with_cb(p->req, chunk, drained_cb, p);
+	evbuffer_drain(chunk, evbuffer_get_length(chunk));
 	return 0;
 }
 
@@ -595,12 +601,12 @@ gateway_limits(struct passthru *p, enum gateway_path kind,
 }
 
 /*
- * The request's end-to-end headers as curl header lines; the token's id
- * and fingerprint into p.  Returns 0, or -1 with *why set for a header
- * that cannot be forwarded.
+ * The request's end-to-end headers as curl header lines (upload: curl
+ * sends a body); the token's id and fingerprint into p.  Returns 0, or -1
+ * with *why set for a header that cannot be forwarded.
  */
 static int
-forward_headers(struct passthru *p, struct evkeyvalq *in,
+forward_headers(struct passthru *p, struct evkeyvalq *in, int upload,
     struct curl_slist **list, const char **why)
 {
 	struct evkeyval *h, *c;
@@ -654,10 +660,14 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 	}
 	if (p->member != NULL && held_token(p, list) != 0)
 		return -1;
-	/* Nothing the client did not send: curl's defaults are taken out. */
+	/*
+	 * Nothing the client did not send: curl's defaults are taken out
+	 * (it adds Content-Type and Expect only to a request with a body).
+	 */
 	if ((!accept && upstream_header_add(list, "Accept", NULL) != 0) ||
-	    (!ctype && upstream_header_add(list, "Content-Type", NULL) != 0) ||
-	    upstream_header_add(list, "Expect", NULL) != 0)
+	    (upload && !ctype &&
+	    upstream_header_add(list, "Content-Type", NULL) != 0) ||
+	    (upload && upstream_header_add(list, "Expect", NULL) != 0))
 		return -1;
 	return 0;
 }
@@ -699,6 +709,10 @@ passthru_new(struct proxy *px)
 	set->magic = PASSTHRU_SET_MAGIC;
 	set->px = px;
 	TAILQ_INIT(&set->list);
+	if ((set->chunk = evbuffer_new()) == NULL) {
+		free(set);
+		return NULL;
+	}
 	return set;
 }
 
@@ -708,6 +722,7 @@ passthru_free(struct passthru_set *set)
 	if (set == NULL)
 		return;
 	CHECK_OBJ(set, PASSTHRU_SET_MAGIC);
+	evbuffer_free(set->chunk);
 	memset(set, 0, sizeof(*set));
 	free(set);
 }
@@ -726,7 +741,7 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	struct passthru *p;
 	struct member *m = NULL;
 	enum gateway_path kind = GATEWAY_OPEN;
-	char *url = NULL;
+	char *url = NULL, small_url[1024];
 	int64_t body_len;
 	size_t ulen;
 	int oom = 0;
@@ -778,8 +793,15 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	    (strcmp(path, "/v1/luma/videos") == 0 ||
 	    strcmp(path, "/v1/luma/images") == 0))
 		p->submit_type = path[9] == 'v' ? "video" : "image";
-	if (forward_headers(p, evhttp_request_get_input_headers(req), &headers,
-	    &why) != 0) {
+	/* The body streams from the framer; without one there is none. */
+	if (framer != NULL && framer_current(framer) == FRAMER_STREAM)
+		body_len = framer_body_length(framer);
+	else {
+		body_len = 0;
+		framer = NULL;
+	}
+	if (forward_headers(p, evhttp_request_get_input_headers(req),
+	    upstream_sends_body(method, body_len), &headers, &why) != 0) {
 		upstream_headers_free(headers);
 		who(p, &ri);
 		reply_error(px, req, why ? 400 : 503,
@@ -788,22 +810,16 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 		return;
 	}
 	who(p, &ri);
-
-	/* The body streams from the framer; without one there is none. */
-	if (framer != NULL && framer_current(framer) == FRAMER_STREAM) {
-		body_len = framer_body_length(framer);
-		if (body_len < 0 && upstream_header_add(&headers,
-		    "Transfer-Encoding", "chunked") != 0)
-			oom = 1;
-	} else {
-		body_len = 0;
-		framer = NULL;
-	}
+	if (body_len < 0 && upstream_header_add(&headers, "Transfer-Encoding",
+	    "chunked") != 0)
+		oom = 1;
 	ulen = strlen(px->cfg->upstream) + strlen(target) + 1;
-	if (oom || (p->chunk = evbuffer_new()) == NULL ||
-	    (url = malloc(ulen)) == NULL) {
+	if (ulen <= sizeof(small_url))
+		url = small_url;
+	else if (!oom && (url = malloc(ulen)) == NULL)
+		oom = 1;
+	if (oom) {
 		upstream_headers_free(headers);
-		free(url);
 		reply_error(px, req, 503, "Out of memory", &ri);
 		request_free(p);
 		return;
@@ -813,7 +829,8 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	p->body_sent = body_len == 0;
 	p->up = upstream_stream(px->up, method, url, headers, body_len,
 	    &stream_cb, p);
-	free(url);
+	if (url != small_url)
+		free(url);
 	if (p->up == NULL) {
 		reply_error(px, req, 503, "Cannot start the upstream request",
 		    &ri);

@@ -571,8 +571,7 @@ stream_start(struct upstream *up, const char *method, const char *url,
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	else if (body_len != 0 || strcmp(method, "POST") == 0 ||
-	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+	else if (upstream_sends_body(method, body_len)) {
 		/* A body goes as curl sends a POST's, under the real method. */
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -600,6 +599,15 @@ stream_start(struct upstream *up, const char *method, const char *url,
 	return r;
 }
 
+int
+upstream_sends_body(const char *method, int64_t body_len)
+{
+	if (strcmp(method, "HEAD") == 0)
+		return 0;
+	return body_len != 0 || strcmp(method, "POST") == 0 ||
+	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+}
+
 struct upstream_request *
 upstream_stream(struct upstream *up, const char *method, const char *url,
     struct curl_slist *headers, int64_t body_len,
@@ -621,9 +629,9 @@ upstream_header_add(struct curl_slist **list, const char *name,
 {
 	struct curl_slist *h;
 	size_t len = strlen(name) + (value ? strlen(value) : 0) + 3;
-	char *line;
+	char small[512], *line = small;
 
-	if ((line = malloc(len)) == NULL)
+	if (len > sizeof(small) && (line = malloc(len)) == NULL)
 		return -1;
 	/* To curl, "Name:" removes a header it would add, "Name;" is empty. */
 	if (value == NULL)
@@ -634,7 +642,8 @@ upstream_header_add(struct curl_slist **list, const char *name,
 		snprintf(line, len, "%s: %s", name, value);
 	h = curl_slist_append(*list, line);
 	explicit_bzero(line, len);
-	free(line);
+	if (line != small)
+		free(line);
 	if (h == NULL)
 		return -1;
 	*list = h;
