@@ -44,11 +44,38 @@
 #define CONN_TOKENS_MAX		4096
 
 #define PASSTHRU_SET_MAGIC	0x50535354u
+#define BLOCKS_MAGIC		0x424c4b53u
+#define BLOCK_SIZE		16384	/* curl hands over at most this much */
+#define BLOCK_MIN		4096	/* smaller pieces are copied as usual */
+#define BLOCKS_KEPT		256	/* free blocks kept: 4 MiB */
+
+/*
+ * Pieces of answer body on their way to clients travel in blocks that are
+ * used again, not in memory allocated and freed for each piece: a large
+ * download would otherwise make the heap grow and shrink under it, and
+ * fault in fresh pages for every byte.  A block is out from the copy of a
+ * piece until the client's socket took it (or its connection went); the
+ * pool lives until the set is gone and no block is out.
+ */
+struct block {
+	struct blocks		*pool;		/* borrowed */
+	struct block		*next;		/* in the free list */
+	unsigned char		 data[BLOCK_SIZE];
+};
+
+struct blocks {
+	unsigned		 magic;
+	struct block		*free;		/* owned */
+	int			 nfree;
+	int			 out;		/* blocks in evbuffers */
+	int			 orphaned;	/* the set is gone */
+};
 
 /* The requests being forwarded. */
 struct passthru_set {
 	unsigned		 magic;
 	struct proxy		*px;		/* borrowed */
+	struct blocks		*blocks;	/* owned (shared with blocks out) */
 	struct evbuffer		*chunk;		/* owned: one piece of body, */
 						/* empty between calls */
 	TAILQ_HEAD(, passthru)	 list;
@@ -84,6 +111,84 @@ struct passthru {
 	size_t			 token_len;
 	int64_t			 body_left;	/* of a known length, else -1 */
 };
+
+/* A block for a piece of body, or NULL when out of memory. */
+static struct block *
+block_get(struct blocks *pool)
+{
+	struct block *b;
+
+	CHECK_OBJ(pool, BLOCKS_MAGIC);
+	if ((b = pool->free) != NULL) {
+		pool->free = b->next;
+		pool->nfree--;
+	} else if ((b = malloc(sizeof(*b))) == NULL)
+		return NULL;
+	b->pool = pool;
+	pool->out++;
+	return b;
+}
+
+/* Frees the pool's free blocks, and the pool once no block is out. */
+static void
+blocks_release(struct blocks *pool)
+{
+	struct block *b;
+
+	while ((b = pool->free) != NULL) {
+		pool->free = b->next;
+		free(b);
+	}
+	pool->nfree = 0;
+	if (pool->out == 0) {
+		memset(pool, 0, sizeof(*pool));
+		free(pool);
+	}
+}
+
+/*
+ * evbuffer: the block's bytes were written or dropped (runs once per
+ * block, whenever its evbuffer chain goes, perhaps after the set).
+ */
+static void
+block_back(const void *data, size_t len, void *arg)
+{
+	struct block *b = arg;
+	struct blocks *pool = b->pool;
+
+	(void)data;
+	(void)len;
+	CHECK_OBJ(pool, BLOCKS_MAGIC);
+	pool->out--;
+	if (!pool->orphaned && pool->nfree < BLOCKS_KEPT) {
+		b->next = pool->free;
+		pool->free = b;
+		pool->nfree++;
+		return;
+	}
+	free(b);
+	if (pool->orphaned && pool->out == 0)
+		blocks_release(pool);
+}
+
+/* Appends a copy of data to buf; -1 when out of memory. */
+static int
+body_add(struct blocks *pool, struct evbuffer *buf, const char *data,
+    size_t len)
+{
+	struct block *b;
+
+	if (len < BLOCK_MIN || len > BLOCK_SIZE)
+		return evbuffer_add(buf, data, len);
+	if ((b = block_get(pool)) == NULL)
+		return -1;
+	memcpy(b->data, data, len);
+	if (evbuffer_add_reference(buf, b->data, len, block_back, b) != 0) {
+		block_back(b->data, len, b);
+		return -1;
+	}
+	return 0;
+}
 
 /* Who asked, for the access log: @member, a fingerprint, or NULL. */
 static void
@@ -382,7 +487,7 @@ up_data(const char *data, size_t len, void *arg)
 	}
 	if (p->orphan)
 		return 0;
-	if (evbuffer_add(chunk, data, len) != 0)
+	if (body_add(p->set->blocks, chunk, data, len) != 0)
 		return -1;
 	/* The callback fires once the client has taken all that is queued. */
 	evhttp_send_reply_chunk_with_cb(p->req, chunk, drained_cb, p);
@@ -709,10 +814,14 @@ passthru_new(struct proxy *px)
 	set->magic = PASSTHRU_SET_MAGIC;
 	set->px = px;
 	TAILQ_INIT(&set->list);
-	if ((set->chunk = evbuffer_new()) == NULL) {
+	if ((set->chunk = evbuffer_new()) == NULL ||
+	    (set->blocks = calloc(1, sizeof(*set->blocks))) == NULL) {
+		if (set->chunk != NULL)
+			evbuffer_free(set->chunk);
 		free(set);
 		return NULL;
 	}
+	set->blocks->magic = BLOCKS_MAGIC;
 	return set;
 }
 
@@ -723,6 +832,8 @@ passthru_free(struct passthru_set *set)
 		return;
 	CHECK_OBJ(set, PASSTHRU_SET_MAGIC);
 	evbuffer_free(set->chunk);
+	set->blocks->orphaned = 1;
+	blocks_release(set->blocks);
 	memset(set, 0, sizeof(*set));
 	free(set);
 }
