@@ -14,8 +14,9 @@
 #   download  one 60 MiB answer with curl: direct, lumaproxy, nginx (MB/s)
 #   media     a 16 KiB mirrored file: lumaproxy GET /media/<sha256>
 #             against nginx serving the same file with sendfile on
-# Rounds alternate which server goes first.  It prints a markdown table
-# with each round's numbers, their means and the ratios.
+# Rounds alternate which server goes first.  It prints markdown tables
+# with each round's numbers, their means and the ratios.  LUMAPROXY=PATH
+# runs another build of lumaproxy (an older one, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
@@ -23,6 +24,7 @@ conns=${2:-50}
 rounds=${3:-3}
 
 . bench/lib.sh
+lp=${LUMAPROXY:-$lp}
 need wrk wrk
 need nginx nginx-light nginx
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
@@ -161,4 +163,4 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows_m[@]}"
 echo "| mean | $(m ml_rps) | $(m mn_rps) | **$(ratio "${sum[ml_rps]}" "${sum[mn_rps]}")** | $(m ml_p99 %.2f) | $(m mn_p99 %.2f) | $(m ml_cpu %.1f) | $(m mn_cpu %.1f) |"
 echo
-echo "$(nproc) cores; lumaproxy $(git rev-parse --short HEAD 2>/dev/null || echo '?'), peak RSS $(awk '/VmHWM/ { printf "%.1f MB", $2 / 1024 }' "/proc/$pxpid/status")"
+echo "$(nproc) cores; lumaproxy ${LUMAPROXY:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')}, peak RSS $(awk '/VmHWM/ { printf "%.1f MB", $2 / 1024 }' "/proc/$pxpid/status")"
