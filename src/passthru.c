@@ -47,7 +47,7 @@
 #define BLOCKS_MAGIC		0x424c4b53u
 #define BLOCK_SIZE		16384	/* curl hands over at most this much */
 #define BLOCK_MIN		4096	/* smaller pieces are copied as usual */
-#define BLOCKS_KEPT		256	/* free blocks kept: 4 MiB */
+#define BLOCKS_KEPT		64	/* free blocks kept: 1 MiB */
 
 /*
  * Pieces of answer body on their way to clients travel in blocks that are
