@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "log.h"
 #include "media.h"
+#include "media_files.h"
 #include "media_writer.h"
 #include "metrics.h"
 #include "upstream.h"
@@ -64,6 +65,7 @@ struct media {
 	int				 nactive;
 	struct event			*timer;		/* owned: the next turn */
 	struct media_writers		*writers;	/* owned */
+	struct media_files		*files;		/* owned: what is served */
 	int64_t				 hold_until;	/* util_mono_ms() */
 	int				 scanning;	/* the walk of media_start() */
 	char				 after[1024];	/* its last jobid */
@@ -130,6 +132,13 @@ media_cache(const struct media *m)
 {
 	CHECK_OBJ(m, MEDIA_MAGIC);
 	return m->cache;
+}
+
+struct media_files *
+media_files(const struct media *m)
+{
+	CHECK_OBJ(m, MEDIA_MAGIC);
+	return m->files;
 }
 
 const char *
@@ -204,6 +213,11 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 		media_release(m);
 		return NULL;
 	}
+	if ((m->files = media_files_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		media_release(m);
+		return NULL;
+	}
 	m->opt.dir = m->dir;
 	snprintf(m->public_url, sizeof(m->public_url), "%s",
 	    opt->public_url != NULL ? opt->public_url : "");
@@ -229,6 +243,7 @@ static void
 media_release(struct media *m)
 {
 	media_writers_free(m->writers);
+	media_files_free(m->files);
 	if (m->timer != NULL)
 		event_free(m->timer);
 	memset(m, 0, sizeof(*m));

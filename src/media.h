@@ -17,6 +17,7 @@
 struct cache;
 struct event_base;
 struct media;
+struct media_files;
 struct metrics;
 struct upstream;
 
@@ -92,6 +93,9 @@ const char	*media_dir(const struct media *);
 
 /* The cache the media rows are in (borrowed). */
 struct cache	*media_cache(const struct media *);
+
+/* What the file server keeps of the files (media_files.h; borrowed). */
+struct media_files *media_files(const struct media *);
 
 /* The base of rewritten links ("" when none was given). */
 const char	*media_public_url(const struct media *);

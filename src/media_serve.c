@@ -1,9 +1,12 @@
 /*
- * GET and HEAD /media/{sha256}: the files of the mirror's directory, sent
- * from the kernel (a file segment, never read into memory), with the
- * Content-Type recorded at download, a strong ETag (the name is the
+ * GET and HEAD /media/{sha256}: the files of the mirror's directory, with
+ * the Content-Type recorded at download, a strong ETag (the name is the
  * content's hash), If-None-Match, and one byte range (If-Range honoured).
- * It only reads: what is in the directory is media.c's business.
+ * A small file comes from what media_files.c keeps of it, and a plain
+ * GET or HEAD of one is answered before evhttp sees the request
+ * (media_serve_fast()); a larger one is sent from the kernel (a file
+ * segment, never read into memory).  It only reads: what is in the
+ * directory is media.c's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,18 +14,32 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "cache.h"
+#include "framer.h"
+#include "head.h"
 #include "log.h"
 #include "media.h"
+#include "media_files.h"
 #include "media_serve.h"
+#include "metrics.h"
+#include "proxy.h"
 #include "reply.h"
+#include "route.h"
 #include "util.h"
+
+/* The headers media_serve() gives every file, up to its Content-Type. */
+#define FILE_HEADERS \
+	"Accept-Ranges: bytes\r\n" \
+	"Cache-Control: public, max-age=31536000, immutable\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"Content-Security-Policy: sandbox\r\n" \
+	"Content-Type: "
 
 /*
  * A decimal number at *p, advancing p; one too large for 64 bits is
@@ -120,6 +137,7 @@ media_serve(struct proxy *px, struct media *m, struct evhttp_request *req,
 	enum media_range r = RANGE_NONE;
 	struct evbuffer *body = NULL;			/* owned */
 	struct evbuffer_file_segment *seg;
+	struct media_file file;
 	const char *v, *error = "Not found";
 	char ct[128], etag[MEDIA_SHA256_LEN + 3], cr[80];
 	uint64_t first = 0, last = 0, size = 0;
@@ -131,12 +149,15 @@ media_serve(struct proxy *px, struct media *m, struct evhttp_request *req,
 	}
 	/* The name is all a request chooses, and it cannot leave the directory. */
 	if (m == NULL || !media_name_valid(name) ||
-	    (fd = open_file(m, name, &size)) < 0)
+	    media_files_get(media_files(m), media_dir(m), media_cache(m), name,
+	    util_mono_ms(), &file) != 1)
+		goto done;
+	size = file.size;
+	/* A file not kept in memory is sent from the kernel. */
+	if (file.data == NULL && (fd = open_file(m, name, &size)) < 0)
 		goto done;
 	snprintf(etag, sizeof(etag), "\"%s\"", name);
-	if (cache_media_type(media_cache(m), name, ct, sizeof(ct)) != 1 ||
-	    ct[0] == '\0')
-		snprintf(ct, sizeof(ct), "application/octet-stream");
+	snprintf(ct, sizeof(ct), "%s", file.type);
 	evhttp_add_header(h, "ETag", etag);
 	evhttp_add_header(h, "Accept-Ranges", "bytes");
 	/* The name is the content's hash: it never changes. */
@@ -183,7 +204,10 @@ media_serve(struct proxy *px, struct media *m, struct evhttp_request *req,
 	if ((body = evbuffer_new()) == NULL ||
 	    evbuffer_set_flags(body, EVBUFFER_FLAG_DRAINS_TO_FD) != 0)
 		goto done;
-	if (size > 0) {
+	if (size > 0 && file.data != NULL) {
+		if (evbuffer_add(body, file.data + first, last - first + 1) != 0)
+			goto done;
+	} else if (size > 0) {
 		error = "Cannot read the file";
 		if ((seg = evbuffer_file_segment_new(fd, (ev_off_t)first,
 		    (ev_off_t)(last - first + 1), EVBUF_FS_CLOSE_ON_FREE)) == NULL)
@@ -214,4 +238,113 @@ done:
 		reply_send(px, req, status, body, ri);
 	if (body != NULL)
 		evbuffer_free(body);
+}
+
+/* The fast answer's head, around its name and its Content-Type. */
+#define HEAD_START	"HTTP/1.1 200 OK\r\nETag: \""
+#define HEAD_MIDDLE	"\"\r\n" FILE_HEADERS
+
+/* Copies len bytes to w; returns the end. */
+static char *
+put(char *w, const char *s, size_t len)
+{
+	memcpy(w, s, len);
+	return w + len;
+}
+
+/*
+ * Whether the head's header lines have one named name (len bytes); the
+ * framer refused folded lines and blanks before the colon already.
+ */
+static int
+has_header(const char *p, const struct head *h, const char *name, size_t len)
+{
+	const char *s = p + h->line, *end = p + h->len, *nl;
+
+	/* The request line first, then a header a line. */
+	while ((nl = memchr(s, '\n', (size_t)(end - s))) != NULL) {
+		s = nl + 1;
+		if ((size_t)(end - s) > len && s[len] == ':' &&
+		    strncasecmp(s, name, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether a header value can be written as it is (no control bytes). */
+static int
+clean_value(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+media_serve_fast(struct proxy *px, struct media *m, struct framer *f,
+    const struct head *h, const char *p)
+{
+	static const char prefix[] = ROUTE_MEDIA_PREFIX;
+	const size_t plen = sizeof(prefix) - 1;
+	const char *target = p + h->target, *date;
+	char name[MEDIA_SHA256_LEN + 1], path[sizeof(prefix) + MEDIA_SHA256_LEN];
+	char head[sizeof(HEAD_START) + MEDIA_SHA256_LEN + sizeof(HEAD_MIDDLE) +
+	    128 + 64 + 24 + 64], *w;
+	struct media_file file;
+	struct log_access la;
+	struct iovec iov[2];
+	size_t dlen, tlen;
+	int is_head;
+
+	if (m == NULL || h->target_len != plen + MEDIA_SHA256_LEN ||
+	    memcmp(target, prefix, plen) != 0)
+		return 0;
+	/* What the route would answer otherwise than 200 goes to it. */
+	if (!h->plain || h->http10 || h->close || reply_draining(px))
+		return 0;
+	if (head_method_is(p, h, "GET"))
+		is_head = 0;
+	else if (head_method_is(p, h, "HEAD"))
+		is_head = 1;
+	else
+		return 0;
+	if (has_header(p, h, "Range", 5) || has_header(p, h, "If-Range", 8))
+		return 0;
+	memcpy(name, target + plen, MEDIA_SHA256_LEN);
+	name[MEDIA_SHA256_LEN] = '\0';
+	/* A name that is not a file's is not found (and left to the route). */
+	if (media_files_get(media_files(m), media_dir(m), media_cache(m), name,
+	    util_mono_ms(), &file) != 1 || file.data == NULL ||
+	    strlen(file.type) >= 128 || !clean_value(file.type))
+		return 0;
+	date = media_files_date(media_files(m), util_now_ms(), &dlen);
+	tlen = strlen(file.type);
+	w = head;
+	w = put(w, HEAD_START, sizeof(HEAD_START) - 1);
+	w = put(w, name, MEDIA_SHA256_LEN);
+	w = put(w, HEAD_MIDDLE, sizeof(HEAD_MIDDLE) - 1);
+	w = put(w, file.type, tlen);
+	w = put(w, "\r\nDate: ", 8);
+	w = put(w, date, dlen);
+	w = put(w, "\r\nContent-Length: ", 18);
+	w += snprintf(w, 24, "%llu", (unsigned long long)file.size);
+	w = put(w, "\r\n\r\n", 4);
+	iov[0].iov_base = head;
+	iov[0].iov_len = (size_t)(w - head);
+	iov[1].iov_base = (void *)file.data;
+	iov[1].iov_len = (size_t)file.size;
+	framer_send(f, iov, is_head ? 1 : 2);
+
+	memcpy(path, target, h->target_len);
+	path[h->target_len] = '\0';
+	memset(&la, 0, sizeof(la));
+	la.client = framer_peer(f);
+	la.method = is_head ? "HEAD" : "GET";
+	la.path = path;
+	la.status = 200;
+	log_access(&la);
+	if (px->metrics != NULL)
+		metrics_request(px->metrics, ROUTE_MEDIA, 200, NULL);
+	return 1;
 }

@@ -44,11 +44,40 @@
 #define CONN_TOKENS_MAX		4096
 
 #define PASSTHRU_SET_MAGIC	0x50535354u
+#define BLOCKS_MAGIC		0x424c4b53u
+#define BLOCK_SIZE		16384	/* curl hands over at most this much */
+#define BLOCK_MIN		4096	/* smaller pieces are copied as usual */
+#define BLOCKS_KEPT		64	/* free blocks kept: 1 MiB */
+
+/*
+ * Pieces of answer body on their way to clients travel in blocks that are
+ * used again, not in memory allocated and freed for each piece: a large
+ * download would otherwise make the heap grow and shrink under it, and
+ * fault in fresh pages for every byte.  A block is out from the copy of a
+ * piece until the client's socket took it (or its connection went); the
+ * pool lives until the set is gone and no block is out.
+ */
+struct block {
+	struct blocks		*pool;		/* borrowed */
+	struct block		*next;		/* in the free list */
+	unsigned char		 data[BLOCK_SIZE];
+};
+
+struct blocks {
+	unsigned		 magic;
+	struct block		*free;		/* owned */
+	int			 nfree;
+	int			 out;		/* blocks in evbuffers */
+	int			 orphaned;	/* the set is gone */
+};
 
 /* The requests being forwarded. */
 struct passthru_set {
 	unsigned		 magic;
 	struct proxy		*px;		/* borrowed */
+	struct blocks		*blocks;	/* owned (shared with blocks out) */
+	struct evbuffer		*chunk;		/* owned: one piece of body, */
+						/* empty between calls */
 	TAILQ_HEAD(, passthru)	 list;
 };
 
@@ -59,7 +88,6 @@ struct passthru {
 	struct evhttp_request	*req;		/* borrowed from evhttp */
 	struct upstream_request	*up;		/* owned while in flight */
 	struct client_watch	*watch;		/* owned: the client's hang-up */
-	struct evbuffer		*chunk;		/* owned: one piece of body */
 	struct evbuffer		*submit;	/* owned: a submit answer's body */
 	struct framer		*framer;	/* borrowed: the body streams from it */
 	int			 body_waiting;	/* the upload waits for the client */
@@ -71,7 +99,8 @@ struct passthru {
 	int			 has_length;	/* upstream sent Content-Length */
 	int			 paused;
 	const char		*submit_type;	/* "video", "image" or NULL */
-	char			 conn_tokens[CONN_TOKENS_MAX]; /* upstream's Connection */
+	char			*conn_tokens;	/* owned: upstream's Connection */
+						/* values, or NULL */
 	char			 token_id[TOKEN_ID_LEN + 1];	/* "" without a token */
 	char			 fp[FINGERPRINT_LEN + 1];
 	struct member		*member;	/* team gateway: who asks */
@@ -82,6 +111,84 @@ struct passthru {
 	size_t			 token_len;
 	int64_t			 body_left;	/* of a known length, else -1 */
 };
+
+/* A block for a piece of body, or NULL when out of memory. */
+static struct block *
+block_get(struct blocks *pool)
+{
+	struct block *b;
+
+	CHECK_OBJ(pool, BLOCKS_MAGIC);
+	if ((b = pool->free) != NULL) {
+		pool->free = b->next;
+		pool->nfree--;
+	} else if ((b = malloc(sizeof(*b))) == NULL)
+		return NULL;
+	b->pool = pool;
+	pool->out++;
+	return b;
+}
+
+/* Frees the pool's free blocks, and the pool once no block is out. */
+static void
+blocks_release(struct blocks *pool)
+{
+	struct block *b;
+
+	while ((b = pool->free) != NULL) {
+		pool->free = b->next;
+		free(b);
+	}
+	pool->nfree = 0;
+	if (pool->out == 0) {
+		memset(pool, 0, sizeof(*pool));
+		free(pool);
+	}
+}
+
+/*
+ * evbuffer: the block's bytes were written or dropped (runs once per
+ * block, whenever its evbuffer chain goes, perhaps after the set).
+ */
+static void
+block_back(const void *data, size_t len, void *arg)
+{
+	struct block *b = arg;
+	struct blocks *pool = b->pool;
+
+	(void)data;
+	(void)len;
+	CHECK_OBJ(pool, BLOCKS_MAGIC);
+	pool->out--;
+	if (!pool->orphaned && pool->nfree < BLOCKS_KEPT) {
+		b->next = pool->free;
+		pool->free = b;
+		pool->nfree++;
+		return;
+	}
+	free(b);
+	if (pool->orphaned && pool->out == 0)
+		blocks_release(pool);
+}
+
+/* Appends a copy of data to buf; -1 when out of memory. */
+static int
+body_add(struct blocks *pool, struct evbuffer *buf, const char *data,
+    size_t len)
+{
+	struct block *b;
+
+	if (len < BLOCK_MIN || len > BLOCK_SIZE)
+		return evbuffer_add(buf, data, len);
+	if ((b = block_get(pool)) == NULL)
+		return -1;
+	memcpy(b->data, data, len);
+	if (evbuffer_add_reference(buf, b->data, len, block_back, b) != 0) {
+		block_back(b->data, len, b);
+		return -1;
+	}
+	return 0;
+}
 
 /* Who asked, for the access log: @member, a fingerprint, or NULL. */
 static void
@@ -143,8 +250,7 @@ request_free(struct passthru *p)
 	if (p->up != NULL)
 		upstream_cancel(p->up);
 	reply_unwatch_client(p->watch);
-	if (p->chunk != NULL)
-		evbuffer_free(p->chunk);
+	free(p->conn_tokens);
 	if (p->submit != NULL)
 		evbuffer_free(p->submit);
 	if (p->token != NULL) {
@@ -262,19 +368,20 @@ up_header(const char *name, size_t nlen, const char *value, size_t vlen,
     void *arg)
 {
 	struct passthru *p = arg;
-	char n[256], *v;
+	char n[256], small[512], *v;
+	size_t have;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
 	if (p->orphan)
 		return 0;
 	if (nlen == 10 && strncasecmp(name, "Connection", 10) == 0) {
-		size_t have = strlen(p->conn_tokens);
-
+		have = p->conn_tokens != NULL ? strlen(p->conn_tokens) : 0;
 		/* Headers it names could not all be dropped: refuse it. */
-		if (have + vlen + 2 >= sizeof(p->conn_tokens))
+		if (have + vlen + 2 >= CONN_TOKENS_MAX ||
+		    (v = realloc(p->conn_tokens, have + vlen + 2)) == NULL)
 			return -1;
-		snprintf(p->conn_tokens + have, sizeof(p->conn_tokens) - have,
-		    ",%.*s", (int)vlen, value);
+		p->conn_tokens = v;
+		snprintf(v + have, vlen + 2, ",%.*s", (int)vlen, value);
 		return 0;
 	}
 	if (passthru_hop_by_hop(name, nlen) || nlen >= sizeof(n) ||
@@ -284,13 +391,16 @@ up_header(const char *name, size_t nlen, const char *value, size_t vlen,
 		p->has_length = 1;
 	memcpy(n, name, nlen);
 	n[nlen] = '\0';
-	if ((v = malloc(vlen + 1)) == NULL)
+	if (vlen < sizeof(small))
+		v = small;
+	else if ((v = malloc(vlen + 1)) == NULL)
 		return -1;
 	memcpy(v, value, vlen);
 	v[vlen] = '\0';
 	/* evhttp refuses values with CR or LF; such a header is dropped. */
 	(void)evhttp_add_header(evhttp_request_get_output_headers(p->req), n, v);
-	free(v);
+	if (v != small)
+		free(v);
 	return 0;
 }
 
@@ -354,6 +464,7 @@ static int
 up_data(const char *data, size_t len, void *arg)
 {
 	struct passthru *p = arg;
+	struct evbuffer *chunk = p->set->chunk;
 	struct evhttp_connection *evcon;
 
 	CHECK_OBJ(p, PASSTHRU_MAGIC);
@@ -376,11 +487,11 @@ up_data(const char *data, size_t len, void *arg)
 	}
 	if (p->orphan)
 		return 0;
-	if (evbuffer_add(p->chunk, data, len) != 0)
+	if (body_add(p->set->blocks, chunk, data, len) != 0)
 		return -1;
 	/* The callback fires once the client has taken all that is queued. */
-	evhttp_send_reply_chunk_with_cb(p->req, p->chunk, drained_cb, p);
-	evbuffer_drain(p->chunk, evbuffer_get_length(p->chunk));
+	evhttp_send_reply_chunk_with_cb(p->req, chunk, drained_cb, p);
+	evbuffer_drain(chunk, evbuffer_get_length(chunk));
 	return 0;
 }
 
@@ -595,12 +706,12 @@ gateway_limits(struct passthru *p, enum gateway_path kind,
 }
 
 /*
- * The request's end-to-end headers as curl header lines; the token's id
- * and fingerprint into p.  Returns 0, or -1 with *why set for a header
- * that cannot be forwarded.
+ * The request's end-to-end headers as curl header lines (upload: curl
+ * sends a body); the token's id and fingerprint into p.  Returns 0, or -1
+ * with *why set for a header that cannot be forwarded.
  */
 static int
-forward_headers(struct passthru *p, struct evkeyvalq *in,
+forward_headers(struct passthru *p, struct evkeyvalq *in, int upload,
     struct curl_slist **list, const char **why)
 {
 	struct evkeyval *h, *c;
@@ -654,10 +765,14 @@ forward_headers(struct passthru *p, struct evkeyvalq *in,
 	}
 	if (p->member != NULL && held_token(p, list) != 0)
 		return -1;
-	/* Nothing the client did not send: curl's defaults are taken out. */
+	/*
+	 * Nothing the client did not send: curl's defaults are taken out
+	 * (it adds Content-Type and Expect only to a request with a body).
+	 */
 	if ((!accept && upstream_header_add(list, "Accept", NULL) != 0) ||
-	    (!ctype && upstream_header_add(list, "Content-Type", NULL) != 0) ||
-	    upstream_header_add(list, "Expect", NULL) != 0)
+	    (upload && !ctype &&
+	    upstream_header_add(list, "Content-Type", NULL) != 0) ||
+	    (upload && upstream_header_add(list, "Expect", NULL) != 0))
 		return -1;
 	return 0;
 }
@@ -699,6 +814,14 @@ passthru_new(struct proxy *px)
 	set->magic = PASSTHRU_SET_MAGIC;
 	set->px = px;
 	TAILQ_INIT(&set->list);
+	if ((set->chunk = evbuffer_new()) == NULL ||
+	    (set->blocks = calloc(1, sizeof(*set->blocks))) == NULL) {
+		if (set->chunk != NULL)
+			evbuffer_free(set->chunk);
+		free(set);
+		return NULL;
+	}
+	set->blocks->magic = BLOCKS_MAGIC;
 	return set;
 }
 
@@ -708,6 +831,9 @@ passthru_free(struct passthru_set *set)
 	if (set == NULL)
 		return;
 	CHECK_OBJ(set, PASSTHRU_SET_MAGIC);
+	evbuffer_free(set->chunk);
+	set->blocks->orphaned = 1;
+	blocks_release(set->blocks);
 	memset(set, 0, sizeof(*set));
 	free(set);
 }
@@ -726,7 +852,7 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	struct passthru *p;
 	struct member *m = NULL;
 	enum gateway_path kind = GATEWAY_OPEN;
-	char *url = NULL;
+	char *url = NULL, small_url[1024];
 	int64_t body_len;
 	size_t ulen;
 	int oom = 0;
@@ -778,8 +904,15 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	    (strcmp(path, "/v1/luma/videos") == 0 ||
 	    strcmp(path, "/v1/luma/images") == 0))
 		p->submit_type = path[9] == 'v' ? "video" : "image";
-	if (forward_headers(p, evhttp_request_get_input_headers(req), &headers,
-	    &why) != 0) {
+	/* The body streams from the framer; without one there is none. */
+	if (framer != NULL && framer_current(framer) == FRAMER_STREAM)
+		body_len = framer_body_length(framer);
+	else {
+		body_len = 0;
+		framer = NULL;
+	}
+	if (forward_headers(p, evhttp_request_get_input_headers(req),
+	    upstream_sends_body(method, body_len), &headers, &why) != 0) {
 		upstream_headers_free(headers);
 		who(p, &ri);
 		reply_error(px, req, why ? 400 : 503,
@@ -788,22 +921,16 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 		return;
 	}
 	who(p, &ri);
-
-	/* The body streams from the framer; without one there is none. */
-	if (framer != NULL && framer_current(framer) == FRAMER_STREAM) {
-		body_len = framer_body_length(framer);
-		if (body_len < 0 && upstream_header_add(&headers,
-		    "Transfer-Encoding", "chunked") != 0)
-			oom = 1;
-	} else {
-		body_len = 0;
-		framer = NULL;
-	}
+	if (body_len < 0 && upstream_header_add(&headers, "Transfer-Encoding",
+	    "chunked") != 0)
+		oom = 1;
 	ulen = strlen(px->cfg->upstream) + strlen(target) + 1;
-	if (oom || (p->chunk = evbuffer_new()) == NULL ||
-	    (url = malloc(ulen)) == NULL) {
+	if (ulen <= sizeof(small_url))
+		url = small_url;
+	else if (!oom && (url = malloc(ulen)) == NULL)
+		oom = 1;
+	if (oom) {
 		upstream_headers_free(headers);
-		free(url);
 		reply_error(px, req, 503, "Out of memory", &ri);
 		request_free(p);
 		return;
@@ -813,7 +940,8 @@ passthru_handle(struct passthru_set *set, struct evhttp_request *req,
 	p->body_sent = body_len == 0;
 	p->up = upstream_stream(px->up, method, url, headers, body_len,
 	    &stream_cb, p);
-	free(url);
+	if (url != small_url)
+		free(url);
 	if (p->up == NULL) {
 		reply_error(px, req, 503, "Cannot start the upstream request",
 		    &ri);

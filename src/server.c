@@ -60,6 +60,7 @@ struct server {
 	struct event			*sig_term;	/* owned */
 	struct event			*sig_usr1;	/* owned: reopen the access file */
 	struct event			*deadline;	/* owned: drain timeout */
+	struct framer_fast		 fast;		/* what the framer asks first */
 	char				 addr[300];	/* actual listen address */
 };
 
@@ -259,6 +260,35 @@ conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	conn_sweep(arg);
 }
 
+/*
+ * framer: a request head with no body, before evhttp sees it; 1 when it
+ * was answered from memory (a small media file, a cached job).
+ */
+static int
+fast_answer(void *arg, struct framer *f, const struct head *h, const char *p)
+{
+	struct proxy *px = arg;
+	const struct framer_fast *hot;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	if (media_serve_fast(px, px->media, f, h, p))
+		return 1;
+	hot = hot_framer(px->hot);
+	return hot->answer(hot->arg, f, h, p);
+}
+
+/* framer: answers made without evhttp wait to be written, or not. */
+static void
+fast_held(void *arg, int waiting)
+{
+	struct proxy *px = arg;
+	const struct framer_fast *hot;
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	hot = hot_framer(px->hot);
+	hot->held(hot->arg, waiting);
+}
+
 /* evhttp: a connection was accepted; make and count its bufferevent. */
 static struct bufferevent *
 bev_cb(struct event_base *base, void *arg)
@@ -272,7 +302,7 @@ bev_cb(struct event_base *base, void *arg)
 	 * done; the sweep's last reference closes it after its events are gone.
 	 */
 	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body,
-	    (int)sv->px->cfg->idle_timeout, hot_framer(sv->px->hot))) == NULL)
+	    (int)sv->px->cfg->idle_timeout, &sv->fast)) == NULL)
 		return NULL;
 	/* The listener is paused at the limit, so there is always room. */
 	assert(sv->nconns < sv->maxconns);
@@ -457,6 +487,9 @@ server_run(const struct config *cfg)
 	px.policy.pending_mode = cfg->pending_mode;
 	sv.magic = SERVER_MAGIC;
 	sv.px = &px;
+	sv.fast.answer = fast_answer;
+	sv.fast.held = fast_held;
+	sv.fast.arg = &px;
 	sv.maxconns = fit_connections((size_t)cfg->max_connections);
 
 	signal(SIGPIPE, SIG_IGN);

@@ -29,6 +29,7 @@
  * connection at 50 clients).
  */
 #define CONNS_KEPT		256L
+#define POOL_MAX		64		/* idle easy handles kept for reuse */
 
 struct upstream {
 	unsigned			 magic;
@@ -38,6 +39,8 @@ struct upstream {
 	struct upstream_options		 opt;
 	int				 active;
 	TAILQ_HEAD(, upstream_request)	 requests;
+	CURL				*pool[POOL_MAX]; /* owned: reset, idle */
+	int				 npool;
 };
 
 struct upstream_request {
@@ -71,6 +74,29 @@ struct sockinfo {
 static void	check_done(struct upstream *);
 static int	stream_header(struct upstream_request *, const char *, size_t);
 
+/*
+ * An easy handle for a new request: one of the pool, whose options a reset
+ * took back to curl's defaults (it keeps its buffers), or a new one.
+ */
+static CURL *
+easy_get(struct upstream *up)
+{
+	if (up->npool > 0)
+		return up->pool[--up->npool];
+	return curl_easy_init();
+}
+
+/* Takes back an easy handle that is in no multi: to the pool, or freed. */
+static void
+easy_put(struct upstream *up, CURL *e)
+{
+	if (up->npool < POOL_MAX) {
+		curl_easy_reset(e);
+		up->pool[up->npool++] = e;
+	} else
+		curl_easy_cleanup(e);
+}
+
 /* Frees a request and everything it owns; the token is wiped first. */
 static void
 request_free(struct upstream_request *r)
@@ -78,7 +104,7 @@ request_free(struct upstream_request *r)
 	CHECK_OBJ(r, UPSTREAM_REQ_MAGIC);
 	if (r->easy != NULL) {
 		curl_multi_remove_handle(r->up->multi, r->easy);
-		curl_easy_cleanup(r->easy);
+		easy_put(r->up, r->easy);
 	}
 	upstream_headers_free(r->headers);
 	free(r->body);
@@ -422,6 +448,8 @@ upstream_free(struct upstream *up)
 	CHECK_OBJ(up, UPSTREAM_MAGIC);
 	while (!TAILQ_EMPTY(&up->requests))
 		request_free(TAILQ_FIRST(&up->requests));
+	while (up->npool > 0)
+		curl_easy_cleanup(up->pool[--up->npool]);
 	if (up->multi != NULL)
 		curl_multi_cleanup(up->multi);
 	if (up->timer != NULL)
@@ -448,7 +476,7 @@ request_new(struct upstream *up, const char *url, upstream_done_fn *done,
 	r->started = util_mono_ms();
 	TAILQ_INSERT_TAIL(&up->requests, r, entry);
 	up->active++;
-	if ((r->easy = e = curl_easy_init()) == NULL) {
+	if ((r->easy = e = easy_get(up)) == NULL) {
 		request_free(r);
 		return NULL;
 	}
@@ -543,8 +571,7 @@ stream_start(struct upstream *up, const char *method, const char *url,
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	else if (body_len != 0 || strcmp(method, "POST") == 0 ||
-	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+	else if (upstream_sends_body(method, body_len)) {
 		/* A body goes as curl sends a POST's, under the real method. */
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -572,6 +599,15 @@ stream_start(struct upstream *up, const char *method, const char *url,
 	return r;
 }
 
+int
+upstream_sends_body(const char *method, int64_t body_len)
+{
+	if (strcmp(method, "HEAD") == 0)
+		return 0;
+	return body_len != 0 || strcmp(method, "POST") == 0 ||
+	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+}
+
 struct upstream_request *
 upstream_stream(struct upstream *up, const char *method, const char *url,
     struct curl_slist *headers, int64_t body_len,
@@ -593,9 +629,9 @@ upstream_header_add(struct curl_slist **list, const char *name,
 {
 	struct curl_slist *h;
 	size_t len = strlen(name) + (value ? strlen(value) : 0) + 3;
-	char *line;
+	char small[512], *line = small;
 
-	if ((line = malloc(len)) == NULL)
+	if (len > sizeof(small) && (line = malloc(len)) == NULL)
 		return -1;
 	/* To curl, "Name:" removes a header it would add, "Name;" is empty. */
 	if (value == NULL)
@@ -606,7 +642,8 @@ upstream_header_add(struct curl_slist **list, const char *name,
 		snprintf(line, len, "%s: %s", name, value);
 	h = curl_slist_append(*list, line);
 	explicit_bzero(line, len);
-	free(line);
+	if (line != small)
+		free(line);
 	if (h == NULL)
 		return -1;
 	*list = h;

@@ -93,6 +93,12 @@ struct upstream_request *upstream_stream(struct upstream *, const char *method,
 	    const struct upstream_stream_cb *, void *arg);
 
 /*
+ * Whether upstream_stream() sends a request body (perhaps empty) for
+ * method and body_len, as curl sends a POST's.
+ */
+int	upstream_sends_body(const char *method, int64_t body_len);
+
+/*
  * As upstream_stream() for GET url with no header of ours (no token),
  * following up to 5 redirects within http and https: the media mirror.
  */

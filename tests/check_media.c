@@ -2,18 +2,22 @@
  * Unit tests of the media mirror's decisions: Range headers (RFC 9110
  * 14.2), file names, and the media rows of the cache: which URLs a job
  * record yields, the download queue and its back-off, counting, import,
- * link rewriting and the files purge may remove.
+ * link rewriting and the files purge may remove; and what the file server
+ * keeps of the files (media_files.c), in a temporary directory.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <event2/buffer.h>
 
 #include "cache.h"
 #include "media.h"
+#include "media_files.h"
 #include "media_serve.h"
 #include "record.h"
 
@@ -536,6 +540,160 @@ START_TEST(test_rewrite)
 }
 END_TEST
 
+/* --------------------------------------------------------------- files */
+
+/*
+ * Writes len bytes to dir/name: in place, or through another file renamed
+ * over it.
+ */
+static void
+put_file(const char *dir, const char *name, const void *data, size_t len,
+    int rename_over)
+{
+	char path[512], tmp[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.part-test", dir);
+	ck_assert_ptr_nonnull(fp = fopen(rename_over ? tmp : path, "w"));
+	ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+	if (rename_over)
+		ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+static void
+rm_file(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_int_eq(unlink(path), 0);
+}
+
+/* A file name for n: 64 hex digits. */
+static const char *
+nth_name(unsigned n, char *buf)
+{
+	snprintf(buf, MEDIA_SHA256_LEN + 1, "%064x", n);
+	return buf;
+}
+
+START_TEST(test_files)
+{
+	struct cache *c = open_mem();
+	struct media_files *fs = media_files_new();
+	struct media_file f;
+	char dir[] = "/tmp/check_media.XXXXXX", path[512];
+	const unsigned char *kept;
+	unsigned char *big;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(fs);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1, T, &f), 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, "..", T, &f), 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1 "0", T, &f), 0);
+
+	put_file(dir, SHA1, "hello", 5, 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1, T, &f), 1);
+	ck_assert_uint_eq(f.size, 5);
+	ck_assert_ptr_nonnull(f.data);
+	ck_assert_mem_eq(f.data, "hello", 5);
+	ck_assert_str_eq(f.type, "application/octet-stream");
+	kept = f.data;
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1, T, &f), 1);
+	ck_assert_ptr_eq(f.data, kept);
+
+	/* Its row comes: the type is read again after a while. */
+	store(c, "j1", job_video);
+	ck_assert_int_eq(cache_media_scan(c, "j1", T), 3);
+	ck_assert_int_eq(cache_media_mirrored(c, CDN "v.mp4", SHA1, 5,
+	    "video/mp4", dir, T), 1);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1, T + 1, &f), 1);
+	ck_assert_str_eq(f.type, "application/octet-stream");
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1,
+	    T + MEDIA_FILES_TYPE_MS, &f), 1);
+	ck_assert_str_eq(f.type, "video/mp4");
+
+	/* Replaced, rewritten where it is, removed: never the old bytes. */
+	put_file(dir, SHA1, "bye", 3, 1);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1, T, &f), 1);
+	ck_assert_uint_eq(f.size, 3);
+	ck_assert_mem_eq(f.data, "bye", 3);
+	put_file(dir, SHA1, "in place!", 9, 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1, T, &f), 1);
+	ck_assert_uint_eq(f.size, 9);
+	ck_assert_mem_eq(f.data, "in place!", 9);
+	rm_file(dir, SHA1);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA1, T, &f), 0);
+
+	/* Only regular files. */
+	snprintf(path, sizeof(path), "%s/%s", dir, SHA2);
+	ck_assert_int_eq(symlink("/etc/passwd", path), 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA2, T, &f), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA2, T, &f), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA2, T, &f), 0);
+	ck_assert_int_eq(rmdir(path), 0);
+
+	/* A larger file is known, its bytes are not kept. */
+	ck_assert_ptr_nonnull(big = calloc(1, MEDIA_FILES_SMALL + 1));
+	put_file(dir, SHA2, big, MEDIA_FILES_SMALL + 1, 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, SHA2, T, &f), 1);
+	ck_assert_uint_eq(f.size, MEDIA_FILES_SMALL + 1);
+	ck_assert_ptr_null(f.data);
+	rm_file(dir, SHA2);
+	free(big);
+
+	media_files_free(fs);
+	cache_close(c);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* What is kept stays within MEDIA_FILES_BYTES and MEDIA_FILES_MAX. */
+START_TEST(test_files_bounds)
+{
+	struct media_files *fs = media_files_new();
+	struct cache *c = open_mem();
+	struct media_file f;
+	char dir[] = "/tmp/check_media.XXXXXX", name[MEDIA_SHA256_LEN + 1];
+	unsigned char *buf;
+	unsigned n, nbig = MEDIA_FILES_BYTES / MEDIA_FILES_SMALL + 4;
+	size_t files, bytes;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(buf = calloc(1, MEDIA_FILES_SMALL));
+	for (n = 0; n < nbig; n++) {
+		put_file(dir, nth_name(n, name), buf, MEDIA_FILES_SMALL, 0);
+		ck_assert_int_eq(media_files_get(fs, dir, c, name, T, &f), 1);
+		ck_assert_ptr_nonnull(f.data);
+		media_files_stats(fs, &files, &bytes);
+		ck_assert_uint_le(bytes, MEDIA_FILES_BYTES);
+	}
+	ck_assert_uint_eq(bytes, MEDIA_FILES_BYTES);
+	/* The least recently used went first. */
+	ck_assert_uint_eq(files, MEDIA_FILES_BYTES / MEDIA_FILES_SMALL);
+	for (n = 0; n < nbig; n++)
+		rm_file(dir, nth_name(n, name));
+	for (n = 0; n < MEDIA_FILES_MAX + 10; n++) {
+		put_file(dir, nth_name(n, name), "x", 1, 0);
+		ck_assert_int_eq(media_files_get(fs, dir, c, name, T, &f), 1);
+	}
+	media_files_stats(fs, &files, &bytes);
+	ck_assert_uint_eq(files, MEDIA_FILES_MAX);
+	for (n = 0; n < MEDIA_FILES_MAX + 10; n++)
+		rm_file(dir, nth_name(n, name));
+	free(buf);
+	media_files_free(fs);
+	cache_close(c);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *
 media_suite(void)
 {
@@ -558,6 +716,11 @@ media_suite(void)
 	tcase_add_test(tc, test_listed);
 	tcase_add_test(tc, test_gc);
 	tcase_add_test(tc, test_rewrite);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_files_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

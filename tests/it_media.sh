@@ -175,6 +175,60 @@ rm -f "$MD/$(printf 'e%.0s' $(seq 64))" "$MD/$(printf 'd%.0s' $(seq 64)).db"
 scrape "$IT_TMP/m.txt"
 check "requests under /media/ are counted as route=media" \
     grep -q 'lumaproxy_requests_total{route="media",status="206"' "$IT_TMP/m.txt"
+
+tcase "a small file is answered from memory as from the disk, and never stale"
+cp "$MD/$TSHA" "$IT_TMP/thumb.orig"
+scrape "$IT_TMP/m0.txt"
+for i in 1 2; do	# the second time from what was kept
+	http "$LP/media/$TSHA"
+	check_status 200
+	check "the thumbnail's bytes ($i)" cmp -s "$BODYF" "$IT_TMP/thumb.orig"
+	check_header Content-Type image/jpeg
+	check_header Content-Length 5000
+	check_header ETag "\"$TSHA\""
+	check_header Accept-Ranges bytes
+	check_header Cache-Control "public, max-age=31536000, immutable"
+	check_header X-Content-Type-Options nosniff
+	check_header Content-Security-Policy sandbox
+	check_header_re Date ' GMT$'
+done
+http -I "$LP/media/$TSHA"
+check_status 200
+check_header Content-Length 5000
+check_header Content-Type image/jpeg
+# A HEAD then another request on the same connection: nothing in between.
+printf 'HEAD /media/%s HTTP/1.1\r\nHost: lp\r\n\r\nGET /healthz HTTP/1.1\r\nHost: lp\r\nConnection: close\r\n\r\n' \
+    "$TSHA" | raw_http "$LP_PORT" "$IT_TMP/head2.raw"
+check_eq "HEAD: the next answer right after its headers" \
+    "$(awk 'blank { print; exit } /^\r?$/ { blank = 1 }' "$IT_TMP/head2.raw" | tr -d '\r')" \
+    "HTTP/1.1 200 OK"
+http -H 'Range: bytes=0-4' "$LP/media/$TSHA"
+check_status 206
+check_eq "a range of a kept file" "$BODY" "$(head -c 5 "$IT_TMP/thumb.orig")"
+scrape "$IT_TMP/m1.txt"
+check_metric_delta "answers from memory" lumaproxy_requests_total \
+    route=media,status=200 "$IT_TMP/m0.txt" "$IT_TMP/m1.txt" 4
+check "and logged" grep -q "HEAD /media/$TSHA 200 " "$LP_ERR"
+printf 'replaced' >"$IT_TMP/new.jpg"
+mv "$IT_TMP/new.jpg" "$MD/$TSHA"
+http "$LP/media/$TSHA"
+check_status 200
+check_body replaced
+check_header Content-Length 8
+printf 'rewritten where it was' >"$MD/$TSHA"
+http "$LP/media/$TSHA"
+check_body 'rewritten where it was'
+check_header Content-Length 22
+http -I "$LP/media/$TSHA"
+check_header Content-Length 22
+rm "$MD/$TSHA"
+http "$LP/media/$TSHA"
+check_status 404
+check_body '{"error":"Not found"}'
+cp "$IT_TMP/thumb.orig" "$MD/$TSHA"
+http "$LP/media/$TSHA"
+check_status 200
+check "the thumbnail back" cmp -s "$BODYF" "$IT_TMP/thumb.orig"
 stop_proxy
 
 tcase "--rewrite-media-urls: answers link to the mirror; --public-url sets the base"
