@@ -23,6 +23,7 @@
 #include "jobid.h"
 #include "log.h"
 #include "media.h"
+#include "media_files.h"
 #include "media_mirror.h"
 #include "record.h"
 #include "team.h"

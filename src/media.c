@@ -725,15 +725,3 @@ media_next_attempt(int attempts, int64_t now)
 		return -1;
 	return now + ((int64_t)MEDIA_RETRY_MS << (attempts - 1));
 }
-
-int
-media_name_valid(const char *name)
-{
-	size_t i;
-
-	for (i = 0; name[i] != '\0'; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') ||
-		    (name[i] >= 'a' && name[i] <= 'f')))
-			return 0;
-	return i == MEDIA_SHA256_LEN;
-}

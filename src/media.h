@@ -85,9 +85,6 @@ void	media_fetch(struct media *, const char *url, int attempts,
 /* url without credentials or query into buf, for logs (signed CDN links). */
 const char	*media_log_url(const char *url, char *buf, size_t len);
 
-/* Whether name is 64 lowercase hex digits: a file name in the directory. */
-int	media_name_valid(const char *name);
-
 /* For the mirror's other files: the absolute directory of the files. */
 const char	*media_dir(const struct media *);
 

@@ -18,8 +18,8 @@
 
 #include "cache.h"
 #include "log.h"
-#include "media.h"
 #include "media_files.h"
+#include "media_writer.h"
 #include "util.h"
 
 #define MEDIA_FILES_MAGIC	0x4d46494cu
@@ -312,4 +312,16 @@ media_files_date(struct media_files *fs, int64_t now_ms, size_t *len)
 	}
 	*len = fs->date_len;
 	return fs->date;
+}
+
+int
+media_name_valid(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return i == MEDIA_SHA256_LEN;
 }

@@ -49,4 +49,7 @@ void	media_files_stats(const struct media_files *, size_t *files,
 const char	*media_files_date(struct media_files *, int64_t now_ms,
 		    size_t *len);
 
+/* Whether name is 64 lowercase hex digits: a file name in the directory. */
+int	media_name_valid(const char *name);
+
 #endif
