@@ -213,7 +213,7 @@ media_new(struct event_base *base, struct upstream *up, struct cache *cache,
 		media_release(m);
 		return NULL;
 	}
-	if ((m->files = media_files_new()) == NULL) {
+	if ((m->files = media_files_new((size_t)opt->keep_bytes)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		media_release(m);
 		return NULL;

@@ -30,6 +30,7 @@ struct media_options {
 	uint64_t	 max_bytes;	/* larger files fail */
 	struct metrics	*metrics;	/* downloads counted here, or NULL */
 	const char	*public_url;	/* base of rewritten links, or NULL */
+	uint64_t	 keep_bytes;	/* of small files kept in memory */
 };
 
 /*

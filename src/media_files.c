@@ -48,6 +48,7 @@ struct media_files {
 	TAILQ_HEAD(entry_lru, entry) lru;
 	size_t			 count;
 	size_t			 bytes;		/* of the entries' data */
+	size_t			 keep_bytes;	/* at most */
 	char			 date[40];
 	size_t			 date_len;
 	time_t			 date_at;
@@ -175,9 +176,10 @@ load(struct media_files *fs, const char *path, const char *name,
 	memcpy(e->name, name, MEDIA_SHA256_LEN + 1);
 	e->hash = hash;
 	identity(e, &sb);
-	if ((uint64_t)sb.st_size <= MEDIA_FILES_SMALL) {
+	if ((uint64_t)sb.st_size <= MEDIA_FILES_SMALL &&
+	    (uint64_t)sb.st_size <= fs->keep_bytes) {
 		while (fs->count > 0 &&
-		    fs->bytes + (size_t)sb.st_size > MEDIA_FILES_BYTES)
+		    fs->bytes + (size_t)sb.st_size > fs->keep_bytes)
 			drop_oldest(fs);
 		e->data = read_all(fd, (size_t)sb.st_size);
 		/* Changed while it was read: its bytes are not kept. */
@@ -196,13 +198,14 @@ done:
 }
 
 struct media_files *
-media_files_new(void)
+media_files_new(size_t keep_bytes)
 {
 	struct media_files *fs;
 
 	if ((fs = calloc(1, sizeof(*fs))) == NULL)
 		return NULL;
 	fs->magic = MEDIA_FILES_MAGIC;
+	fs->keep_bytes = keep_bytes;
 	TAILQ_INIT(&fs->lru);
 	return fs;
 }

@@ -18,7 +18,6 @@ struct media_files;
 
 #define MEDIA_FILES_MAX		1024		/* files known at once */
 #define MEDIA_FILES_SMALL	(64 * 1024)	/* files kept in memory up to */
-#define MEDIA_FILES_BYTES	(8 * 1024 * 1024) /* bytes kept in memory */
 #define MEDIA_FILES_TYPE_MS	1000		/* Content-Type read again after */
 
 /* One file as a lookup found it; valid until the next call on the set. */
@@ -28,8 +27,8 @@ struct media_file {
 	const unsigned char	*data;	/* the whole file, or NULL: not kept */
 };
 
-/* NULL when out of memory. */
-struct media_files	*media_files_new(void);
+/* Keeps at most keep_bytes of small files' bytes (0: none); NULL when out of memory. */
+struct media_files	*media_files_new(size_t keep_bytes);
 void			 media_files_free(struct media_files *);
 
 /*

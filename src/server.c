@@ -585,6 +585,8 @@ server_run(const struct config *cfg)
 		mo.concurrency = (int)cfg->media_concurrency;
 		mo.max_bytes = cfg->max_media_bytes;
 		mo.metrics = px.metrics;
+		/* An eighth of the memory for answers goes to small files. */
+		mo.keep_bytes = cfg->memory_cache / 8;
 		if ((px.media = media_new(px.base, px.up, px.cache, &mo, err,
 		    sizeof(err))) == NULL) {
 			fprintf(stderr, "lumaproxy: %s\n", err);

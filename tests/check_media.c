@@ -582,7 +582,7 @@ nth_name(unsigned n, char *buf)
 START_TEST(test_files)
 {
 	struct cache *c = open_mem();
-	struct media_files *fs = media_files_new();
+	struct media_files *fs = media_files_new(8 << 20);
 	struct media_file f;
 	char dir[] = "/tmp/check_media.XXXXXX", path[512];
 	const unsigned char *kept;
@@ -654,15 +654,40 @@ START_TEST(test_files)
 }
 END_TEST
 
-/* What is kept stays within MEDIA_FILES_BYTES and MEDIA_FILES_MAX. */
+/* With no bytes to keep, files are known but read from disk each time. */
+START_TEST(test_files_keep_none)
+{
+	struct media_files *fs = media_files_new(0);
+	struct cache *c = open_mem();
+	struct media_file f;
+	char dir[] = "/tmp/check_media.XXXXXX", name[MEDIA_SHA256_LEN + 1];
+	size_t files, bytes;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	put_file(dir, nth_name(0, name), "abc", 3, 0);
+	ck_assert_int_eq(media_files_get(fs, dir, c, name, T, &f), 1);
+	ck_assert_uint_eq(f.size, 3);
+	ck_assert_ptr_null(f.data);
+	media_files_stats(fs, &files, &bytes);
+	ck_assert_uint_eq(files, 1);
+	ck_assert_uint_eq(bytes, 0);
+	rm_file(dir, name);
+	ck_assert_int_eq(rmdir(dir), 0);
+	media_files_free(fs);
+	cache_close(c);
+}
+END_TEST
+
+/* What is kept stays within its bytes (KEEP here) and MEDIA_FILES_MAX. */
+#define KEEP	(8 << 20)
 START_TEST(test_files_bounds)
 {
-	struct media_files *fs = media_files_new();
+	struct media_files *fs = media_files_new(KEEP);
 	struct cache *c = open_mem();
 	struct media_file f;
 	char dir[] = "/tmp/check_media.XXXXXX", name[MEDIA_SHA256_LEN + 1];
 	unsigned char *buf;
-	unsigned n, nbig = MEDIA_FILES_BYTES / MEDIA_FILES_SMALL + 4;
+	unsigned n, nbig = KEEP / MEDIA_FILES_SMALL + 4;
 	size_t files, bytes;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -672,11 +697,11 @@ START_TEST(test_files_bounds)
 		ck_assert_int_eq(media_files_get(fs, dir, c, name, T, &f), 1);
 		ck_assert_ptr_nonnull(f.data);
 		media_files_stats(fs, &files, &bytes);
-		ck_assert_uint_le(bytes, MEDIA_FILES_BYTES);
+		ck_assert_uint_le(bytes, KEEP);
 	}
-	ck_assert_uint_eq(bytes, MEDIA_FILES_BYTES);
+	ck_assert_uint_eq(bytes, KEEP);
 	/* The least recently used went first. */
-	ck_assert_uint_eq(files, MEDIA_FILES_BYTES / MEDIA_FILES_SMALL);
+	ck_assert_uint_eq(files, KEEP / MEDIA_FILES_SMALL);
 	for (n = 0; n < nbig; n++)
 		rm_file(dir, nth_name(n, name));
 	for (n = 0; n < MEDIA_FILES_MAX + 10; n++) {
@@ -721,6 +746,7 @@ media_suite(void)
 	tc = tcase_create("files");
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_files_bounds);
+	tcase_add_test(tc, test_files_keep_none);
 	suite_add_tcase(s, tc);
 	return s;
 }
