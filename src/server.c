@@ -556,9 +556,13 @@ server_run(const struct config *cfg)
 	}
 	uo.timeout_ms = (long)cfg->upstream_timeout * 1000;
 	uo.max_body = (size_t)cfg->max_upstream_body;
-	/* Rewritten answers are made per request. */
+	/*
+	 * Rewritten answers are made per request.  With a mirror, an eighth
+	 * of the memory for answers is its small files'.
+	 */
 	if ((px.hot = hot_new(&px, config_rewrites_media(cfg) ? 0 :
-	    cfg->memory_cache)) == NULL ||
+	    cfg->memory_cache - (cfg->media_dir[0] != '\0' ?
+	    cfg->memory_cache / 8 : 0))) == NULL ||
 	    (px.up = upstream_new(px.base, &uo)) == NULL ||
 	    (px.metrics = metrics_new()) == NULL ||
 	    (px.jobs = jobs_new(&px)) == NULL ||
@@ -585,7 +589,6 @@ server_run(const struct config *cfg)
 		mo.concurrency = (int)cfg->media_concurrency;
 		mo.max_bytes = cfg->max_media_bytes;
 		mo.metrics = px.metrics;
-		/* An eighth of the memory for answers goes to small files. */
 		mo.keep_bytes = cfg->memory_cache / 8;
 		if ((px.media = media_new(px.base, px.up, px.cache, &mo, err,
 		    sizeof(err))) == NULL) {
