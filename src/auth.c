@@ -43,7 +43,10 @@ auth_parse(const char *hdr, const char **tok, size_t *len)
 void
 auth_token_id(const char *tok, size_t len, char *out)
 {
-	/* Fetched once: a fetch per call costs more than the digest. */
+	/*
+	 * Fetched once: a fetch per call costs more than the digest.  Every
+	 * caller runs on the one thread of the loop or of a command.
+	 */
 	static EVP_MD *sha256;
 	static EVP_MD_CTX *ctx;
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -21,6 +21,7 @@
 
 #include "cache.h"
 #include "cache_int.h"
+#include "log.h"
 #include "util.h"
 
 #define SHM_MAP		4096	/* bytes of the -shm file mapped */
@@ -47,7 +48,7 @@
  * count has moved since the cache was opened.  SQLite takes the callback
  * only before its first use in the process.
  */
-static volatile sig_atomic_t damage_seen;
+static uint64_t damage_seen;
 
 extern const char *const schema_migrations[];
 extern const size_t schema_nmigrations;
@@ -338,7 +339,11 @@ cache_open(const char *path, char *err, size_t errlen)
 	char *msg = NULL;
 
 	if (!logging) {
-		sqlite3_config(SQLITE_CONFIG_LOG, damage_log, NULL);
+		/* Before SQLite's first use in the process, or it refuses. */
+		if (sqlite3_config(SQLITE_CONFIG_LOG, damage_log, NULL) !=
+		    SQLITE_OK)
+			log_warn("cache: SQLite's log cannot be read; damage"
+			    " met after opening goes unnoticed by /healthz");
 		logging = 1;
 	}
 

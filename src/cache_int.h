@@ -97,7 +97,7 @@ struct cache {
 	sqlite3_stmt	*tst[TST__MAX];		/* owned */
 	const volatile unsigned char *shm;	/* owned: the -shm file's */
 	int		 shm_tried;		/* first page, mapped */
-	long		 damage;		/* corruption met before open */
+	uint64_t	 damage;		/* corruption met before open */
 };
 
 /* Steps a write statement to completion and resets it; 0 on success. */

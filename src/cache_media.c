@@ -214,6 +214,7 @@ cache_media_scan_some(struct cache *c, char *after, size_t afterlen,
 	    (step = sqlite3_step(st)) == SQLITE_ROW) {
 		id = (const char *)sqlite3_column_text(st, 0);
 		free(last);
+		last = NULL;
 		if (id == NULL || (last = strdup(id)) == NULL ||
 		    (sqlite3_column_int(st, 1) &&
 		    (ids[n++] = strdup(id)) == NULL))

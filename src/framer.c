@@ -104,7 +104,8 @@ fast_waiting(struct framer *f)
 {
 	int waiting = evbuffer_get_length(f->fast_out) > 0;
 
-	if (waiting != f->fast_held && f->fast != NULL) {
+	if (waiting != f->fast_held && f->fast != NULL &&
+	    f->fast->held != NULL) {
 		f->fast_held = waiting;
 		f->fast->held(f->fast->arg, waiting);
 	}
@@ -214,10 +215,14 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 		f->cur = FRAMER_STREAM;
 		f->state = h->chunked ? F_CHUNK_SIZE : F_LENGTH;
 		f->left = h->length;
-		/* evhttp is idle, its output empty: this goes first. */
-		if (h->expect && !h->http10)
-			(void)send(bufferevent_getfd(f->filter),
-			    "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+		/* evhttp is idle; answers of the framer's own may wait. */
+		if (h->expect && !h->http10) {
+			struct iovec iov = {
+				(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25
+			};
+
+			framer_send(f, &iov, 1);
+		}
 	} else {
 		f->cur = FRAMER_NONE;
 		f->state = F_HEAD;
@@ -808,7 +813,10 @@ framer_send(struct framer *f, const struct iovec *iov, int n)
 		if ((w = writev(fd, iov, n)) < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR) {
-				f->write_error = errno;	/* reading ends it */
+				/* Reading ends it, unless its end came already. */
+				f->write_error = errno;
+				if (f->held_event != 0)
+					event_active(f->closer, EV_TIMEOUT, 0);
 				return;
 			}
 			w = 0;

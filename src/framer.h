@@ -48,9 +48,9 @@ enum framer_read {
  * that has no body while evhttp has no request (p: the head's bytes, h:
  * what head_parse() read of them); it returns 1 when it answered the
  * request with framer_send(), 0 to hand the head to evhttp.  held(arg, 1)
- * runs when such answers begin to wait for the client to read them, and
- * held(arg, 0) when they are all written or dropped with the connection,
- * so that a draining server waits for them.
+ * (held may be NULL) runs when such answers begin to wait for the client
+ * to read them, and held(arg, 0) when they are all written or dropped
+ * with the connection, so that a draining server waits for them.
  */
 struct framer_fast {
 	int	(*answer)(void *arg, struct framer *, const struct head *h,

@@ -22,7 +22,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "prefer.h"
-#include "reply.h"
 #include "proxy.h"
 #include "route.h"
 #include "team.h"
@@ -76,15 +75,10 @@ struct hot {
 	struct cache_stamp stamp;	/* the database as seen last */
 	int64_t		 version;	/* cache_data_version() seen last */
 	uint64_t	 answers;
-	struct framer_fast fast;	/* hot_answer(), held() */
 	time_t		 date_at;	/* second of date */
 	char		 date[64];
 	size_t		 date_len;
 };
-
-static void	held(void *, int);
-static int	hot_answer(void *, struct framer *, const struct head *,
-		    const char *);
 
 /* FNV-1a of s, from a seed. */
 static uint32_t
@@ -218,9 +212,6 @@ hot_new(struct proxy *px, uint64_t max_bytes)
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
 	    sizeof(t->seed))
 		t->seed = (uint32_t)time(NULL);
-	t->fast.answer = hot_answer;
-	t->fast.held = held;
-	t->fast.arg = t;
 	t->version = cache_data_version(px->cache);
 	if ((t->buckets = calloc(t->nbuckets, sizeof(*t->buckets))) == NULL) {
 		hot_free(t);
@@ -293,6 +284,8 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 	    t->max_bytes && t->oldest != NULL)
 		drop(t, find(t, t->oldest->hash, t->oldest->jobid,
 		    t->oldest->token_id));
+	if (t->bytes + size + t->nbuckets * sizeof(*t->buckets) > t->max_bytes)
+		return;
 	if ((e = malloc(size)) == NULL)
 		return;
 	memset(e, 0, sizeof(*e));
@@ -394,32 +387,10 @@ put_int(char *p, int64_t v)
 	return p;
 }
 
-/* framer_fast: a connection's answers from here wait to be written, or not. */
-static void
-held(void *arg, int waiting)
+int
+hot_answer(struct hot *t, struct framer *f, const struct head *h,
+    const char *p)
 {
-	struct hot *t = arg;
-
-	CHECK_OBJ(t, HOT_MAGIC);
-	/* Requests in flight, as far as a draining server is concerned. */
-	if (waiting)
-		reply_request_started(t->px);
-	else
-		reply_request_done(t->px);
-}
-
-const struct framer_fast *
-hot_framer(struct hot *t)
-{
-	CHECK_OBJ(t, HOT_MAGIC);
-	return &t->fast;
-}
-
-/* framer_fast: answers a plain request from memory; 1 when it did. */
-static int
-hot_answer(void *arg, struct framer *f, const struct head *h, const char *p)
-{
-	struct hot *t = arg;
 	struct proxy *px;
 	struct entry **link, *e;
 	struct member *m = NULL;

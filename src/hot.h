@@ -64,10 +64,11 @@ void	hot_clear(struct hot *);
 void	hot_check(struct hot *);
 
 /*
- * What the framer is to call (framer.h): hot_answer() and, for a draining
- * server, the accounting of answers waiting to be written.
+ * For the framer (framer.h's answer()): answers a plain request from
+ * memory with framer_send(); 1 when it did, 0 when the route must.
  */
-const struct framer_fast *hot_framer(struct hot *);
+int	hot_answer(struct hot *, struct framer *, const struct head *,
+	    const char *p);
 
 struct hot_stats {
 	uint64_t	answers;	/* requests answered from memory */

@@ -345,7 +345,9 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 		memset(&ask, 0, sizeof(ask));	/* out of memory: a plain poll */
 	if (jobs_slot_wait(s, req, started, m, &ask) != 0) {
 		reply_error(px, req, 503, "Out of memory", &ri);
-		if (TAILQ_EMPTY(&s->waiters) && !jobs_slot_busy(s, now)) {
+		/* (A record waiting for its commit has no fetch to cancel.) */
+		if (TAILQ_EMPTY(&s->waiters) && !jobs_slot_busy(s, now) &&
+		    s->fetch != NULL) {
 			upstream_cancel(s->fetch);
 			s->fetch = NULL;
 		}

@@ -268,25 +268,27 @@ static int
 fast_answer(void *arg, struct framer *f, const struct head *h, const char *p)
 {
 	struct proxy *px = arg;
-	const struct framer_fast *hot;
 
 	CHECK_OBJ(px, PROXY_MAGIC);
 	if (media_serve_fast(px, px->media, f, h, p))
 		return 1;
-	hot = hot_framer(px->hot);
-	return hot->answer(hot->arg, f, h, p);
+	return hot_answer(px->hot, f, h, p);
 }
 
-/* framer: answers made without evhttp wait to be written, or not. */
+/*
+ * framer: answers made without evhttp wait to be written, or not; until
+ * they are, they are in flight for a draining server.
+ */
 static void
 fast_held(void *arg, int waiting)
 {
 	struct proxy *px = arg;
-	const struct framer_fast *hot;
 
 	CHECK_OBJ(px, PROXY_MAGIC);
-	hot = hot_framer(px->hot);
-	hot->held(hot->arg, waiting);
+	if (waiting)
+		reply_request_started(px);
+	else
+		reply_request_done(px);
 }
 
 /* evhttp: a connection was accepted; make and count its bufferevent. */
@@ -636,6 +638,8 @@ done:
 		passthru_shutdown(px.passthrus);
 	for (int i = 0; px.base != NULL && i < 10; i++)	/* ... and sends it */
 		event_base_loop(px.base, EVLOOP_NONBLOCK);
+	/* Connections freed from here on count nothing in flight. */
+	sv.fast.held = NULL;
 	/* Pass-through requests left go with their connections ... */
 	if (px.http != NULL)
 		evhttp_free(px.http);	/* frees the listener too */

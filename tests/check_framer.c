@@ -28,13 +28,25 @@ static struct evbuffer *heads;		/* what "evhttp" read */
 static int sp[2];
 static int closed;			/* "evhttp" was told the input ended */
 
-/* Answers GET /fast<N> itself with "F<N>": the fast path's stand-in. */
+static char bigbody[512 * 1024];		/* GET /big's answer: 'B's */
+
+/*
+ * Answers GET /fast<N> itself with "F<N>", and GET /big with bigbody: the
+ * fast path's stand-in.
+ */
 static int
 fast_fn(void *arg, struct framer *f, const struct head *h, const char *p)
 {
 	struct iovec iov[2];
 
 	(void)arg;
+	if (head_method_is(p, h, "GET") && h->target_len == 4 &&
+	    memcmp(p + h->target, "/big", 4) == 0) {
+		iov[0].iov_base = bigbody;
+		iov[0].iov_len = sizeof(bigbody);
+		framer_send(f, iov, 1);
+		return 1;
+	}
 	if (!head_method_is(p, h, "GET") || h->target_len != 6 ||
 	    memcmp(p + h->target, "/fast", 5) != 0)
 		return 0;
@@ -703,6 +715,36 @@ START_TEST(test_fast_answers_in_order)
 }
 END_TEST
 
+/*
+ * An answer of the framer's own the client has not read yet waits (and is
+ * in flight for a draining server); what comes after it, a 100 Continue
+ * included, leaves after it.
+ */
+START_TEST(test_fast_answer_waits)
+{
+	static char got[sizeof(bigbody) + 64];
+	size_t have = 0;
+	ssize_t n;
+
+	memset(bigbody, 'B', sizeof(bigbody));
+	FEED("GET /big HTTP/1.1\r\n\r\n");
+	ck_assert_int_eq(held_now, 1);
+	FEED("POST /up HTTP/1.1\r\nContent-Length: 1\r\n"
+	    "Expect: 100-continue\r\n\r\n");
+	for (int i = 0; i < 1000 && have < sizeof(bigbody) + 25; i++) {
+		if ((n = read(sp[1], got + have, sizeof(got) - have)) > 0)
+			have += (size_t)n;
+		spin();
+	}
+	ck_assert_uint_eq(have, sizeof(bigbody) + 25);
+	ck_assert(memcmp(got, bigbody, sizeof(bigbody)) == 0);
+	ck_assert(memcmp(got + sizeof(bigbody), "HTTP/1.1 100 Continue\r\n\r\n",
+	    25) == 0);
+	ck_assert_int_eq(held_now, 0);
+	HEADS("POST /up HTTP/1.1\r\n\r\n");
+}
+END_TEST
+
 static Suite *
 framer_suite(void)
 {
@@ -739,6 +781,7 @@ framer_suite(void)
 	tcase_add_test(tc, test_output_reaches_socket);
 	tcase_add_test(tc, test_head_facts);
 	tcase_add_test(tc, test_fast_answers_in_order);
+	tcase_add_test(tc, test_fast_answer_waits);
 	suite_add_tcase(s, tc);
 	return s;
 }

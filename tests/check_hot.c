@@ -44,16 +44,17 @@ setup(void)
 static void
 teardown(void)
 {
+	char side[sizeof(dbpath) + 8];
+
 	hot_free(hot);
 	hot = NULL;
 	cache_close(px.cache);
 	event_base_free(px.base);
 	unlink(dbpath);
-	strcat(dbpath, "-wal");
-	unlink(dbpath);
-	dbpath[strlen(dbpath) - 4] = '\0';
-	strcat(dbpath, "-shm");
-	unlink(dbpath);
+	snprintf(side, sizeof(side), "%s-wal", dbpath);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", dbpath);
+	unlink(side);
 }
 
 /* Keeps a finished job's answer of BODY for (jobid, token_id). */

@@ -199,13 +199,14 @@ check "closed within 2 s of the last answer ($after s)" \
 tcase "the memory stays within --memory-cache; the rest comes from the database"
 stop_proxy
 fake_reset
-must_start_proxy --memory-cache 8192
+must_start_proxy --memory-cache 16384
 for i in $(seq 1 12); do
 	fake_job "jhotb$i" "owner=tokA" "$(job_completed "jhotb$i")"
 	get "jhotb$i"	# MISS
 	get "jhotb$i"	# HIT, kept
 done
 scrape
+# Of 16 KiB, 8 KiB go to the table's buckets.
 check "bytes kept ($(metric lumaproxy_memory_cache_bytes)) at most 8192" \
     test "$(metric lumaproxy_memory_cache_bytes)" -le 8192
 n=$(metric lumaproxy_memory_cache_entries)
@@ -404,5 +405,27 @@ check "some answers came ($n)" test "${n:-0}" -ge 1
 check_eq "the last answer" "$how" whole
 stop_proxy
 check_eq "exit status" "$LP_RC" 0
+
+tcase "SIGTERM while answers from memory wait for a client that never reads: a clean stop"
+must_start_proxy
+get jhh4; get jhh4; get jhh4
+"$IT_PYTHON" - "$LP_PORT" >"$IT_TMP/stuck.out" <<'EOF' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /v1/luma/jobs/jhh4 HTTP/1.1\r\nAuthorization: Bearer tokA\r\n\r\n" * 30)
+print("sent", flush=True)
+time.sleep(15)			# never reads; the proxy gives up on it first
+EOF
+STUCK_PID=$!
+sent() { grep -q sent "$IT_TMP/stuck.out"; }
+for _ in $(seq 1 100); do sent && break; sleep 0.05; done
+check "the client sent its requests" sent
+stop_proxy TERM 10
+check_eq "exit status after the drain" "$LP_RC" 0
+check_not "no crash report" grep -qiE "AddressSanitizer|runtime error|Assertion" "$LP_ERR"
+kill "$STUCK_PID" 2>/dev/null
+wait "$STUCK_PID" 2>/dev/null
 
 finish
