@@ -89,22 +89,6 @@ ms_tv(int64_t ms)
 	return tv;
 }
 
-const char *
-media_log_url(const char *url, char *buf, size_t len)
-{
-	const char *sep = strstr(url, "://");
-	const char *host = sep != NULL ? sep + 3 : url;
-	size_t slen = (size_t)(host - url), n = strcspn(host, "/?#");
-	const char *at = memchr(host, '@', n);
-
-	if (at != NULL)
-		host = at + 1;
-	n = strcspn(host, "?#");
-	snprintf(buf, len, "%.*s%.*s%s", (int)slen, url, (int)n, host,
-	    host[n] != '\0' ? "?..." : "");
-	return buf;
-}
-
 int
 media_has_file(const struct media *m, const char *name, int64_t *size)
 {
@@ -327,7 +311,7 @@ download_done(struct download *d, const char *reason)
 	int64_t now = util_now_ms(), next = -1;
 	int attempts = d->attempts + 1, rc;
 
-	media_log_url(d->url, lu, sizeof(lu));
+	util_log_url(d->url, lu, sizeof(lu));
 	if (reason == NULL) {
 		sha = media_writer_sha256(d->w);
 		rc = cache_media_mirrored(m->cache, d->url, sha,
@@ -611,7 +595,7 @@ start_due(struct media *m, int64_t now)
 			    due->v[i].sha256, size, due->v[i].content_type,
 			    m->dir, now) < 0)
 				media_hold(m, "a file in the directory",
-				    media_log_url(due->v[i].url, lu, sizeof(lu)));
+				    util_log_url(due->v[i].url, lu, sizeof(lu)));
 		} else if (m->nactive < m->opt.concurrency &&
 		    util_mono_ms() >= m->hold_until &&
 		    !downloading(m, due->v[i].url))

@@ -83,8 +83,6 @@ int	media_has_room(const struct media *);
 void	media_fetch(struct media *, const char *url, int attempts,
 	    media_fetched_fn *done, void *arg);
 
-/* url without credentials or query into buf, for logs (signed CDN links). */
-const char	*media_log_url(const char *url, char *buf, size_t len);
 
 /* For the mirror's other files: the absolute directory of the files. */
 const char	*media_dir(const struct media *);

@@ -114,7 +114,7 @@ fetched(const char *url, const char *reason, void *arg)
 	assert(q != NULL && q->state == Q_RUNNING);
 	if (reason != NULL && q->attempts < MIRROR_ATTEMPTS) {
 		log_warn("media: %s failed (%s); trying again in %d s",
-		    media_log_url(url, lu, sizeof(lu)), reason,
+		    util_log_url(url, lu, sizeof(lu)), reason,
 		    (MIRROR_RETRY_MS << (q->attempts - 1)) / 1000);
 		q->state = Q_WAITING;
 		q->not_before = util_mono_ms() +
@@ -122,7 +122,7 @@ fetched(const char *url, const char *reason, void *arg)
 	} else {
 		if (reason != NULL)
 			log_warn("media: %s failed (%s)",
-			    media_log_url(url, lu, sizeof(lu)), reason);
+			    util_log_url(url, lu, sizeof(lu)), reason);
 		q->state = Q_DONE;
 		if (mm->done != NULL)
 			mm->done(url, reason, 0, mm->done_arg);

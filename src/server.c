@@ -476,7 +476,7 @@ server_run(const struct config *cfg)
 	struct event_config *evcfg = NULL;
 	sigset_t sigs;
 	struct timeval sweep_tv = { 0, CONN_SWEEP_MS * 1000 };
-	char err[512], public_url[1024];
+	char err[512], public_url[1024], upstream_url[CONFIG_URL_MAX];
 	int64_t all = 0, terminal = 0;
 	int rc = 1;
 
@@ -604,7 +604,8 @@ server_run(const struct config *cfg)
 	cache_count_jobs(px.cache, &all, &terminal);
 	log_always("lumaproxy %s listening on %s, upstream %s, database %s"
 	    " (%lld jobs, %lld finished)%s%s%s%s%s%s", PACKAGE_VERSION, sv.addr,
-	    cfg->upstream, cfg->db, (long long)all, (long long)terminal,
+	    util_log_url(cfg->upstream, upstream_url, sizeof(upstream_url)),
+	    cfg->db, (long long)all, (long long)terminal,
 	    px.gateway ? ", team gateway" : "",
 	    cfg->offline ? ", offline" : "",
 	    px.media ? ", media in " : "", px.media ? cfg->media_dir : "",

@@ -224,3 +224,19 @@ util_field_value(const char *p, size_t len)
 			return 0;
 	return 1;
 }
+
+const char *
+util_log_url(const char *url, char *buf, size_t len)
+{
+	const char *sep = strstr(url, "://");
+	const char *host = sep != NULL ? sep + 3 : url;
+	size_t slen = (size_t)(host - url), n = strcspn(host, "/?#");
+	const char *at = memchr(host, '@', n);
+
+	if (at != NULL)
+		host = at + 1;
+	n = strcspn(host, "?#");
+	snprintf(buf, len, "%.*s%.*s%s", (int)slen, url, (int)n, host,
+	    host[n] != '\0' ? "?..." : "");
+	return buf;
+}

@@ -62,4 +62,10 @@ int	util_http_token(const char *p, size_t len);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void	util_hex(const unsigned char *in, size_t n, char *out);
 
+/*
+ * url without credentials or query into buf (len bytes), for logs: signed
+ * CDN links, an upstream given as https://user:secret@host.
+ */
+const char	*util_log_url(const char *url, char *buf, size_t len);
+
 #endif

@@ -232,6 +232,21 @@ START_TEST(test_etag_listed)
 }
 END_TEST
 
+START_TEST(test_log_url)
+{
+	char buf[256];
+
+	ck_assert_str_eq(util_log_url("https://api.useapi.net", buf,
+	    sizeof(buf)), "https://api.useapi.net");
+	ck_assert_str_eq(util_log_url("http://u:secret@h:81/base", buf,
+	    sizeof(buf)), "http://h:81/base");
+	ck_assert_str_eq(util_log_url("https://cdn/a.mp4?sig=secret", buf,
+	    sizeof(buf)), "https://cdn/a.mp4?...");
+	ck_assert_str_eq(util_log_url("https://cdn/a@b.mp4", buf,
+	    sizeof(buf)), "https://cdn/a@b.mp4");
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -251,6 +266,7 @@ util_suite(void)
 	tcase_add_test(tc, test_list_has);
 	tcase_add_test(tc, test_etag_listed);
 	tcase_add_test(tc, test_clocks);
+	tcase_add_test(tc, test_log_url);
 	suite_add_tcase(s, tc);
 	return s;
 }

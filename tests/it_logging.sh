@@ -140,6 +140,13 @@ check_not "no request line" grep -q ' /healthz \| /nowhere ' "$LP_ERR"
 check "the start line" grep -q 'listening on' "$LP_ERR"
 check "the stop line" grep -q 'server: stopped' "$LP_ERR"
 
+tcase "credentials in --upstream stay out of the start line"
+must_start_proxy -u "http://user:s3cret-pass@127.0.0.1:$FAKE_PORT/base" --access-log off
+check "the start line names the upstream without them" \
+    grep -qF "upstream http://127.0.0.1:$FAKE_PORT/base," "$LP_ERR"
+check_eq "occurrences of the password" "$(grep -c -a -F -- s3cret-pass "$LP_ERR")" 0
+stop_proxy
+
 tcase "--access-log PATH: appended, written out within a second, reopened on SIGUSR1, flushed at the stop"
 ALOG=$IT_TMP/access.log
 printf 'an earlier line\n' >"$ALOG"
