@@ -415,6 +415,10 @@ cache_open(const char *path, char *err, size_t errlen)
 	    errlen) != 0)
 		goto fail;
 	c->damage = damage_seen;
+	if (strcmp(path, ":memory:") != 0 && stat(path, &sb) == 0) {
+		c->dev = sb.st_dev;
+		c->ino = sb.st_ino;
+	}
 	return c;
 fail:
 	cache_close(c);
@@ -706,6 +710,19 @@ cache_ping(struct cache *c)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+cache_file_gone(struct cache *c)
+{
+	const char *path;
+	struct stat sb;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if (c->ino == 0 || (path = sqlite3_db_filename(c->db, "main")) == NULL)
+		return 0;
+	return stat(path, &sb) != 0 || sb.st_dev != c->dev ||
+	    sb.st_ino != c->ino;
 }
 
 int64_t

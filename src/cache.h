@@ -130,6 +130,13 @@ int	cache_parse_record(struct cache *, const void *body, size_t len,
 int	cache_ping(struct cache *);
 
 /*
+ * Whether the file at the cache's path is no longer the one opened
+ * (removed, or replaced by another): 1, else 0.  What the server still
+ * writes then goes where nobody will read it.
+ */
+int	cache_file_gone(struct cache *);
+
+/*
  * A number that changes when another connection (import, purge, keys in
  * another process) commits to the database; -1 on error.  Cheap: no table
  * is read.

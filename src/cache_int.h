@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <sys/types.h>
+
 #include <sqlite3.h>
 
 #define CACHE_MAGIC		0x43414348u
@@ -98,6 +100,8 @@ struct cache {
 	const volatile unsigned char *shm;	/* owned: the -shm file's */
 	int		 shm_tried;		/* first page, mapped */
 	uint64_t	 damage;		/* corruption met before open */
+	dev_t		 dev;			/* the file opened, or 0 */
+	ino_t		 ino;
 };
 
 /* Steps a write statement to completion and resets it; 0 on success. */

@@ -87,6 +87,14 @@ healthz(struct proxy *px, struct evhttp_request *req,
 
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Cache-Control", "no-store");
+	if (cache_file_gone(px->cache)) {
+		log_error("healthz: the database file %s was removed or"
+		    " replaced; restart to use the file there now",
+		    px->cfg->db);
+		reply_error(px, req, 503, "Database file removed or replaced",
+		    ri);
+		return;
+	}
 	if (cache_ping(px->cache) != 0) {
 		log_error("healthz: the database does not answer");
 		reply_error(px, req, 503, "Database unavailable", ri);

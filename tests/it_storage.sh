@@ -123,4 +123,24 @@ check_eq "journal_mode" "$(sqlite3 "$IT_TMP/fresh.db" 'PRAGMA journal_mode')" wa
 stop_proxy
 check_re "user_version" "$(sqlite3 "$IT_TMP/fresh.db" 'PRAGMA user_version')" '^[1-9]'
 
+tcase "the database file removed or replaced under a running proxy: /healthz says so"
+LP_DB=$IT_TMP/moved.db
+must_start_proxy
+http "$LP/healthz"
+check_status 200
+mv "$IT_TMP/moved.db" "$IT_TMP/moved-away.db"
+http "$LP/healthz"
+check_status 503
+check_body '{"error":"Database file removed or replaced"}'
+check "the log says which file" grep -qF "database file $IT_TMP/moved.db was removed or replaced" "$LP_ERR"
+cp "$IT_TMP/moved-away.db" "$IT_TMP/moved.db"
+http "$LP/healthz"
+check_eq "another file in its place: status" "$STATUS" 503
+stop_proxy
+check_eq "exit status" "$LP_RC" 0
+must_start_proxy
+http "$LP/healthz"
+check_eq "after a restart on the file there now: status" "$STATUS" 200
+stop_proxy
+
 finish
