@@ -115,6 +115,9 @@ log_sanitize(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+static void	log_vmsg(enum log_level, int, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
 static void
 log_vmsg(enum log_level level, int force, const char *fmt, va_list ap)
 {
