@@ -3,6 +3,7 @@
  * defaults, the result released with config_free().
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -12,21 +13,18 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char path[64];
+	static int fd = -1;
 	struct config cfg;
-	char err[512];
-	FILE *f;
+	char tmp[] = "/tmp/fuzz_config.XXXXXX", err[512];
 
-	if (path[0] == '\0') {
-		int fd;
-
-		snprintf(path, sizeof(path), "/tmp/fuzz_config.XXXXXX");
-		if ((fd = mkstemp(path)) == -1)
+	/* One file, unlinked at once, reopened by its /proc name. */
+	if (fd == -1) {
+		if ((fd = mkstemp(tmp)) == -1 || unlink(tmp) != 0)
 			abort();
-		close(fd);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	}
-	if ((f = fopen(path, "w")) == NULL)
-		abort();
-	if (fwrite(data, 1, size, f) != size || fclose(f) != 0)
+	if (ftruncate(fd, 0) != 0 ||
+	    pwrite(fd, data, size, 0) != (ssize_t)size)
 		abort();
 	config_defaults(&cfg);
 	(void)config_load_file(&cfg, path, err, sizeof(err));
