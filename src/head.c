@@ -219,6 +219,15 @@ head_method_is(const char *p, const struct head *h, const char *m)
 }
 
 int
+head_plain_read(const char *p, const struct head *h)
+{
+	if (!h->plain || h->http10 || h->close)
+		return 0;
+	return head_method_is(p, h, "GET") ? 1 :
+	    head_method_is(p, h, "HEAD") ? 2 : 0;
+}
+
+int
 head_parse(const char *p, size_t n, struct head *h, struct evbuffer *out)
 {
 	size_t skip, end, len, vlen;

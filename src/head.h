@@ -65,4 +65,10 @@ void	head_emit(const char *p, struct head *h, struct evbuffer *out);
 /* Whether h's method is m ("GET"). */
 int	head_method_is(const char *p, const struct head *h, const char *m);
 
+/*
+ * What an answer made without evhttp may take: a plain (see struct head)
+ * HTTP/1.1 GET (1) or HEAD (2) that keeps its connection; else 0.
+ */
+int	head_plain_read(const char *p, const struct head *h);
+
 #endif

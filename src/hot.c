@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "prefer.h"
+#include "reply.h"
 #include "proxy.h"
 #include "route.h"
 #include "team.h"
@@ -75,9 +76,6 @@ struct hot {
 	struct cache_stamp stamp;	/* the database as seen last */
 	int64_t		 version;	/* cache_data_version() seen last */
 	uint64_t	 answers;
-	time_t		 date_at;	/* second of date */
-	char		 date[64];
-	size_t		 date_len;
 };
 
 /* FNV-1a of s, from a seed. */
@@ -352,26 +350,6 @@ hot_clear(struct hot *t)
 			drop(t, &t->buckets[i]);
 }
 
-/* The Date header's value for now (t->date_len bytes), made once a second. */
-static const char *
-date_now(struct hot *t, int64_t now_ms)
-{
-	static const char days[] = "SunMonTueWedThuFriSat";
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	time_t now = (time_t)(now_ms / 1000);
-	struct tm tm;
-
-	if (now == t->date_at)
-		return t->date;
-	gmtime_r(&now, &tm);
-	t->date_len = (size_t)snprintf(t->date, sizeof(t->date),
-	    "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT", days + 3 * tm.tm_wday,
-	    tm.tm_mday, months + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
-	t->date_at = now;
-	return t->date;
-}
-
 /* Appends the decimal digits of v (>= 0) at p; returns the end. */
 static char *
 put_int(char *p, int64_t v)
@@ -394,31 +372,26 @@ hot_answer(struct hot *t, struct framer *f, const struct head *h,
 	struct proxy *px;
 	struct entry **link, *e;
 	struct member *m = NULL;
-	struct log_access la;
+	struct reply_info ri;
 	struct iovec iov[2];
 	char jobid[JOBID_MAX + 1], token_id[TOKEN_ID_LEN + 1];
-	char fp[FINGERPRINT_LEN + 1], path[PREFIX_LEN + JOBID_MAX * 3 + 1];
+	char fp[FINGERPRINT_LEN + 1];
 	char auth[AUTH_TOKEN_MAX + 64], accept[ACCEPT_MAX + 1];
 	char head[START_MAX + 24 + 15 + 24 + MID_MAX + 64 + 4], *w;
 	const char *target = p + h->target, *tok, *date;
-	size_t tok_len;
+	size_t tok_len, dlen;
 	int64_t now;
 	uint32_t hash;
-	int is_head;
+	int kind, is_head;
 
 	CHECK_OBJ(t, HOT_MAGIC);
 	px = t->px;
-	if (t->count == 0 || !h->plain || h->http10 || h->close ||
-	    px->draining)
+	if (t->count == 0 || px->draining ||
+	    (kind = head_plain_read(p, h)) == 0)
 		return 0;
-	if (head_method_is(p, h, "GET"))
-		is_head = 0;
-	else if (head_method_is(p, h, "HEAD"))
-		is_head = 1;
-	else
-		return 0;
+	is_head = kind == 2;
 	/* jobid_decode() refuses a query, a fragment and further segments. */
-	if (h->target_len <= PREFIX_LEN || h->target_len >= sizeof(path) ||
+	if (h->target_len <= PREFIX_LEN ||
 	    memcmp(target, PREFIX, PREFIX_LEN) != 0 ||
 	    jobid_decode(target + PREFIX_LEN, h->target_len - PREFIX_LEN,
 	    jobid) != 0)
@@ -472,9 +445,9 @@ hot_answer(struct hot *t, struct framer *f, const struct head *h,
 	}
 	memcpy(w, e->mid, e->midlen);
 	w += e->midlen;
-	date = date_now(t, now);
-	memcpy(w, date, t->date_len);
-	w += t->date_len;
+	date = util_http_date(now, &dlen);
+	memcpy(w, date, dlen);
+	w += dlen;
 	memcpy(w, "\r\n\r\n", 4);
 	w += 4;
 	iov[0].iov_base = head;
@@ -486,22 +459,13 @@ hot_answer(struct hot *t, struct framer *f, const struct head *h,
 	unlink_lru(t, e);
 	push_newest(t, e);
 
-	memcpy(path, target, h->target_len);
-	path[h->target_len] = '\0';
 	memcpy(fp, token_id, FINGERPRINT_LEN);
 	fp[FINGERPRINT_LEN] = '\0';
-	if (m != NULL)
-		team_note_request(m, 1);
-	memset(&la, 0, sizeof(la));
-	la.client = framer_peer(f);
-	la.method = is_head ? "HEAD" : "GET";
-	la.path = path;
-	la.status = e->status;
-	la.cache = "HIT";
-	la.token = m != NULL ? m->tag : fp;
-	log_access(&la);
-	if (px->metrics != NULL)
-		metrics_request(px->metrics, ROUTE_JOBS, e->status, "HIT");
+	memset(&ri, 0, sizeof(ri));
+	ri.cache = "HIT";
+	ri.token = m != NULL ? m->tag : fp;
+	ri.member = m;
+	reply_log_framed(px, f, is_head, target, h->target_len, e->status, &ri);
 	return 1;
 }
 

@@ -49,9 +49,6 @@ struct media_files {
 	size_t			 count;
 	size_t			 bytes;		/* of the entries' data */
 	size_t			 keep_bytes;	/* at most */
-	char			 date[40];
-	size_t			 date_len;
-	time_t			 date_at;
 };
 
 /* The name's first 32 bits: a SHA-256 in hex is as good as any hash. */
@@ -294,27 +291,6 @@ media_files_stats(const struct media_files *fs, size_t *files, size_t *bytes)
 	CHECK_OBJ(fs, MEDIA_FILES_MAGIC);
 	*files = fs->count;
 	*bytes = fs->bytes;
-}
-
-const char *
-media_files_date(struct media_files *fs, int64_t now_ms, size_t *len)
-{
-	static const char days[] = "SunMonTueWedThuFriSat";
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	time_t now = (time_t)(now_ms / 1000);
-	struct tm tm;
-
-	CHECK_OBJ(fs, MEDIA_FILES_MAGIC);
-	if (now != fs->date_at || fs->date_len == 0) {
-		gmtime_r(&now, &tm);
-		fs->date_len = (size_t)snprintf(fs->date, sizeof(fs->date),
-		    "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT",
-		    days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon,
-		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-		fs->date_at = now;
-	}
-	*len = fs->date_len;
-	return fs->date;
 }
 
 int

@@ -44,10 +44,6 @@ int	media_files_get(struct media_files *, const char *dir, struct cache *,
 void	media_files_stats(const struct media_files *, size_t *files,
 	    size_t *bytes);
 
-/* The Date header's value for now_ms ("Mon, 07 Dec 2026 01:23:24 GMT"). */
-const char	*media_files_date(struct media_files *, int64_t now_ms,
-		    size_t *len);
-
 /* Whether name is 64 lowercase hex digits: a file name in the directory. */
 int	media_name_valid(const char *name);
 

@@ -288,27 +288,22 @@ media_serve_fast(struct proxy *px, struct media *m, struct framer *f,
 	static const char prefix[] = ROUTE_MEDIA_PREFIX;
 	const size_t plen = sizeof(prefix) - 1;
 	const char *target = p + h->target, *date;
-	char name[MEDIA_SHA256_LEN + 1], path[sizeof(prefix) + MEDIA_SHA256_LEN];
+	char name[MEDIA_SHA256_LEN + 1];
 	char head[sizeof(HEAD_START) + MEDIA_SHA256_LEN + sizeof(HEAD_MIDDLE) +
 	    128 + 64 + 24 + 64], *w;
 	struct media_file file;
-	struct log_access la;
+	struct reply_info ri;
 	struct iovec iov[2];
 	size_t dlen, tlen;
-	int is_head;
+	int kind, is_head;
 
 	if (m == NULL || h->target_len != plen + MEDIA_SHA256_LEN ||
 	    memcmp(target, prefix, plen) != 0)
 		return 0;
 	/* What the route would answer otherwise than 200 goes to it. */
-	if (!h->plain || h->http10 || h->close || reply_draining(px))
+	if (reply_draining(px) || (kind = head_plain_read(p, h)) == 0)
 		return 0;
-	if (head_method_is(p, h, "GET"))
-		is_head = 0;
-	else if (head_method_is(p, h, "HEAD"))
-		is_head = 1;
-	else
-		return 0;
+	is_head = kind == 2;
 	if (has_header(p, h, "Range", 5) || has_header(p, h, "If-Range", 8))
 		return 0;
 	memcpy(name, target + plen, MEDIA_SHA256_LEN);
@@ -318,7 +313,7 @@ media_serve_fast(struct proxy *px, struct media *m, struct framer *f,
 	    util_mono_ms(), &file) != 1 || file.data == NULL ||
 	    strlen(file.type) >= 128 || !clean_value(file.type))
 		return 0;
-	date = media_files_date(media_files(m), util_now_ms(), &dlen);
+	date = util_http_date(util_now_ms(), &dlen);
 	tlen = strlen(file.type);
 	w = head;
 	w = put(w, HEAD_START, sizeof(HEAD_START) - 1);
@@ -336,15 +331,7 @@ media_serve_fast(struct proxy *px, struct media *m, struct framer *f,
 	iov[1].iov_len = (size_t)file.size;
 	framer_send(f, iov, is_head ? 1 : 2);
 
-	memcpy(path, target, h->target_len);
-	path[h->target_len] = '\0';
-	memset(&la, 0, sizeof(la));
-	la.client = framer_peer(f);
-	la.method = is_head ? "HEAD" : "GET";
-	la.path = path;
-	la.status = 200;
-	log_access(&la);
-	if (px->metrics != NULL)
-		metrics_request(px->metrics, ROUTE_MEDIA, 200, NULL);
+	memset(&ri, 0, sizeof(ri));
+	reply_log_framed(px, f, is_head, target, h->target_len, 200, &ri);
 	return 1;
 }

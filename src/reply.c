@@ -264,6 +264,20 @@ reply_framer(struct evhttp_request *req)
 	    framer_of(evhttp_connection_get_bufferevent(evcon)) : NULL;
 }
 
+/* The access line of la, its count in the metrics and the member's. */
+static void
+log_and_count(struct proxy *px, const struct log_access *la,
+    struct member *member)
+{
+	log_access(la);
+	if (px->metrics != NULL)
+		metrics_request(px->metrics, route_of(la->path), la->status,
+		    la->cache);
+	if (member != NULL)
+		team_note_request(member, la->cache != NULL &&
+		    strcmp(la->cache, "HIT") == 0);
+}
+
 void
 reply_log(struct proxy *px, struct evhttp_request *req, int status,
     const struct reply_info *ri)
@@ -300,12 +314,27 @@ reply_log(struct proxy *px, struct evhttp_request *req, int status,
 	la.upstream_status = ri->upstream_status;
 	la.duration_ms = util_mono_ms() - ri->started;
 	la.token = ri->token;
-	log_access(&la);
-	if (px->metrics != NULL)
-		metrics_request(px->metrics, route_of(la.path), status, ri->cache);
-	if (ri->member != NULL)
-		team_note_request(ri->member, ri->cache != NULL &&
-		    strcmp(ri->cache, "HIT") == 0);
+	log_and_count(px, &la, ri->member);
+}
+
+void
+reply_log_framed(struct proxy *px, struct framer *f, int head,
+    const char *target, size_t target_len, int status,
+    const struct reply_info *ri)
+{
+	struct log_access la;
+	char path[4096];
+
+	CHECK_OBJ(px, PROXY_MAGIC);
+	snprintf(path, sizeof(path), "%.*s", (int)target_len, target);
+	memset(&la, 0, sizeof(la));
+	la.client = framer_peer(f);
+	la.method = head ? "HEAD" : "GET";
+	la.path = path;
+	la.status = status;
+	la.cache = ri->cache;
+	la.token = ri->token;
+	log_and_count(px, &la, ri->member);
 }
 
 void

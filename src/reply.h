@@ -54,6 +54,14 @@ void	reply_log(struct proxy *, struct evhttp_request *, int status,
 	    const struct reply_info *);
 
 /*
+ * As reply_log(), for a GET (or HEAD, head) of target[0..target_len) that
+ * the framer's fast path answered on f without an evhttp request.
+ */
+void	reply_log_framed(struct proxy *, struct framer *f, int head,
+	    const char *target, size_t target_len, int status,
+	    const struct reply_info *);
+
+/*
  * A reply not sent through reply_send() is about to be finished: when it
  * is written whole the connection takes its next request, and a draining
  * server waits for it before it stops.

@@ -240,3 +240,26 @@ util_log_url(const char *url, char *buf, size_t len)
 	    host[n] != '\0' ? "?..." : "");
 	return buf;
 }
+
+const char *
+util_http_date(int64_t now_ms, size_t *len)
+{
+	static const char days[] = "SunMonTueWedThuFriSat";
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static char date[64];
+	static size_t date_len;
+	static time_t date_at;
+	time_t now = (time_t)(now_ms / 1000);
+	struct tm tm;
+
+	if (now != date_at || date_len == 0) {
+		gmtime_r(&now, &tm);
+		date_len = (size_t)snprintf(date, sizeof(date),
+		    "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT",
+		    days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon,
+		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		date_at = now;
+	}
+	*len = date_len;
+	return date;
+}

@@ -68,4 +68,11 @@ void	util_hex(const unsigned char *in, size_t n, char *out);
  */
 const char	*util_log_url(const char *url, char *buf, size_t len);
 
+/*
+ * The HTTP Date value of now_ms ("Mon, 07 Dec 2026 01:23:24 GMT"), made
+ * once a second and kept in static storage (the loop's thread only); its
+ * length in *len.
+ */
+const char	*util_http_date(int64_t now_ms, size_t *len);
+
 #endif

@@ -247,6 +247,23 @@ START_TEST(test_log_url)
 }
 END_TEST
 
+START_TEST(test_http_date)
+{
+	size_t len;
+
+	ck_assert_str_eq(util_http_date(0, &len),
+	    "Thu, 01 Jan 1970 00:00:00 GMT");
+	ck_assert_uint_eq(len, 29);
+	ck_assert_str_eq(util_http_date(1796598204999, &len),
+	    "Sun, 06 Dec 2026 23:03:24 GMT");
+	/* The same second again, then the next. */
+	ck_assert_str_eq(util_http_date(1796598204000, &len),
+	    "Sun, 06 Dec 2026 23:03:24 GMT");
+	ck_assert_str_eq(util_http_date(1796598205000, &len),
+	    "Sun, 06 Dec 2026 23:03:25 GMT");
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -267,6 +284,7 @@ util_suite(void)
 	tcase_add_test(tc, test_etag_listed);
 	tcase_add_test(tc, test_clocks);
 	tcase_add_test(tc, test_log_url);
+	tcase_add_test(tc, test_http_date);
 	suite_add_tcase(s, tc);
 	return s;
 }
