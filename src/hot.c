@@ -78,19 +78,6 @@ struct hot {
 	uint64_t	 answers;
 };
 
-/* FNV-1a of s, from a seed. */
-static uint32_t
-hash_of(uint32_t seed, const char *s)
-{
-	uint32_t h = 2166136261u ^ seed;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static void
 unlink_lru(struct hot *t, struct entry *e)
 {
@@ -257,7 +244,7 @@ hot_put(struct hot *t, const char *jobid, const char *token_id,
 {
 	char mid[MID_MAX];
 	size_t jlen = strlen(jobid), midlen, size, startlen;
-	uint32_t hash = hash_of(t->seed, jobid);
+	uint32_t hash = util_fnv1a(UTIL_FNV_BASIS ^ t->seed, jobid);
 	struct entry **link, *e;
 	const char *start;
 	char *p;
@@ -330,7 +317,7 @@ hot_forget(struct hot *t, const char *jobid)
 	CHECK_OBJ(t, HOT_MAGIC);
 	if (t->count == 0)
 		return;
-	hash = hash_of(t->seed, jobid);
+	hash = util_fnv1a(UTIL_FNV_BASIS ^ t->seed, jobid);
 	link = &t->buckets[hash & (t->nbuckets - 1)];
 	while (*link != NULL)
 		if ((*link)->hash == hash && strcmp((*link)->jobid, jobid) == 0)
@@ -421,7 +408,7 @@ hot_answer(struct hot *t, struct framer *f, const struct head *h,
 	}
 	/* Another process's purge or import is seen by the next request. */
 	hot_check(t);
-	hash = hash_of(t->seed, jobid);
+	hash = util_fnv1a(UTIL_FNV_BASIS ^ t->seed, jobid);
 	if ((link = find(t, hash, jobid, token_id)) == NULL)
 		return 0;
 	e = *link;

@@ -54,14 +54,9 @@ struct commit_wait {
 static size_t
 slot_hash(const char *jobid, const char *token_id)
 {
-	uint32_t h = 2166136261u;
-	const char *p;
+	uint32_t h = util_fnv1a(UTIL_FNV_BASIS, jobid);
 
-	for (p = jobid; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (p = token_id; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h & (SLOT_BUCKETS - 1);
+	return util_fnv1a(h, token_id) & (SLOT_BUCKETS - 1);
 }
 
 struct slot *

@@ -12,6 +12,14 @@
 
 #include "util.h"
 
+uint32_t
+util_fnv1a(uint32_t h, const char *s)
+{
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 int
 parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
     const char **err)

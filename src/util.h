@@ -19,6 +19,13 @@
 int	parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	    const char **err);
 
+/*
+ * FNV-1a of the string s, continuing from h: UTIL_FNV_BASIS (or it xor a
+ * seed) to start, the last result to hash a second string after it.
+ */
+#define UTIL_FNV_BASIS	2166136261u
+uint32_t util_fnv1a(uint32_t h, const char *s);
+
 /* Wall-clock time in milliseconds since the Unix epoch. */
 int64_t	util_now_ms(void);
 

@@ -87,6 +87,18 @@ static const struct time_case time_cases[] = {
 	{ 951782400001LL, "2000-02-29T00:00:00.001Z", "2000-02-29T00:00:00Z" },
 };
 
+/* The published FNV-1a 32-bit vectors; a second string continues the first. */
+START_TEST(test_fnv1a)
+{
+	ck_assert_uint_eq(util_fnv1a(UTIL_FNV_BASIS, ""), 0x811c9dc5u);
+	ck_assert_uint_eq(util_fnv1a(UTIL_FNV_BASIS, "a"), 0xe40c292cu);
+	ck_assert_uint_eq(util_fnv1a(UTIL_FNV_BASIS, "foobar"), 0xbf9cf968u);
+	ck_assert_uint_eq(util_fnv1a(util_fnv1a(UTIL_FNV_BASIS, "foo"), "bar"),
+	    0xbf9cf968u);
+	ck_assert_uint_ne(util_fnv1a(UTIL_FNV_BASIS ^ 1u, "a"), 0xe40c292cu);
+}
+END_TEST
+
 START_TEST(test_iso8601)
 {
 	const struct time_case *c = &time_cases[_i];
@@ -275,6 +287,7 @@ util_suite(void)
 	tcase_add_loop_test(tc, test_parse_iso8601, 0,
 	    (int)(sizeof(iso_cases) / sizeof(iso_cases[0])));
 	tcase_add_test(tc, test_parse_uint_null);
+	tcase_add_test(tc, test_fnv1a);
 	tcase_add_loop_test(tc, test_iso8601, 0,
 	    (int)(sizeof(time_cases) / sizeof(time_cases[0])));
 	tcase_add_test(tc, test_hex);
