@@ -109,8 +109,6 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_SUBMITTER] =
 	    "SELECT submitted_at FROM submissions WHERE jobid = ?1"
 	    " AND token_id = ?2",
-	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
-	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	/* One job of a group commit (cache_store_jobs). */
 	[ST_SAVEPOINT] = "SAVEPOINT put",
 	[ST_RELEASE] = "RELEASE put",
@@ -581,6 +579,20 @@ put_rows(struct cache *c, const struct cache_put *p)
 	return cache_step_done(bind_key(c, ST_DEL_NEG, p->jobid, p->token_id));
 }
 
+/*
+ * Sets how the next commits are synced: FULL (the WAL is synced at each
+ * commit) or NORMAL.  Run anew each time: PRAGMA synchronous takes effect
+ * when the statement is compiled, not when it is stepped, so that one
+ * prepared once would have set it once, at open, and never again.
+ */
+static int
+set_synchronous(struct cache *c, int full)
+{
+	return sqlite3_exec(c->db, full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1;
+}
+
 int
 cache_store_jobs(struct cache *c, struct cache_put *const *puts, size_t n)
 {
@@ -598,7 +610,7 @@ cache_store_jobs(struct cache *c, struct cache_put *const *puts, size_t n)
 	 * A finished job must survive a power cut too, once answered: the
 	 * commit of a group that holds one is synced (once, for all).
 	 */
-	if (terminal && cache_step_done(c->st[ST_SYNC_FULL]) != 0)
+	if (terminal && set_synchronous(c, 1) != 0)
 		return -1;
 	if (tx_begin(c) != 0)
 		goto done;
@@ -624,7 +636,7 @@ done:
 		for (i = 0; i < n; i++)
 			puts[i]->stored = 0;
 	if (terminal)
-		cache_step_done(c->st[ST_SYNC_NORMAL]);
+		set_synchronous(c, 0);
 	return rc;
 }
 
