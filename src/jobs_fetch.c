@@ -301,7 +301,8 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 			    "completed") == 0)
 				media_job_stored(px->media, s->jobid);
 		} else
-			log_error("cache: cannot store job %s", s->jobid);
+			log_at(cache_failure_level(px->cache),
+			    "cache: cannot store job %s", s->jobid);
 	}
 	/*
 	 * A job this token submitted through us a moment ago exists: a 404
@@ -318,12 +319,14 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 		    now + px->policy.negative_ttl_ms) == 0)
 			*stored = 1;
 		else
-			log_error("cache: cannot store negative entry for %s",
+			log_at(cache_failure_level(px->cache),
+			    "cache: cannot store negative entry for %s",
 			    s->jobid);
 	}
 	if (po->revoke_grant && cache_revoke(px->cache, s->jobid,
 	    s->token_id) != 0)
-		log_error("cache: cannot revoke grant for %s", s->jobid);
+		log_at(cache_failure_level(px->cache),
+		    "cache: cannot revoke grant for %s", s->jobid);
 	if (po->backoff)
 		slot_backoff(s, res, now);
 }
@@ -370,7 +373,8 @@ commit_done(struct commit_job *cj, void *arg)
 	 */
 	hot_forget(px->hot, s->jobid);
 	if (!stored)
-		log_error("cache: cannot store job %s", s->jobid);
+		log_at(cache_failure_level(px->cache),
+		    "cache: cannot store job %s", s->jobid);
 	else if (px->media != NULL && strcmp(cw->rec.status, "completed") == 0)
 		media_job_stored(px->media, s->jobid);
 	if (px->gateway != NULL && (stored || !cw->rec.terminal))
