@@ -5,7 +5,9 @@
  * a bounded part of the file, never all of it.  Statements are prepared once at open (with
  * cache_media.c's, which owns the media rows); lookups are one indexed query
  * and never write.  Writes are short transactions on the miss path; a
- * terminal job is committed before its answer is sent.
+ * terminal job is committed before its answer is sent.  A write that fails
+ * for want of a disk (EIO, ENOSPC) starts a time of failing writes, logged
+ * once, that a synced commit ends (cache_write_error()).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #define SHM_MAP		4096	/* bytes of the -shm file mapped */
 
 #define APPLICATION_ID		0x4c554d41	/* "LUMA" */
+#define PROBE_MS		1000	/* write probes, while writes fail */
 /*
  * How long opening waits for another process that creates or migrates the
  * same file (a server starting, a keys command); the loop's 200 ms apply
@@ -109,8 +112,6 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_SUBMITTER] =
 	    "SELECT submitted_at FROM submissions WHERE jobid = ?1"
 	    " AND token_id = ?2",
-	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
-	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	/* One job of a group commit (cache_store_jobs). */
 	[ST_SAVEPOINT] = "SAVEPOINT put",
 	[ST_RELEASE] = "RELEASE put",
@@ -534,19 +535,136 @@ cache_lookup_negative(struct cache *c, const char *jobid, const char *token_id,
 	return rc;
 }
 
+/* Whether SQLite's code rc says a write failed for want of a disk. */
+static int
+disk_failure(int rc)
+{
+	switch (rc) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR_WRITE:
+	case SQLITE_IOERR_FSYNC:
+	case SQLITE_IOERR_DIR_FSYNC:
+	case SQLITE_IOERR_TRUNCATE:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A statement of c failed with SQLite's (extended) code rc: one that says
+ * the disk failed begins a time of failing writes, logged once.
+ */
+static void
+write_failed(struct cache *c, int rc)
+{
+	if (!disk_failure(rc))
+		return;
+	/* Once for the time it lasts: not a line per write, nor per request. */
+	if (c->write_rc == 0)
+		log_error("cache: cannot write to the database %s (%s); answers"
+		    " are relayed without being stored until a write succeeds",
+		    sqlite3_db_filename(c->db, "main"), sqlite3_errstr(rc));
+	c->write_rc = rc;
+	c->write_fails++;
+}
+
+int
+cache_step_done(struct cache *c, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	write_failed(c, rc);
+	return -1;
+}
+
+/* A commit of c was synced to disk: writes work (again). */
+static void
+write_synced(struct cache *c)
+{
+	if (c->write_rc == 0)
+		return;
+	log_warn("cache: the database %s can be written again (%llu failed"
+	    " write%s)", sqlite3_db_filename(c->db, "main"),
+	    (unsigned long long)c->write_fails, c->write_fails == 1 ? "" : "s");
+	c->write_rc = 0;
+	c->write_fails = 0;
+}
+
+const char *
+cache_write_error(struct cache *c)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	return c->write_rc != 0 ? sqlite3_errstr(c->write_rc) : NULL;
+}
+
+enum log_level
+cache_failure_level(struct cache *c)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	return c->write_rc != 0 ? LOG_DEBUG : LOG_ERROR;
+}
+
+/*
+ * Sets how the next commits are synced: FULL (the WAL is synced at each
+ * commit) or NORMAL.  Run anew each time: PRAGMA synchronous takes effect
+ * when the statement is compiled, not when it is stepped, so that one
+ * prepared once would have set it once, at open, and never again.
+ */
+static int
+set_synchronous(struct cache *c, int full)
+{
+	return sqlite3_exec(c->db, full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1;
+}
+
+/*
+ * The probe rewrites the header's application_id with the value it holds:
+ * one page, committed and synced, nothing changed.
+ */
+int
+cache_write_probe(struct cache *c, int64_t now)
+{
+	char probe[96];
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if (c->write_rc == 0)
+		return 0;
+	if (now < c->probe_at)
+		return -1;
+	c->probe_at = now + PROBE_MS;
+	snprintf(probe, sizeof(probe), "BEGIN IMMEDIATE;"
+	    " PRAGMA application_id = %d; COMMIT", APPLICATION_ID);
+	if (set_synchronous(c, 1) != 0)
+		return -1;
+	if ((rc = sqlite3_exec(c->db, probe, NULL, NULL, NULL)) == SQLITE_OK)
+		write_synced(c);
+	else {
+		write_failed(c, rc);
+		if (!sqlite3_get_autocommit(c->db))
+			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	set_synchronous(c, 0);
+	return c->write_rc == 0 ? 0 : -1;
+}
+
 static int
 tx_begin(struct cache *c)
 {
-	return cache_step_done(c->st[ST_BEGIN]);
+	return cache_step_done(c, c->st[ST_BEGIN]);
 }
 
 /* Commits, or rolls back when ok is not 0; returns 0 once committed. */
 static int
 tx_end(struct cache *c, int ok)
 {
-	if (ok == 0 && cache_step_done(c->st[ST_COMMIT]) == 0)
+	if (ok == 0 && cache_step_done(c, c->st[ST_COMMIT]) == 0)
 		return 0;
-	cache_step_done(c->st[ST_ROLLBACK]);
+	cache_step_done(c, c->st[ST_ROLLBACK]);
 	return -1;
 }
 
@@ -572,44 +690,47 @@ put_rows(struct cache *c, const struct cache_put *p)
 	sqlite3_bind_text(st, 5, etag, -1, SQLITE_STATIC);
 	sqlite3_bind_blob64(st, 6, p->body, p->len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, p->now);
-	if (cache_step_done(st) != 0)
+	if (cache_step_done(c, st) != 0)
 		return -1;
 	st = bind_key(c, ST_PUT_GRANT, p->jobid, p->token_id);
 	sqlite3_bind_int64(st, 3, p->now);
-	if (cache_step_done(st) != 0)
+	if (cache_step_done(c, st) != 0)
 		return -1;
-	return cache_step_done(bind_key(c, ST_DEL_NEG, p->jobid, p->token_id));
+	return cache_step_done(c, bind_key(c, ST_DEL_NEG, p->jobid,
+	    p->token_id));
 }
 
 int
 cache_store_jobs(struct cache *c, struct cache_put *const *puts, size_t n)
 {
 	size_t i, nstored = 0;
-	int terminal = 0, rc = -1, ok;
+	int sync = 0, rc = -1, ok;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
 	for (i = 0; i < n; i++) {
 		puts[i]->stored = 0;
-		terminal |= puts[i]->rec->terminal;
+		sync |= puts[i]->rec->terminal;
 	}
 	if (n == 0)
 		return 0;
 	/*
 	 * A finished job must survive a power cut too, once answered: the
-	 * commit of a group that holds one is synced (once, for all).
+	 * commit of a group that holds one is synced (once, for all).  While
+	 * writes fail every commit is, so that its success says they work.
 	 */
-	if (terminal && cache_step_done(c->st[ST_SYNC_FULL]) != 0)
+	sync |= c->write_rc != 0;
+	if (sync && set_synchronous(c, 1) != 0)
 		return -1;
 	if (tx_begin(c) != 0)
 		goto done;
 	for (i = 0; i < n; i++) {
 		/* Each job all or nothing, as if committed on its own. */
-		if (cache_step_done(c->st[ST_SAVEPOINT]) != 0)
+		if (cache_step_done(c, c->st[ST_SAVEPOINT]) != 0)
 			break;
 		ok = put_rows(c, puts[i]) == 0;
 		if (!ok)
-			cache_step_done(c->st[ST_ROLLBACK_TO]);
-		if (cache_step_done(c->st[ST_RELEASE]) != 0 ||
+			cache_step_done(c, c->st[ST_ROLLBACK_TO]);
+		if (cache_step_done(c, c->st[ST_RELEASE]) != 0 ||
 		    sqlite3_get_autocommit(c->db))
 			break;	/* the error ended the transaction */
 		puts[i]->stored = ok;
@@ -618,13 +739,15 @@ cache_store_jobs(struct cache *c, struct cache_put *const *puts, size_t n)
 		for (i = 0; i < n; i++)
 			nstored += (size_t)puts[i]->stored;
 		rc = (int)nstored;
+		if (sync)
+			write_synced(c);
 	}
 done:
 	if (rc < 0)
 		for (i = 0; i < n; i++)
 			puts[i]->stored = 0;
-	if (terminal)
-		cache_step_done(c->st[ST_SYNC_NORMAL]);
+	if (sync)
+		set_synchronous(c, 0);
 	return rc;
 }
 
@@ -656,13 +779,13 @@ cache_store_negative(struct cache *c, const char *jobid, const char *token_id,
 	sqlite3_bind_blob64(st, 4, len ? body : "", len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, expires);
-	return cache_step_done(st);
+	return cache_step_done(c, st);
 }
 
 int
 cache_revoke(struct cache *c, const char *jobid, const char *token_id)
 {
-	return cache_step_done(bind_key(c, ST_REVOKE, jobid, token_id));
+	return cache_step_done(c, bind_key(c, ST_REVOKE, jobid, token_id));
 }
 
 int
@@ -675,7 +798,7 @@ cache_expire_negatives(struct cache *c, int64_t now, int limit)
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int(st, 2, limit);
-	if (cache_step_done(st) != 0)
+	if (cache_step_done(c, st) != 0)
 		return -1;
 	return sqlite3_changes(c->db);
 }
@@ -810,10 +933,9 @@ cache_store_submission(struct cache *c, const char *jobid, const char *type,
 	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, token_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	rc = cache_step_done(c, st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc;
 }
 
 int

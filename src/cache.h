@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "record.h"
 #include "team.h"
 
@@ -128,6 +129,28 @@ int	cache_parse_record(struct cache *, const void *body, size_t len,
  * also from the moment any statement has met a damaged page.
  */
 int	cache_ping(struct cache *);
+
+/*
+ * Why writes to the database fail ("disk I/O error", "database or disk is
+ * full"), from a write that failed for want of a disk until a commit is
+ * synced again (while they fail, every commit of cache_store_jobs() is);
+ * NULL while they work.  The start and the end of such a time are logged,
+ * once each.
+ */
+const char	*cache_write_error(struct cache *);
+
+/*
+ * The level of a line that says a write of the cache failed: LOG_ERROR,
+ * or LOG_DEBUG while writes fail for want of a disk (said once already).
+ */
+enum log_level	cache_failure_level(struct cache *);
+
+/*
+ * While writes fail: tries one small synced commit that changes nothing,
+ * at most once a second (now, ms).  0 when writes work (again), -1 while
+ * they fail.
+ */
+int	cache_write_probe(struct cache *, int64_t now);
 
 /*
  * Whether the file at the cache's path is no longer the one opened

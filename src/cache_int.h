@@ -7,6 +7,7 @@
 #define CACHE_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <sys/types.h>
@@ -35,8 +36,6 @@ enum {
 	ST_COUNT_STATUS,
 	ST_PUT_SUBMISSION,
 	ST_SUBMITTER,
-	ST_SYNC_FULL,
-	ST_SYNC_NORMAL,
 	ST_SAVEPOINT,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
@@ -102,17 +101,17 @@ struct cache {
 	uint64_t	 damage;		/* corruption met before open */
 	dev_t		 dev;			/* the file opened, or 0 */
 	ino_t		 ino;
+	int		 write_rc;		/* why writes fail, or 0 */
+	uint64_t	 write_fails;		/* since they began to */
+	int64_t		 probe_at;		/* no write probe before (ms) */
 };
 
-/* Steps a write statement to completion and resets it; 0 on success. */
-static inline int
-cache_step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
+/*
+ * Steps a write statement of c to completion and resets it; 0 on success,
+ * else -1.  A write that failed for want of a disk begins a time of
+ * failing writes (cache_write_error()).
+ */
+int	cache_step_done(struct cache *c, sqlite3_stmt *st);
 
 /* Statement `which` of table (c->st, c->mst...), reset, without bindings. */
 static inline sqlite3_stmt *

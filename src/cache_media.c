@@ -165,7 +165,7 @@ scan_step(struct cache *c, int which, const char *jobid, int64_t now)
 	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 	if (sqlite3_bind_parameter_count(st) >= 2)
 		sqlite3_bind_int64(st, 2, now);
-	return cache_step_done(st);
+	return cache_step_done(c, st);
 }
 
 int
@@ -181,7 +181,7 @@ cache_media_scan(struct cache *c, const char *jobid, int64_t now)
 	int64_t n = 0;
 	int rc = 0;
 
-	if (cache_step_done(stmt(c, MST_SAVEPOINT)) != 0)
+	if (cache_step_done(c, stmt(c, MST_SAVEPOINT)) != 0)
 		return -1;
 	for (size_t i = 0; rc == 0 && i < nitems(steps); i++) {
 		rc = scan_step(c, steps[i], jobid, now);
@@ -189,8 +189,8 @@ cache_media_scan(struct cache *c, const char *jobid, int64_t now)
 			n = sqlite3_changes(c->db);
 	}
 	if (rc != 0)
-		cache_step_done(stmt(c, MST_ROLLBACK_TO));
-	cache_step_done(stmt(c, MST_RELEASE));
+		cache_step_done(c, stmt(c, MST_ROLLBACK_TO));
+	cache_step_done(c, stmt(c, MST_RELEASE));
 	return rc == 0 ? (int)n : -1;
 }
 
@@ -293,7 +293,7 @@ cache_media_reset(struct cache *c, const char *url, int64_t now)
 
 	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
-	return cache_step_done(st);
+	return cache_step_done(c, st);
 }
 
 int
@@ -308,7 +308,7 @@ cache_media_mirrored(struct cache *c, const char *url, const char *sha256,
 	cache_bind_text_or_null(st, 4, content_type);
 	cache_bind_text_or_null(st, 5, dir);
 	sqlite3_bind_int64(st, 6, now);
-	if (cache_step_done(st) != 0)
+	if (cache_step_done(c, st) != 0)
 		return -1;
 	return sqlite3_changes(c->db) > 0 ? 1 : 0;
 }
@@ -327,7 +327,7 @@ cache_media_failed(struct cache *c, const char *url, const char *reason,
 		sqlite3_bind_null(st, 3);
 	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
-	return cache_step_done(st);
+	return cache_step_done(c, st);
 }
 
 int
@@ -419,7 +419,7 @@ cache_media_import(struct cache *c, const char *jobid, const char *url,
 	sqlite3_bind_int64(st, 3, size);
 	cache_bind_text_or_null(st, 4, content_type);
 	sqlite3_bind_int64(st, 5, now);
-	return cache_step_done(st);
+	return cache_step_done(c, st);
 }
 
 int

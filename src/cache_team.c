@@ -146,7 +146,7 @@ cache_team_own(struct cache *c, const char *jobid, const char *owner,
 	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
-	return cache_step_done(st);
+	return cache_step_done(c, st);
 }
 
 int
@@ -159,7 +159,7 @@ cache_team_finish(struct cache *c, const char *jobid, const char *status,
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 4, credits);
-	if (cache_step_done(st) != 0)
+	if (cache_step_done(c, st) != 0)
 		return -1;
 	if (sqlite3_changes(c->db) == 0)
 		return 0;
@@ -220,7 +220,7 @@ cache_team_usage(struct cache *c, const char *name, int64_t hour,
 	sqlite3_bind_int64(st, 10, (int64_t)u->refused[TEAM_LIMIT_RPM]);
 	sqlite3_bind_int64(st, 11, (int64_t)u->refused[TEAM_LIMIT_RUNNING]);
 	sqlite3_bind_int64(st, 12, (int64_t)u->refused[TEAM_LIMIT_CREDITS]);
-	return cache_step_done(st);
+	return cache_step_done(c, st);
 }
 
 int
@@ -230,5 +230,5 @@ cache_team_last_used(struct cache *c, const char *name, int64_t at)
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, at);
-	return cache_step_done(st);
+	return cache_step_done(c, st);
 }

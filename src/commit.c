@@ -122,7 +122,8 @@ commit_flush(struct commit *cm)
 			cm->batch[n] = &cj->put;
 		}
 		if (cache_store_jobs(cm->cache, cm->batch, n) < 0)
-			log_error("cache: cannot commit %zu job%s", n,
+			log_at(cache_failure_level(cm->cache),
+			    "cache: cannot commit %zu job%s", n,
 			    n == 1 ? "" : "s");
 		else
 			log_debug("cache: %zu job%s in one commit", n,

@@ -611,7 +611,8 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
 	rc = cache_team_finish(g->px->cache, jobid, rec->status, credits, now,
 	    owner, sizeof(owner));
 	if (rc < 0)
-		log_error("cache: cannot record the end of job %s", jobid);
+		log_at(cache_failure_level(g->px->cache),
+		    "cache: cannot record the end of job %s", jobid);
 	if (rc == 0 && (p = pending_find(g, jobid)) != NULL && !p->finished) {
 		p->finished = 1;	/* written with its owner row */
 		snprintf(p->status, sizeof(p->status), "%s", completed ?

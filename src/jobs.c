@@ -376,7 +376,8 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < SWEEP_BATCHES; i++) {
 		if ((n = cache_expire_negatives(j->px->cache, now,
 		    SWEEP_BATCH)) < 0)
-			log_error("cache: cannot drop expired negative entries");
+			log_at(cache_failure_level(j->px->cache),
+			    "cache: cannot drop expired negative entries");
 		if (n < SWEEP_BATCH)
 			break;
 	}

@@ -273,8 +273,9 @@ classify(struct proxy *px, const struct upstream_result *res,
 }
 
 /*
- * Carries out what policy_answer() said to keep for slot s; sets
- * *stored when something was committed.  etag is the body's, or NULL.
+ * Carries out what policy_answer() said to keep for slot s; sets *stored
+ * to 1 when something was committed, -1 when what was to be kept could not
+ * be written, else 0.  etag is the body's, or NULL.
  */
 static void
 keep_outcome(struct slot *s, const struct policy_outcome *po,
@@ -295,8 +296,11 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 			if (px->media != NULL && strcmp(rec->status,
 			    "completed") == 0)
 				media_job_stored(px->media, s->jobid);
-		} else
-			log_error("cache: cannot store job %s", s->jobid);
+		} else {
+			*stored = -1;
+			log_at(cache_failure_level(px->cache),
+			    "cache: cannot store job %s", s->jobid);
+		}
 	}
 	/*
 	 * A job this token submitted through us a moment ago exists: a 404
@@ -312,13 +316,17 @@ keep_outcome(struct slot *s, const struct policy_outcome *po,
 		    (int)res->status, res->body, res->len, now,
 		    now + px->policy.negative_ttl_ms) == 0)
 			*stored = 1;
-		else
-			log_error("cache: cannot store negative entry for %s",
+		else {
+			*stored = -1;
+			log_at(cache_failure_level(px->cache),
+			    "cache: cannot store negative entry for %s",
 			    s->jobid);
+		}
 	}
 	if (po->revoke_grant && cache_revoke(px->cache, s->jobid,
 	    s->token_id) != 0)
-		log_error("cache: cannot revoke grant for %s", s->jobid);
+		log_at(cache_failure_level(px->cache),
+		    "cache: cannot revoke grant for %s", s->jobid);
 	if (po->backoff)
 		slot_backoff(s, res, now);
 }
@@ -340,8 +348,8 @@ slot_answer(struct slot *s, const struct answer *a, const char *cache,
 
 /*
  * commit_add()'s done callback: the job record of slot s was committed
- * with its group (or not: cj->put.stored is 0, and it is relayed without
- * "stored", as when a store fails).  Only now are its waiters answered.
+ * with its group (or not: cj->put.stored is 0, and it is relayed as a
+ * store that failed).  Only now are its waiters answered.
  */
 static void
 commit_done(struct commit_job *cj, void *arg)
@@ -350,7 +358,7 @@ commit_done(struct commit_job *cj, void *arg)
 	struct slot *s;
 	struct proxy *px;
 	struct answer a;
-	int stored = cj->put.stored;
+	int stored = cj->put.stored ? 1 : -1;
 	int64_t now = util_now_ms();
 
 	CHECK_OBJ(cw, COMMIT_WAIT_MAGIC);
@@ -364,11 +372,12 @@ commit_done(struct commit_job *cj, void *arg)
 	 * while this one waited came from the rows before it.
 	 */
 	hot_forget(px->hot, s->jobid);
-	if (!stored)
-		log_error("cache: cannot store job %s", s->jobid);
+	if (stored < 0)
+		log_at(cache_failure_level(px->cache),
+		    "cache: cannot store job %s", s->jobid);
 	else if (px->media != NULL && strcmp(cw->rec.status, "completed") == 0)
 		media_job_stored(px->media, s->jobid);
-	if (px->gateway != NULL && (stored || !cw->rec.terminal))
+	if (px->gateway != NULL && (stored > 0 || !cw->rec.terminal))
 		gateway_job_fetched(px->gateway, s->jobid, &cw->rec, cw->body,
 		    cw->len, cw->polled, cj->put.now);
 	memset(&a, 0, sizeof(a));
@@ -462,7 +471,7 @@ fetch_done(const struct upstream_result *res, void *arg)
 	keep_outcome(s, &po, res, &rec, kind == POLICY_UP_JOB && rec.terminal ?
 	    etag : NULL, now, &stored);
 	if (px->gateway != NULL && kind == POLICY_UP_JOB &&
-	    (stored || !rec.terminal))
+	    (stored > 0 || !rec.terminal))
 		gateway_job_fetched(px->gateway, s->jobid, &rec, res->body,
 		    res->len, !s->self_fetch, now);
 	s->self_fetch = 0;

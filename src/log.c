@@ -158,6 +158,16 @@ LOG_FN(log_warn, LOG_WARN)
 LOG_FN(log_error, LOG_ERROR)
 
 void
+log_at(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
 log_always(const char *fmt, ...)
 {
 	va_list ap;

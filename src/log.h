@@ -28,6 +28,9 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* A line at a level chosen at run time. */
+void	log_at(enum log_level, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* An info line printed whatever the level (start and stop). */
 void	log_always(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Writes one access line for a finished request. */

@@ -35,6 +35,7 @@
 #define SCAN_BATCH	200		/* jobs looked at per turn of the loop */
 #define TURN_MS		2000		/* the queue is looked at this often */
 #define HOLD_MS		5000		/* pause after the database refused a write */
+#define DISK_WAIT_MAX	60000		/* longest pause while the disk fails */
 #define PROGRESS_MS	500		/* progress line updates on a terminal */
 #define DUE_MAX		128		/* 2 * the largest concurrency */
 
@@ -67,6 +68,7 @@ struct media {
 	struct media_writers		*writers;	/* owned */
 	struct media_files		*files;		/* owned: what is served */
 	int64_t				 hold_until;	/* util_mono_ms() */
+	int64_t				 disk_wait;	/* ms: the disk fails, 0 */
 	int				 scanning;	/* the walk of media_start() */
 	char				 after[1024];	/* its last jobid */
 	int64_t				 jobs, looked;	/* in all, so far */
@@ -289,21 +291,79 @@ show_progress(struct media *m, int force)
 		    m->nactive, (long long)waiting, (long long)failed);
 }
 
+/* No downloads start for ms (longer pauses stand). */
+static void
+media_pause(struct media *m, int64_t ms)
+{
+	if (util_mono_ms() + ms > m->hold_until)
+		m->hold_until = util_mono_ms() + ms;
+}
+
 /* The database refused a write: no downloads for a while (no busy loop). */
 static void
 media_hold(struct media *m, const char *what, const char *lu)
 {
-	log_error("media: cannot record %s of %s (database busy or full);"
-	    " downloads pause for %d s", what, lu, HOLD_MS / 1000);
-	m->hold_until = util_mono_ms() + HOLD_MS;
+	log_at(cache_failure_level(m->cache), "media: cannot record %s of %s"
+	    " (database busy or full); downloads pause for %d s", what, lu,
+	    HOLD_MS / 1000);
+	media_pause(m, HOLD_MS);
+}
+
+/* Whether errno err says the disk failed, not the download. */
+static int
+disk_errno(int err)
+{
+	return err == ENOSPC || err == EIO || err == EDQUOT || err == EROFS;
 }
 
 /*
- * A download is over: reason NULL when its file is DIR/<sha256>, durable.
+ * A download of the queue failed for want of a disk (why): that is no
+ * fault of its URL, so the attempt does not count.  Downloads pause, 2 s
+ * at first, doubling up to a minute; the first one after a pause tries
+ * the disk again.  Said once, until a file is written (disk_works()).
+ */
+static void
+disk_failed(struct media *m, struct download *d, const char *why,
+    int64_t now)
+{
+	char lu[512];
+
+	if (m->disk_wait == 0) {
+		m->disk_wait = MEDIA_RETRY_MS;
+		log_error("media: cannot write to %s (%s); downloads pause,"
+		    " and try again from every %d s to every %d s until a file"
+		    " is written", m->dir, why, MEDIA_RETRY_MS / 1000,
+		    DISK_WAIT_MAX / 1000);
+	} else if (util_mono_ms() >= m->hold_until) {
+		/* A download started after the last pause failed too. */
+		m->disk_wait = m->disk_wait * 2 < DISK_WAIT_MAX ?
+		    m->disk_wait * 2 : DISK_WAIT_MAX;
+	}
+	util_log_url(d->url, lu, sizeof(lu));
+	log_debug("media: %s failed (%s); not counted as an attempt", lu, why);
+	if (cache_media_failed(m->cache, d->url, why, d->attempts,
+	    now + m->disk_wait, now) != 0)
+		media_hold(m, "the failure", lu);
+	media_pause(m, m->disk_wait);
+}
+
+/* A file was written: the disk works (again). */
+static void
+disk_works(struct media *m)
+{
+	if (m->disk_wait == 0)
+		return;
+	log_warn("media: %s can be written again", m->dir);
+	m->disk_wait = 0;
+}
+
+/*
+ * A download is over: reason NULL when its file is DIR/<sha256>, durable;
+ * err the errno of a failure of the disk's side (0: none, or not one).
  * Records the outcome, frees d, and starts what is due next.
  */
 static void
-download_done(struct download *d, const char *reason)
+download_done(struct download *d, const char *reason, int err)
 {
 	struct media *m = d->m;
 	char lu[512], path[MEDIA_PATH_MAX];
@@ -316,6 +376,7 @@ download_done(struct download *d, const char *reason)
 		sha = media_writer_sha256(d->w);
 		rc = cache_media_mirrored(m->cache, d->url, sha,
 		    (int64_t)d->got, d->ctype[0] ? d->ctype : NULL, m->dir, now);
+		disk_works(m);
 		if (rc < 0)
 			media_hold(m, "the download", lu);
 		else if (rc == 0 && cache_media_type(m->cache, sha, path,
@@ -328,7 +389,9 @@ download_done(struct download *d, const char *reason)
 		} else
 			log_info("media: mirrored %s (%llu bytes) as %s", lu,
 			    (unsigned long long)d->got, sha);
-	} else {
+	} else if (d->done == NULL && disk_errno(err))
+		disk_failed(m, d, reason, now);
+	else {
 		next = media_next_attempt(attempts, now);
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
 		    now) != 0)
@@ -433,6 +496,7 @@ dl_done(const struct upstream_result *res, void *arg)
 {
 	struct download *d = arg;
 	char why[300];
+	int err;
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	d->req = NULL;
@@ -444,18 +508,18 @@ dl_done(const struct upstream_result *res, void *arg)
 		return;
 	}
 	media_writer_stop(d->w);	/* from here on its error is final */
-	if (media_writer_error(d->w, why, sizeof(why)))
-		download_done(d, why);	/* the writer failed first: its reason */
+	if ((err = media_writer_error(d->w, why, sizeof(why))) != 0)
+		download_done(d, why, err); /* the writer failed first */
 	else if (d->reason[0] != '\0')
-		download_done(d, d->reason);
+		download_done(d, d->reason, 0);
 	else if (res->error == UPSTREAM_TIMEOUT)
-		download_done(d, "timed out");
+		download_done(d, "timed out", 0);
 	else if (res->error != UPSTREAM_OK) {
 		snprintf(why, sizeof(why), "unreachable: %s", res->reason);
-		download_done(d, why);
+		download_done(d, why, 0);
 	} else {
 		snprintf(why, sizeof(why), "HTTP %ld", res->status);
-		download_done(d, why);
+		download_done(d, why, 0);
 	}
 }
 
@@ -484,6 +548,7 @@ writer_event(enum media_writer_event ev, void *arg)
 {
 	struct download *d = arg;
 	char why[300];
+	int err;
 
 	CHECK_OBJ(d, DOWNLOAD_MAGIC);
 	switch (ev) {
@@ -500,11 +565,11 @@ writer_event(enum media_writer_event ev, void *arg)
 		}
 		break;
 	case MEDIA_WRITER_DONE:
-		if (media_writer_error(d->w, why, sizeof(why)))
-			download_done(d, why);
+		if ((err = media_writer_error(d->w, why, sizeof(why))) != 0)
+			download_done(d, why, err);
 		else
 			download_done(d, media_writer_sha256(d->w)[0] == '\0' ?
-			    "empty answer" : NULL);
+			    "empty answer" : NULL, 0);
 		break;
 	}
 }
@@ -520,7 +585,7 @@ download_start(struct media *m, const char *url, int attempts,
 	    (d->url = strdup(url)) == NULL) {
 		free(d);
 		log_error("media: out of memory");
-		m->hold_until = util_mono_ms() + HOLD_MS;
+		media_pause(m, HOLD_MS);
 		if (done != NULL)
 			done(url, "out of memory", arg);
 		return;
@@ -534,9 +599,9 @@ download_start(struct media *m, const char *url, int attempts,
 	m->nactive++;
 	if ((d->w = media_writer_new(m->writers, writer_event, d, d->reason,
 	    sizeof(d->reason))) == NULL)
-		download_done(d, d->reason);
+		download_done(d, d->reason, errno);
 	else if ((d->req = upstream_fetch(m->up, url, &dl_cb, d)) == NULL)
-		download_done(d, "cannot start the download");
+		download_done(d, "cannot start the download", 0);
 }
 
 /* Due media, copied out of the query before anything is written. */

@@ -331,11 +331,12 @@ media_writer_new(struct media_writers *ws, media_writer_fn *fn, void *arg,
     char *why, size_t whylen)
 {
 	struct media_writer *w;
-	int err;
+	int err = ENOMEM;
 
 	CHECK_OBJ(ws, WRITERS_MAGIC);
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		snprintf(why, whylen, "out of memory");
+		errno = err;
 		return NULL;
 	}
 	w->magic = WRITER_MAGIC;
@@ -351,8 +352,9 @@ media_writer_new(struct media_writers *ws, media_writer_fn *fn, void *arg,
 	snprintf(w->tmp, sizeof(w->tmp), "%s/" MEDIA_PART_PREFIX "%ld-XXXXXX",
 	    ws->dir, (long)getpid());
 	if ((w->fd = mkstemp(w->tmp)) < 0) {
+		err = errno;
 		snprintf(why, whylen, "cannot create a file: %s",
-		    strerror(errno));
+		    strerror(err));
 		w->tmp[0] = '\0';
 		goto fail;
 	}
@@ -361,6 +363,7 @@ media_writer_new(struct media_writers *ws, media_writer_fn *fn, void *arg,
 	if ((w->md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
 		snprintf(why, whylen, "cannot compute SHA-256");
+		err = ENOMEM;
 		goto fail;
 	}
 	if ((err = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
@@ -372,6 +375,7 @@ media_writer_new(struct media_writers *ws, media_writer_fn *fn, void *arg,
 	return w;
 fail:
 	media_writer_free(w);
+	errno = err;
 	return NULL;
 }
 
@@ -448,7 +452,7 @@ media_writer_error(struct media_writer *w, char *why, size_t len)
 		snprintf(why, len, "%s: %s", what, strerror(werr));
 	else
 		snprintf(why, len, "%s", what);
-	return 1;
+	return werr;
 }
 
 const char *

@@ -53,7 +53,8 @@ void	media_writers_free(struct media_writers *);
 
 /*
  * A new partial file in the directory and its thread; fn(event, arg) fires
- * from the loop.  NULL with the reason in why when either cannot be made.
+ * from the loop.  NULL with the reason in why, and errno set, when either
+ * cannot be made.
  */
 struct media_writer	*media_writer_new(struct media_writers *,
 	    media_writer_fn *fn, void *arg, char *why, size_t whylen);
@@ -68,7 +69,10 @@ void	media_writer_finish(struct media_writer *);
 /* Stops the thread (the file stays partial) and waits for it. */
 void	media_writer_stop(struct media_writer *);
 
-/* 1 with why set when writing failed, 0 when it did not (yet). */
+/*
+ * When writing failed: the errno of the call that failed (-1 when it was
+ * not a system call), with why set; 0 when it did not (yet).
+ */
 int	media_writer_error(struct media_writer *, char *why, size_t len);
 
 /* After DONE without an error: the file's name; "" when nothing was written. */

@@ -536,7 +536,8 @@ note_submission(struct passthru *p)
 	watch_submission(p, id);
 	if (cache_store_submission(p->px->cache, id, p->submit_type,
 	    p->token_id, util_now_ms()) != 0)
-		log_error("cache: cannot record submitted job %s", id);
+		log_at(cache_failure_level(p->px->cache),
+		    "cache: cannot record submitted job %s", id);
 	else
 		log_info("passthru: %s job %s submitted by %s%s",
 		    p->submit_type, id, p->member ? "" : "token ",

@@ -116,7 +116,9 @@ reply_send(struct proxy *px, struct evhttp_request *req, int status,
 		else if (strcmp(ri->cache, "STALE") == 0)
 			cs = "lumaproxy; hit; detail=stale";
 		else
-			cs = ri->stored ? "lumaproxy; fwd=miss; stored" :
+			cs = ri->stored > 0 ? "lumaproxy; fwd=miss; stored" :
+			    ri->stored < 0 ?
+			    "lumaproxy; fwd=miss; detail=store-failed" :
 			    "lumaproxy; fwd=miss";
 		evhttp_add_header(h, "Cache-Status", cs);
 	}

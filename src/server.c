@@ -77,13 +77,18 @@ local_method_ok(struct proxy *px, struct evhttp_request *req,
 	return 0;
 }
 
-/* GET /healthz: whether the cache answers a read of its own tables. */
+/*
+ * GET /healthz: whether the cache answers a read of its own tables and,
+ * once a write failed for want of a disk, whether it can be written again
+ * (a probe, at most once a second, while it cannot).
+ */
 static void
 healthz(struct proxy *px, struct evhttp_request *req,
     const struct reply_info *ri)
 {
 	struct evbuffer *b;
 	static const char ok[] = "{\"status\":\"ok\"}";
+	char msg[128];
 
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Cache-Control", "no-store");
@@ -98,6 +103,13 @@ healthz(struct proxy *px, struct evhttp_request *req,
 	if (cache_ping(px->cache) != 0) {
 		log_error("healthz: the database does not answer");
 		reply_error(px, req, 503, "Database unavailable", ri);
+		return;
+	}
+	/* Said in the log when writes began to fail, not at every check. */
+	if (cache_write_probe(px->cache, util_mono_ms()) != 0) {
+		snprintf(msg, sizeof(msg), "Database cannot be written: %s",
+		    cache_write_error(px->cache));
+		reply_error(px, req, 503, msg, ri);
 		return;
 	}
 	if ((b = evbuffer_new()) != NULL)

@@ -6,9 +6,11 @@
  * and group commits (several jobs in one transaction, each whole or not).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1168,6 +1170,66 @@ START_TEST(test_store_jobs_busy)
 }
 END_TEST
 
+/*
+ * A disk that refuses writes (a file size limit stands in: write(2) fails
+ * with EFBIG, which SQLite reports as an I/O error): nothing of the group
+ * is kept, the failure is known until a synced commit succeeds, by the
+ * probe (at most once a second) or by the next group, and what was
+ * committed before stays.
+ */
+START_TEST(test_store_jobs_disk_fails)
+{
+	char path[64], wal[80], err[512] = "";
+	struct cache *c;
+	struct cache_put put, *pp = &put;
+	struct record rec;
+	struct rlimit rl, limited;
+	struct stat sb;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_ptr_null(cache_write_error(c));
+	ck_assert_int_eq(cache_failure_level(c), LOG_ERROR);
+	ck_assert_int_eq(cache_write_probe(c, T), 0);
+	store(c, JOB1, TOK_A, completed_body, T);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	limited = rl;
+	limited.rlim_cur = (rlim_t)sb.st_size;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &limited), 0);
+
+	put_fill(c, &put, &rec, JOB2, TOK_A, failed_body, T);
+	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), -1);
+	ck_assert_int_eq(put.stored, 0);
+	ck_assert_str_eq(cache_write_error(c), "disk I/O error");
+	ck_assert_int_eq(cache_failure_level(c), LOG_DEBUG);
+	ck_assert_int_eq(cache_write_probe(c, T), -1);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	/* Writable again: not tried within the second, then noticed. */
+	ck_assert_int_eq(cache_write_probe(c, T + 999), -1);
+	ck_assert_str_eq(cache_write_error(c), "disk I/O error");
+	ck_assert_int_eq(cache_write_probe(c, T + 1000), 0);
+	ck_assert_ptr_null(cache_write_error(c));
+	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
+	expect_no_job(c, JOB2, TOK_A);
+
+	/* Failing again; an unfinished job's commit is synced, and says so. */
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &limited), 0);
+	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), -1);
+	ck_assert_ptr_nonnull(cache_write_error(c));
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	put_fill(c, &put, &rec, "j-pending", TOK_A, pending_body, T);
+	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), 1);
+	ck_assert_ptr_null(cache_write_error(c));
+	expect_counts(c, 2, 1);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -1215,6 +1277,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_ping_fails);
 	tcase_add_test(tc, test_store_jobs_one_fails);
 	tcase_add_test(tc, test_store_jobs_busy);
+	tcase_add_test(tc, test_store_jobs_disk_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,7 +2,7 @@
 # SPEC 1, 2.4: finished jobs survive restarts, and a terminal result is
 # committed before the answer that carries it (kill -9 right after it),
 # also when several arrive together and share a commit; one that cannot
-# be committed is relayed without "stored".
+# be committed is relayed without "stored" (detail=store-failed).
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
 start_fakeup
@@ -133,7 +133,7 @@ fake_job jpers5 "owner=tokA" "$(job_completed jpers5)"
 get jpers5
 check_status 200
 check_cache MISS
-check_header Cache-Status "lumaproxy; fwd=miss"
+check_header Cache-Status "lumaproxy; fwd=miss; detail=store-failed"
 check_body "$(job_completed jpers5)"
 wait "$held"
 _forget "$held"
