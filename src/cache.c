@@ -362,6 +362,7 @@ cache_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	c->magic = CACHE_MAGIC;
+	c->shm_fd = -1;
 	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open database: %s", path,
 		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
@@ -441,10 +442,13 @@ cache_close(struct cache *c)
 	sqlite3_finalize(c->rst[0]);
 	for (i = 0; i < TST__MAX; i++)
 		sqlite3_finalize(c->tst[i]);
-	if (c->shm != NULL)
-		munmap((void *)c->shm, SHM_MAP);
 	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
 		sqlite3_close_v2(c->db);
+	/* After SQLite: closing shm_fd drops its locks (cache_stamp_moved()). */
+	if (c->shm != NULL)
+		munmap((void *)c->shm, SHM_MAP);
+	if (c->shm_fd >= 0)
+		close(c->shm_fd);
 	if (c->mem != NULL)
 		sqlite3_close_v2(c->mem);
 	memset(c, 0, sizeof(*c));
@@ -867,7 +871,11 @@ cache_data_version(struct cache *c)
  * walformat.html) changes with every commit to the WAL (its frame count
  * and checksums) and every restart of it (its salts), whoever commits.
  * Mapped read-only, it tells at the cost of a copy whether anyone may
- * have committed.
+ * have committed.  The descriptor stays open until cache_close(): closing
+ * any descriptor of a file drops every fcntl(2) lock the process holds on
+ * it, SQLite's on the -shm file too, and another process opening the
+ * database would then take the WAL index for unused and truncate it under
+ * this one's mapping (SIGBUS on its next read).
  */
 int
 cache_stamp_moved(struct cache *c, struct cache_stamp *s)
@@ -888,9 +896,11 @@ cache_stamp_moved(struct cache *c, struct cache_stamp *s)
 		    (fd = open(shm, O_RDONLY | O_CLOEXEC)) >= 0) {
 			if (fstat(fd, &sb) == 0 && sb.st_size >= SHM_MAP &&
 			    (p = mmap(NULL, SHM_MAP, PROT_READ, MAP_SHARED, fd,
-			    0)) != MAP_FAILED)
+			    0)) != MAP_FAILED) {
 				c->shm = p;
-			close(fd);
+				c->shm_fd = fd;
+			} else
+				close(fd);
 		}
 	}
 	if (c->shm == NULL)

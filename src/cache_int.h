@@ -97,6 +97,7 @@ struct cache {
 	sqlite3_stmt	*rst[1];		/* owned */
 	sqlite3_stmt	*tst[TST__MAX];		/* owned */
 	const volatile unsigned char *shm;	/* owned: the -shm file's */
+	int		 shm_fd;		/* owned: its descriptor, or -1 */
 	int		 shm_tried;		/* first page, mapped */
 	uint64_t	 damage;		/* corruption met before open */
 	dev_t		 dev;			/* the file opened, or 0 */

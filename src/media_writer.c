@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -85,15 +86,19 @@ struct media_writers {
 
 static void	writers_cb(evutil_socket_t, short, void *);
 
-/* Removes partial files left by processes that are gone (a crash). */
+/*
+ * Removes the partial files no process writes: a writer holds a lock on
+ * its file (writer_create()), which goes with its process however that
+ * ends.  The PID in a name decides nothing: by now it may be another
+ * process's, or be of another PID namespace sharing the directory.
+ */
 static void
 remove_stale_parts(const char *dir)
 {
 	char path[MEDIA_PATH_MAX];
 	struct dirent *de;
 	DIR *d;
-	long pid;
-	char *end;
+	int fd;
 	size_t plen = strlen(MEDIA_PART_PREFIX);
 
 	if ((d = opendir(dir)) == NULL)
@@ -101,16 +106,14 @@ remove_stale_parts(const char *dir)
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, MEDIA_PART_PREFIX, plen) != 0)
 			continue;
-		pid = strtol(de->d_name + plen, &end, 10);
-		/* Ours, at the start, is a crashed predecessor's (PID 1). */
-		if (end == de->d_name + plen || *end != '-' ||
-		    pid <= 0 || pid == (long)getpid() ||
-		    (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			if (unlink(path) == 0)
-				log_info("media: removed the partial file %s",
-				    path);
-		}
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC)) < 0)
+			continue;
+		/* Removed with the lock held: no writer can take it now. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path) == 0)
+			log_info("media: removed the partial file %s", path);
+		close(fd);
 	}
 	closedir(d);
 }
@@ -326,6 +329,37 @@ writers_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * Creates w's partial file, locked until its descriptor is closed, so
+ * that no start of another process takes it for a crashed writer's
+ * (remove_stale_parts()).  A file such a start removed between the
+ * creation and the lock is made again.  Where the file system refuses
+ * locks, the file goes unlocked.  0, or -1 with errno set.
+ */
+static int
+writer_create(struct media_writer *w)
+{
+	struct stat fsb, psb;
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(w->tmp, sizeof(w->tmp), "%s/" MEDIA_PART_PREFIX
+		    "%ld-XXXXXX", w->ws->dir, (long)getpid());
+		if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) < 0)
+			return -1;
+		if (flock(w->fd, LOCK_EX | LOCK_NB) != 0) {
+			if (errno != EWOULDBLOCK)
+				return 0;
+		} else if (fstat(w->fd, &fsb) == 0 &&
+		    stat(w->tmp, &psb) == 0 && fsb.st_dev == psb.st_dev &&
+		    fsb.st_ino == psb.st_ino)
+			return 0;
+		close(w->fd);	/* the other start removes it, or did */
+		w->fd = -1;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
 struct media_writer *
 media_writer_new(struct media_writers *ws, media_writer_fn *fn, void *arg,
     char *why, size_t whylen)
@@ -349,16 +383,13 @@ media_writer_new(struct media_writers *ws, media_writer_fn *fn, void *arg,
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	TAILQ_INSERT_TAIL(&ws->live, w, entry);
-	snprintf(w->tmp, sizeof(w->tmp), "%s/" MEDIA_PART_PREFIX "%ld-XXXXXX",
-	    ws->dir, (long)getpid());
-	if ((w->fd = mkstemp(w->tmp)) < 0) {
+	if (writer_create(w) != 0) {
 		err = errno;
 		snprintf(why, whylen, "cannot create a file: %s",
 		    strerror(err));
 		w->tmp[0] = '\0';
 		goto fail;
 	}
-	fcntl(w->fd, F_SETFD, FD_CLOEXEC);
 	fchmod(w->fd, 0644);		/* as readable as any other file here */
 	if ((w->md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {

@@ -1,8 +1,8 @@
 /*
  * The media mirror's writer threads: the disk side of a download.  Each
  * download's bytes go to a thread of its own that hashes them (SHA-256),
- * writes them to a partial file DIR/.part-PID-XXXXXX, syncs it and renames
- * it DIR/<sha256>.  The loop hands pieces over through a bounded queue and
+ * writes them to a partial file DIR/.part-PID-XXXXXX, locked (flock(2)) while
+ * it is written, syncs it and renames it DIR/<sha256>.  The loop hands pieces over through a bounded queue and
  * hears back through one pipe that all writers of a directory share.
  */
 #ifndef MEDIA_WRITER_H
@@ -42,8 +42,8 @@ enum media_put {
 
 /*
  * The writers of the absolute directory dir, reporting on base.  Removes
- * the partial files of processes that are gone.  NULL with a message in
- * err when the pipe cannot be set up.
+ * the partial files no process holds locked (their writers are gone).
+ * NULL with a message in err when the pipe cannot be set up.
  */
 struct media_writers	*media_writers_new(struct event_base *,
 	    const char *dir, char *err, size_t errlen);

@@ -3,15 +3,18 @@
  * schema creation, job rows and grants per (jobid, token_id), terminal rows
  * that stay, negative entries and their expiry, revocation, reopening,
  * refusal of files that are not ours, which must be left byte for byte,
- * and group commits (several jobs in one transaction, each whole or not).
+ * group commits (several jobs in one transaction, each whole or not), and
+ * the look at the WAL index that leaves SQLite's locks alone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -1230,6 +1233,46 @@ START_TEST(test_store_jobs_disk_fails)
 }
 END_TEST
 
+/*
+ * Reading the WAL index header (cache_stamp_moved) keeps SQLite's hold on
+ * the -shm file: another process sees a lock there, so it does not take
+ * the index for unused and truncate it under this one.
+ */
+START_TEST(test_stamp_keeps_shm_lock)
+{
+	char path[64], shm[80], err[512] = "";
+	struct cache *c;
+	struct cache_stamp s;
+	struct flock fl;
+	pid_t pid;
+	int fd, status;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	memset(&s, 0, sizeof(s));
+	expect_counts(c, 0, 0);
+	ck_assert_int_eq(cache_stamp_moved(c, &s), 1);
+	ck_assert_int_eq(cache_stamp_moved(c, &s), 0);
+	snprintf(shm, sizeof(shm), "%s-shm", path);
+	if ((pid = fork()) == 0) {
+		/* Any lock of the parent's on the file conflicts with this one. */
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if ((fd = open(shm, O_RDWR)) < 0 || fcntl(fd, F_GETLK, &fl) != 0)
+			_exit(2);
+		_exit(fl.l_type == F_UNLCK ? 1 : 0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "no lock on %s seen from another process (status %d)", shm, status);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -1278,6 +1321,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_store_jobs_one_fails);
 	tcase_add_test(tc, test_store_jobs_busy);
 	tcase_add_test(tc, test_store_jobs_disk_fails);
+	tcase_add_test(tc, test_stamp_keeps_shm_lock);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -371,6 +371,38 @@ check "the log says so" grep -q 'media: removed the partial file' "$LP_ERR"
 check "the bytes are the CDN's" cmp -s "$MD/$(media_field "$DB" "$V5" sha256)" <(curl -sS "$V5")
 stop_proxy
 
+tcase "a partial file is removed at start when no process writes it, whatever its PID says"
+# A crashed writer's PID may belong to another live process by the next
+# start (fakeup's here), and a live writer in another PID namespace has a
+# PID that says nothing here (a dead one's here).  flock(1) stands in for
+# such a writer: writers hold a lock on their partial file.
+true &
+dead=$!
+wait "$dead"
+printf 'partial' >"$MD/.part-$FAKE_PID-AAAAAA"
+printf 'partial' >"$MD/.part-$dead-BBBBBB"
+if command -v flock >/dev/null; then
+	flock "$MD/.part-$dead-BBBBBB" -c "echo held; exec sleep $IT_LIMIT" \
+	    >"$IT_TMP/held.out" 2>&1 &
+	holder=$!
+	IT_PIDS+=("$holder")
+	wait_line "$IT_TMP/held.out" '^held$' "$holder" >/dev/null
+fi
+must_start_proxy --pending-interval 0 --media-dir "$MD"
+check_not "the file of a PID another process has now is removed" \
+    test -e "$MD/.part-$FAKE_PID-AAAAAA"
+check "the log says so" grep -q "media: removed the partial file .*/.part-$FAKE_PID-AAAAAA" "$LP_ERR"
+if command -v flock >/dev/null; then
+	check "a file a live process holds is kept" test -e "$MD/.part-$dead-BBBBBB"
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+	_forget "$holder"
+else
+	skip "a file a live process holds is kept" "flock is not installed"
+fi
+stop_proxy
+rm -f "$MD/.part-$dead-BBBBBB"
+
 tcase "disk full while downloading: partial file removed, failure recorded, serving goes on"
 V6="$FAKE/media/jm6/video.mp4?_size=3000000"
 media_record jm6 "$V6" >"$IT_TMP/jm6.json"
