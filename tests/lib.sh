@@ -33,6 +33,10 @@ if ! command -v curl >/dev/null 2>&1; then
 	echo "SKIP [$IT_NAME]: curl is not installed"
 	exit 77
 fi
+if ! curl --version >/dev/null 2>&1; then
+	echo "SKIP [$IT_NAME]: curl is installed but does not run"
+	exit 77
+fi
 
 IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/it-$IT_NAME.XXXXXX") || exit 99
 IT_PIDS=()
@@ -98,6 +102,17 @@ skip_all() {
 
 need_cmd() {
 	command -v "$1" >/dev/null 2>&1 || skip_all "$1 is not installed"
+}
+
+# need_works TOOL COMMAND...: skips the test unless TOOL is installed and
+# COMMAND, a small use of it, succeeds here: installed is not always
+# usable (no pseudo-terminal, no IPv6, a module or a library missing).
+need_works() {
+	local tool=$1
+	shift
+	need_cmd "$tool"
+	"$@" </dev/null >/dev/null 2>&1 ||
+		skip_all "$tool is installed but does not work here ($* failed)"
 }
 
 # check_eq WHAT GOT WANT
@@ -217,6 +232,20 @@ wait_line() {
 	done
 	grep -Eq -- "$2" "$1" 2>/dev/null && { grep -Eo -- "$2" "$1" | head -n 1; return 0; }
 	return 1
+}
+
+# wait_for MS COMMAND...: runs COMMAND every 50 ms until it succeeds, MS
+# milliseconds at most; status 1 when it never did.  Instead of "sleep,
+# then check": wait for what the check needs, bounded, then check.  Only
+# COMMAND runs again: a $(...) among its words was expanded once, before
+# (put it in a function).
+wait_for() {
+	local end=$(($(now_ms) + $1))
+	shift
+	until "$@"; do
+		[ "$(now_ms)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
 }
 
 # start_fakeup [ARGS...]: sets FAKE_PID, FAKE_PORT, FAKE (its base URL).
