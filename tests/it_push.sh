@@ -83,16 +83,6 @@ check_gauge() {
 	check_eq "$1: $2 (within $4 ms)" "$GAUGE" "$3"
 }
 
-# wait_for MS COMMAND...: waits MS ms at most for COMMAND to succeed.
-wait_for() {
-	local end=$(($(now_ms) + $1))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
-
 # check_between WHAT N LO HI: LO <= N < HI.
 check_between() {
 	if [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 < $4)); then
