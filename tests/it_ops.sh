@@ -199,16 +199,28 @@ check_metric_delta "GET /nope" lumaproxy_requests_total \
     'route=other,status=404,cache=none' "$IT_TMP/e0" "$IT_TMP/e1" 1
 
 tcase "open connections: idle clients show in the gauge, and leave it"
+# open_at_least N, open_at_most N: a scrape (into $IT_TMP/f) has the gauge
+# there; OPEN is what it read.
+open_at_least() {
+	scrape "$IT_TMP/f"
+	OPEN=$(metric lumaproxy_open_connections)
+	[ "$OPEN" -ge "$1" ]
+}
+open_at_most() {
+	scrape "$IT_TMP/f"
+	OPEN=$(metric lumaproxy_open_connections)
+	[ "$OPEN" -le "$1" ]
+}
 exec 5<>"/dev/tcp/127.0.0.1/$LP_PORT" 6<>"/dev/tcp/127.0.0.1/$LP_PORT"
-sleep 0.3
-scrape "$IT_TMP/f0"
-with=$(metric lumaproxy_open_connections)
+# The gauge counts them once the proxy has accepted them.
+wait_for 5000 open_at_least 3
+with=$OPEN
 check_re "lumaproxy_open_connections with 2 idle clients and the scrape (3 or more)" \
     "$with" '^([3-9]|[1-9][0-9]+)$'
 exec 5<&- 6<&-
-sleep 0.5
-scrape "$IT_TMP/f1"
-without=$(metric lumaproxy_open_connections)
+# ... and leaves them once it has seen them close.
+wait_for 5000 open_at_most $((with - 2))
+without=$OPEN
 check "lumaproxy_open_connections after they left ($without) is at most $with - 2" \
     [ "$without" -le $((with - 2)) ]
 
