@@ -21,11 +21,6 @@ burst() {
 	wait "${pids[@]}"
 }
 
-# fetches_at_least JOBID TOKEN N: upstream has N requests for the pair or more.
-fetches_at_least() {
-	[ "$(fake_count "$1" "$2")" -ge "$3" ]
-}
-
 # count_answers TAG N STATUS BODYFILE CACHE-RE: how many of the N answers match.
 count_answers() {
 	local i n=0

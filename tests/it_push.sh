@@ -237,11 +237,6 @@ submit() {
 	[ "$STATUS" = 200 ] && [ -n "$JOB" ] || die "submission: $STATUS $BODY"
 }
 
-# fetches_at_least JOBID TOKEN N: fakeup saw N fetches of the pair or more.
-fetches_at_least() {
-	[ "$(fake_count "$1" "$2")" -ge "$3" ]
-}
-
 # 2000 waiters at once need 2000 descriptors in the client, and as many
 # in fakeup for the proxy's fetches: raised before anything starts.
 if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt 4500 ]; then

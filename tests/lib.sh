@@ -505,6 +505,11 @@ fake_count() {
 	    $1 == "job" && $2 == j && $3 == t { n = $4 } END { print n + 0 }'
 }
 
+# fetches_at_least JOBID TOKEN N: upstream has N requests for the pair or more.
+fetches_at_least() {
+	[ "$(fake_count "$1" "$2")" -ge "$3" ]
+}
+
 fake_total() {
 	curl -sS --max-time 5 "$FAKE/_fake/stats" | awk '$1 == "total" { print $2 }'
 }
