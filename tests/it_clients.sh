@@ -10,7 +10,8 @@ need_cmd jq
 start_fakeup --demo
 must_start_proxy --pending-interval 1
 
-# vendorize FILE TOKEN USER: points a vendor example at the proxy, with
+# vendorize FILE TOKEN USER: points a vendor example at the proxy (its
+# sleep between polls, the client's own, shortened to 0.4 s), with
 # USER@example.com in the jobid (each client polls its own job: the proxy
 # keeps one record per jobid, so clients of one job would see each other's
 # progress, as they may once upstream granted them the job).

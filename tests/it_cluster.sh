@@ -105,6 +105,7 @@ workload() {
 	local r t_end j
 	SEQ=()
 	for r in 1 2 3 4; do
+		# Past the interval (the test), from the previous round's end.
 		[ "$r" -gt 1 ] && sleep_until "$t_end" $((INTERVAL_MS + 150))
 		poll_all
 		t_end=$(now_ms)

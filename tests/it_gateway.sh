@@ -550,7 +550,7 @@ import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 c.execute("BEGIN IMMEDIATE")
 print("held", flush=True)
-time.sleep(1.5)
+time.sleep(1.5)	# the database held that long is the test
 c.execute("COMMIT")
 PY
 held=$!

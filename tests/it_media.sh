@@ -34,14 +34,14 @@ media_field() {
 	media_q "$1" "SELECT $3 FROM media WHERE url = '$2'"
 }
 
+# field_is DB URL COLUMN VALUE: URL's row has it.
+field_is() {
+	[ "$(media_field "$1" "$2" "$3")" = "$4" ]
+}
+
 # wait_field DB URL COLUMN VALUE [SECONDS]: waits until URL's row has it.
 wait_field() {
-	local i n=$((${5:-10} * 10))
-	for ((i = 0; i < n; i++)); do
-		[ "$(media_field "$1" "$2" "$3")" = "$4" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_for $((${5:-10} * 1000)) field_is "$1" "$2" "$3" "$4"
 }
 
 # wait_media DB URL STATE [SECONDS]: waits until URL's row is in STATE.
@@ -62,6 +62,10 @@ cdn_hits() {
 
 no_partials() {
 	[ -z "$(find "$1" -name '.part-*' -print -quit)" ]
+}
+
+has_partials() {
+	! no_partials "$1"
 }
 
 V1="$FAKE/media/jm1/video.mp4?_size=300000"
@@ -353,7 +357,7 @@ fake_job_file jm5 "owner=tokA" "$IT_TMP/jm5.json"
 V5SHA=$(cdn_sha "$V5")
 must_start_proxy --pending-interval 0 --media-dir "$MD"
 get jm5
-for i in $(seq 50); do no_partials "$MD" || break; sleep 0.1; done
+wait_for 5000 has_partials "$MD"
 check_not "the download has started (a partial file)" no_partials "$MD"
 check_not "nothing under the final name while it downloads" test -e "$MD/$V5SHA"
 stop_proxy TERM
@@ -361,7 +365,7 @@ check_eq "stopped cleanly" "$LP_RC" 0
 check "SIGTERM: the partial file is removed" no_partials "$MD"
 check_eq "the URL is still due" "$(media_field "$DB" "$V5" state)" pending
 must_start_proxy --pending-interval 0 --media-dir "$MD"
-for i in $(seq 50); do no_partials "$MD" || break; sleep 0.1; done
+wait_for 5000 has_partials "$MD"
 stop_proxy KILL
 check_not "kill -9: a partial file is left behind" no_partials "$MD"
 must_start_proxy --pending-interval 0 --media-dir "$MD"
@@ -560,7 +564,7 @@ media_record jpd "$P1" >"$IT_TMP/jpd.json"
 fake_job_file jpd "owner=tokA" "$IT_TMP/jpd.json"
 LP_DB=$IT_TMP/m6.db must_start_proxy --pending-interval 0 --media-dir "$MD6"
 get jpd
-for i in $(seq 50); do no_partials "$MD6" || break; sleep 0.1; done
+wait_for 5000 has_partials "$MD6"
 check_not "the download has started" no_partials "$MD6"
 "$LUMAPROXY" purge --db "$IT_TMP/m6.db" jpd >/dev/null 2>&1
 check_eq "purge exit status" "$?" 0
@@ -582,7 +586,7 @@ stop_proxy
 "$LUMAPROXY" mirror --db "$DB7" --media-dir "$MD7" >"$IT_TMP/mirror7.out" 2>&1 &
 mpid=$!
 IT_PIDS+=("$mpid")
-for i in $(seq 50); do no_partials "$MD7" || break; sleep 0.1; done
+wait_for 5000 has_partials "$MD7"
 check_not "the download has started" no_partials "$MD7"
 kill -TERM "$mpid"
 wait "$mpid"
