@@ -563,7 +563,12 @@ check_eq "walt polls his job: status" "$STATUS" 200
 submit walt
 check_eq "a second submission: status" "$STATUS" 429
 wait "$held"
-owner_written() { [ "$(sqlite3 "$GW_DB" "SELECT owner FROM job_owners WHERE jobid = '$wjob'")" = walt ]; }
+owner_written() {
+	[ "$("$IT_PYTHON" -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=5)
+r = c.execute("SELECT owner FROM job_owners WHERE jobid = ?", (sys.argv[2],)).fetchone()
+print(r[0] if r else "")' "$GW_DB" "$wjob" 2>/dev/null)" = walt ]
+}
 check "the owner row is written once the database is free" wait_for 5000 owner_written
 poll_done walt "$wjob"
 submit walt
