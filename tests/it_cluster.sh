@@ -39,7 +39,11 @@ free_port() {
 tcase "the examples are valid configurations"
 check "haproxy -c accepts etc/haproxy.cfg.example" \
     "$HAPROXY" -c -q -f "$EXAMPLE"
-if NGINX=$(sbin_cmd nginx); then
+if ! NGINX=$(sbin_cmd nginx); then
+	skip "nginx -t of etc/nginx-upstream.conf.example" "nginx is not installed"
+elif ! "$NGINX" -v >/dev/null 2>&1; then
+	skip "nginx -t of etc/nginx-upstream.conf.example" "$NGINX does not run"
+else
 	mkdir -p "$IT_TMP/nginx"
 	cat >"$IT_TMP/nginx/nginx.conf" <<EOF
 pid $IT_TMP/nginx/nginx.pid;
@@ -57,8 +61,6 @@ http {
 EOF
 	check "nginx -t accepts etc/nginx-upstream.conf.example in http { }" \
 	    "$NGINX" -q -t -p "$IT_TMP/nginx" -c "$IT_TMP/nginx/nginx.conf"
-else
-	skip "nginx -t of etc/nginx-upstream.conf.example" "nginx is not installed"
 fi
 
 # ---------------------------------------------------------------- the workload
