@@ -7,8 +7,8 @@
 # program, each other, a running server) instead of failing.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-need_cmd jq
-need_cmd sqlite3
+need_works jq jq -n true
+need_works sqlite3 sqlite3 :memory: 'SELECT 1'
 need_python
 
 DB=$IT_TMP/keys.db

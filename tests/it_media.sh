@@ -3,8 +3,8 @@
 # bytes, errors, HTML, slow and oversized bodies as each URL's query asks.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-need_cmd jq
-need_cmd sqlite3
+need_works jq jq -n true
+need_works sqlite3 sqlite3 :memory: 'SELECT 1'
 # Under AddressSanitizer freed memory would stay resident in its quarantine.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 start_fakeup
