@@ -64,8 +64,11 @@ no_partials() {
 	[ -z "$(find "$1" -name '.part-*' -print -quit)" ]
 }
 
-has_partials() {
-	! no_partials "$1"
+# downloading DIR: a download's partial file is in DIR (.part-N-XXXXXX; not
+# the .part-probe-XXXXXX that the start makes and removes at once, before
+# SIGTERM is handled).
+downloading() {
+	[ -n "$(find "$1" -name '.part-[0-9]*' -print -quit)" ]
 }
 
 V1="$FAKE/media/jm1/video.mp4?_size=300000"
@@ -357,15 +360,15 @@ fake_job_file jm5 "owner=tokA" "$IT_TMP/jm5.json"
 V5SHA=$(cdn_sha "$V5")
 must_start_proxy --pending-interval 0 --media-dir "$MD"
 get jm5
-wait_for 5000 has_partials "$MD"
-check_not "the download has started (a partial file)" no_partials "$MD"
+wait_for 5000 downloading "$MD"
+check "the download has started (a partial file)" downloading "$MD"
 check_not "nothing under the final name while it downloads" test -e "$MD/$V5SHA"
 stop_proxy TERM
 check_eq "stopped cleanly" "$LP_RC" 0
 check "SIGTERM: the partial file is removed" no_partials "$MD"
 check_eq "the URL is still due" "$(media_field "$DB" "$V5" state)" pending
 must_start_proxy --pending-interval 0 --media-dir "$MD"
-wait_for 5000 has_partials "$MD"
+wait_for 5000 downloading "$MD"
 stop_proxy KILL
 check_not "kill -9: a partial file is left behind" no_partials "$MD"
 must_start_proxy --pending-interval 0 --media-dir "$MD"
@@ -568,8 +571,8 @@ media_record jpd "$P1" >"$IT_TMP/jpd.json"
 fake_job_file jpd "owner=tokA" "$IT_TMP/jpd.json"
 LP_DB=$IT_TMP/m6.db must_start_proxy --pending-interval 0 --media-dir "$MD6"
 get jpd
-wait_for 5000 has_partials "$MD6"
-check_not "the download has started" no_partials "$MD6"
+wait_for 5000 downloading "$MD6"
+check "the download has started" downloading "$MD6"
 "$LUMAPROXY" purge --db "$IT_TMP/m6.db" jpd >/dev/null 2>&1
 check_eq "purge exit status" "$?" 0
 wait_line "$LP_ERR" 'was purged while downloading' "$LP_PID" >/dev/null
@@ -590,8 +593,8 @@ stop_proxy
 "$LUMAPROXY" mirror --db "$DB7" --media-dir "$MD7" >"$IT_TMP/mirror7.out" 2>&1 &
 mpid=$!
 IT_PIDS+=("$mpid")
-wait_for 5000 has_partials "$MD7"
-check_not "the download has started" no_partials "$MD7"
+wait_for 5000 downloading "$MD7"
+check "the download has started" downloading "$MD7"
 kill -TERM "$mpid"
 wait "$mpid"
 check_eq "exit status" "$?" 1
