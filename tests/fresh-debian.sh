@@ -106,6 +106,10 @@ chroot "$RUN" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
 rc=$?
 set -e
 secs=$(($(date +%s) - start))
+# The logs of the tests that did not pass, kept with the rest.
+if [ -f "$RUN/root/lumaproxy/tests/test-suite.log" ]; then
+	{ echo; echo "==== tests/test-suite.log"; cat "$RUN/root/lumaproxy/tests/test-suite.log"; } >>"$LOG"
+fi
 
 # What each test said, from the build's tests/ directory.
 T=$RUN/root/lumaproxy/tests
