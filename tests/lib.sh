@@ -251,6 +251,9 @@ wait_for() {
 # start_fakeup [ARGS...]: sets FAKE_PID, FAKE_PORT, FAKE (its base URL).
 start_fakeup() {
 	local line
+	# Emptied first: the start line of a fakeup started before must not be
+	# read for this one's before its redirection truncates the file.
+	: >"$IT_TMP/fakeup.out"
 	"$FAKEUP" "$@" >"$IT_TMP/fakeup.out" 2>"$IT_TMP/fakeup.err" &
 	FAKE_PID=$!
 	IT_PIDS+=("$FAKE_PID")
