@@ -352,6 +352,7 @@ check_eq "usage with a bad date: exit status" "$K_RC" 2
 
 # hold SECONDS: another program holds a write transaction on $DB for that long.
 hold() {
+	: >"$IT_TMP/hold.out"	# not the "holding" of the one before
 	"$IT_PYTHON" - "$DB" "$1" >"$IT_TMP/hold.out" 2>&1 <<'EOF' &
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
