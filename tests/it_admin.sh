@@ -3,7 +3,8 @@
 # server may be using at the same time.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-need_cmd jq
+need_works jq jq -n true
+need_works sqlite3 sqlite3 :memory: 'SELECT 1'
 start_fakeup
 must_start_proxy --pending-interval 0
 DB=$IT_TMP/lp.db

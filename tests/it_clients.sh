@@ -6,11 +6,12 @@
 # processing, completed.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-need_cmd jq
+need_works jq jq -n true
 start_fakeup --demo
 must_start_proxy --pending-interval 1
 
-# vendorize FILE TOKEN USER: points a vendor example at the proxy, with
+# vendorize FILE TOKEN USER: points a vendor example at the proxy (its
+# sleep between polls, the client's own, shortened to 0.4 s), with
 # USER@example.com in the jobid (each client polls its own job: the proxy
 # keeps one record per jobid, so clients of one job would see each other's
 # progress, as they may once upstream granted them the job).
@@ -145,7 +146,7 @@ JOB_BASH=${SPEC_JOBID/user@/bash@}
 JOB_PY=${SPEC_JOBID/user@/python@}
 JOB_NODE=${SPEC_JOBID/user@/node@}
 
-# Pick the clients that can run here; start them all at once.
+tcase "the clients that can run here, started at once"
 pids=()
 (cd "$IT_TMP" && JOBID=$JOB_BASH timeout 30 bash vendor.sh) \
     >"$IT_TMP/bash.out" 2>"$IT_TMP/bash.err" &
@@ -163,7 +164,7 @@ if [ -n "$PY" ]; then
 	    >"$IT_TMP/python.out" 2>"$IT_TMP/python.err" &
 	pids+=($!)
 else
-	echo "# python3 with the requests module is not installed: Python example skipped"
+	skip "the Python example" "no python3 here imports requests (Debian: python3-requests)"
 fi
 NODE=""
 if command -v node >/dev/null 2>&1 &&
@@ -173,7 +174,7 @@ if command -v node >/dev/null 2>&1 &&
 	    >"$IT_TMP/node.out" 2>"$IT_TMP/node.err" &
 	pids+=($!)
 else
-	echo "# node (18 or later, with fetch) is not installed: JavaScript example skipped"
+	skip "the JavaScript example" "no node here has fetch (node 18 or later)"
 fi
 wait "${pids[@]}"
 

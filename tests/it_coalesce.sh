@@ -71,10 +71,12 @@ check_eq "token B answers" "$(count_answers e 8 200 "$IT_TMP/jc4.json" MISS)" 8
 tcase "the first waiter hangs up: the others still get the one fetch"
 job_record jc6 pending >"$IT_TMP/jc6.json"
 fake_job_file jc6 "owner=tokA&delay=1000" "$IT_TMP/jc6.json"
-curl -s --max-time 0.3 -o /dev/null -H "Authorization: Bearer tokA" \
+curl -s --max-time 0.6 -o /dev/null -H "Authorization: Bearer tokA" \
     "$LP/v1/luma/jobs/jc6" &
 quitter=$!
-sleep 0.1
+# The others come once the first one's fetch is upstream (1 s long), before
+# the first one gives up.
+check "upstream has the first one's fetch" wait_for 5000 fetches_at_least jc6 tokA 1
 burst jc6 tokA 5 h
 wait $quitter
 check_upstream jc6 tokA 1
@@ -86,7 +88,8 @@ job_record jc5 pending >"$IT_TMP/jc5.json"
 fake_job_file jc5 "owner=tokA&delay=1000" "$IT_TMP/jc5.json"
 burst jc5 tokA 5 f &
 p1=$!
-sleep 0.2
+# The stranger comes while the owner's fetch (1 s long) is upstream.
+check "upstream has the owner's fetch" wait_for 5000 fetches_at_least jc5 tokA 1
 burst jc5 tokX 5 g &
 wait $p1 $!
 check_upstream jc5 tokA 1

@@ -140,8 +140,9 @@ check "7 GET lines 200 HIT for jhot1 (got $n)" test "$n" -ge 7
 check "HEAD lines too" grep -q "HEAD /v1/luma/jobs/jhot1 200 HIT" "$IT_TMP/access.log"
 
 tcase "a client that sends 2,000 requests, then ends its side, gets every answer"
-# It reads only after a second: the proxy meanwhile holds answers back,
-# stops reading, and must not take the end of the input for the end.
+# It reads only after a second (that sleep is the slow client): the proxy
+# meanwhile holds answers back, stops reading, and must not take the end
+# of the input for the end.
 # Large answers: the requests and the end of the input all come in while
 # the answers of the first few wait.
 stop_proxy
@@ -181,7 +182,7 @@ req = b"GET /v1/luma/jobs/jhot1 HTTP/1.1\r\nAuthorization: Bearer tokA\r\n\r\n"
 s.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")	# one the route answers
 s.recv(65536)
 n = 0
-for i in range(8):			# 2.8 s of requests 0.4 s apart
+for i in range(8):			# 2.8 s of requests 0.4 s apart (the test)
     s.sendall(req)
     if not s.recv(65536).startswith(b"HTTP/1.1 200 OK"):
         break
@@ -237,7 +238,7 @@ check_header_re Retry-After '^[12]$'
 check_no_header ETag
 check_eq "answered from memory" "$(memory_answers)" $((before + 1))
 check_upstream jhotp tokA 1
-sleep_until "$t0" 2100
+sleep_until "$t0" 2100	# past the interval (the test): measured from the fetch
 get jhotp
 check_cache MISS
 check_upstream jhotp tokA 2
@@ -258,7 +259,7 @@ check_body '{"error":"Job not found"}'
 check_no_header Retry-After
 check_eq "answered from memory" "$(memory_answers)" $((before + 1))
 check_upstream jhotn tokA 1
-sleep_until "$t0" 2100
+sleep_until "$t0" 2100	# past negative-ttl (the test): measured from the fetch
 get jhotn
 check_status 404
 check_cache MISS
@@ -359,7 +360,7 @@ fake_job_file jhh4 "owner=tokA" "$IT_TMP/big.json"
 must_start_proxy
 get jhh4; get jhh4; get jhh4
 "$IT_PYTHON" - "$LP_PORT" "$LP_PID" >"$IT_TMP/term.out" <<'EOF'
-import os, signal, socket, sys, threading, time
+import os, select, signal, socket, sys, threading, time
 port, pid = int(sys.argv[1]), int(sys.argv[2])
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -368,9 +369,14 @@ s.settimeout(10)
 req = b"GET /v1/luma/jobs/jhh4 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tokA\r\n\r\n"
 t = threading.Thread(target=lambda: s.sendall(req * 20))
 t.start()
-time.sleep(0.5)
+# The requests are sent and the first 500 kB answer is coming (more than
+# the socket's buffers take): answers are being written.
+t.join(10)
+select.select([s], [], [], 10)
 os.kill(pid, signal.SIGTERM)
-time.sleep(1)			# well within the 5 s a drain may take
+# A slow reader: it reads only after a second, well within the 5 s a drain
+# may take.
+time.sleep(1)
 data = b""
 try:
     while True:
@@ -416,12 +422,10 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"GET /v1/luma/jobs/jhh4 HTTP/1.1\r\nAuthorization: Bearer tokA\r\n\r\n" * 30)
 print("sent", flush=True)
-time.sleep(15)			# never reads; the proxy gives up on it first
+time.sleep(15)			# never reads (the test); the proxy gives up on it first
 EOF
 STUCK_PID=$!
-sent() { grep -q sent "$IT_TMP/stuck.out"; }
-for _ in $(seq 1 100); do sent && break; sleep 0.05; done
-check "the client sent its requests" sent
+check "the client sent its requests" wait_for 5000 grep -q sent "$IT_TMP/stuck.out"
 stop_proxy TERM 10
 check_eq "exit status after the drain" "$LP_RC" 0
 check_not "no crash report" grep -qiE "AddressSanitizer|runtime error|Assertion" "$LP_ERR"

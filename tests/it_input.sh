@@ -148,7 +148,7 @@ check_upstream "$SPEC_JOBID" tokA 1
 check_eq "URI upstream saw" "$(fake_requests | tail -n 1)" "tokA /v1/luma/jobs/$SPEC_JOBID"
 
 tcase "the same jobid percent-encoded is the same job"
-sleep 1.1
+sleep 1.1	# past the pending interval (the test): measured from the fetch
 get "$(urlenc "$SPEC_JOBID")"
 check_status 200
 check_body "$(job_record "$SPEC_JOBID" pending)"

@@ -48,7 +48,7 @@ check_body "$DONE"
 check_upstream ji1 tokA 1
 
 tcase "after B's negative entry expires B goes upstream again"
-sleep 1.1
+sleep 1.1	# past the negative entry (the test): the proxy reads the clock per request
 get ji1 tokB
 check_status 403
 check_cache MISS
@@ -81,14 +81,14 @@ revoke() {
 	check_upstream "$1" tokA 1
 
 	tcase "$2 for a granted pair: no-cache refetch relays $2"
-	sleep 1.1
+	sleep 1.1	# past the interval (the test): the refetch may go upstream
 	get "$1" tokA -H "Cache-Control: no-cache"
 	check_status "$2"
 	check_body "$3"
 	check_upstream "$1" tokA 2
 
 	tcase "$2 for a granted pair: the grant is gone"
-	sleep 1.1	# past the negative entry, if any
+	sleep 1.1	# past the negative entry, if any (the test)
 	get "$1" tokA -H "Cache-Control: only-if-cached"
 	check_status 504
 	check_not "the cached body is not served" [ "$BODY" = "$(job_completed "$1")" ]
@@ -109,7 +109,7 @@ fake_job ji5 "owner=tokA" "$(job_completed ji5)"
 get ji5
 sed 's/video.mp4/video.mp4?renewed=1/' <<<"$(job_completed ji5)" >"$IT_TMP/ji5.json"
 fake_job_file ji5 "owner=tokA" "$IT_TMP/ji5.json"
-sleep 1.1
+sleep 1.1	# past the interval (the test): the refetch may go upstream
 get ji5 tokA -H "Cache-Control: no-cache"
 check_status 200
 check_cache MISS

@@ -3,8 +3,8 @@
 # bytes, errors, HTML, slow and oversized bodies as each URL's query asks.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-need_cmd jq
-need_cmd sqlite3
+need_works jq jq -n true
+need_works sqlite3 sqlite3 :memory: 'SELECT 1'
 # Under AddressSanitizer freed memory would stay resident in its quarantine.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 start_fakeup
@@ -34,14 +34,14 @@ media_field() {
 	media_q "$1" "SELECT $3 FROM media WHERE url = '$2'"
 }
 
+# field_is DB URL COLUMN VALUE: URL's row has it.
+field_is() {
+	[ "$(media_field "$1" "$2" "$3")" = "$4" ]
+}
+
 # wait_field DB URL COLUMN VALUE [SECONDS]: waits until URL's row has it.
 wait_field() {
-	local i n=$((${5:-10} * 10))
-	for ((i = 0; i < n; i++)); do
-		[ "$(media_field "$1" "$2" "$3")" = "$4" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_for $((${5:-10} * 1000)) field_is "$1" "$2" "$3" "$4"
 }
 
 # wait_media DB URL STATE [SECONDS]: waits until URL's row is in STATE.
@@ -62,6 +62,13 @@ cdn_hits() {
 
 no_partials() {
 	[ -z "$(find "$1" -name '.part-*' -print -quit)" ]
+}
+
+# downloading DIR: a download's partial file is in DIR (.part-N-XXXXXX; not
+# the .part-probe-XXXXXX that the start makes and removes at once, before
+# SIGTERM is handled).
+downloading() {
+	[ -n "$(find "$1" -name '.part-[0-9]*' -print -quit)" ]
 }
 
 V1="$FAKE/media/jm1/video.mp4?_size=300000"
@@ -353,15 +360,15 @@ fake_job_file jm5 "owner=tokA" "$IT_TMP/jm5.json"
 V5SHA=$(cdn_sha "$V5")
 must_start_proxy --pending-interval 0 --media-dir "$MD"
 get jm5
-for i in $(seq 50); do no_partials "$MD" || break; sleep 0.1; done
-check_not "the download has started (a partial file)" no_partials "$MD"
+wait_for 5000 downloading "$MD"
+check "the download has started (a partial file)" downloading "$MD"
 check_not "nothing under the final name while it downloads" test -e "$MD/$V5SHA"
 stop_proxy TERM
 check_eq "stopped cleanly" "$LP_RC" 0
 check "SIGTERM: the partial file is removed" no_partials "$MD"
 check_eq "the URL is still due" "$(media_field "$DB" "$V5" state)" pending
 must_start_proxy --pending-interval 0 --media-dir "$MD"
-for i in $(seq 50); do no_partials "$MD" || break; sleep 0.1; done
+wait_for 5000 downloading "$MD"
 stop_proxy KILL
 check_not "kill -9: a partial file is left behind" no_partials "$MD"
 must_start_proxy --pending-interval 0 --media-dir "$MD"
@@ -474,13 +481,17 @@ check "the video is there" cmp -s "$MD2/$VSHA" "$MD/$VSHA"
 check_eq "again: the rest is there" "$(tail -1 "$IT_TMP/mirror.out")" \
     "5 media URLs: 0 mirrored, 4 already present, 1 failed"
 TTY_CHECK="on a terminal the progress line is redrawn in place"
+# util-linux's script runs the mirror on a pseudo-terminal.  Probed as it is
+# used: a system can have script and no pseudo-terminal (no devpts mounted,
+# as in a chroot or a minimal container), or a script that takes other
+# options (BSD's).  Its stdin is never ours: it would read a terminal.
 if ! command -v script >/dev/null; then
-	skip "$TTY_CHECK" "script is not installed"
-elif ! script -qec true /dev/null </dev/null >/dev/null 2>&1; then
-	skip "$TTY_CHECK" "no pseudo-terminal"
+	skip "$TTY_CHECK" "script is not installed (Debian: bsdutils)"
+elif ! script -qec 'test -t 1 && test -t 2' /dev/null </dev/null >"$IT_TMP/script.probe" 2>&1; then
+	skip "$TTY_CHECK" "script cannot run a command on a pseudo-terminal here: $(head -c 200 "$IT_TMP/script.probe")"
 else
 	script -qec "'$LUMAPROXY' mirror --db '$DB2' --media-dir '$MD2'" /dev/null \
-	    >"$IT_TMP/mirror.tty" 2>&1
+	    </dev/null >"$IT_TMP/mirror.tty" 2>&1
 	check "$TTY_CHECK" grep -q $'\r' "$IT_TMP/mirror.tty"
 fi
 "$LUMAPROXY" mirror --db "$DB2" >/dev/null 2>"$IT_TMP/mirror.err"
@@ -592,8 +603,8 @@ media_record jpd "$P1" >"$IT_TMP/jpd.json"
 fake_job_file jpd "owner=tokA" "$IT_TMP/jpd.json"
 LP_DB=$IT_TMP/m6.db must_start_proxy --pending-interval 0 --media-dir "$MD6"
 get jpd
-for i in $(seq 50); do no_partials "$MD6" || break; sleep 0.1; done
-check_not "the download has started" no_partials "$MD6"
+wait_for 5000 downloading "$MD6"
+check "the download has started" downloading "$MD6"
 "$LUMAPROXY" purge --db "$IT_TMP/m6.db" jpd >/dev/null 2>&1
 check_eq "purge exit status" "$?" 0
 wait_line "$LP_ERR" 'was purged while downloading' "$LP_PID" >/dev/null
@@ -614,8 +625,8 @@ stop_proxy
 "$LUMAPROXY" mirror --db "$DB7" --media-dir "$MD7" >"$IT_TMP/mirror7.out" 2>&1 &
 mpid=$!
 IT_PIDS+=("$mpid")
-for i in $(seq 50); do no_partials "$MD7" || break; sleep 0.1; done
-check_not "the download has started" no_partials "$MD7"
+wait_for 5000 downloading "$MD7"
+check "the download has started" downloading "$MD7"
 kill -TERM "$mpid"
 wait "$mpid"
 check_eq "exit status" "$?" 1

@@ -35,14 +35,14 @@ check_cache MISS
 check_upstream jn404 tokB 1
 
 tcase "after negative-ttl: upstream asked again"
-sleep 2.1
+sleep 2.1	# past negative-ttl (the test): the proxy reads the clock per request
 get jn404
 check_status 404
 check_cache MISS
 check_upstream jn404 tokA 2
 
 tcase "a job that appears after its negative entry expired is fetched"
-sleep 2.1
+sleep 2.1	# past negative-ttl again (the test)
 fake_job jn404 "" "$(job_record jn404 pending)"
 get jn404
 check_status 200

@@ -61,7 +61,7 @@ offline_checks() {
 	check_total 0
 }
 
-sleep 1.1	# the pending job is due for a fetch: offline must not fetch it
+sleep 1.1	# the pending job is due for a fetch (the test): offline must not fetch it
 offline_checks "only-if-cached" -H "Cache-Control: only-if-cached"
 offline_checks "only-if-cached among other directives" -H "Cache-Control: max-age=0, only-if-cached"
 stop_proxy

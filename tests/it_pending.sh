@@ -42,14 +42,14 @@ check_cache HIT
 check_upstream jp1 tokA 1
 
 tcase "Retry-After counts down the seconds left (at least 1)"
-sleep_until "$t0" 1300
+sleep_until "$t0" 1300	# a second into the interval (the test), from the fetch
 get jp1
 check_cache HIT
 check_header Retry-After 1
 check_re "Age" "$(header Age)" '^1$'
 
 tcase "after the interval: one new upstream fetch, new snapshot"
-sleep_until "$t0" 2100
+sleep_until "$t0" 2100	# past the interval (the test), from the fetch
 get jp1
 check_status 200
 check_body "$P2"
@@ -61,14 +61,14 @@ check_cache HIT
 check_upstream jp1 tokA 2
 
 tcase "the job completes: served from the cache from then on"
-sleep 2.1
+sleep 2.1	# past the interval (the test)
 get jp1
 check_status 200
 check_body "$DONE"
 check_cache MISS
 check_header_re ETag '^"'
 check_upstream jp1 tokA 3
-sleep 2.1
+sleep 2.1	# past the interval (the test): a finished job stays a HIT
 for i in 1 2 3; do
 	get jp1
 	check_cache HIT
@@ -103,7 +103,7 @@ n=$(header Retry-After)
 check_body "{\"error\":\"Polling too fast, retry in $n s\"}"
 check_json_type
 check_upstream jr1 tokA 1
-sleep 1.2
+sleep 1.2	# a second into the interval (the test): still 429, Retry-After lower
 get jr1
 check_status 429
 check_header_re Retry-After '^[12]$'
@@ -112,7 +112,7 @@ check_body "{\"error\":\"Polling too fast, retry in $n s\"}"
 check_upstream jr1 tokA 1
 
 tcase "reject mode: after the interval a new fetch"
-sleep 2
+sleep 2	# past the 3 s interval (the test)
 get jr1
 check_status 200
 check_cache MISS

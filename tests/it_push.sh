@@ -83,16 +83,6 @@ check_gauge() {
 	check_eq "$1: $2 (within $4 ms)" "$GAUGE" "$3"
 }
 
-# wait_for MS COMMAND...: waits MS ms at most for COMMAND to succeed.
-wait_for() {
-	local end=$(($(now_ms) + $1))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
-
 # check_between WHAT N LO HI: LO <= N < HI.
 check_between() {
 	if [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 < $4)); then
@@ -233,6 +223,11 @@ access_499() {
 	grep -cE "^[0-9T:.Z-]+ [0-9.]+:[0-9]+ GET $1 499 " "$LP_ERR"
 }
 
+# access_499_at_least PATH N: N such lines or more.
+access_499_at_least() {
+	[ "$(access_499 "$1")" -ge "$2" ]
+}
+
 # submit TOKEN: POST /v1/luma/videos through the current proxy; JOB is the
 # new jobid.
 submit() {
@@ -240,11 +235,6 @@ submit() {
 	    --data-binary '{"prompt":"push"}' "$LP/v1/luma/videos"
 	JOB=$(json_get jobid)
 	[ "$STATUS" = 200 ] && [ -n "$JOB" ] || die "submission: $STATUS $BODY"
-}
-
-# fetches_at_least JOBID TOKEN N: fakeup saw N fetches of the pair or more.
-fetches_at_least() {
-	[ "$(fake_count "$1" "$2")" -ge "$3" ]
 }
 
 # 2000 waiters at once need 2000 descriptors in the client, and as many
@@ -480,7 +470,8 @@ script jev "owner=tokA" "$E1" "$E2" "$E3" "$E4" "$IT_TMP/jev.done.json"
     -H "Accept: text/event-stream" --duration 9 &
 r1=$!
 IT_PIDS+=("$r1")
-sleep 0.4	# the second reader joins a stream under way
+# The second reader joins a stream under way: once upstream has its first fetch.
+check "the first reader's stream is under way" wait_for 5000 fetches_at_least jev tokA 1
 "$IT_PYTHON" "$PUSH_PY" sse "$LP_PORT" /v1/luma/jobs/jev "$IT_TMP/ev2.json" -H "Authorization: Bearer tokA" \
     -H "Accept: text/event-stream" --duration 9 &
 r2=$!
@@ -593,7 +584,7 @@ t0=$(now_ms)
 check_gauge "5 wait" lumaproxy_waiting_requests 5 500
 wait "${hp[@]}"
 c0=$(fake_count jhang tokA)
-wait_for 1000 test "$(access_499 /v1/luma/jobs/jhang)" -ge 5
+wait_for 1000 access_499_at_least /v1/luma/jobs/jhang 5
 check_eq "499 access lines (within 1 s of the hang-ups, before the 3 s are up)" \
     "$(access_499 /v1/luma/jobs/jhang)" 5
 check_gauge "the hung-up waiters are gone" lumaproxy_waiting_requests 0 300
@@ -673,7 +664,7 @@ rss_half=""
 hz_max=0
 hz_bad=0
 for k in $(seq 1 8); do
-	sleep_until "$t0" $((k * 1000))
+	sleep_until "$t0" $((k * 1000))	# a sample a second for 8 s (the test)
 	r=$(push rss "$LP_PID")
 	[ -n "$r" ] && [ "$r" -gt "$rss_max" ] && rss_max=$r
 	[ "$k" -eq 4 ] && rss_half=$rss_max
@@ -851,10 +842,11 @@ ka=$(sse_summary "$IT_TMP/ka.json" | awk '$1 == "comment" && $3 == "keep-alive" 
 check_re "ms of the keep-alive comments" "$ka" '^1[4-6][0-9]{3} (29|30|31)[0-9]{3}$'
 
 tcase "--watch-max-age: a job that never finishes is watched for 60 s, then no more"
-sleep_until "$T_M" 62500
+sleep_until "$T_M" 62500	# past the 60 s (the test)
+# Counted once the watch has ended, so that no fetch of it comes after.
+check_gauge "no longer watched" lumaproxy_watched_jobs 0 500
 c1=$(fake_count "$JM" tokM)
 check_between "upstream fetches in the 60 s" "$c1" 45 66
-check_gauge "no longer watched" lumaproxy_watched_jobs 0 500
 sleep 2.2	# two intervals: no fetch may come
 check_eq "upstream fetches after the watch ended" "$(fake_count "$JM" tokM)" "$c1"
 

@@ -5,9 +5,9 @@
 # with no upstream at all.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-need_cmd jq
+need_works jq jq -n true
 need_cmd tar
-need_cmd sqlite3
+need_works sqlite3 sqlite3 :memory: 'SELECT 1'
 start_fakeup
 A=$IT_TMP/machine-a
 B=$IT_TMP/machine-b

@@ -8,6 +8,16 @@ start_fakeup
 must_start_proxy --pending-interval 1
 fake_job jrob "" "$(job_completed jrob)"
 
+# sockets_at_least N: lumaproxy holds N sockets or more (from /proc).
+sockets_at_least() {
+	[ "$(find "/proc/$LP_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l)" -ge "$1" ]
+}
+
+# lines_at_least TEXT N: N lines of lumaproxy's log or more hold TEXT.
+lines_at_least() {
+	[ "$(grep -c -- "$1" "$LP_ERR")" -ge "$2" ]
+}
+
 # still_serving: a normal request is answered.
 still_serving() {
 	get jrob
@@ -49,9 +59,10 @@ fake_job jrob2 "delay=1500" "$(job_record jrob2 pending)"
 http --max-time 0.5 -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jrob2"
 check_eq "curl gave up (exit 28)" "$CURL_RC" 28
 still_serving
-sleep 1.5
+sleep 1.5	# past the time upstream answers the abandoned call (the test)
 still_serving
-check "the abandoned request is logged as 499" grep -q " GET /v1/luma/jobs/jrob2 499 " "$LP_ERR"
+check "the abandoned request is logged as 499" \
+    wait_for 5000 lines_at_least " GET /v1/luma/jobs/jrob2 499 " 1
 
 tcase "many clients hang up at once while waiting: the upstream call is cancelled"
 fake_job jrob3 "delay=1000" "$(job_record jrob3 pending)"
@@ -63,10 +74,7 @@ for i in $(seq 1 10); do
 	pids+=($!)
 done
 wait "${pids[@]}"
-for i in $(seq 1 100); do	# the proxy has seen every hang-up
-	[ "$(grep -c ' GET /v1/luma/jobs/jrob3 499 ' "$LP_ERR")" -ge 10 ] && break
-	sleep 0.05
-done
+wait_for 5000 lines_at_least ' GET /v1/luma/jobs/jrob3 499 ' 10	# it has seen every hang-up
 check_eq "hang-ups logged as 499" "$(grep -c ' GET /v1/luma/jobs/jrob3 499 ' "$LP_ERR")" 10
 calls=$(fake_count jrob3 tokA)
 check "upstream was asked while they waited" test "$calls" -ge 1
@@ -87,17 +95,18 @@ check_eq "exit status after all this" "$LP_RC" 0
 
 tcase "--max-connections 2: a third client waits until one closes"
 must_start_proxy --pending-interval 1 --max-connections 2
+s0=$(find "/proc/$LP_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l)
 exec 5<>"/dev/tcp/127.0.0.1/$LP_PORT"
 exec 6<>"/dev/tcp/127.0.0.1/$LP_PORT"
-sleep 0.3
+check "lumaproxy has accepted both" wait_for 5000 sockets_at_least $((s0 + 2))
 http --max-time 1 -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jrob"
 check_eq "third client: no answer within 1 s (curl exit 28)" "$CURL_RC" 28
 exec 5<&-
-sleep 0.3
+# The requests below wait (3 s, then IT_CURL_MAX at most) until the proxy
+# has seen a close and accepts again.
 http --max-time 3 -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jrob"
 check_eq "after one closed: status" "$STATUS" 200
 exec 6<&-
-sleep 0.3
 for i in 1 2 3; do
 	get jrob
 	check_eq "after both closed, request $i: status" "$STATUS" 200

@@ -13,10 +13,10 @@ curl -sS --max-time 10 -o "$IT_TMP/slow.body" -w '%{http_code}' \
     -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jsd1" \
     >"$IT_TMP/slow.status" 2>"$IT_TMP/slow.err" &
 client=$!
-sleep 0.4	# the request is in flight
+check "the request is in flight (upstream has it)" wait_for 5000 fetches_at_least jsd1 tokA 1
 start=$(date +%s%N)
 kill -TERM "$LP_PID"
-sleep 0.2
+check "lumaproxy says it drains" wait_for 5000 grep -qE 'finishing [0-9]+ requests in flight' "$LP_ERR"
 http -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jsd1"
 check_eq "a new connection while draining is refused (curl exit 7)" "$CURL_RC" 7
 wait "$client"
@@ -52,7 +52,7 @@ curl -sS --max-time 15 -o "$IT_TMP/slow2.body" -w '%{http_code}' \
     -H "Authorization: Bearer tokA" "$LP/v1/luma/jobs/jsd2" \
     >"$IT_TMP/slow2.status" 2>/dev/null &
 client=$!
-sleep 0.3
+check "the request is in flight (upstream has it)" wait_for 5000 fetches_at_least jsd2 tokA 1
 start=$(date +%s%N)
 stop_proxy TERM 10
 elapsed=$((($(date +%s%N) - start) / 1000000))

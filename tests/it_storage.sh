@@ -4,7 +4,7 @@
 # left byte for byte as it was.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-need_cmd sqlite3
+need_works sqlite3 sqlite3 :memory: 'SELECT 1'
 need_cmd sha256sum
 start_fakeup
 

@@ -98,7 +98,7 @@ fake_then jstale "close=1"
 get jstale
 check_status 200
 check_cache MISS
-sleep 1.1
+sleep 1.1	# past the interval (the test): the next poll goes upstream
 for what in "500" "502" "timeout" "closed connection"; do
 	get jstale
 	check_eq "after a $what: status" "$STATUS" 200
@@ -106,7 +106,7 @@ for what in "500" "502" "timeout" "closed connection"; do
 	check_cache STALE
 	check_header Cache-Status "lumaproxy; hit; detail=stale"
 	check_header_re Age '^[0-9]+$'
-	sleep 1.1
+	sleep 1.1	# past the interval (the test)
 done
 check_upstream jstale tokA 5
 
@@ -116,7 +116,7 @@ fake_job jfail "" "$PF"
 fake_then jfail "status=503" '{"error":"down"}'
 get jfail
 check_cache MISS
-sleep 1.1
+sleep 1.1	# past the interval (the test)
 get jfail
 check_cache STALE
 check_upstream jfail tokA 2
@@ -128,7 +128,7 @@ for i in 1 2 3 4 5; do
 	check_header_re Retry-After '^1$'
 done
 check_upstream jfail tokA 2
-sleep 1.1
+sleep 1.1	# past the interval (the test)
 get jfail
 check_cache STALE
 check_upstream jfail tokA 3
@@ -157,7 +157,7 @@ fake_job j429 "" "$P429"
 fake_then j429 "status=429&retry-after=3" '{"error":"Too many requests"}'
 get j429
 check_status 200
-sleep 1.1
+sleep 1.1	# past the interval (the test)
 get j429
 check_status 429
 check_header Retry-After 3
@@ -168,12 +168,12 @@ check_status 200
 check_cache STALE
 check_body "$P429"
 check_upstream j429 tokA 2
-sleep 1
+sleep 1	# past the interval, within the 429's 3 s (the test)
 get j429
 check_status 200
 check_cache STALE
 check_upstream j429 tokA 2
-sleep 2.1
+sleep 2.1	# past the 429's 3 s (the test)
 get j429
 check_status 429
 check_upstream j429 tokA 3
@@ -189,13 +189,13 @@ check_status 429
 check_header_re Retry-After '^[1-3]$'
 check_body '{"error":"Too many requests"}'
 check_upstream j429b tokA 1
-sleep 1.2
+sleep 1.2	# within the 429's 3 s (the test): Retry-After lower
 get j429b
 check_status 429
 check_body '{"error":"Too many requests"}'
 check_header_re Retry-After '^[12]$'
 check_upstream j429b tokA 1
-sleep 2
+sleep 2	# past the 429's 3 s (the test)
 get j429b
 check_status 429
 check_upstream j429b tokA 2

@@ -33,6 +33,10 @@ if ! command -v curl >/dev/null 2>&1; then
 	echo "SKIP [$IT_NAME]: curl is not installed"
 	exit 77
 fi
+if ! curl --version >/dev/null 2>&1; then
+	echo "SKIP [$IT_NAME]: curl is installed but does not run"
+	exit 77
+fi
 
 IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/it-$IT_NAME.XXXXXX") || exit 99
 IT_PIDS=()
@@ -98,6 +102,17 @@ skip_all() {
 
 need_cmd() {
 	command -v "$1" >/dev/null 2>&1 || skip_all "$1 is not installed"
+}
+
+# need_works TOOL COMMAND...: skips the test unless TOOL is installed and
+# COMMAND, a small use of it, succeeds here: installed is not always
+# usable (no pseudo-terminal, no IPv6, a module or a library missing).
+need_works() {
+	local tool=$1
+	shift
+	need_cmd "$tool"
+	"$@" </dev/null >/dev/null 2>&1 ||
+		skip_all "$tool is installed but does not work here ($* failed)"
 }
 
 # check_eq WHAT GOT WANT
@@ -219,9 +234,26 @@ wait_line() {
 	return 1
 }
 
+# wait_for MS COMMAND...: runs COMMAND every 50 ms until it succeeds, MS
+# milliseconds at most; status 1 when it never did.  Instead of "sleep,
+# then check": wait for what the check needs, bounded, then check.  Only
+# COMMAND runs again: a $(...) among its words was expanded once, before
+# (put it in a function).
+wait_for() {
+	local end=$(($(now_ms) + $1))
+	shift
+	until "$@"; do
+		[ "$(now_ms)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
 # start_fakeup [ARGS...]: sets FAKE_PID, FAKE_PORT, FAKE (its base URL).
 start_fakeup() {
 	local line
+	# Emptied first: the start line of a fakeup started before must not be
+	# read for this one's before its redirection truncates the file.
+	: >"$IT_TMP/fakeup.out"
 	"$FAKEUP" "$@" >"$IT_TMP/fakeup.out" 2>"$IT_TMP/fakeup.err" &
 	FAKE_PID=$!
 	IT_PIDS+=("$FAKE_PID")
@@ -474,6 +506,11 @@ fake_reset() {
 fake_count() {
 	curl -sS --max-time 5 "$FAKE/_fake/stats" | awk -v j="$1" -v t="$2" '
 	    $1 == "job" && $2 == j && $3 == t { n = $4 } END { print n + 0 }'
+}
+
+# fetches_at_least JOBID TOKEN N: upstream has N requests for the pair or more.
+fetches_at_least() {
+	[ "$(fake_count "$1" "$2")" -ge "$3" ]
 }
 
 fake_total() {
