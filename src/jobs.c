@@ -185,7 +185,7 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	int64_t now;
 	struct push_ask ask;
 	struct evkeyval *h;
-	int rc, owned, vis;
+	int rc, owned, vis, kept = 0;
 
 	CHECK_OBJ(j, JOBS_MAGIC);
 	px = j->px;
@@ -282,6 +282,22 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	if ((s = jobs_slot_find(j, jobid, token_id)) != NULL) {
 		st.backoff_until = s->backoff_until;
 		st.hold_until = s->hold_until;
+		/*
+		 * Fetched within the interval but not stored: the answer the
+		 * slot keeps stands for the row that could not be written.
+		 */
+		if (!(st.granted && st.terminal) &&
+		    jobs_slot_kept_job(s, now, &job, jobbody) == 1) {
+			st.granted = 1;
+			st.terminal = 0;
+			st.fetched_at = job.grant_fetched_at;
+			kept = 1;
+		} else if (negbody != NULL &&
+		    jobs_slot_kept_negative(s, now, &neg, negbody) == 1) {
+			st.negative = 1;
+			st.negative_expires = neg.expires_at;
+			kept = 1;
+		}
 	}
 
 	/* SPEC 11: wait for a change instead of polling (not offline). */
@@ -313,10 +329,13 @@ jobs_handle(struct jobs *j, struct evhttp_request *req, const char *rest,
 	    st.fetched_at + px->policy.pending_interval_ms) == 0)
 		goto done;
 	if (d.action != ACT_FETCH) {
+		/* An answer from memory says that it is not in the cache. */
+		ri.stored = kept ? -1 : 0;
 		answer_local(j, req, jobid, &d, &job, jobbody, &neg, negbody, s,
 		    &ri, now);
-		keep_hot(j, jobid, token_id, &d, &st, &job, jobbody, &neg,
-		    negbody);
+		if (!kept)
+			keep_hot(j, jobid, token_id, &d, &st, &job, jobbody,
+			    &neg, negbody);
 		if (s != NULL)
 			jobs_slot_release(s, now);
 		goto done;

@@ -7,6 +7,10 @@
  * says to keep is committed first; then every waiter gets the same answer.
  * A job record is committed with the others that arrive with it (commit.c):
  * its waiters are answered from commit_done(), once the group is committed.
+ * An unfinished record or a negative answer that could not be committed
+ * stays on the slot for one pending-interval instead (the polling budget
+ * is not lost with the disk); it is answered as what it is, never as a row
+ * of the cache: jobs.c marks such answers detail=store-failed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +97,79 @@ jobs_slot_new(struct jobs *j, const char *jobid, const char *token_id)
 	return s;
 }
 
+/* Drops what s keeps of an answer that could not be stored. */
+static void
+slot_unkeep(struct slot *s)
+{
+	s->jobs->kept_bytes -= s->kept_len;
+	free(s->kept);
+	s->kept = NULL;
+	s->kept_len = 0;
+	s->kept_until = 0;
+}
+
+/*
+ * Keeps on s, until one pending-interval from now, an answer of upstream
+ * that could not be stored: an unfinished record of status job_status
+ * (status 200) or a negative entry.  Not when the table is half full or
+ * every slot's kept bodies would pass KEPT_BYTES_MAX.
+ */
+static void
+slot_keep(struct slot *s, int status, const char *job_status,
+    const void *body, size_t len, int64_t now)
+{
+	struct jobs *j = s->jobs;
+
+	slot_unkeep(s);
+	if (j->px->policy.pending_interval_ms <= 0)
+		return;
+	if (j->nslots >= SLOTS_MAX / 2 || len > KEPT_BYTES_MAX - j->kept_bytes) {
+		log_debug("not keeping the unstored answer for %s in memory",
+		    s->jobid);
+		return;
+	}
+	if ((s->kept = malloc(len > 0 ? len : 1)) == NULL)
+		return;
+	memcpy(s->kept, body, len);
+	s->kept_len = len;
+	j->kept_bytes += len;
+	s->kept_status = status;
+	snprintf(s->kept_job, sizeof(s->kept_job), "%s", job_status);
+	s->kept_at = now;
+	s->kept_until = now + j->px->policy.pending_interval_ms;
+}
+
+int
+jobs_slot_kept_job(const struct slot *s, int64_t now, struct cache_job *job,
+    struct evbuffer *body)
+{
+	if (s->kept == NULL || s->kept_status != 200 || now >= s->kept_until ||
+	    now < s->kept_at)
+		return 0;
+	memset(job, 0, sizeof(*job));
+	snprintf(job->status, sizeof(job->status), "%s", s->kept_job);
+	job->job_fetched_at = job->grant_fetched_at = s->kept_at;
+	job->len = s->kept_len;
+	evbuffer_drain(body, evbuffer_get_length(body));
+	return evbuffer_add(body, s->kept, s->kept_len) == 0 ? 1 : 0;
+}
+
+int
+jobs_slot_kept_negative(const struct slot *s, int64_t now,
+    struct cache_negative *neg, struct evbuffer *body)
+{
+	if (s->kept == NULL || s->kept_status == 200 || now >= s->kept_until ||
+	    now < s->kept_at)
+		return 0;
+	memset(neg, 0, sizeof(*neg));
+	neg->status = s->kept_status;
+	neg->fetched_at = s->kept_at;
+	neg->expires_at = s->kept_until;
+	neg->len = s->kept_len;
+	evbuffer_drain(body, evbuffer_get_length(body));
+	return evbuffer_add(body, s->kept, s->kept_len) == 0 ? 1 : 0;
+}
+
 /* Unlinks and frees s; it must have no fetch and no waiters. */
 static void
 slot_free(struct slot *s)
@@ -110,6 +187,7 @@ slot_free(struct slot *s)
 	j->events->freed(s);
 	if (s->backoff_body != NULL)
 		evbuffer_free(s->backoff_body);
+	slot_unkeep(s);
 	memset(s, 0, sizeof(*s));
 	free(s);
 }
@@ -127,7 +205,8 @@ jobs_slot_release(struct slot *s, int64_t now)
 {
 	if (!jobs_slot_in_flight(s) && TAILQ_EMPTY(&s->waiters) &&
 	    !jobs_slot_busy(s, now) &&
-	    s->backoff_until <= now && s->hold_until <= now)
+	    s->backoff_until <= now && s->hold_until <= now &&
+	    s->kept_until <= now)
 		slot_free(s);
 }
 
@@ -377,6 +456,8 @@ commit_done(struct commit_job *cj, void *arg)
 		    "cache: cannot store job %s", s->jobid);
 	else if (px->media != NULL && strcmp(cw->rec.status, "completed") == 0)
 		media_job_stored(px->media, s->jobid);
+	if (stored < 0 && !cw->rec.terminal)
+		slot_keep(s, 200, cw->rec.status, cw->body, cw->len, now);
 	if (px->gateway != NULL && (stored > 0 || !cw->rec.terminal))
 		gateway_job_fetched(px->gateway, s->jobid, &cw->rec, cw->body,
 		    cw->len, cw->polled, cj->put.now);
@@ -449,6 +530,7 @@ fetch_done(const struct upstream_result *res, void *arg)
 	CHECK_OBJ(s, SLOT_MAGIC);
 	px = s->jobs->px;
 	s->fetch = NULL;
+	slot_unkeep(s);		/* this answer replaces it */
 	metrics_upstream_result(px->metrics, ROUTE_JOBS, res);
 	memset(&rec, 0, sizeof(rec));
 	kind = classify(px, res, &rec);
@@ -470,6 +552,10 @@ fetch_done(const struct upstream_result *res, void *arg)
 		record_etag(res->body, res->len, etag);
 	keep_outcome(s, &po, res, &rec, kind == POLICY_UP_JOB && rec.terminal ?
 	    etag : NULL, now, &stored);
+	if (stored < 0 && (kind == POLICY_UP_NEGATIVE ||
+	    (kind == POLICY_UP_JOB && !rec.terminal)))
+		slot_keep(s, kind == POLICY_UP_JOB ? 200 : (int)res->status,
+		    rec.status, res->body, res->len, now);
 	if (px->gateway != NULL && kind == POLICY_UP_JOB &&
 	    (stored > 0 || !rec.terminal))
 		gateway_job_fetched(px->gateway, s->jobid, &rec, res->body,
@@ -608,7 +694,7 @@ jobs_slots_free(struct jobs *j, const struct answer *a)
 				waiter_answer(TAILQ_FIRST(&s->waiters), a, NULL,
 				    0, 0, NULL);
 			j->events->release(s);
-			s->backoff_until = s->hold_until = 0;
+			s->backoff_until = s->hold_until = s->kept_until = 0;
 			slot_free(s);
 		}
 }

@@ -12,7 +12,10 @@
 
 #include "auth.h"
 #include "jobid.h"
+#include "record.h"
 
+struct cache_job;
+struct cache_negative;
 struct client_watch;
 struct commit;
 struct commit_wait;
@@ -35,6 +38,7 @@ struct upstream_request;
 #define BACKOFF_BODY_MAX	16384
 #define BACKOFF_MAX_S		(86400 * 7)	/* longest Retry-After honoured */
 #define SUBMIT_GRACE_MS		60000		/* a new job's 404 is not kept */
+#define KEPT_BYTES_MAX		(64 * 1024 * 1024) /* unstored answers, all slots */
 
 /* What a request asked for instead of a plain answer (SPEC 11). */
 struct push_ask {
@@ -70,6 +74,17 @@ struct slot {
 	int64_t			 backoff_until;	/* upstream's 429: wait until (ms) */
 	int64_t			 hold_until;	/* upstream failing: wait until (ms) */
 	struct evbuffer		*backoff_body;	/* owned, upstream's 429 body */
+	/*
+	 * An unfinished record or a negative answer fetched while the
+	 * database could not store it: answered from here until kept_until
+	 * (one pending-interval), so that polling stays within its budget.
+	 */
+	unsigned char		*kept;		/* owned: its body, or NULL */
+	size_t			 kept_len;
+	int			 kept_status;	/* 200: a record; else negative */
+	char			 kept_job[RECORD_FIELD_MAX]; /* a record's status */
+	int64_t			 kept_at;	/* fetched (ms) */
+	int64_t			 kept_until;
 	struct slot		*next;		/* bucket chain */
 	/* jobs_push.c: long polls, event streams, the background watch. */
 	TAILQ_HEAD(, held)	 holds;
@@ -93,6 +108,7 @@ struct jobs {
 	uint64_t		 upstream_calls;	/* for jobs_get_stats() */
 	uint64_t		 coalesced;
 	uint64_t		 rate_limited;
+	size_t			 kept_bytes;	/* of every slot's kept body */
 	const struct slot_events *events; /* jobs_push.c's */
 	size_t			 nheld;		/* long polls and streams */
 	size_t			 nwatched;
@@ -159,6 +175,18 @@ int	jobs_slot_fetch(struct slot *, const char *token, size_t token_len,
 /* Queues req (of member m, or NULL) on slot s, to be answered by its fetch. */
 int	jobs_slot_wait(struct slot *, struct evhttp_request *, int64_t started,
 	    struct member *m, const struct push_ask *);
+
+/*
+ * The unfinished record slot s keeps because it could not be stored, while
+ * it is to be answered from memory: 1 with job (as cache_lookup() fills
+ * it) and its body added to body, else 0.
+ */
+int	jobs_slot_kept_job(const struct slot *, int64_t now, struct cache_job *,
+	    struct evbuffer *body);
+
+/* The same for a negative answer that could not be stored: 1 or 0. */
+int	jobs_slot_kept_negative(const struct slot *, int64_t now,
+	    struct cache_negative *, struct evbuffer *body);
 
 /* Whether slot s must be kept: requests held, or watched. */
 int	jobs_slot_busy(const struct slot *, int64_t now);

@@ -261,7 +261,8 @@ held_gone(void *arg)
  * SPEC 2.3 with what is cached: the record as a HIT (with Age, and
  * Retry-After when unfinished), 429 in reject mode within the interval, or
  * the record as STALE when a fetch is due but upstream is failing or
- * backing off.  Then frees h.
+ * backing off.  A record the slot keeps because it could not be stored
+ * stands for the cached one, and says so.  Then frees h.
  */
 static void
 held_answer_now(struct held *h)
@@ -276,13 +277,17 @@ held_answer_now(struct held *h)
 	struct reply_info ri;
 	struct answer a;
 	int64_t now = util_now_ms(), next;
+	int kept = 0;
 	char msg[64];
 
 	held_info(h, &ri, "HIT", 0, 0);
 	reply_unwatch_client(h->watch);
 	h->watch = NULL;
-	if ((body = evbuffer_new()) == NULL ||
-	    cache_lookup(px->cache, s->jobid, s->token_id, &job, body) != 1) {
+	if ((body = evbuffer_new()) != NULL &&
+	    jobs_slot_kept_job(s, now, &job, body) == 1)
+		ri.stored = kept = -1;
+	if (body == NULL || (!kept &&
+	    cache_lookup(px->cache, s->jobid, s->token_id, &job, body) != 1)) {
 		reply_error(px, h->req, 503, "Cache unavailable", &ri);
 		if (body != NULL)
 			evbuffer_free(body);

@@ -112,7 +112,8 @@ reply_send(struct proxy *px, struct evhttp_request *req, int status,
 	if (ri->cache != NULL) {
 		evhttp_add_header(h, "X-Cache", ri->cache);
 		if (strcmp(ri->cache, "HIT") == 0)
-			cs = "lumaproxy; hit";
+			cs = ri->stored < 0 ? "lumaproxy; hit; detail=store-failed" :
+			    "lumaproxy; hit";
 		else if (strcmp(ri->cache, "STALE") == 0)
 			cs = "lumaproxy; hit; detail=stale";
 		else

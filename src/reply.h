@@ -22,7 +22,8 @@ struct reply_info {
 	int64_t		 started;	/* util_mono_ms() when the request came */
 	const char	*cache;		/* "HIT", "MISS", "STALE" or NULL */
 	int		 stored;	/* a MISS: 1 kept, -1 its write */
-					/* failed, 0 nothing to keep */
+					/* failed, 0 nothing to keep; a */
+					/* HIT: -1 from memory, not stored */
 	int		 upstream_status;
 	const char	*token;		/* fingerprint, @member or NULL */
 	struct member	*member;	/* team gateway: counted for it */

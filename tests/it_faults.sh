@@ -298,6 +298,61 @@ check_eq "integrity_check" "$(integrity "$DB")" ok
 check_eq "jdone1 still there" \
     "$(sqlite3 "$DB" "SELECT count(*) FROM jobs WHERE jobid = 'jdone1'")" 1
 
+# ------------------------------------------------- the polling budget
+tcase "writes fail: an unfinished job is still fetched once per pending-interval"
+fake_job jpoll "owner=tokA" "$(job_record jpoll pending)"
+fake_job jneg "owner=tokA&status=404" '{"error":"Job not found"}'
+must_start_proxy --pending-interval 5
+disk eio write 0 "$DB"
+get jpoll
+check_status 200
+check_cache MISS
+check_header Cache-Status "lumaproxy; fwd=miss; detail=store-failed"
+for i in 1 2 3 4; do
+	get jpoll
+	check_status 200
+	check_cache HIT
+	# From memory, not from the cache: it says so.
+	check_header Cache-Status "lumaproxy; hit; detail=store-failed"
+	check_header_re Retry-After '^[1-5]$'
+	check_body "$(job_record jpoll pending)"
+done
+check_upstream jpoll tokA 1
+get jneg
+check_status 404
+check_header Cache-Status "lumaproxy; fwd=miss; detail=store-failed"
+get jneg
+check_status 404
+check_cache HIT
+check_header Cache-Status "lumaproxy; hit; detail=store-failed"
+check_body '{"error":"Job not found"}'
+check_upstream jneg tokA 1
+stop_proxy
+disk off
+
+tcase "writes fail, pending-mode reject: 429 within the interval, then stored"
+must_start_proxy --pending-interval 2 --pending-mode reject
+disk eio write 0 "$DB"
+get jpoll
+check_status 200
+check_header Cache-Status "lumaproxy; fwd=miss; detail=store-failed"
+t0=$(now_ms)
+get jpoll
+check_status 429
+check_header_re Retry-After '^[12]$'
+check_upstream jpoll tokA 2
+disk off
+sleep_until "$t0" 2100
+get jpoll
+check_status 200
+check_header Cache-Status "lumaproxy; fwd=miss; stored"
+get jpoll
+check_status 429
+check_upstream jpoll tokA 3
+check_eq "jpoll is stored" \
+    "$(sqlite3 -cmd '.timeout 5000' "$DB" "SELECT count(*) FROM jobs WHERE jobid = 'jpoll'")" 1
+stop_proxy
+
 # ---------------------------------------------------------------- media
 # A database of its own, whose jobs' media are all on fakeup.
 DB=$IT_TMP/media.db
