@@ -591,7 +591,7 @@ gateway_credits(const void *body, size_t len, double *credits)
 void
 gateway_job_fetched(struct gateway *g, const char *jobid,
     const struct record *rec, const void *body, size_t len, int polled,
-    int64_t now)
+    int stored, int64_t now)
 {
 	char owner[TEAM_NAME_MAX + 1];
 	struct pending *p;
@@ -604,6 +604,18 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
 		if (polled && owner_of(g, jobid, owner, sizeof(owner)) == 1 &&
 		    (m = team_find_name(g->team, owner)) != NULL)
 			team_job_seen(m, jobid, now);
+		return;
+	}
+	/*
+	 * Finished, but not stored: it no longer counts toward max-running
+	 * (SPEC 10: jobs not yet finished); its outcome and credits count
+	 * when it is stored finished ("stored as completed"), which the
+	 * watch or the next poll does once the database can be written.
+	 */
+	if (!stored) {
+		if (owner_of(g, jobid, owner, sizeof(owner)) == 1 &&
+		    (m = team_find_name(g->team, owner)) != NULL)
+			team_job_ended(m, jobid);
 		return;
 	}
 	completed = strcmp(rec->status, "completed") == 0;

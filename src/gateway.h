@@ -84,13 +84,15 @@ void	gateway_submitted(struct gateway *, struct member *, const char *jobid,
 	    int64_t now);
 
 /*
- * A job record fetched with the held token was stored (rec read from it);
- * polled: a client asked for it (not the background watch), so that an
- * unfinished job counts as running on.
+ * A job record was fetched with the held token (rec read from it), and
+ * stored or not (the database could not be written); polled: a client
+ * asked for it (not the background watch), so that an unfinished job
+ * counts as running on.  A finished one no longer runs; its outcome and
+ * credits count once it is stored.
  */
 void	gateway_job_fetched(struct gateway *, const char *jobid,
 	    const struct record *rec, const void *body, size_t len, int polled,
-	    int64_t now);
+	    int stored, int64_t now);
 
 /*
  * credits.dm_usage of a completed job's record: 0 with the number (0 for

@@ -458,9 +458,9 @@ commit_done(struct commit_job *cj, void *arg)
 		media_job_stored(px->media, s->jobid);
 	if (stored < 0 && !cw->rec.terminal)
 		slot_keep(s, 200, cw->rec.status, cw->body, cw->len, now);
-	if (px->gateway != NULL && (stored > 0 || !cw->rec.terminal))
+	if (px->gateway != NULL)
 		gateway_job_fetched(px->gateway, s->jobid, &cw->rec, cw->body,
-		    cw->len, cw->polled, cj->put.now);
+		    cw->len, cw->polled, stored > 0, cj->put.now);
 	memset(&a, 0, sizeof(a));
 	a.status = 200;
 	a.body = cw->body;
@@ -556,10 +556,9 @@ fetch_done(const struct upstream_result *res, void *arg)
 	    (kind == POLICY_UP_JOB && !rec.terminal)))
 		slot_keep(s, kind == POLICY_UP_JOB ? 200 : (int)res->status,
 		    rec.status, res->body, res->len, now);
-	if (px->gateway != NULL && kind == POLICY_UP_JOB &&
-	    (stored > 0 || !rec.terminal))
+	if (px->gateway != NULL && kind == POLICY_UP_JOB)
 		gateway_job_fetched(px->gateway, s->jobid, &rec, res->body,
-		    res->len, !s->self_fetch, now);
+		    res->len, !s->self_fetch, stored > 0, now);
 	s->self_fetch = 0;
 
 	memset(&a, 0, sizeof(a));

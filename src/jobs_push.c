@@ -520,8 +520,12 @@ jobs_push_fetched(struct slot *s, const struct record *rec,
 		jobs_send_answer(px, h->req, a, &ri);
 		held_free(h);
 	}
-	/* The watch ends with the job, or when upstream will not have it. */
-	if (s->watch_from != 0 && (rec != NULL ? rec->terminal :
+	/*
+	 * The watch ends with the job stored finished (one that could not be
+	 * stored is fetched again next interval), or when upstream will not
+	 * have it.
+	 */
+	if (s->watch_from != 0 && (rec != NULL ? rec->terminal && stored >= 0 :
 	    upstream_status == 400 || upstream_status == 401 ||
 	    upstream_status == 403 ||
 	    (upstream_status == 404 && now - s->watch_from >= SUBMIT_GRACE_MS)))

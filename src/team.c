@@ -406,16 +406,22 @@ team_job_seen(struct member *m, const char *jobid, int64_t now)
 }
 
 void
-team_job_finished(struct member *m, const char *jobid, int completed,
-    double credits, int64_t now)
+team_job_ended(struct member *m, const char *jobid)
 {
 	CHECK_OBJ(m, MEMBER_MAGIC);
 	for (size_t i = 0; i < m->nrunning; i++)
 		if (strcmp(m->running[i].jobid, jobid) == 0) {
 			free(m->running[i].jobid);
 			m->running[i] = m->running[--m->nrunning];
-			break;
+			return;
 		}
+}
+
+void
+team_job_finished(struct member *m, const char *jobid, int completed,
+    double credits, int64_t now)
+{
+	team_job_ended(m, jobid);
 	if (completed) {
 		m->total.completed++;
 		m->unflushed.completed++;

@@ -135,6 +135,9 @@ int	team_add_spend(struct member *, int64_t at, double credits);
 /* m's job was fetched unfinished at now: it keeps counting. */
 void	team_job_seen(struct member *, const char *jobid, int64_t now);
 
+/* m's job is finished upstream: no longer running (nothing counted). */
+void	team_job_ended(struct member *, const char *jobid);
+
 /* m's job was stored finished (completed: credits count). */
 void	team_job_finished(struct member *, const char *jobid, int completed,
 	    double credits, int64_t now);

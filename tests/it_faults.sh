@@ -353,6 +353,71 @@ check_eq "jpoll is stored" \
     "$(sqlite3 -cmd '.timeout 5000' "$DB" "SELECT count(*) FROM jobs WHERE jobid = 'jpoll'")" 1
 stop_proxy
 
+# ------------------------------------------ the watch and the team gateway
+# A member with --max-running 1 whose job finishes while the database
+# cannot be written: the job no longer counts as running (SPEC 10: jobs
+# not yet finished), and the background watch goes on fetching it, once
+# per interval, until it can store it.
+DB=$IT_TMP/gw.db
+LP_DB=$DB
+TOKFILE=$IT_TMP/held.token
+HELDTOK=useapi-held-faults
+printf '%s\n' "$HELDTOK" >"$TOKFILE"
+chmod 600 "$TOKFILE"
+MKEY=$("$REAL_LUMAPROXY" keys --db "$DB" add mel --max-running 1 2>"$IT_TMP/keys.err") ||
+	die "keys add: $(cat "$IT_TMP/keys.err")"
+
+# submit: a video submission as mel; JOB is the new jobid, or "".
+submit() {
+	JOB=""
+	http -H "Authorization: Bearer $MKEY" -H "Content-Type: application/json" \
+	    -X POST --data-binary '{"prompt":"x"}' "$LP/v1/luma/videos"
+	[[ $BODY =~ \"jobid\":\"(j[^\"]*)\" ]] && JOB=${BASH_REMATCH[1]}
+}
+
+# stored_terminal JOBID: the job is in the cache, finished.
+stored_terminal() {
+	[ "$(sqlite3 -cmd '.timeout 5000' "$DB" \
+	    "SELECT terminal FROM jobs WHERE jobid = '$1'")" = 1 ]
+}
+
+tcase "writes fail: a member's finished job no longer counts toward max-running"
+must_start_proxy --upstream-token-file "$TOKFILE" --pending-interval 1
+submit
+check_status 200
+WJOB=$JOB
+check_re "a jobid" "$WJOB" '^j'
+submit
+check_status 429
+check_re "max-running" "$BODY" 'max-running'
+disk eio write 0 "$DB"
+# fakeup completes a submitted job on its third fetch; the watch fetches
+# once a second.
+check "the watch fetched it finished" wait_for 8000 fetches_at_least "$WJOB" "$HELDTOK" 3
+check_not "not stored" stored_terminal "$WJOB"
+submit
+check_status 200
+check_re "a second job" "$JOB" '^j'
+
+tcase "writes fail: the watch goes on with a finished job it could not store"
+n=$(fake_count "$WJOB" "$HELDTOK")
+check "fetched again" wait_for 4000 fetches_at_least "$WJOB" "$HELDTOK" $((n + 1))
+check_not "still not stored" stored_terminal "$WJOB"
+
+tcase "the disk works again: the watch stores the finished job, then stops"
+disk off
+check "stored" wait_for 5000 stored_terminal "$WJOB"
+check_eq "its end is recorded for its owner" \
+    "$(sqlite3 -cmd '.timeout 5000' "$DB" "SELECT status FROM job_owners WHERE jobid = '$WJOB'")" completed
+n=$(fake_count "$WJOB" "$HELDTOK")
+sleep 2.5
+check_upstream "$WJOB" "$HELDTOK" "$n"
+http -H "Authorization: Bearer $MKEY" "$LP/v1/luma/jobs/$WJOB"
+check_status 200
+check_cache HIT
+stop_proxy
+check_eq "exit status" "$LP_RC" 0
+
 # ---------------------------------------------------------------- media
 # A database of its own, whose jobs' media are all on fakeup.
 DB=$IT_TMP/media.db
