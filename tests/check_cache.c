@@ -1233,6 +1233,63 @@ START_TEST(test_store_jobs_disk_fails)
 }
 END_TEST
 
+/* Limits the size of the files this process writes to that of path. */
+static void
+limit_writes(const char *path, struct rlimit *saved)
+{
+	struct rlimit limited;
+	struct stat sb;
+
+	ck_assert_int_eq(stat(path, &sb), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, saved), 0);
+	limited = *saved;
+	limited.rlim_cur = (rlim_t)sb.st_size;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &limited), 0);
+}
+
+static int
+media_collect(const struct cache_media *m, void *arg)
+{
+	(void)m;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * A media scan on its own is its own transaction: when its commit fails
+ * it stores nothing and says so.
+ */
+START_TEST(test_media_scan_commit_fails)
+{
+	static const char body[] =
+	    "{\"jobid\":\"" JOB1 "\",\"type\":\"image\",\"status\":"
+	    "\"completed\",\"response\":{\"image\":{\"url\":"
+	    "\"https://storage.cdn-luma.com/i.png\"}}}";
+	char path[64], wal[80], err[512] = "";
+	struct cache *c;
+	struct rlimit rl;
+	int n = 0;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	store(c, JOB1, TOK_A, body, T);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	limit_writes(wal, &rl);
+	ck_assert_int_eq(cache_media_scan(c, JOB1, T), -1);
+	ck_assert_ptr_nonnull(cache_write_error(c));
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(cache_media_job(c, JOB1, media_collect, &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(cache_media_scan(c, JOB1, T), 1);
+	ck_assert_int_eq(cache_media_job(c, JOB1, media_collect, &n), 0);
+	ck_assert_int_eq(n, 1);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
 /*
  * Reading the WAL index header (cache_stamp_moved) keeps SQLite's hold on
  * the -shm file: another process sees a lock there, so it does not take
@@ -1321,6 +1378,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_store_jobs_one_fails);
 	tcase_add_test(tc, test_store_jobs_busy);
 	tcase_add_test(tc, test_store_jobs_disk_fails);
+	tcase_add_test(tc, test_media_scan_commit_fails);
 	tcase_add_test(tc, test_stamp_keeps_shm_lock);
 	suite_add_tcase(s, tc);
 	return s;
