@@ -30,6 +30,8 @@
 
 #define APPLICATION_ID		0x4c554d41	/* "LUMA" */
 #define PROBE_MS		1000	/* write probes, while writes fail */
+#define HOLD_MS			10000	/* failing, at least, after a failure */
+#define SAY_MS			60000	/* between two "cannot write" lines */
 /*
  * How long opening waits for another process that creates or migrates the
  * same file (a server starting, a keys command); the loop's 200 ms apply
@@ -555,21 +557,52 @@ disk_failure(int rc)
 }
 
 /*
+ * A time of failing writes begins with a write that fails for want of a
+ * disk and ends with a synced commit that stored something: a job
+ * (cache_store_jobs()), or, when no traffic comes, the probe's one page.
+ * On a nearly full disk that page fits where a large job does not, so
+ * the probe alone could end the time at every second and the next miss
+ * begin it again: a pair of lines per miss and a /healthz that flaps.
+ * Hence the probe ends it only HOLD_MS after the last failure, and the
+ * line that says it begins is written at most once every SAY_MS; one
+ * held back is written by the probe once that time is up, with the
+ * failures counted since the last line.  The end is logged only when
+ * its start was.  The clock is the last one the probe was given (the
+ * server's sweep calls it every second).
+ */
+
+/* Logs the start of a time of failing writes, unless said or too soon. */
+static void
+say_failing(struct cache *c)
+{
+	char since[64] = "";
+
+	if (c->write_rc == 0 || c->write_said || c->clock < c->say_at)
+		return;
+	if (c->write_fails > 1)
+		snprintf(since, sizeof(since), " (%llu failed writes since the"
+		    " last line)", (unsigned long long)c->write_fails);
+	log_error("cache: cannot write to the database %s (%s); answers"
+	    " are relayed without being stored until a write succeeds%s",
+	    sqlite3_db_filename(c->db, "main"), sqlite3_errstr(c->write_rc),
+	    since);
+	c->write_said = 1;
+	c->say_at = c->clock + SAY_MS;
+}
+
+/*
  * A statement of c failed with SQLite's (extended) code rc: one that says
- * the disk failed begins a time of failing writes, logged once.
+ * the disk failed begins (or prolongs) a time of failing writes.
  */
 static void
 write_failed(struct cache *c, int rc)
 {
 	if (!disk_failure(rc))
 		return;
-	/* Once for the time it lasts: not a line per write, nor per request. */
-	if (c->write_rc == 0)
-		log_error("cache: cannot write to the database %s (%s); answers"
-		    " are relayed without being stored until a write succeeds",
-		    sqlite3_db_filename(c->db, "main"), sqlite3_errstr(rc));
 	c->write_rc = rc;
 	c->write_fails++;
+	c->failed_at = c->clock;
+	say_failing(c);
 }
 
 int
@@ -584,17 +617,21 @@ cache_step_done(struct cache *c, sqlite3_stmt *st)
 	return -1;
 }
 
-/* A commit of c was synced to disk: writes work (again). */
+/* A commit of c that stored something was synced: writes work (again). */
 static void
 write_synced(struct cache *c)
 {
 	if (c->write_rc == 0)
 		return;
-	log_warn("cache: the database %s can be written again (%llu failed"
-	    " write%s)", sqlite3_db_filename(c->db, "main"),
-	    (unsigned long long)c->write_fails, c->write_fails == 1 ? "" : "s");
+	if (c->write_said) {
+		log_warn("cache: the database %s can be written again (%llu"
+		    " failed write%s)", sqlite3_db_filename(c->db, "main"),
+		    (unsigned long long)c->write_fails,
+		    c->write_fails == 1 ? "" : "s");
+		c->write_fails = 0;
+	}
 	c->write_rc = 0;
-	c->write_fails = 0;
+	c->write_said = 0;
 }
 
 const char *
@@ -636,9 +673,12 @@ cache_write_probe(struct cache *c, int64_t now)
 	int rc;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
+	if (now > c->clock)
+		c->clock = now;
 	if (c->write_rc == 0)
 		return 0;
-	if (now < c->probe_at)
+	say_failing(c);		/* one held back, once its time is up */
+	if (now < c->probe_at || now < c->failed_at + HOLD_MS)
 		return -1;
 	c->probe_at = now + PROBE_MS;
 	snprintf(probe, sizeof(probe), "BEGIN IMMEDIATE;"
@@ -743,7 +783,8 @@ cache_store_jobs(struct cache *c, struct cache_put *const *puts, size_t n)
 		for (i = 0; i < n; i++)
 			nstored += (size_t)puts[i]->stored;
 		rc = (int)nstored;
-		if (sync)
+		/* Only stored rows prove it: the commit may have had none. */
+		if (sync && nstored > 0)
 			write_synced(c);
 	}
 done:
