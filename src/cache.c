@@ -551,6 +551,7 @@ disk_failure(int rc)
 	case SQLITE_IOERR_FSYNC:
 	case SQLITE_IOERR_DIR_FSYNC:
 	case SQLITE_IOERR_TRUNCATE:
+	case SQLITE_IOERR_SHMSIZE:
 		return 1;
 	}
 	return 0;
@@ -597,6 +598,7 @@ say_failing(struct cache *c)
 static void
 write_failed(struct cache *c, int rc)
 {
+	c->last_rc = rc;
 	if (!disk_failure(rc))
 		return;
 	c->write_rc = rc;
@@ -645,7 +647,16 @@ enum log_level
 cache_failure_level(struct cache *c)
 {
 	CHECK_OBJ(c, CACHE_MAGIC);
-	return c->write_rc != 0 ? LOG_DEBUG : LOG_ERROR;
+	/* Only the disk's failure was said; a lock, a damaged page were not. */
+	return c->write_rc != 0 && disk_failure(c->last_rc) ? LOG_DEBUG :
+	    LOG_ERROR;
+}
+
+const char *
+cache_last_error(struct cache *c)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	return sqlite3_errstr(c->last_rc);
 }
 
 /*
@@ -708,7 +719,9 @@ tx_end(struct cache *c, int ok)
 {
 	if (ok == 0 && cache_step_done(c, c->st[ST_COMMIT]) == 0)
 		return 0;
-	cache_step_done(c, c->st[ST_ROLLBACK]);
+	/* A failed commit may have ended it: no error of its own then. */
+	if (!sqlite3_get_autocommit(c->db))
+		cache_step_done(c, c->st[ST_ROLLBACK]);
 	return -1;
 }
 

@@ -142,9 +142,13 @@ const char	*cache_write_error(struct cache *);
 
 /*
  * The level of a line that says a write of the cache failed: LOG_ERROR,
- * or LOG_DEBUG while writes fail for want of a disk (said once already).
+ * or LOG_DEBUG when the last write failed for want of a disk while such
+ * failures are logged already (cache_write_error()).
  */
 enum log_level	cache_failure_level(struct cache *);
+
+/* Why the last write that failed did ("database is locked"...). */
+const char	*cache_last_error(struct cache *);
 
 /*
  * Gives the cache the time (now, monotonic ms; call it every second or

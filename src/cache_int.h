@@ -103,6 +103,7 @@ struct cache {
 	dev_t		 dev;			/* the file opened, or 0 */
 	ino_t		 ino;
 	int		 write_rc;		/* why writes fail, or 0 */
+	int		 last_rc;		/* the last write that failed */
 	uint64_t	 write_fails;		/* since the last line said so */
 	int		 write_said;		/* the start was logged */
 	int64_t		 clock;			/* the probe's last now (ms) */

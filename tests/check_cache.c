@@ -1308,12 +1308,18 @@ START_TEST(test_write_recovery_held)
 	put_fill(c, &put, &rec, JOB2, TOK_A, failed_body, T);
 	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), -1);
 	ck_assert_ptr_nonnull(cache_write_error(c));
+	ck_assert_int_eq(cache_failure_level(c), LOG_DEBUG);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 
-	/* A commit that stored nothing proves nothing. */
+	/*
+	 * A commit that stored nothing proves nothing; its error is not the
+	 * disk's, and is not lowered to debug.
+	 */
 	put_fill(c, &put, &rec, "j-bad", TOK_A, failed_body, T);
 	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), 0);
 	ck_assert_ptr_nonnull(cache_write_error(c));
+	ck_assert_int_eq(cache_failure_level(c), LOG_ERROR);
+	ck_assert_str_eq(cache_last_error(c), "constraint failed");
 
 	/* Ended by the probe, 10 s after the failure. */
 	ck_assert_int_eq(cache_write_probe(c, T + 9000), -1);
