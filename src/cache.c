@@ -564,12 +564,13 @@ disk_failure(int rc)
  * On a nearly full disk that page fits where a large job does not, so
  * the probe alone could end the time at every second and the next miss
  * begin it again: a pair of lines per miss and a /healthz that flaps.
- * Hence the probe ends it only HOLD_MS after the last failure, and the
- * line that says it begins is written at most once every SAY_MS; one
- * held back is written by the probe once that time is up, with the
- * failures counted since the last line.  The end is logged only when
- * its start was.  The clock is the last one the probe was given (the
- * server's sweep calls it every second).
+ * Hence the probe ends it only HOLD_MS after the last failure, and once
+ * it has, the next start line waits until SAY_MS after the one before;
+ * one held back is written by the probe once that time is up, with the
+ * failures counted since the last line.  A commit that stores jobs shows
+ * the disk takes them: a start after it is said at once.  The end is
+ * logged only when its start was.  The clock is the last one the probe
+ * was given (the server's sweep calls it every second).
  */
 
 /* Logs the start of a time of failing writes, unless said or too soon. */
@@ -588,7 +589,7 @@ say_failing(struct cache *c)
 	    sqlite3_db_filename(c->db, "main"), sqlite3_errstr(c->write_rc),
 	    since);
 	c->write_said = 1;
-	c->say_at = c->clock + SAY_MS;
+	c->said_at = c->clock;
 }
 
 /*
@@ -619,10 +620,14 @@ cache_step_done(struct cache *c, sqlite3_stmt *st)
 	return -1;
 }
 
-/* A commit of c that stored something was synced: writes work (again). */
+/*
+ * Writes work (again): a commit of c stored something (synced, while
+ * they failed), or, when by_probe, the probe's page was synced.
+ */
 static void
-write_synced(struct cache *c)
+write_works(struct cache *c, int by_probe)
 {
+	c->say_at = by_probe ? c->said_at + SAY_MS : 0;
 	if (c->write_rc == 0)
 		return;
 	if (c->write_said) {
@@ -697,7 +702,7 @@ cache_write_probe(struct cache *c, int64_t now)
 	if (set_synchronous(c, 1) != 0)
 		return -1;
 	if ((rc = sqlite3_exec(c->db, probe, NULL, NULL, NULL)) == SQLITE_OK)
-		write_synced(c);
+		write_works(c, 1);
 	else {
 		write_failed(c, rc);
 		if (!sqlite3_get_autocommit(c->db))
@@ -797,8 +802,8 @@ cache_store_jobs(struct cache *c, struct cache_put *const *puts, size_t n)
 			nstored += (size_t)puts[i]->stored;
 		rc = (int)nstored;
 		/* Only stored rows prove it: the commit may have had none. */
-		if (sync && nstored > 0)
-			write_synced(c);
+		if (nstored > 0)
+			write_works(c, 0);
 	}
 done:
 	if (rc < 0)
@@ -1114,27 +1119,37 @@ done:
 	return rc;
 }
 
+/* Runs sql, one of the statements of a transaction; 0 or -1, said. */
+static int
+tx_exec(struct cache *c, const char *sql)
+{
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL)) == SQLITE_OK)
+		return 0;
+	write_failed(c, rc);
+	return -1;
+}
+
 int
 cache_begin(struct cache *c)
 {
-	CHECK_OBJ(c, CACHE_MAGIC);
-	return sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-	    SQLITE_OK ? 0 : -1;
+	return tx_exec(c, "BEGIN IMMEDIATE");
 }
 
 int
 cache_commit(struct cache *c)
 {
-	CHECK_OBJ(c, CACHE_MAGIC);
-	return sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ?
-	    0 : -1;
+	return tx_exec(c, "COMMIT");
 }
 
 void
 cache_rollback(struct cache *c)
 {
-	CHECK_OBJ(c, CACHE_MAGIC);
-	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	/* A failed commit may have ended it: no error of its own then. */
+	if (!sqlite3_get_autocommit(c->db))
+		tx_exec(c, "ROLLBACK");
 }
 
 /* Runs st to its end and finalizes it; 0 or -1. */

@@ -108,6 +108,7 @@ struct cache {
 	int		 write_said;		/* the start was logged */
 	int64_t		 clock;			/* the probe's last now (ms) */
 	int64_t		 failed_at;		/* clock at the last failure */
+	int64_t		 said_at;		/* clock at the last start line */
 	int64_t		 say_at;		/* no start line before (ms) */
 	int64_t		 probe_at;		/* no write probe before (ms) */
 };

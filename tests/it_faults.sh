@@ -70,15 +70,16 @@ lines() {
 	grep -Ec -- "$1" "$LP_ERR"
 }
 
-# healthz_ok [SECONDS]: waits until /healthz answers 200.
+# has_line REGEX: whether a line of the proxy's log matches.
+has_line() {
+	grep -Eq -- "$1" "$LP_ERR"
+}
+
+# healthz_ok: whether /healthz answers 200 (wait_for it: once writes
+# work again, the probe waits 10 s after the last failure).
 healthz_ok() {
-	local i
-	for ((i = 0; i < ${1:-5} * 10; i++)); do
-		http "$LP/healthz"
-		[ "$STATUS" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
+	http "$LP/healthz"
+	[ "$STATUS" = 200 ]
 }
 
 # integrity FILE: what PRAGMA integrity_check says of the database.
@@ -172,7 +173,7 @@ check_upstream jdone3 tokA 1
 
 tcase "the disk works again: /healthz's probe notices, jobs are stored again"
 disk off
-check "/healthz 200 again" healthz_ok 3
+check "/healthz 200 again" wait_for 13000 healthz_ok
 check_body '{"status":"ok"}'
 check_eq "one line says so" "$(lines 'warn cache: the database .*lp\.db can be written again \([0-9]+ failed writes?\)')" 1
 get jdone2
@@ -237,7 +238,7 @@ check_body '{"error":"Database cannot be written: disk I/O error"}'
 get jdone1
 check_cache HIT
 disk off
-check "/healthz 200 again" healthz_ok 3
+check "/healthz 200 again" wait_for 13000 healthz_ok
 get jdone6
 check_header Cache-Status "lumaproxy; fwd=miss; stored"
 
@@ -297,6 +298,36 @@ disk off
 check_eq "integrity_check" "$(integrity "$DB")" ok
 check_eq "jdone1 still there" \
     "$(sqlite3 "$DB" "SELECT count(*) FROM jobs WHERE jobid = 'jdone1'")" 1
+
+tcase "gateway traffic only: a usage write that fails says so, the sweep sees the end"
+DB=$IT_TMP/gw.db
+LP_DB=$DB
+printf 'tokA\n' >"$IT_TMP/held.secret"
+chmod 600 "$IT_TMP/held.secret"
+GWKEY=$("$REAL_LUMAPROXY" keys --db "$DB" add alice 2>"$IT_TMP/keys.err") ||
+	die "keys add: $(cat "$IT_TMP/keys.err")"
+must_start_proxy --upstream-token-file "$IT_TMP/held.secret" --pending-interval 1
+# A member's request, counted in its usage; nothing else is written.
+get jgw "$GWKEY"
+check_re "a member's request" "$STATUS" '^(403|404)$'
+disk eio write 0 "$DB"
+get jgw "$GWKEY"
+check_re "another" "$STATUS" '^(403|404)$'
+check "the usage write (every 10 s) fails, and says why" wait_for 15000 \
+    has_line 'error cache: cannot write to the database .*gw\.db \(disk I/O error\)'
+http "$LP/healthz"
+check_status 503
+check_body '{"error":"Database cannot be written: disk I/O error"}'
+check_eq "not said to be busy" "$(lines 'usage not written \(database busy\)')" 0
+check_eq "said once" "$(lines 'cannot write to the database')" 1
+disk off
+check "the sweep's probe sees it end, with no /healthz" wait_for 15000 \
+    has_line 'warn cache: the database .*gw\.db can be written again'
+http "$LP/healthz"
+check_status 200
+stop_proxy
+check_eq "exit status" "$LP_RC" 0
+check_eq "the usage was written" "$(sqlite3 -cmd '.timeout 5000' "$DB" 'SELECT sum(requests) FROM usage')" 2
 
 # ---------------------------------------------------------------- media
 # A database of its own, whose jobs' media are all on fakeup.
