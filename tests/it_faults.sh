@@ -25,12 +25,14 @@ mkdir -p "$MD"
 
 # disk MODE [CALLS [AFTER [PREFIX...]]]: from now on faultio fails CALLS
 # (write, sync, all) with MODE (eio, enospc; off: nothing) on the files
-# under each PREFIX, once AFTER such calls have gone through.
+# under each PREFIX, once AFTER such calls have gone through.  With FREE
+# set, statvfs(3) says FREE bytes are free under each PREFIX (DIR/ for
+# DIR itself).
 disk() {
 	local mode=$1 calls=${2:-all} after=${3:-0} p
 	shift $(($# < 3 ? $# : 3))
 	{
-		echo "$mode $calls $after"
+		echo "$mode $calls $after${FREE:+ $FREE}"
 		for p in "$@"; do echo "$p"; done
 	} >"$CTL.tmp" && mv "$CTL.tmp" "$CTL"
 }
@@ -448,6 +450,29 @@ check "no partial file left (once the retries in flight end)" eventually no_part
 disk off
 check "both mirrored" wait_media "$U3" mirrored 20
 check "both mirrored" wait_media "$U4" mirrored 12
+tcase "a file larger than the free space: the attempt counts, so its limit ends it"
+U5="$FAKE/media/jmed5/video.mp4?_size=300000"
+fake_job jmed5 "owner=tokA" "$(media_job jmed5 "$U5")"
+n0=$(lines 'error media: cannot write to')
+FREE=102400 disk enospc write 0 "$MD/"
+get jmed5
+check_status 200
+check "failed" wait_media "$U5" failed
+check_re "its reason says why" "$(media_field "$U5" reason)" \
+    '^writing: No space left on device; 300000 bytes do not fit in the 102400 free$'
+check_eq "counted as an attempt" "$(media_field "$U5" attempts)" 1
+check_eq "not the disk's failure" "$(lines 'error media: cannot write to')" "$n0"
+check "no partial file left" eventually no_partials
+U6="$FAKE/media/jmed6/video.mp4?_size=300000&_chunked=1"
+fake_job jmed6 "owner=tokA" "$(media_job jmed6 "$U6")"
+FREE=100000000 disk enospc write 0 "$MD/"
+get jmed6
+check "failed" wait_media "$U6" failed
+check_eq "one that would fit is the disk's failure: not counted" \
+    "$(media_field "$U6" attempts)" 0
+disk off
+check "mirrored once there is room" wait_media "$U5" mirrored 12
+check "mirrored once there is room" wait_media "$U6" mirrored 60
 stop_proxy
 check_eq "integrity_check" "$(integrity "$DB")" ok
 
