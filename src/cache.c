@@ -2,12 +2,13 @@
  * SQLite storage for the jobs route.  A file is checked before anything is
  * written to it: it must be empty, or carry our application_id with a
  * schema version we know and tables whose first rows read; the check reads
- * a bounded part of the file, never all of it.  Statements are prepared once at open (with
- * cache_media.c's, which owns the media rows); lookups are one indexed query
- * and never write.  Writes are short transactions on the miss path; a
+ * a bounded part of the file, never all of it.  Statements are prepared
+ * once at open (with cache_media.c's, which owns the media rows); lookups
+ * are one indexed query and never write.  Writes are short transactions on the miss path; a
  * terminal job is committed before its answer is sent.  A write that fails
  * for want of a disk (EIO, ENOSPC) starts a time of failing writes, logged
- * once, that a synced commit ends (cache_write_error()).
+ * once, that a synced commit of jobs, or the write probe, ends
+ * (cache_write_error()).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -382,8 +383,9 @@ cache_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	/*
-	 * synchronous = NORMAL is durable against crashes in WAL mode;
-	 * terminal jobs are committed with FULL (cache_store_job).
+	 * synchronous = NORMAL is durable against crashes in WAL mode; a
+	 * group of cache_store_jobs() that holds a terminal job is committed
+	 * with FULL, and while writes fail every one of its commits is.
 	 */
 	if (sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL;"
 	    " PRAGMA foreign_keys = ON", NULL, NULL, &msg) != SQLITE_OK ||

@@ -321,8 +321,9 @@ disk_errno(int err)
 /*
  * A download of the queue failed for want of a disk (why): that is no
  * fault of its URL, so the attempt does not count.  Downloads pause, 2 s
- * at first, doubling up to a minute; the first one after a pause tries
- * the disk again.  Said once, until a file is written (disk_works()).
+ * at first, doubling up to a minute; after a pause one download at a
+ * time tries the disk again (start_due()).  Said once, until a file is
+ * written (disk_works()).
  */
 static void
 disk_failed(struct media *m, struct download *d, const char *why,
@@ -683,6 +684,8 @@ start_due(struct media *m, int64_t now)
 	struct due *due;
 	int64_t size;
 	char lu[512];
+	/* While the disk fails, one download tries it, not all at once. */
+	int most = m->disk_wait != 0 ? 1 : m->opt.concurrency;
 
 	if ((due = calloc(1, sizeof(*due))) == NULL)
 		return;
@@ -698,7 +701,7 @@ start_due(struct media *m, int64_t now)
 			    m->dir, now) < 0)
 				media_hold(m, "a file in the directory",
 				    util_log_url(due->v[i].url, lu, sizeof(lu)));
-		} else if (m->nactive < m->opt.concurrency &&
+		} else if (m->nactive < most &&
 		    util_mono_ms() >= m->hold_until &&
 		    !downloading(m, due->v[i].url))
 			download_start(m, due->v[i].url, due->v[i].attempts,
