@@ -2,12 +2,13 @@
  * SQLite storage for the jobs route.  A file is checked before anything is
  * written to it: it must be empty, or carry our application_id with a
  * schema version we know and tables whose first rows read; the check reads
- * a bounded part of the file, never all of it.  Statements are prepared once at open (with
- * cache_media.c's, which owns the media rows); lookups are one indexed query
- * and never write.  Writes are short transactions on the miss path; a
+ * a bounded part of the file, never all of it.  Statements are prepared
+ * once at open (with cache_media.c's, which owns the media rows); lookups
+ * are one indexed query and never write.  Writes are short transactions on the miss path; a
  * terminal job is committed before its answer is sent.  A write that fails
  * for want of a disk (EIO, ENOSPC) starts a time of failing writes, logged
- * once, that a synced commit ends (cache_write_error()).
+ * once, that a synced commit of jobs, or the write probe, ends
+ * (cache_write_error()).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@
 
 #define APPLICATION_ID		0x4c554d41	/* "LUMA" */
 #define PROBE_MS		1000	/* write probes, while writes fail */
+#define HOLD_MS			10000	/* failing, at least, after a failure */
+#define SAY_MS			60000	/* between two "cannot write" lines */
 /*
  * How long opening waits for another process that creates or migrates the
  * same file (a server starting, a keys command); the loop's 200 ms apply
@@ -380,8 +383,9 @@ cache_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	/*
-	 * synchronous = NORMAL is durable against crashes in WAL mode;
-	 * terminal jobs are committed with FULL (cache_store_job).
+	 * synchronous = NORMAL is durable against crashes in WAL mode; a
+	 * group of cache_store_jobs() that holds a terminal job is committed
+	 * with FULL, and while writes fail every one of its commits is.
 	 */
 	if (sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL;"
 	    " PRAGMA foreign_keys = ON", NULL, NULL, &msg) != SQLITE_OK ||
@@ -549,27 +553,61 @@ disk_failure(int rc)
 	case SQLITE_IOERR_FSYNC:
 	case SQLITE_IOERR_DIR_FSYNC:
 	case SQLITE_IOERR_TRUNCATE:
+	case SQLITE_IOERR_SHMSIZE:
 		return 1;
 	}
 	return 0;
 }
 
 /*
+ * A time of failing writes begins with a write that fails for want of a
+ * disk and ends with a synced commit that stored something: a job
+ * (cache_store_jobs()), or, when no traffic comes, the probe's one page.
+ * On a nearly full disk that page fits where a large job does not, so
+ * the probe alone could end the time at every second and the next miss
+ * begin it again: a pair of lines per miss and a /healthz that flaps.
+ * Hence the probe ends it only HOLD_MS after the last failure, and once
+ * it has, the next start line waits until SAY_MS after the one before;
+ * one held back is written by the probe once that time is up, with the
+ * failures counted since the last line.  A commit that stores jobs shows
+ * the disk takes them: a start after it is said at once.  The end is
+ * logged only when its start was.  The clock is the last one the probe
+ * was given (the server's sweep calls it every second).
+ */
+
+/* Logs the start of a time of failing writes, unless said or too soon. */
+static void
+say_failing(struct cache *c)
+{
+	char since[64] = "";
+
+	if (c->write_rc == 0 || c->write_said || c->clock < c->say_at)
+		return;
+	if (c->write_fails > 1)
+		snprintf(since, sizeof(since), " (%llu failed writes since the"
+		    " last line)", (unsigned long long)c->write_fails);
+	log_error("cache: cannot write to the database %s (%s); answers"
+	    " are relayed without being stored until a write succeeds%s",
+	    sqlite3_db_filename(c->db, "main"), sqlite3_errstr(c->write_rc),
+	    since);
+	c->write_said = 1;
+	c->said_at = c->clock;
+}
+
+/*
  * A statement of c failed with SQLite's (extended) code rc: one that says
- * the disk failed begins a time of failing writes, logged once.
+ * the disk failed begins (or prolongs) a time of failing writes.
  */
 static void
 write_failed(struct cache *c, int rc)
 {
+	c->last_rc = rc;
 	if (!disk_failure(rc))
 		return;
-	/* Once for the time it lasts: not a line per write, nor per request. */
-	if (c->write_rc == 0)
-		log_error("cache: cannot write to the database %s (%s); answers"
-		    " are relayed without being stored until a write succeeds",
-		    sqlite3_db_filename(c->db, "main"), sqlite3_errstr(rc));
 	c->write_rc = rc;
 	c->write_fails++;
+	c->failed_at = c->clock;
+	say_failing(c);
 }
 
 int
@@ -584,17 +622,25 @@ cache_step_done(struct cache *c, sqlite3_stmt *st)
 	return -1;
 }
 
-/* A commit of c was synced to disk: writes work (again). */
+/*
+ * Writes work (again): a commit of c stored something (synced, while
+ * they failed), or, when by_probe, the probe's page was synced.
+ */
 static void
-write_synced(struct cache *c)
+write_works(struct cache *c, int by_probe)
 {
+	c->say_at = by_probe ? c->said_at + SAY_MS : 0;
 	if (c->write_rc == 0)
 		return;
-	log_warn("cache: the database %s can be written again (%llu failed"
-	    " write%s)", sqlite3_db_filename(c->db, "main"),
-	    (unsigned long long)c->write_fails, c->write_fails == 1 ? "" : "s");
+	if (c->write_said) {
+		log_warn("cache: the database %s can be written again (%llu"
+		    " failed write%s)", sqlite3_db_filename(c->db, "main"),
+		    (unsigned long long)c->write_fails,
+		    c->write_fails == 1 ? "" : "s");
+		c->write_fails = 0;
+	}
 	c->write_rc = 0;
-	c->write_fails = 0;
+	c->write_said = 0;
 }
 
 const char *
@@ -608,7 +654,16 @@ enum log_level
 cache_failure_level(struct cache *c)
 {
 	CHECK_OBJ(c, CACHE_MAGIC);
-	return c->write_rc != 0 ? LOG_DEBUG : LOG_ERROR;
+	/* Only the disk's failure was said; a lock, a damaged page were not. */
+	return c->write_rc != 0 && disk_failure(c->last_rc) ? LOG_DEBUG :
+	    LOG_ERROR;
+}
+
+const char *
+cache_last_error(struct cache *c)
+{
+	CHECK_OBJ(c, CACHE_MAGIC);
+	return sqlite3_errstr(c->last_rc);
 }
 
 /*
@@ -636,9 +691,12 @@ cache_write_probe(struct cache *c, int64_t now)
 	int rc;
 
 	CHECK_OBJ(c, CACHE_MAGIC);
+	if (now > c->clock)
+		c->clock = now;
 	if (c->write_rc == 0)
 		return 0;
-	if (now < c->probe_at)
+	say_failing(c);		/* one held back, once its time is up */
+	if (now < c->probe_at || now < c->failed_at + HOLD_MS)
 		return -1;
 	c->probe_at = now + PROBE_MS;
 	snprintf(probe, sizeof(probe), "BEGIN IMMEDIATE;"
@@ -646,7 +704,7 @@ cache_write_probe(struct cache *c, int64_t now)
 	if (set_synchronous(c, 1) != 0)
 		return -1;
 	if ((rc = sqlite3_exec(c->db, probe, NULL, NULL, NULL)) == SQLITE_OK)
-		write_synced(c);
+		write_works(c, 1);
 	else {
 		write_failed(c, rc);
 		if (!sqlite3_get_autocommit(c->db))
@@ -668,7 +726,9 @@ tx_end(struct cache *c, int ok)
 {
 	if (ok == 0 && cache_step_done(c, c->st[ST_COMMIT]) == 0)
 		return 0;
-	cache_step_done(c, c->st[ST_ROLLBACK]);
+	/* A failed commit may have ended it: no error of its own then. */
+	if (!sqlite3_get_autocommit(c->db))
+		cache_step_done(c, c->st[ST_ROLLBACK]);
 	return -1;
 }
 
@@ -743,8 +803,9 @@ cache_store_jobs(struct cache *c, struct cache_put *const *puts, size_t n)
 		for (i = 0; i < n; i++)
 			nstored += (size_t)puts[i]->stored;
 		rc = (int)nstored;
-		if (sync)
-			write_synced(c);
+		/* Only stored rows prove it: the commit may have had none. */
+		if (nstored > 0)
+			write_works(c, 0);
 	}
 done:
 	if (rc < 0)
@@ -1060,27 +1121,37 @@ done:
 	return rc;
 }
 
+/* Runs sql, one of the statements of a transaction; 0 or -1, said. */
+static int
+tx_exec(struct cache *c, const char *sql)
+{
+	int rc;
+
+	CHECK_OBJ(c, CACHE_MAGIC);
+	if ((rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL)) == SQLITE_OK)
+		return 0;
+	write_failed(c, rc);
+	return -1;
+}
+
 int
 cache_begin(struct cache *c)
 {
-	CHECK_OBJ(c, CACHE_MAGIC);
-	return sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-	    SQLITE_OK ? 0 : -1;
+	return tx_exec(c, "BEGIN IMMEDIATE");
 }
 
 int
 cache_commit(struct cache *c)
 {
-	CHECK_OBJ(c, CACHE_MAGIC);
-	return sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ?
-	    0 : -1;
+	return tx_exec(c, "COMMIT");
 }
 
 void
 cache_rollback(struct cache *c)
 {
-	CHECK_OBJ(c, CACHE_MAGIC);
-	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	/* A failed commit may have ended it: no error of its own then. */
+	if (!sqlite3_get_autocommit(c->db))
+		tx_exec(c, "ROLLBACK");
 }
 
 /* Runs st to its end and finalizes it; 0 or -1. */

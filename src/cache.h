@@ -132,23 +132,29 @@ int	cache_ping(struct cache *);
 
 /*
  * Why writes to the database fail ("disk I/O error", "database or disk is
- * full"), from a write that failed for want of a disk until a commit is
- * synced again (while they fail, every commit of cache_store_jobs() is);
- * NULL while they work.  The start and the end of such a time are logged,
- * once each.
+ * full"), from a write that failed for want of a disk until a synced
+ * commit stores something again (while they fail, every commit of
+ * cache_store_jobs() is synced) or the probe succeeds; NULL while they
+ * work.  The start and the end of such a time are logged, once each, and
+ * a start at most once a minute (cache.c).
  */
 const char	*cache_write_error(struct cache *);
 
 /*
  * The level of a line that says a write of the cache failed: LOG_ERROR,
- * or LOG_DEBUG while writes fail for want of a disk (said once already).
+ * or LOG_DEBUG when the last write failed for want of a disk while such
+ * failures are logged already (cache_write_error()).
  */
 enum log_level	cache_failure_level(struct cache *);
 
+/* Why the last write that failed did ("database is locked"...). */
+const char	*cache_last_error(struct cache *);
+
 /*
- * While writes fail: tries one small synced commit that changes nothing,
- * at most once a second (now, ms).  0 when writes work (again), -1 while
- * they fail.
+ * Gives the cache the time (now, monotonic ms; call it every second or
+ * so).  While writes fail: tries one small synced commit that changes
+ * nothing, at most once a second and not within 10 s of the last failed
+ * write.  0 when writes work (again), -1 while they fail.
  */
 int	cache_write_probe(struct cache *, int64_t now);
 

@@ -103,7 +103,13 @@ struct cache {
 	dev_t		 dev;			/* the file opened, or 0 */
 	ino_t		 ino;
 	int		 write_rc;		/* why writes fail, or 0 */
-	uint64_t	 write_fails;		/* since they began to */
+	int		 last_rc;		/* the last write that failed */
+	uint64_t	 write_fails;		/* since the last line said so */
+	int		 write_said;		/* the start was logged */
+	int64_t		 clock;			/* the probe's last now (ms) */
+	int64_t		 failed_at;		/* clock at the last failure */
+	int64_t		 said_at;		/* clock at the last start line */
+	int64_t		 say_at;		/* no start line before (ms) */
 	int64_t		 probe_at;		/* no write probe before (ms) */
 };
 

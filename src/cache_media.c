@@ -179,8 +179,9 @@ cache_media_scan(struct cache *c, const char *jobid, int64_t now)
 		MST_SCAN_DONE,
 	};
 	int64_t n = 0;
-	int rc = 0;
+	int rc = 0, alone;
 
+	alone = sqlite3_get_autocommit(c->db);
 	if (cache_step_done(c, stmt(c, MST_SAVEPOINT)) != 0)
 		return -1;
 	for (size_t i = 0; rc == 0 && i < nitems(steps); i++) {
@@ -190,7 +191,16 @@ cache_media_scan(struct cache *c, const char *jobid, int64_t now)
 	}
 	if (rc != 0)
 		cache_step_done(c, stmt(c, MST_ROLLBACK_TO));
-	cache_step_done(c, stmt(c, MST_RELEASE));
+	/*
+	 * Outside a transaction the savepoint was one, and RELEASE is its
+	 * COMMIT: when that fails nothing was stored, and a transaction it
+	 * left open is rolled back.
+	 */
+	if (cache_step_done(c, stmt(c, MST_RELEASE)) != 0) {
+		rc = -1;
+		if (alone && !sqlite3_get_autocommit(c->db))
+			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	return rc == 0 ? (int)n : -1;
 }
 

@@ -206,7 +206,8 @@ load_spent(const char *owner, int64_t at, double credits, void *arg)
 
 /*
  * Writes every member's unflushed counters in one transaction: 0, or -1
- * with them kept for the next try (the database was busy).
+ * with them kept for the next try (the database was busy, or its disk
+ * failed).
  */
 static int
 flush(struct gateway *g, int64_t now)
@@ -239,8 +240,10 @@ flush(struct gateway *g, int64_t now)
 	}
 	if (!ok || cache_commit(c) != 0) {
 		cache_rollback(c);
-		log_warn("gateway: usage not written (database busy), kept for"
-		    " the next try");
+		/* Debug while the disk's failure is logged (cache.c). */
+		log_at(cache_failure_level(c) == LOG_DEBUG ? LOG_DEBUG :
+		    LOG_WARN, "gateway: usage not written (%s), kept for the"
+		    " next try", cache_last_error(c));
 		return -1;
 	}
 	for (i = 0; i < n; i++) {

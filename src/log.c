@@ -142,15 +142,20 @@ log_vmsg(enum log_level level, int force, const char *fmt, va_list ap)
 	status_show();
 }
 
+/* The body of each function below: fmt and what follows it, at level. */
+#define LOG_VA(level, force) do {				\
+	va_list ap;						\
+								\
+	va_start(ap, fmt);					\
+	log_vmsg(level, force, fmt, ap);			\
+	va_end(ap);						\
+} while (0)
+
 #define LOG_FN(name, level)					\
 void								\
 name(const char *fmt, ...)					\
 {								\
-	va_list ap;						\
-								\
-	va_start(ap, fmt);					\
-	log_vmsg(level, 0, fmt, ap);				\
-	va_end(ap);						\
+	LOG_VA(level, 0);					\
 }
 LOG_FN(log_debug, LOG_DEBUG)
 LOG_FN(log_info, LOG_INFO)
@@ -160,21 +165,13 @@ LOG_FN(log_error, LOG_ERROR)
 void
 log_at(enum log_level level, const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vmsg(level, 0, fmt, ap);
-	va_end(ap);
+	LOG_VA(level, 0);
 }
 
 void
 log_always(const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vmsg(LOG_INFO, 1, fmt, ap);
-	va_end(ap);
+	LOG_VA(LOG_INFO, 1);
 }
 
 /* Opens access_path for appending, fully buffered; NULL on failure. */

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -45,6 +46,7 @@ struct download {
 	char				*url;		/* owned */
 	int				 attempts;	/* made before this one */
 	uint64_t			 got;		/* handed to the writer */
+	int64_t				 length;	/* Content-Length, or -1 */
 	char				 ctype[128];
 	char				 reason[256];	/* why we stopped it */
 	struct upstream_request		*req;		/* owned while running */
@@ -319,8 +321,9 @@ disk_errno(int err)
 /*
  * A download of the queue failed for want of a disk (why): that is no
  * fault of its URL, so the attempt does not count.  Downloads pause, 2 s
- * at first, doubling up to a minute; the first one after a pause tries
- * the disk again.  Said once, until a file is written (disk_works()).
+ * at first, doubling up to a minute; after a pause one download at a
+ * time tries the disk again (start_due()).  Said once, until a file is
+ * written (disk_works()).
  */
 static void
 disk_failed(struct media *m, struct download *d, const char *why,
@@ -347,6 +350,35 @@ disk_failed(struct media *m, struct download *d, const char *why,
 	media_pause(m, m->disk_wait);
 }
 
+/*
+ * A write of d failed with err, ENOSPC or EDQUOT: whether the file cannot
+ * fit at all, larger than what is free once its partial file is removed
+ * (its Content-Length, else what came so far).  That is the file's fault,
+ * not the disk's: the attempt counts, so that the URL's limit ends what
+ * would otherwise fill the disk again at every try.  Says so in why.
+ */
+static int
+cannot_fit(struct download *d, int err, const char *reason, char *why,
+    size_t whylen)
+{
+	struct statvfs sv;
+	uint64_t need, avail;
+
+	if (err != ENOSPC && err != EDQUOT)
+		return 0;
+	media_writer_free(d->w);	/* removes the partial file */
+	d->w = NULL;
+	if (statvfs(d->m->dir, &sv) != 0)
+		return 0;
+	need = d->length >= 0 ? (uint64_t)d->length : d->got;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (need <= avail)
+		return 0;
+	snprintf(why, whylen, "%s; %llu bytes do not fit in the %llu free",
+	    reason, (unsigned long long)need, (unsigned long long)avail);
+	return 1;
+}
+
 /* A file was written: the disk works (again). */
 static void
 disk_works(struct media *m)
@@ -366,7 +398,7 @@ static void
 download_done(struct download *d, const char *reason, int err)
 {
 	struct media *m = d->m;
-	char lu[512], path[MEDIA_PATH_MAX];
+	char lu[512], path[MEDIA_PATH_MAX], why[512];
 	const char *sha;
 	int64_t now = util_now_ms(), next = -1;
 	int attempts = d->attempts + 1, rc;
@@ -389,9 +421,12 @@ download_done(struct download *d, const char *reason, int err)
 		} else
 			log_info("media: mirrored %s (%llu bytes) as %s", lu,
 			    (unsigned long long)d->got, sha);
-	} else if (d->done == NULL && disk_errno(err))
+	} else if (d->done == NULL && disk_errno(err) &&
+	    !cannot_fit(d, err, reason, why, sizeof(why)))
 		disk_failed(m, d, reason, now);
 	else {
+		if (d->done == NULL && disk_errno(err))
+			reason = why;	/* cannot_fit() said why */
 		next = media_next_attempt(attempts, now);
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
 		    now) != 0)
@@ -434,12 +469,14 @@ dl_header(const char *name, size_t nlen, const char *value, size_t vlen,
 	    vlen < sizeof(num)) {
 		memcpy(num, value, vlen);
 		num[vlen] = '\0';
-		if (parse_uint(num, 0, UINT64_MAX, &n, &err) == 0 &&
-		    n > d->m->opt.max_bytes) {
+		if (parse_uint(num, 0, UINT64_MAX, &n, &err) != 0)
+			return 0;
+		if (n > d->m->opt.max_bytes) {
 			snprintf(d->reason, sizeof(d->reason), "larger than"
 			    " max-media-bytes (%llu bytes)", (unsigned long long)n);
 			return -1;
 		}
+		d->length = n <= INT64_MAX ? (int64_t)n : -1;
 	}
 	return 0;
 }
@@ -593,6 +630,7 @@ download_start(struct media *m, const char *url, int attempts,
 	d->magic = DOWNLOAD_MAGIC;
 	d->m = m;
 	d->attempts = attempts;
+	d->length = -1;
 	d->done = done;
 	d->done_arg = arg;
 	TAILQ_INSERT_TAIL(&m->active, d, entry);
@@ -646,6 +684,8 @@ start_due(struct media *m, int64_t now)
 	struct due *due;
 	int64_t size;
 	char lu[512];
+	/* While the disk fails, one download tries it, not all at once. */
+	int most = m->disk_wait != 0 ? 1 : m->opt.concurrency;
 
 	if ((due = calloc(1, sizeof(*due))) == NULL)
 		return;
@@ -661,7 +701,7 @@ start_due(struct media *m, int64_t now)
 			    m->dir, now) < 0)
 				media_hold(m, "a file in the directory",
 				    util_log_url(due->v[i].url, lu, sizeof(lu)));
-		} else if (m->nactive < m->opt.concurrency &&
+		} else if (m->nactive < most &&
 		    util_mono_ms() >= m->hold_until &&
 		    !downloading(m, due->v[i].url))
 			download_start(m, due->v[i].url, due->v[i].attempts,

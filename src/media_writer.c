@@ -107,7 +107,11 @@ remove_stale_parts(const char *dir)
 		if (strncmp(de->d_name, MEDIA_PART_PREFIX, plen) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		/*
+		 * Open for writing: on NFS flock(2) is emulated with fcntl(2)
+		 * locks, and an exclusive one needs a descriptor that writes.
+		 */
+		if ((fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
 		    O_CLOEXEC)) < 0)
 			continue;
 		/* Removed with the lock held: no writer can take it now. */
@@ -506,10 +510,15 @@ media_writer_free(struct media_writer *w)
 		w->head = c->next;
 		free(c);
 	}
-	if (w->fd >= 0)
-		close(w->fd);
+	/*
+	 * Removed before its descriptor is closed: its lock is held until
+	 * then, so that remove_stale_parts() in another process never takes
+	 * it for a crashed writer's in between.
+	 */
 	if (w->tmp[0] != '\0')
 		unlink(w->tmp);
+	if (w->fd >= 0)
+		close(w->fd);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	EVP_MD_CTX_free(w->md);

@@ -1,9 +1,10 @@
 /*
  * The media mirror's writer threads: the disk side of a download.  Each
  * download's bytes go to a thread of its own that hashes them (SHA-256),
- * writes them to a partial file DIR/.part-PID-XXXXXX, locked (flock(2)) while
- * it is written, syncs it and renames it DIR/<sha256>.  The loop hands pieces over through a bounded queue and
- * hears back through one pipe that all writers of a directory share.
+ * writes them to a partial file DIR/.part-PID-XXXXXX, locked (flock(2))
+ * while it is written, syncs it and renames it DIR/<sha256>.  The loop
+ * hands pieces over through a bounded queue and hears back through one
+ * pipe that all writers of a directory share.
  */
 #ifndef MEDIA_WRITER_H
 #define MEDIA_WRITER_H

@@ -272,12 +272,20 @@ conn_sweep(struct server *sv)
 	}
 }
 
+/*
+ * Every CONN_SWEEP_MS: the connections, and the database's clock and
+ * write probe, so that an instance that only serves hits (no commit, no
+ * /healthz) still notices, and logs, that its disk works again.
+ */
 static void
 conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct server *sv = arg;
+
 	(void)fd;
 	(void)what;
-	conn_sweep(arg);
+	conn_sweep(sv);
+	(void)cache_write_probe(sv->px->cache, util_mono_ms());
 }
 
 /*

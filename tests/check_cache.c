@@ -1211,10 +1211,11 @@ START_TEST(test_store_jobs_disk_fails)
 	ck_assert_int_eq(cache_failure_level(c), LOG_DEBUG);
 	ck_assert_int_eq(cache_write_probe(c, T), -1);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-	/* Writable again: not tried within the second, then noticed. */
-	ck_assert_int_eq(cache_write_probe(c, T + 999), -1);
+	/* Writable again: not tried within 10 s of the failure, then noticed. */
+	ck_assert_int_eq(cache_write_probe(c, T + 1000), -1);
+	ck_assert_int_eq(cache_write_probe(c, T + 9999), -1);
 	ck_assert_str_eq(cache_write_error(c), "disk I/O error");
-	ck_assert_int_eq(cache_write_probe(c, T + 1000), 0);
+	ck_assert_int_eq(cache_write_probe(c, T + 10000), 0);
 	ck_assert_ptr_null(cache_write_error(c));
 	expect_job(c, JOB1, TOK_A, completed_body, "completed", 1, T);
 	expect_no_job(c, JOB2, TOK_A);
@@ -1228,6 +1229,174 @@ START_TEST(test_store_jobs_disk_fails)
 	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), 1);
 	ck_assert_ptr_null(cache_write_error(c));
 	expect_counts(c, 2, 1);
+	cache_close(c);
+	remove_db(path);
+}
+END_TEST
+
+/* Limits the size of the files this process writes to that of path. */
+static void
+limit_writes(const char *path, struct rlimit *saved)
+{
+	struct rlimit limited;
+	struct stat sb;
+
+	ck_assert_int_eq(stat(path, &sb), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, saved), 0);
+	limited = *saved;
+	limited.rlim_cur = (rlim_t)sb.st_size;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &limited), 0);
+}
+
+/* Sends this process's stderr to a new file at path. */
+static void
+stderr_to(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(dup2(fd, 2), 0);
+	close(fd);
+}
+
+/* How many lines of the file at path hold s. */
+static int
+lines_with(const char *path, const char *s)
+{
+	char line[1024];
+	FILE *fp = fopen(path, "r");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		n += strstr(line, s) != NULL;
+	fclose(fp);
+	return n;
+}
+
+/*
+ * Only a commit that stored something ends a time of failing writes; the
+ * probe's page may fit where jobs do not (a nearly full disk), so it ends
+ * it only 10 s after the last failure, and a failure right after that is
+ * not logged again before a minute has passed since the last such line.
+ */
+START_TEST(test_write_recovery_held)
+{
+	char path[64], wal[80], logf[80], err[512] = "";
+	struct cache *c;
+	struct cache_put put, *pp = &put;
+	struct record rec;
+	struct rlimit rl;
+	sqlite3 *db;
+
+	make_temp(path, sizeof(path), 0);
+	snprintf(logf, sizeof(logf), "%s.log", path);
+	stderr_to(logf);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TRIGGER no_bad BEFORE INSERT"
+	    " ON grants WHEN NEW.jobid = 'j-bad' BEGIN"
+	    " SELECT RAISE(ABORT, 'refused'); END", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(cache_write_probe(c, T), 0);
+	store(c, JOB1, TOK_A, completed_body, T);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	limit_writes(wal, &rl);
+	put_fill(c, &put, &rec, JOB2, TOK_A, failed_body, T);
+	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), -1);
+	ck_assert_ptr_nonnull(cache_write_error(c));
+	ck_assert_int_eq(cache_failure_level(c), LOG_DEBUG);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+
+	/*
+	 * A commit that stored nothing proves nothing; its error is not the
+	 * disk's, and is not lowered to debug.
+	 */
+	put_fill(c, &put, &rec, "j-bad", TOK_A, failed_body, T);
+	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), 0);
+	ck_assert_ptr_nonnull(cache_write_error(c));
+	ck_assert_int_eq(cache_failure_level(c), LOG_ERROR);
+	ck_assert_str_eq(cache_last_error(c), "constraint failed");
+
+	/* Ended by the probe, 10 s after the failure. */
+	ck_assert_int_eq(cache_write_probe(c, T + 9000), -1);
+	ck_assert_int_eq(cache_write_probe(c, T + 10000), 0);
+	ck_assert_int_eq(lines_with(logf, "cannot write"), 1);
+	ck_assert_int_eq(lines_with(logf, "written again (1 failed write)"),
+	    1);
+
+	/* Failing again within the minute: held back, and so is its end. */
+	limit_writes(wal, &rl);
+	put_fill(c, &put, &rec, JOB2, TOK_A, failed_body, T);
+	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), -1);
+	ck_assert_ptr_nonnull(cache_write_error(c));
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(cache_write_probe(c, T + 19999), -1);
+	ck_assert_int_eq(cache_write_probe(c, T + 20000), 0);
+	ck_assert_int_eq(cache_write_probe(c, T + 55000), 0);
+	limit_writes(wal, &rl);
+	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), -1);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(lines_with(logf, "cannot write"), 1);
+	ck_assert_int_eq(lines_with(logf, "written again"), 1);
+
+	/* A minute after the first line, the probe says it, with a count. */
+	ck_assert_int_eq(cache_write_probe(c, T + 60000), -1);
+	ck_assert_int_eq(lines_with(logf, "cannot write"), 2);
+	ck_assert_int_eq(lines_with(logf, "(2 failed writes since the last"
+	    " line)"), 1);
+	/* A job stored ends it at once, and says so. */
+	put_fill(c, &put, &rec, JOB2, TOK_A, failed_body, T);
+	ck_assert_int_eq(cache_store_jobs(c, &pp, 1), 1);
+	ck_assert_ptr_null(cache_write_error(c));
+	ck_assert_int_eq(lines_with(logf, "written again (2 failed writes)"),
+	    1);
+	cache_close(c);
+	remove_db(path);
+	unlink(logf);
+}
+END_TEST
+
+static int
+media_collect(const struct cache_media *m, void *arg)
+{
+	(void)m;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * A media scan on its own is its own transaction: when its commit fails
+ * it stores nothing and says so.
+ */
+START_TEST(test_media_scan_commit_fails)
+{
+	static const char body[] =
+	    "{\"jobid\":\"" JOB1 "\",\"type\":\"image\",\"status\":"
+	    "\"completed\",\"response\":{\"image\":{\"url\":"
+	    "\"https://storage.cdn-luma.com/i.png\"}}}";
+	char path[64], wal[80], err[512] = "";
+	struct cache *c;
+	struct rlimit rl;
+	int n = 0;
+
+	make_temp(path, sizeof(path), 0);
+	c = cache_open(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	store(c, JOB1, TOK_A, body, T);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	limit_writes(wal, &rl);
+	ck_assert_int_eq(cache_media_scan(c, JOB1, T), -1);
+	ck_assert_ptr_nonnull(cache_write_error(c));
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(cache_media_job(c, JOB1, media_collect, &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(cache_media_scan(c, JOB1, T), 1);
+	ck_assert_int_eq(cache_media_job(c, JOB1, media_collect, &n), 0);
+	ck_assert_int_eq(n, 1);
 	cache_close(c);
 	remove_db(path);
 }
@@ -1321,6 +1490,8 @@ cache_suite(void)
 	tcase_add_test(tc, test_store_jobs_one_fails);
 	tcase_add_test(tc, test_store_jobs_busy);
 	tcase_add_test(tc, test_store_jobs_disk_fails);
+	tcase_add_test(tc, test_media_scan_commit_fails);
+	tcase_add_test(tc, test_write_recovery_held);
 	tcase_add_test(tc, test_stamp_keeps_shm_lock);
 	suite_add_tcase(s, tc);
 	return s;

@@ -25,12 +25,14 @@ mkdir -p "$MD"
 
 # disk MODE [CALLS [AFTER [PREFIX...]]]: from now on faultio fails CALLS
 # (write, sync, all) with MODE (eio, enospc; off: nothing) on the files
-# under each PREFIX, once AFTER such calls have gone through.
+# under each PREFIX, once AFTER such calls have gone through.  With FREE
+# set, statvfs(3) says FREE bytes are free under each PREFIX (DIR/ for
+# DIR itself).
 disk() {
 	local mode=$1 calls=${2:-all} after=${3:-0} p
 	shift $(($# < 3 ? $# : 3))
 	{
-		echo "$mode $calls $after"
+		echo "$mode $calls $after${FREE:+ $FREE}"
 		for p in "$@"; do echo "$p"; done
 	} >"$CTL.tmp" && mv "$CTL.tmp" "$CTL"
 }
@@ -70,15 +72,16 @@ lines() {
 	grep -Ec -- "$1" "$LP_ERR"
 }
 
-# healthz_ok [SECONDS]: waits until /healthz answers 200.
+# has_line REGEX: whether a line of the proxy's log matches.
+has_line() {
+	grep -Eq -- "$1" "$LP_ERR"
+}
+
+# healthz_ok: whether /healthz answers 200 (wait_for it: once writes
+# work again, the probe waits 10 s after the last failure).
 healthz_ok() {
-	local i
-	for ((i = 0; i < ${1:-5} * 10; i++)); do
-		http "$LP/healthz"
-		[ "$STATUS" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
+	http "$LP/healthz"
+	[ "$STATUS" = 200 ]
 }
 
 # integrity FILE: what PRAGMA integrity_check says of the database.
@@ -172,7 +175,7 @@ check_upstream jdone3 tokA 1
 
 tcase "the disk works again: /healthz's probe notices, jobs are stored again"
 disk off
-check "/healthz 200 again" healthz_ok 3
+check "/healthz 200 again" wait_for 13000 healthz_ok
 check_body '{"status":"ok"}'
 check_eq "one line says so" "$(lines 'warn cache: the database .*lp\.db can be written again \([0-9]+ failed writes?\)')" 1
 get jdone2
@@ -237,7 +240,7 @@ check_body '{"error":"Database cannot be written: disk I/O error"}'
 get jdone1
 check_cache HIT
 disk off
-check "/healthz 200 again" healthz_ok 3
+check "/healthz 200 again" wait_for 13000 healthz_ok
 get jdone6
 check_header Cache-Status "lumaproxy; fwd=miss; stored"
 
@@ -418,6 +421,36 @@ check_cache HIT
 stop_proxy
 check_eq "exit status" "$LP_RC" 0
 
+tcase "gateway traffic only: a usage write that fails says so, the sweep sees the end"
+DB=$IT_TMP/gw-usage.db
+LP_DB=$DB
+printf 'tokA\n' >"$IT_TMP/usage.secret"
+chmod 600 "$IT_TMP/usage.secret"
+GWKEY=$("$REAL_LUMAPROXY" keys --db "$DB" add alice 2>"$IT_TMP/keys.err") ||
+	die "keys add: $(cat "$IT_TMP/keys.err")"
+must_start_proxy --upstream-token-file "$IT_TMP/usage.secret" --pending-interval 1
+# A member's request, counted in its usage; nothing else is written.
+get jgw "$GWKEY"
+check_re "a member's request" "$STATUS" '^(403|404)$'
+disk eio write 0 "$DB"
+get jgw "$GWKEY"
+check_re "another" "$STATUS" '^(403|404)$'
+check "the usage write (every 10 s) fails, and says why" wait_for 15000 \
+    has_line 'error cache: cannot write to the database .*gw-usage\.db \(disk I/O error\)'
+http "$LP/healthz"
+check_status 503
+check_body '{"error":"Database cannot be written: disk I/O error"}'
+check_eq "not said to be busy" "$(lines 'usage not written \(database busy\)')" 0
+check_eq "said once" "$(lines 'cannot write to the database')" 1
+disk off
+check "the sweep's probe sees it end, with no /healthz" wait_for 15000 \
+    has_line 'warn cache: the database .*gw-usage\.db can be written again'
+http "$LP/healthz"
+check_status 200
+stop_proxy
+check_eq "exit status" "$LP_RC" 0
+check_eq "the usage was written" "$(sqlite3 -cmd '.timeout 5000' "$DB" 'SELECT sum(requests) FROM usage')" 2
+
 # ---------------------------------------------------------------- media
 # A database of its own, whose jobs' media are all on fakeup.
 DB=$IT_TMP/media.db
@@ -432,33 +465,13 @@ media_field() {
 	sqlite3 -cmd '.timeout 5000' "$DB" "SELECT $2 FROM media WHERE url = '$1'"
 }
 
-# wait_media URL STATE [SECONDS]
-wait_media() {
-	local i
-	for ((i = 0; i < ${3:-10} * 10; i++)); do
-		[ "$(media_field "$1" state)" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+# media_is URL STATE: whether the media row of URL is in STATE.
+media_is() {
+	[ "$(media_field "$1" state)" = "$2" ]
 }
 
 no_partials() {
 	[ -z "$(find "$MD" -name '.part-*' -print -quit)" ]
-}
-
-# eventually_in SECONDS COMMAND...: whether COMMAND succeeds in time.
-eventually_in() {
-	local i n=$(($1 * 10))
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-eventually() {
-	eventually_in 3 "$@"
 }
 
 # more_faults N REGEX: faultio has failed more than N calls matching REGEX.
@@ -479,7 +492,7 @@ get jmed1
 check_status 200
 check_header Cache-Status "lumaproxy; fwd=miss; stored"
 check_body "$(media_job jmed1 "$U1")"
-check "the download failed" wait_media "$U1" failed
+check "the download failed" wait_for 10000 media_is "$U1" failed
 check_re "its reason" "$(media_field "$U1" reason)" '^writing: No space left on device$'
 check_eq "not counted as an attempt" "$(media_field "$U1" attempts)" 0
 check "no partial file left" no_partials
@@ -490,12 +503,12 @@ check_eq "one error line" "$(lines "error media: cannot write to $MD \(writing: 
 http "$LP/healthz"
 check_status 200
 check_body '{"status":"ok"}'
-check "tried again after a pause" eventually_in 6 more_faults "$(faults "$MD")" "$MD"
+check "tried again after a pause" wait_for 6000 more_faults "$(faults "$MD")" "$MD"
 check_eq "still one line" "$(lines 'media: cannot write to')" 1
 
 tcase "the media directory works again: mirroring resumes"
 disk off
-check "mirrored" wait_media "$U1" mirrored 12
+check "mirrored" wait_for 12000 media_is "$U1" mirrored
 sha=$(media_field "$U1" sha256)
 check "the file holds the CDN's bytes" cmp -s "$MD/$sha" <(curl -sS "$U1")
 check "no partial file left" no_partials
@@ -510,13 +523,13 @@ disk eio sync 0 "$MD/"
 get jmed2
 check_status 200
 check_body "$(media_job jmed2 "$U2")"
-check "the download failed" wait_media "$U2" failed
+check "the download failed" wait_for 10000 media_is "$U2" failed
 check_re "its reason" "$(media_field "$U2" reason)" '^cannot sync: Input/output error$'
 check "no partial file left" no_partials
 check_eq "only the first file is there" "$(find "$MD" -type f | wc -l)" 1
 check_eq "said" "$(lines 'media: cannot write to .*\(cannot sync: Input/output error\)')" 1
 disk off
-check "mirrored" wait_media "$U2" mirrored 12
+check "mirrored" wait_for 12000 media_is "$U2" mirrored
 check "the file holds the CDN's bytes" \
     cmp -s "$MD/$(media_field "$U2" sha256)" <(curl -sS "$U2")
 
@@ -527,16 +540,39 @@ fake_job jmed3 "owner=tokA" "$(media_job jmed3 "$U3")"
 fake_job jmed4 "owner=tokA" "$(media_job jmed4 "$U4")"
 disk eio write 0 "$MD/"
 get jmed3
-check "failed" wait_media "$U3" failed
+check "failed" wait_for 10000 media_is "$U3" failed
 check_re "reason" "$(media_field "$U3" reason)" '^writing: Input/output error$'
 disk enospc sync 0 "$MD/"
 get jmed4
-check "failed" wait_media "$U4" failed
+check "failed" wait_for 10000 media_is "$U4" failed
 check_re "reason" "$(media_field "$U4" reason)" '^cannot sync: No space left on device$'
-check "no partial file left (once the retries in flight end)" eventually no_partials
+check "no partial file left (once the retries in flight end)" wait_for 3000 no_partials
 disk off
-check "both mirrored" wait_media "$U3" mirrored 20
-check "both mirrored" wait_media "$U4" mirrored 12
+check "both mirrored" wait_for 20000 media_is "$U3" mirrored
+check "both mirrored" wait_for 12000 media_is "$U4" mirrored
+tcase "a file larger than the free space: the attempt counts, so its limit ends it"
+U5="$FAKE/media/jmed5/video.mp4?_size=300000"
+fake_job jmed5 "owner=tokA" "$(media_job jmed5 "$U5")"
+n0=$(lines 'error media: cannot write to')
+FREE=102400 disk enospc write 0 "$MD/"
+get jmed5
+check_status 200
+check "failed" wait_for 10000 media_is "$U5" failed
+check_re "its reason says why" "$(media_field "$U5" reason)" \
+    '^writing: No space left on device; 300000 bytes do not fit in the 102400 free$'
+check_eq "counted as an attempt" "$(media_field "$U5" attempts)" 1
+check_eq "not the disk's failure" "$(lines 'error media: cannot write to')" "$n0"
+check "no partial file left" wait_for 3000 no_partials
+U6="$FAKE/media/jmed6/video.mp4?_size=300000&_chunked=1"
+fake_job jmed6 "owner=tokA" "$(media_job jmed6 "$U6")"
+FREE=100000000 disk enospc write 0 "$MD/"
+get jmed6
+check "failed" wait_for 10000 media_is "$U6" failed
+check_eq "one that would fit is the disk's failure: not counted" \
+    "$(media_field "$U6" attempts)" 0
+disk off
+check "mirrored once there is room" wait_for 12000 media_is "$U5" mirrored
+check "mirrored once there is room" wait_for 60000 media_is "$U6" mirrored
 stop_proxy
 check_eq "integrity_check" "$(integrity "$DB")" ok
 
