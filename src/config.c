@@ -81,7 +81,7 @@ static const struct opt_def opts[] = {
 	{ OPT_MAX_REQUEST_BODY, "max-request-body", 0, CMD_SERVE, "BYTES", 0, 1ULL << 40, "67108864", "largest request body passed through (413 beyond)" },
 	{ OPT_MEMORY_CACHE, "memory-cache", 0, CMD_SERVE, "BYTES", 0, 1ULL << 40, "67108864", "cache hits answered from memory, at most this many bytes of them (0: off)" },
 	{ OPT_IDLE_TIMEOUT, "idle-timeout", 0, CMD_SERVE, "SECONDS", 1, 3600, "60", "close a client connection idle, stalled or slow to send a head this long" },
-	{ OPT_MAX_CONNECTIONS, "max-connections", 0, CMD_SERVE, "N", 1, 1000000, "4096", "client connections served at once" },
+	{ OPT_MAX_CONNECTIONS, "max-connections", 0, CMD_SERVE, "N", 1, 1000000, "4096", "client connections served at once; more are answered 503" },
 	{ OPT_OFFLINE, "offline", 0, CMD_SERVE, NULL, 0, 0, "off", "never call upstream; answer from the cache only" },
 	{ OPT_LOG_LEVEL, "log-level", 0, CMD_SERVE, "LEVEL", 0, 0, "info", "debug, info, warn or error" },
 	{ OPT_LOG_FORMAT, "log-format", 0, CMD_SERVE, "FORMAT", 0, 0, "text", "text or json" },

@@ -64,6 +64,8 @@ struct framer {
 	enum framer_body	 cur;
 	int			 status;	/* FRAMER_REFUSED: the answer */
 	const char		*msg;		/* static: its error message */
+	int			 refuse_all;	/* every request: this status */
+	const char		*refuse_msg;	/* static: and this message */
 	struct head		 head;		/* what the current head said */
 	uint64_t		 left;		/* of the body or the chunk */
 	uint64_t		 seen;		/* body bytes so far */
@@ -192,6 +194,11 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	if ((p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n)) == NULL ||
 	    !head_parse(p, n, h, NULL))
 		return 0;
+	/* Refused, however good (framer_refuse_all()). */
+	if (f->refuse_all != 0 && h->status == 0) {
+		h->status = f->refuse_all;
+		h->msg = f->refuse_msg;
+	}
 	/* Answered without evhttp: nothing of it goes further. */
 	if (f->fast != NULL && h->status == 0 && !h->chunked &&
 	    h->length == 0 && f->fast->answer(f->fast->arg, f, h, p)) {
@@ -797,6 +804,14 @@ closer_cb(evutil_socket_t fd, short what, void *arg)
 	if (ev != NULL)
 		f->under_event(f->under, BEV_EVENT_EOF | BEV_EVENT_READING,
 		    f->under_arg);
+}
+
+void
+framer_refuse_all(struct framer *f, int status, const char *msg)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->refuse_all = status;
+	f->refuse_msg = msg;
 }
 
 void

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Connection floods, small: idle keep-alive connections, clients that send
 # a request head a byte at a time (slowloris), clients that read a mirrored
-# file slowly, while others ask for cache hits.  What a user would notice:
-# hits still answered right; the slow heads cut off by --idle-timeout; slow
-# readers given the whole file however long it takes, one that stops
-# reading cut off; every connection's descriptor closed after.  The
-# clients are bench/flood.py's (the same as bench/flood.sh's, with fewer
-# of each).
+# file slowly, while others ask for cache hits; then --max-connections
+# reached.  What a user would notice: hits still answered right; the slow
+# heads cut off by --idle-timeout; slow readers given the whole file
+# however long it takes, one that stops reading cut off; at the limit a
+# clean 503 while the connections in use keep working, and room again once
+# some leave; every connection's descriptor closed after.  The clients are
+# bench/flood.py's (the same as bench/flood.sh's, with fewer of each).
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
 need_python
@@ -144,6 +145,45 @@ check "the proxy's open files back to $BASE" wait_for 10000 fds_at_most "$BASE"
 echo "# $(fds) files open"
 get jhit
 check_cache HIT
+stop_proxy
+check_eq "exit status" "$LP_RC" 0
+
+tcase "--max-connections 20: the 21st answered 503 at once, the 20 keep working"
+must_start_proxy --max-connections 20 --idle-timeout 30
+warm
+BASE=$(settled)
+echo "# $BASE files open with no client"
+"${FL[@]}" idle "$LP_PORT" 20 "$RUN" --every 0.2 --path /v1/luma/jobs/jhit \
+    -H "Authorization: Bearer tokA" --ready "$IT_TMP/r.full" >"$IT_TMP/full.json" &
+P_FULL=$!
+IT_PIDS+=("$P_FULL")
+check "20 connections open" wait_for 10000 test -e "$IT_TMP/r.full"
+get jhit
+check_status 503
+check_json_type
+check_header Connection close
+check_body '{"error":"Too many connections"}'
+get jhit tokA -I
+check_status 503
+"${FL[@]}" get "$LP_PORT" /v1/luma/jobs/jhit 30 --conns 3 -H "Authorization: Bearer tokA" \
+    >"$IT_TMP/refused.json"
+check_eq "30 more requests, each on a new connection: statuses" \
+    "$(sum "$IT_TMP/refused.json" statuses)" '{"503":30}'
+check_eq "the refusals logged" "$(grep -c ' GET /v1/luma/jobs/jhit 503 ' "$LP_ERR")" 31
+check_eq "said in the log, once" \
+    "$(grep -c 'connections open (--max-connections), answering more with 503' "$LP_ERR")" 1
+kill -TERM "$P_FULL"
+wait "$P_FULL"
+check_re "the 20 asked again and again: statuses" "$(sum "$IT_TMP/full.json" statuses)" \
+    '^\{"200":[0-9]+\}$'
+check_eq "none of the 20 closed by the proxy" "$(sum "$IT_TMP/full.json" closed_by_server)" 0
+check_eq "all 20 open until they left" "$(sum "$IT_TMP/full.json" open_at_end)" 20
+
+tcase "--max-connections 20: room again once they left"
+get jhit
+check_status 200
+check_cache HIT
+check "the proxy's open files back to $BASE" wait_for 10000 fds_at_most "$BASE"
 stop_proxy
 check_eq "exit status" "$LP_RC" 0
 
