@@ -68,6 +68,7 @@ struct server {
 	size_t				 maxconns;
 	int				 paused;	/* listener disabled at the limit */
 	int64_t				 full_said;	/* ms: the limit last logged */
+	int64_t				 paused_said;	/* ms: the pause last logged */
 	struct event			*conn_sweep;	/* owned */
 	struct event			*sig_int;	/* owned */
 	struct event			*sig_term;	/* owned */
@@ -377,8 +378,13 @@ bev_cb(struct event_base *base, void *arg)
 	if (sv->nconns >= sv->maxconns + REFUSING_MAX && !sv->paused) {
 		evconnlistener_disable(evhttp_bound_socket_get_listener(sv->bound));
 		sv->paused = 1;
-		log_warn("server: %zu connections open, %zu of them being"
-		    " refused, not accepting more", sv->nconns, sv->nrefusing);
+		if (sv->paused_said == 0 ||
+		    util_mono_ms() - sv->paused_said >= FULL_LOG_MS) {
+			sv->paused_said = util_mono_ms();
+			log_warn("server: %zu connections open, %zu of them"
+			    " being refused, not accepting more", sv->nconns,
+			    sv->nrefusing);
+		}
 	}
 	return bev;
 }
