@@ -64,6 +64,8 @@ struct framer {
 	enum framer_body	 cur;
 	int			 status;	/* FRAMER_REFUSED: the answer */
 	const char		*msg;		/* static: its error message */
+	int			 refuse_all;	/* every request: this status */
+	const char		*refuse_msg;	/* static: and this message */
 	struct head		 head;		/* what the current head said */
 	uint64_t		 left;		/* of the body or the chunk */
 	uint64_t		 seen;		/* body bytes so far */
@@ -87,6 +89,7 @@ struct framer {
 	short			 held_event;	/* EOF kept until output is out */
 	struct event		*closer;	/* owned: ends it, from the loop */
 	struct timeval		 idle;		/* evhttp's read/write timeout */
+	int			 read_held;	/* no read timeout until answered */
 	const struct framer_fast *fast;		/* answers without evhttp */
 	struct evbuffer		*fast_out;	/* owned: its answers not sent */
 	int			 fast_held;	/* fast->held(, 1) was called */
@@ -151,8 +154,11 @@ refuse(struct framer *f, int status, const char *msg)
 }
 
 /*
- * A request evhttp never saw was answered: the connection is not idle.
- * evhttp's timeouts are armed anew, at most four times per idle time.
+ * A request evhttp never saw was answered, or an answer's bytes left: the
+ * connection is not idle.  evhttp's timeouts are armed anew, at most four
+ * times per idle time.  (evhttp keeps its read timeout running while it
+ * writes an answer, so that without this an answer that takes longer than
+ * the idle time to write would be cut, however steadily it is read.)
  */
 static void
 keep_alive(struct framer *f)
@@ -166,7 +172,8 @@ keep_alive(struct framer *f)
 	if (ms >= f->rearmed && ms - f->rearmed < f->idle.tv_sec * 250)
 		return;
 	f->rearmed = ms;
-	bufferevent_set_timeouts(f->filter, &f->idle, &f->idle);
+	bufferevent_set_timeouts(f->filter, f->read_held ? NULL : &f->idle,
+	    &f->idle);
 }
 
 /*
@@ -187,6 +194,11 @@ take_head(struct framer *f, struct evbuffer *src, struct evbuffer *dst)
 	if ((p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n)) == NULL ||
 	    !head_parse(p, n, h, NULL))
 		return 0;
+	/* Refused, however good (framer_refuse_all()). */
+	if (f->refuse_all != 0 && h->status == 0) {
+		h->status = f->refuse_all;
+		h->msg = f->refuse_msg;
+	}
 	/* Answered without evhttp: nothing of it goes further. */
 	if (f->fast != NULL && h->status == 0 && !h->chunked &&
 	    h->length == 0 && f->fast->answer(f->fast->arg, f, h, p)) {
@@ -526,6 +538,20 @@ requests_left(struct framer *f)
 	    evbuffer_get_length(bufferevent_get_input(f->under)) > 0;
 }
 
+/*
+ * Whether evhttp still has the connection: in libevent 2.1 it clears all
+ * three callbacks when it releases the bufferevent.
+ */
+static int
+evhttp_holds(struct bufferevent *bev)
+{
+	bufferevent_data_cb rd, wr;
+	bufferevent_event_cb ev;
+
+	bufferevent_getcb(bev, &rd, &wr, &ev, NULL);
+	return rd != NULL || wr != NULL || ev != NULL;
+}
+
 /* The socket can take output: write what evhttp queued. */
 static void
 writable_cb(evutil_socket_t fd, short what, void *arg)
@@ -535,13 +561,18 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_data_cb rd, wr;
 	bufferevent_event_cb ev;
 	void *cbarg;
+	size_t before;
+	int n;
 
 	(void)what;
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	bufferevent_getcb(bev, &rd, &wr, &ev, &cbarg);
 	/* The fast path's answers came first: they go first. */
 	if (evbuffer_get_length(f->fast_out) > 0 && !f->write_error) {
-		if (evbuffer_write_atmost(f->fast_out, fd, WRITE_MAX) < 0 &&
+		if ((n = evbuffer_write_atmost(f->fast_out, fd, WRITE_MAX)) > 0 &&
+		    evhttp_holds(bev))
+			keep_alive(f);
+		if (n < 0 &&
 		    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			f->write_error = errno;
 			evbuffer_drain(f->fast_out,
@@ -558,7 +589,7 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 		fast_waiting(f);
 		kick(f);	/* requests may have waited for room */
 	}
-	if (rd == NULL && wr == NULL && ev == NULL) {
+	if (!evhttp_holds(bev)) {
 		/* Released by evhttp: nobody waits for this output. */
 		evbuffer_drain(bufferevent_get_output(bev),
 		    evbuffer_get_length(bufferevent_get_output(bev)));
@@ -566,9 +597,14 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	bufferevent_incref(bev);
 	f->writing = 1;
+	before = evbuffer_get_length(bufferevent_get_output(bev));
 	/* Runs filter_out, then evhttp's write callback once all is out. */
 	bufferevent_flush(bev, EV_WRITE, BEV_FLUSH);
 	f->writing = 0;
+	/* Bytes left while evhttp still has the connection: not idle. */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) < before &&
+	    evhttp_holds(bev))
+		keep_alive(f);
 	if (f->write_error) {
 		errno = f->write_error;
 		if (ev != NULL)
@@ -771,10 +807,19 @@ closer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+framer_refuse_all(struct framer *f, int status, const char *msg)
+{
+	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->refuse_all = status;
+	f->refuse_msg = msg;
+}
+
+void
 framer_hold_read_timeout(struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
 	/* Upstream may think for long; hang-ups are watched otherwise. */
+	f->read_held = 1;
 	bufferevent_set_timeouts(f->filter, NULL, &f->idle);
 }
 
@@ -782,6 +827,7 @@ void
 framer_request_done(struct framer *f)
 {
 	CHECK_OBJ(f, FRAMER_MAGIC);
+	f->read_held = 0;
 	bufferevent_set_timeouts(f->filter, &f->idle, &f->idle);
 	if (f->state == F_DROP) {
 		f->busy = 1;	/* nothing more goes to evhttp */

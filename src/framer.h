@@ -87,10 +87,18 @@ enum framer_body framer_current(const struct framer *);
 
 /*
  * Why the current request is refused: 0 when it is not, else the status
- * to answer with (400, 405, 413, 431, 501, 505) and, in *msg, the error
+ * to answer with (400, 405, 413, 431, 501, 503, 505) and, in *msg, the error
  * message.  A body may fail while it is read: ask again then.
  */
 int	framer_refusal(const struct framer *, const char **msg);
+
+/*
+ * Every request of the connection is to be refused with status and msg
+ * (static) as framer_refusal() says, even one that is well formed; the
+ * first answer ends the connection.  A head refused for what it is keeps
+ * its own status.
+ */
+void	framer_refuse_all(struct framer *, int status, const char *msg);
 
 /*
  * The method the client sent (or "-") when its request line could not be

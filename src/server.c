@@ -1,9 +1,11 @@
 /*
  * The HTTP front end: the listener, evhttp behind the framer, connection
- * limits (evhttp 2.1 has none of its own: the listener pauses while
- * --max-connections are open), routing, the proxy's own endpoints, and
- * SIGINT/SIGTERM, which drain what is in flight.  Answers go out through
- * the reply layer; the routes below it never call up into here.
+ * limits (evhttp 2.1 has none of its own: past --max-connections a
+ * connection's request is answered 503 and the connection closed, and the
+ * listener pauses while REFUSING_MAX of those are open too), routing, the
+ * proxy's own endpoints, and SIGINT/SIGTERM, which drain what is in
+ * flight.  Answers go out through the reply layer; the routes below it
+ * never call up into here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,15 +48,27 @@
 #define DRAIN_TIMEOUT_S		5
 #define CONN_SWEEP_MS		100
 #define FD_RESERVE		64		/* for curl, SQLite, logs */
+#define REFUSING_MAX		64		/* connections past the limit at once */
+#define TOO_MANY		"Too many connections"
+#define FULL_LOG_MS		60000
+
+/* An open connection: evhttp's bufferevent, and whether it is refused. */
+struct conn {
+	struct bufferevent		*bev;		/* owned ref */
+	int				 refusing;	/* accepted past the limit */
+};
 
 struct server {
 	unsigned			 magic;
 	struct proxy			*px;		/* borrowed */
 	struct evhttp_bound_socket	*bound;		/* owned by evhttp */
-	struct bufferevent		**conns;	/* owned refs, one per open connection */
+	struct conn			*conns;		/* one per open connection */
 	size_t				 nconns;
+	size_t				 nrefusing;	/* of them, past the limit */
 	size_t				 maxconns;
 	int				 paused;	/* listener disabled at the limit */
+	int64_t				 full_said;	/* ms: the limit last logged */
+	int64_t				 paused_said;	/* ms: the pause last logged */
 	struct event			*conn_sweep;	/* owned */
 	struct event			*sig_int;	/* owned */
 	struct event			*sig_term;	/* owned */
@@ -244,29 +258,40 @@ request_cb(struct evhttp_request *req, void *arg)
  * through bevcb; we keep a reference to it.  In libevent 2.1 only
  * bufferevent_free() and evhttp_connection_reset_() (outgoing connections
  * only) clear all three callbacks, so a bufferevent found that way has been
- * released by evhttp: the sweep drops our reference, which closes the
- * socket (CLOSE_ON_FREE) after its events are gone, and the count.
+ * released by evhttp: conn_release() drops our reference, which closes
+ * the socket (CLOSE_ON_FREE) after its events are gone, and the count.
+ * It runs from the sweep's timer, and when a connection comes at the
+ * limit, so that one released since then makes room for it.
  */
 static void
-conn_sweep(struct server *sv)
+conn_release(struct server *sv)
 {
 	bufferevent_data_cb rd, wr;
 	bufferevent_event_cb ev;
 	size_t i = 0;
 
 	while (i < sv->nconns) {
-		bufferevent_getcb(sv->conns[i], &rd, &wr, &ev, NULL);
+		bufferevent_getcb(sv->conns[i].bev, &rd, &wr, &ev, NULL);
 		if (rd == NULL && wr == NULL && ev == NULL) {
-			bufferevent_decref(sv->conns[i]);
+			bufferevent_decref(sv->conns[i].bev);
+			if (sv->conns[i].refusing)
+				sv->nrefusing--;
 			sv->conns[i] = sv->conns[--sv->nconns];
 		} else
 			i++;
 	}
+}
+
+/* The timer's round: released connections, the access file, the listener. */
+static void
+conn_sweep(struct server *sv)
+{
+	conn_release(sv);
 	/* An access file is written out at least this often. */
 	log_access_flush();
 	/* Resumes after the limit or an accept error (enabling is idempotent). */
-	if (sv->nconns < sv->maxconns && !reply_draining(sv->px) &&
-	    sv->bound != NULL) {
+	if (sv->nconns < sv->maxconns + REFUSING_MAX &&
+	    !reply_draining(sv->px) && sv->bound != NULL) {
 		evconnlistener_enable(evhttp_bound_socket_get_listener(sv->bound));
 		sv->paused = 0;
 	}
@@ -325,6 +350,7 @@ bev_cb(struct event_base *base, void *arg)
 {
 	struct server *sv = arg;
 	struct bufferevent *bev;
+	struct conn *c;
 
 	CHECK_OBJ(sv, SERVER_MAGIC);
 	/*
@@ -334,15 +360,39 @@ bev_cb(struct event_base *base, void *arg)
 	if ((bev = framer_bev_new(base, sv->px->cfg->max_request_body,
 	    (int)sv->px->cfg->idle_timeout, &sv->fast)) == NULL)
 		return NULL;
-	/* The listener is paused at the limit, so there is always room. */
-	assert(sv->nconns < sv->maxconns);
+	/* At the limit, unless some were released since the last sweep. */
+	if (sv->nconns - sv->nrefusing >= sv->maxconns)
+		conn_release(sv);
+	/* The listener is paused when all is taken, so there is always room. */
+	assert(sv->nconns < sv->maxconns + REFUSING_MAX);
 	bufferevent_incref(bev);
-	sv->conns[sv->nconns++] = bev;
-	if (sv->nconns >= sv->maxconns && !sv->paused) {
+	c = &sv->conns[sv->nconns++];
+	c->bev = bev;
+	c->refusing = 0;
+	/* Past the limit: its request gets a 503, then it is closed. */
+	if (sv->nconns - sv->nrefusing > sv->maxconns) {
+		framer_refuse_all(framer_of(bev), 503, TOO_MANY);
+		c->refusing = 1;
+		sv->nrefusing++;
+		/* Said once a minute at most: a busy server stays at it. */
+		if (sv->full_said == 0 ||
+		    util_mono_ms() - sv->full_said >= FULL_LOG_MS) {
+			sv->full_said = util_mono_ms();
+			log_warn("server: %zu connections open"
+			    " (--max-connections), answering more with 503",
+			    sv->nconns);
+		}
+	}
+	if (sv->nconns >= sv->maxconns + REFUSING_MAX && !sv->paused) {
 		evconnlistener_disable(evhttp_bound_socket_get_listener(sv->bound));
 		sv->paused = 1;
-		log_warn("server: %zu connections open, not accepting more",
-		    sv->nconns);
+		if (sv->paused_said == 0 ||
+		    util_mono_ms() - sv->paused_said >= FULL_LOG_MS) {
+			sv->paused_said = util_mono_ms();
+			log_warn("server: %zu connections open, %zu of them"
+			    " being refused, not accepting more", sv->nconns,
+			    sv->nrefusing);
+		}
 	}
 	return bev;
 }
@@ -380,10 +430,11 @@ fit_connections(size_t want)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want + FD_RESERVE)
+	if (rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= want + FD_RESERVE + REFUSING_MAX)
 		return want;
-	room = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE :
-	    rl.rlim_cur / 2;
+	room = rl.rlim_cur > 2 * (FD_RESERVE + REFUSING_MAX) ?
+	    rl.rlim_cur - FD_RESERVE - REFUSING_MAX : rl.rlim_cur / 2;
 	log_warn("server: the file descriptor limit (%llu) allows %zu"
 	    " connections, not %zu", (unsigned long long)rl.rlim_cur, room, want);
 	return room;
@@ -538,7 +589,8 @@ server_run(const struct config *cfg)
 	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) != 0 ||
 	    (px.base = event_base_new_with_config(evcfg)) == NULL ||
 	    (px.http = evhttp_new(px.base)) == NULL ||
-	    (sv.conns = calloc(sv.maxconns, sizeof(*sv.conns))) == NULL) {
+	    (sv.conns = calloc(sv.maxconns + REFUSING_MAX,
+	    sizeof(*sv.conns))) == NULL) {
 		fprintf(stderr, "lumaproxy: out of memory\n");
 		goto done;
 	}
@@ -677,7 +729,7 @@ done:
 	passthru_free(px.passthrus);
 	conn_sweep(&sv);
 	for (size_t i = 0; i < sv.nconns; i++)
-		bufferevent_decref(sv.conns[i]);
+		bufferevent_decref(sv.conns[i].bev);
 	free(sv.conns);
 	if (sv.conn_sweep != NULL)
 		event_free(sv.conn_sweep);

@@ -745,6 +745,35 @@ START_TEST(test_fast_answer_waits)
 }
 END_TEST
 
+/*
+ * A connection past --max-connections: its first request, however good and
+ * even one the fast path would answer, is refused with the status given;
+ * evhttp gets the request line alone, and nothing after it is read.  A
+ * head refused for what it is keeps its own status.
+ */
+START_TEST(test_refuse_all)
+{
+	const char *msg = NULL;
+
+	framer_refuse_all(fr, 503, "Too many connections");
+	FEED("GET /fast1 HTTP/1.1\r\nHost: a\r\n\r\n");
+	HEADS("GET /fast1 HTTP/1.1\r\n\r\n");
+	ck_assert_int_eq(framer_refusal(fr, &msg), 503);
+	ck_assert_str_eq(msg, "Too many connections");
+	assert_nothing_after();
+}
+END_TEST
+
+START_TEST(test_refuse_all_bad_head)
+{
+	framer_refuse_all(fr, 503, "Too many connections");
+	FEED("GET /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+	ck_assert_int_eq(refusal(), 400);
+	HEADS("GET /a HTTP/1.1\r\n\r\n");
+	assert_nothing_after();
+}
+END_TEST
+
 static Suite *
 framer_suite(void)
 {
@@ -782,6 +811,8 @@ framer_suite(void)
 	tcase_add_test(tc, test_head_facts);
 	tcase_add_test(tc, test_fast_answers_in_order);
 	tcase_add_test(tc, test_fast_answer_waits);
+	tcase_add_test(tc, test_refuse_all);
+	tcase_add_test(tc, test_refuse_all_bad_head);
 	suite_add_tcase(s, tc);
 	return s;
 }
