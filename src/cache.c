@@ -361,6 +361,7 @@ cache_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	c->magic = CACHE_MAGIC;
+	c->shm_fd = -1;
 	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open database: %s", path,
 		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
@@ -446,6 +447,9 @@ cache_close(struct cache *c)
 		sqlite3_close_v2(c->db);
 	if (c->mem != NULL)
 		sqlite3_close_v2(c->mem);
+	/* Only now that SQLite holds no lock: see cache_stamp_moved(). */
+	if (c->shm_fd >= 0)
+		close(c->shm_fd);
 	memset(c, 0, sizeof(*c));
 	free(c);
 }
@@ -744,7 +748,11 @@ cache_data_version(struct cache *c)
  * walformat.html) changes with every commit to the WAL (its frame count
  * and checksums) and every restart of it (its salts), whoever commits.
  * Mapped read-only, it tells at the cost of a copy whether anyone may
- * have committed.
+ * have committed.  The descriptor stays open until cache_close(): closing
+ * any descriptor of the file drops every POSIX lock the process holds on
+ * it (fcntl(2)), SQLite's too, and without its lock on the -shm file the
+ * next process to open the database (keys, import, purge) would take
+ * itself for the only one and truncate the WAL index under the server.
  */
 int
 cache_stamp_moved(struct cache *c, struct cache_stamp *s)
@@ -763,11 +771,11 @@ cache_stamp_moved(struct cache *c, struct cache_stamp *s)
 		    *path != '\0' && (size_t)snprintf(shm, sizeof(shm),
 		    "%s-shm", path) < sizeof(shm) &&
 		    (fd = open(shm, O_RDONLY | O_CLOEXEC)) >= 0) {
+			c->shm_fd = fd;
 			if (fstat(fd, &sb) == 0 && sb.st_size >= SHM_MAP &&
 			    (p = mmap(NULL, SHM_MAP, PROT_READ, MAP_SHARED, fd,
 			    0)) != MAP_FAILED)
 				c->shm = p;
-			close(fd);
 		}
 	}
 	if (c->shm == NULL)

@@ -99,6 +99,7 @@ struct cache {
 	sqlite3_stmt	*tst[TST__MAX];		/* owned */
 	const volatile unsigned char *shm;	/* owned: the -shm file's */
 	int		 shm_tried;		/* first page, mapped */
+	int		 shm_fd;		/* owned: open till the close */
 	uint64_t	 damage;		/* corruption met before open */
 	dev_t		 dev;			/* the file opened, or 0 */
 	ino_t		 ino;
