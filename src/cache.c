@@ -955,13 +955,12 @@ cache_stamp_moved(struct cache *c, struct cache_stamp *s)
 		    *path != '\0' && (size_t)snprintf(shm, sizeof(shm),
 		    "%s-shm", path) < sizeof(shm) &&
 		    (fd = open(shm, O_RDONLY | O_CLOEXEC)) >= 0) {
+			/* Kept even unmapped: closing it now would drop locks. */
+			c->shm_fd = fd;
 			if (fstat(fd, &sb) == 0 && sb.st_size >= SHM_MAP &&
 			    (p = mmap(NULL, SHM_MAP, PROT_READ, MAP_SHARED, fd,
-			    0)) != MAP_FAILED) {
+			    0)) != MAP_FAILED)
 				c->shm = p;
-				c->shm_fd = fd;
-			} else
-				close(fd);
 		}
 	}
 	if (c->shm == NULL)

@@ -376,19 +376,28 @@ START_TEST(test_decide_countdown)
 }
 END_TEST
 
-/* The inputs are not modified. */
+/* The inputs are not modified.  They are compared byte for byte, so they
+ * are zeroed whole (padding too) and copied with memcpy(). */
 START_TEST(test_decide_const)
 {
-	struct policy_config cfg = { .pending_interval_ms = 5000,
-	    .negative_ttl_ms = 30000, .pending_mode = PENDING_REJECT };
-	struct policy_state st = { .granted = 1, .terminal = 0,
-	    .fetched_at = T - 100, .negative = 1, .negative_expires = T - 1,
-	    .backoff_until = T + 100, .hold_until = 0 };
-	struct policy_request rq = NO_CACHE;
-	struct policy_config cfg2 = cfg;
-	struct policy_state st2 = st;
-	struct policy_request rq2 = rq;
+	struct policy_config cfg, cfg2;
+	struct policy_state st, st2;
+	struct policy_request rq = NO_CACHE, rq2;
 	struct policy_decision d;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.pending_interval_ms = 5000;
+	cfg.negative_ttl_ms = 30000;
+	cfg.pending_mode = PENDING_REJECT;
+	memset(&st, 0, sizeof(st));
+	st.granted = 1;
+	st.fetched_at = T - 100;
+	st.negative = 1;
+	st.negative_expires = T - 1;
+	st.backoff_until = T + 100;
+	memcpy(&cfg2, &cfg, sizeof(cfg));
+	memcpy(&st2, &st, sizeof(st));
+	memcpy(&rq2, &rq, sizeof(rq));
 
 	policy_decide(&cfg, &st, &rq, T, &d);
 	ck_assert_mem_eq(&cfg, &cfg2, sizeof(cfg));

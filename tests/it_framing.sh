@@ -107,8 +107,12 @@ tcase "a head over the size limit cannot make the proxy hold a large body"
 hwm0=$(vm_hwm_kb "$LP_PID")
 send "$IT_TMP/big.req" open >"$IT_TMP/big.out"
 check_re "refused" "$(head -1 "$IT_TMP/big.out")" '^HTTP/1.1 431 '
-check "the proxy's peak memory grew by under 4 MiB" \
-    test $(($(vm_hwm_kb "$LP_PID") - hwm0)) -lt 4096
+if wrapped; then
+	skip "the proxy's peak memory" "$WRAPPED"
+else
+	check "the proxy's peak memory grew by under 4 MiB" \
+	    test $(($(vm_hwm_kb "$LP_PID") - hwm0)) -lt 4096
+fi
 
 tcase "a client that hangs up while its pass-through waits: 499, the proxy goes on"
 curl -s -o /dev/null --max-time 0.5 "$LP/v1/slowly?_delay=3000"

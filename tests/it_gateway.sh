@@ -213,10 +213,10 @@ tcase "the token file: missing, empty, readable by group or others -> no start"
 refuse_start() {
 	LAST_REQ="lumaproxy --upstream-token-file $2"
 	RUN_ERR=$IT_TMP/refuse.$RANDOM.err
-	timeout 3 "$LUMAPROXY" -l 127.0.0.1:0 -u "$FAKE" -d "$IT_TMP/refuse.db" \
+	timeout $((3 * IT_SLOW)) "$LUMAPROXY" -l 127.0.0.1:0 -u "$FAKE" -d "$IT_TMP/refuse.db" \
 	    --upstream-token-file "$2" >"$IT_TMP/refuse.out" 2>"$RUN_ERR" </dev/null
 	RUN_RC=$?
-	check_re "$1: exit status (non-zero, not killed after 3 s)" "$RUN_RC" '^([1-9]|[1-9][0-9]|1[01][0-9]|12[0-3])$'
+	check_re "$1: exit status (non-zero, not killed after $((3 * IT_SLOW)) s)" "$RUN_RC" '^([1-9]|[1-9][0-9]|1[01][0-9]|12[0-3])$'
 	check "$1: the message names the file ($(head -c 200 "$RUN_ERR"))" \
 	    grep -qF -- "$2" "$RUN_ERR"
 	check_eq "$1: the token in its output" \
@@ -689,7 +689,11 @@ if [ $(($(now_ms) - t1)) -lt 2500 ]; then
 else
 	skip "the old key still works" "the new key took over 2.5 s"
 fi
-check "ned's key (expires in 3 to 4 s) works" key_works "${KEY[ned]}"
+if [ "$(date +%s)" -lt $((EXP_AT - 1)) ]; then
+	check "ned's key (expires in 3 to 4 s) works" key_works "${KEY[ned]}"
+else
+	skip "ned's key works before it expires" "the keys commands took over 3 s"
+fi
 check "the old key gets 401 within grace + 3 s" wait_for 6000 key_gets "$OLD" 401
 told=$(now_ms)
 check "refused no earlier than the grace: $((told - t0)) ms after the rotation began" \

@@ -27,7 +27,7 @@ field() {
 tcase "the smuggling matrix: 6 framings x 8 head sizes x 3 routes, all at once"
 "$IT_PYTHON" "$HEADS_PY" matrix "$LIMIT" >"$IT_TMP/matrix.cases" ||
 	die "cannot make the cases"
-timeout 30 "$IT_PYTHON" "$HEADS_PY" send "$LP_PORT" "$IT_TMP/matrix.cases" \
+timeout $((30 * IT_SLOW)) "$IT_PYTHON" "$HEADS_PY" send "$LP_PORT" "$IT_TMP/matrix.cases" \
     >"$IT_TMP/matrix.out" || die "heads.py send failed"
 fake_requests >"$IT_TMP/upstream.log"
 check_eq "a result for every case" "$(wc -l <"$IT_TMP/matrix.out")" 144
@@ -66,7 +66,7 @@ one() {
 	printf "%s\t" "$1" >"$IT_TMP/one.cases"
 	printf "$2" | od -An -v -tx1 | tr -d ' \n' >>"$IT_TMP/one.cases"
 	echo >>"$IT_TMP/one.cases"
-	timeout 20 "$IT_PYTHON" "$HEADS_PY" send "$LP_PORT" "$IT_TMP/one.cases" \
+	timeout $((20 * IT_SLOW)) "$IT_PYTHON" "$HEADS_PY" send "$LP_PORT" "$IT_TMP/one.cases" \
 	    >"$IT_TMP/one.out" || die "heads.py send failed"
 	cat "$IT_TMP/one.out"
 }

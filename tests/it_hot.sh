@@ -326,6 +326,20 @@ for round in 1 2 3 4 5; do
 	check_eq "round $round: right after purge exited" \
 	    "$(after "$LP_PORT" tokA jhh1 "$LUMAPROXY" purge --db "$IT_TMP/lp.db" jhh1)" "200 MISS"
 done
+
+tcase "after answers from memory and purges, the server keeps its lock on the WAL index"
+# SQLite's POSIX lock on the -shm file tells other processes that a
+# connection is open: without it the next one to open the database takes
+# itself for the only one and rebuilds the WAL index under the server.  A
+# close() of any descriptor of the file in the server would drop it.
+if [ -r /proc/locks ]; then
+	shm_ino=$(stat -c %i "$IT_TMP/lp.db-shm")
+	check "lumaproxy holds a lock on lp.db-shm (/proc/locks)" grep -Eq \
+	    "^[0-9]+: POSIX +ADVISORY +[A-Z]+ +$LP_PID +[0-9a-f]+:[0-9a-f]+:$shm_ino " \
+	    /proc/locks
+else
+	skip "lumaproxy's lock on lp.db-shm" "no /proc/locks"
+fi
 stop_proxy
 
 tcase "import --grant by another process: the very next request sees the grant"

@@ -348,9 +348,13 @@ check "mirrored" wait_media "$DB" "$VB" mirrored 30
 check_eq "its SHA-256 is the CDN's" "$(media_field "$DB" "$VB" sha256)" "$(cdn_sha "$VB")"
 check_eq "its size" "$(media_field "$DB" "$VB" size)" 41943040
 hwm1=$(vm_hwm_kb "$LP_PID")
-echo "# peak memory grew by $((hwm1 - hwm0)) kB while mirroring 40 MiB"
-check "peak memory grew by less than 12 MiB (the writer's queue is 4 MiB)" \
-    test $((hwm1 - hwm0)) -lt 12288
+if wrapped; then
+	skip "peak memory" "$WRAPPED"
+else
+	echo "# peak memory grew by $((hwm1 - hwm0)) kB while mirroring 40 MiB"
+	check "peak memory grew by less than 12 MiB (the writer's queue is 4 MiB)" \
+	    test $((hwm1 - hwm0)) -lt 12288
+fi
 stop_proxy
 
 tcase "a restart resumes an unfinished download; a crash's partial file is removed"
@@ -598,7 +602,8 @@ stop_proxy
 tcase "a job purged while its media download: the file goes too"
 MD6=$IT_TMP/media6
 mkdir -p "$MD6"
-P1="$FAKE/media/jpd/video.mp4?_size=6000&_delay=1500"
+# Slow enough that the purge (a process of its own) ends first.
+P1="$FAKE/media/jpd/video.mp4?_size=6000&_delay=$((1500 * IT_SLOW))"
 media_record jpd "$P1" >"$IT_TMP/jpd.json"
 fake_job_file jpd "owner=tokA" "$IT_TMP/jpd.json"
 LP_DB=$IT_TMP/m6.db must_start_proxy --pending-interval 0 --media-dir "$MD6"

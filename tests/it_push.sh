@@ -536,6 +536,8 @@ check_gauge "nobody waits" lumaproxy_waiting_requests 0 1500
 tcase "1000 waiters on one job and 1000 on 1000 jobs at once"
 if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt 4500 ]; then
 	skip "2000 waiters" "the file descriptor limit is $(ulimit -Sn) (hard $(ulimit -Hn)), 4500 are needed"
+elif wrapped; then
+	skip "2000 waiters (a load test)" "$WRAPPED"
 else
 	LP_DB=$IT_TMP/p1k.db	# its own proxy: --max-wait 30
 	must_start_proxy --pending-interval 1 --max-wait 30
@@ -673,12 +675,16 @@ for k in $(seq 1 8); do
 	ms=$(awk -v t="${o#* }" 'BEGIN { printf "%d", t * 1000 }')
 	[ "$ms" -gt "$hz_max" ] && hz_max=$ms
 done
-echo "# RSS: ${rss0} kB at the start, ${rss_half} kB at 4 s, ${rss_max} kB at most"
-check_lt "RSS growth in 8 s (kB; 4 readers x ~8 records of 8 MB unread)" \
-    "$((rss_max - rss0))" 200000
-check_lt "RSS growth in the last 4 s (kB)" "$((rss_max - rss_half))" 64000
 check_eq "/healthz answers that were not 200" "$hz_bad" 0
-check_lt "slowest /healthz (ms)" "$hz_max" 1000
+if wrapped; then
+	skip "RSS growth, slowest /healthz, changes seen by the readers" "$WRAPPED"
+else
+	echo "# RSS: ${rss0} kB at the start, ${rss_half} kB at 4 s, ${rss_max} kB at most"
+	check_lt "RSS growth in 8 s (kB; 4 readers x ~8 records of 8 MB unread)" \
+	    "$((rss_max - rss0))" 200000
+	check_lt "RSS growth in the last 4 s (kB)" "$((rss_max - rss_half))" 64000
+	check_lt "slowest /healthz (ms)" "$hz_max" 1000
+fi
 touch "$IT_TMP/drain"
 wait "${rd[@]}"
 wait "${np[@]}"
@@ -689,8 +695,9 @@ check "a log line (not an access line) says so: $notes0 before, $notes1 after" \
     [ "$notes1" -gt "$notes0" ]
 for j in jsmall jmid; do
 	f=$IT_TMP/$j.sse.json
-	check_re "$j (read): the changes it saw in 8 s (7 or more)" "$(sse_statuses "$f")" \
-	    '^status:pending status:processing status:pending status:processing status:pending status:processing status:pending'
+	wrapped ||
+	    check_re "$j (read): the changes it saw in 8 s (7 or more)" "$(sse_statuses "$f")" \
+		'^status:pending status:processing status:pending status:processing status:pending status:processing status:pending'
 	check_eq "$j (read): the stream was not cut" "$(sse_fact "$f" end)" timeout
 done
 check_gauge "nobody waits" lumaproxy_waiting_requests 0 2000

@@ -9,6 +9,15 @@
 #     ./it_relay.sh                            (LUMAPROXY, FAKEUP default to
 #                                               ../src/lumaproxy, ./fakeup)
 # IT_KEEP=1 keeps the temporary directory (logs, database) for a look.
+#
+# LUMAPROXY_WRAPPER (words) runs every lumaproxy of a test under a command,
+# e.g. valgrind (make check-valgrind): LUMAPROXY then names a script in the
+# test's directory that execs the wrapper with the real binary, so that the
+# proxy keeps its PID.  A wrapper may write a report per process as
+# $IT_TMP/valgrind.PID.log (IT_TMP is exported): a report whose ERROR
+# SUMMARY is not 0 fails the test.  IT_SLOW (a whole number, default 1)
+# multiplies the bounds lib.sh waits with, for a proxy that runs that many
+# times slower than natively.
 
 set -u
 # Everything stays on loopback: no proxy for curl, requests, node or the
@@ -21,7 +30,10 @@ IT_DIR=$(cd "$(dirname "$0")" && pwd)
 : "${LUMAPROXY:=$IT_DIR/../src/lumaproxy}"
 : "${FAKEUP:=$IT_DIR/fakeup}"
 : "${IT_LIMIT:=60}"		# seconds for the whole test
-IT_CURL_MAX=10			# seconds for one curl call
+: "${IT_SLOW:=1}"
+[[ $IT_SLOW =~ ^[1-9][0-9]*$ ]] || { echo "ERROR: IT_SLOW=$IT_SLOW" >&2; exit 99; }
+IT_LIMIT=$((IT_LIMIT * IT_SLOW))
+IT_CURL_MAX=$((10 * IT_SLOW))	# seconds for one curl call
 
 for _b in "$LUMAPROXY" "$FAKEUP"; do
 	if [ ! -x "$_b" ]; then
@@ -39,11 +51,21 @@ if ! curl --version >/dev/null 2>&1; then
 fi
 
 IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/it-$IT_NAME.XXXXXX") || exit 99
+export IT_TMP
+WRAPPED=""
+if [ -n "${LUMAPROXY_WRAPPER:-}" ]; then
+	printf '#!/usr/bin/env bash\nexec %s %q "$@"\n' "$LUMAPROXY_WRAPPER" \
+	    "$LUMAPROXY" >"$IT_TMP/lumaproxy" && chmod +x "$IT_TMP/lumaproxy" ||
+		exit 99
+	LUMAPROXY=$IT_TMP/lumaproxy
+	WRAPPED="lumaproxy runs under ${LUMAPROXY_WRAPPER%% *}"
+fi
 IT_PIDS=()
 IT_CHECKS=0
 IT_FAILS=0
 IT_SKIPS=0
 IT_NPROXY=0
+IT_REPORTS=0
 CASE="-"
 STATUS=""
 CURL_RC=0
@@ -169,7 +191,7 @@ _it_cleanup() {
 		kill -TERM "$pid" 2>/dev/null
 	done
 	for pid in "${IT_PIDS[@]}"; do
-		for i in $(seq 1 30); do
+		for i in $(seq 1 $((30 * IT_SLOW))); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -177,6 +199,8 @@ _it_cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	[ -n "${IT_WATCHDOG:-}" ] && kill -TERM "$IT_WATCHDOG" 2>/dev/null
+	_it_reports
+	[ "$IT_REPORTS" -gt 0 ] && echo "# $IT_NAME: $IT_REPORTS reports of ${LUMAPROXY_WRAPPER%% *} read"
 	if [ "$IT_FAILS" -ne 0 ]; then
 		for f in "$IT_TMP"/*.err; do
 			[ -f "$f" ] || continue
@@ -189,6 +213,28 @@ _it_cleanup() {
 	else
 		rm -rf "$IT_TMP"
 	fi
+	[ "$IT_FAILS" -eq 0 ] || exit 1
+}
+
+# _it_reports [PID]: checks the wrapper's reports of PID (default: all the
+# processes that have one), once each: a report with errors is a failure,
+# shown whole; one without a summary (a process killed) is said.
+_it_reports() {
+	local f n pid=${1:-*}
+	for f in "$IT_TMP"/valgrind.$pid.log; do
+		[ -f "$f" ] || continue
+		n=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$f")
+		if [ -z "$n" ]; then
+			echo "# $(basename "$f"): no summary (the process was killed)"
+		elif [ "$n" -ne 0 ]; then
+			IT_CHECKS=$((IT_CHECKS + 1))
+			IT_FAILS=$((IT_FAILS + 1))
+			echo "FAIL [$IT_NAME] $CASE: $n errors in $(basename "$f"):"
+			cat "$f"
+		fi
+		IT_REPORTS=$((IT_REPORTS + 1))
+		mv "$f" "$f.seen"
+	done
 }
 
 _it_timeout() {
@@ -218,11 +264,11 @@ _forget() {
 	IT_PIDS=("${keep[@]}")
 }
 
-# wait_line FILE REGEX PID: waits (5 s at most) for a line of FILE to match
-# REGEX while PID lives; prints the first match.
+# wait_line FILE REGEX PID: waits (5 s times IT_SLOW at most) for a line of
+# FILE to match REGEX while PID lives; prints the first match.
 wait_line() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((100 * IT_SLOW))); do
 		if grep -Eq -- "$2" "$1" 2>/dev/null; then
 			grep -Eo -- "$2" "$1" | head -n 1
 			return 0
@@ -235,12 +281,12 @@ wait_line() {
 }
 
 # wait_for MS COMMAND...: runs COMMAND every 50 ms until it succeeds, MS
-# milliseconds at most; status 1 when it never did.  Instead of "sleep,
-# then check": wait for what the check needs, bounded, then check.  Only
+# milliseconds (times IT_SLOW) at most; status 1 when it never did.  Instead
+# of "sleep, then check": wait for what the check needs, bounded, then check.  Only
 # COMMAND runs again: a $(...) among its words was expanded once, before
 # (put it in a function).
 wait_for() {
-	local end=$(($(now_ms) + $1))
+	local end=$(($(now_ms) + $1 * IT_SLOW))
 	shift
 	until "$@"; do
 		[ "$(now_ms)" -lt "$end" ] || return 1
@@ -300,11 +346,12 @@ must_start_proxy() {
 }
 
 # stop_proxy [SIGNAL] [SECONDS]: signals lumaproxy (TERM), waits for it to
-# exit (10 s at most); sets LP_RC (exit status, 124 when it did not exit).
+# exit (10 s at most, times IT_SLOW); sets LP_RC (exit status, 124 when it
+# did not exit).
 stop_proxy() {
 	local sig=${1:-TERM} secs=${2:-10} i
 	kill -s "$sig" "$LP_PID" 2>/dev/null
-	for i in $(seq 1 $((secs * 20))); do
+	for i in $(seq 1 $((secs * 20 * IT_SLOW))); do
 		kill -0 "$LP_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -317,14 +364,15 @@ stop_proxy() {
 		LP_RC=$?
 	fi
 	_forget "$LP_PID"
+	_it_reports "$LP_PID"
 }
 
 # run_proxy_fail ARGS...: runs lumaproxy expecting it to refuse to start;
-# sets RUN_RC and RUN_ERR (a file with its stderr); 5 s at most.
+# sets RUN_RC and RUN_ERR (a file with its stderr); 5 s (times IT_SLOW) at most.
 run_proxy_fail() {
 	LAST_REQ="lumaproxy $*"
 	RUN_ERR=$IT_TMP/run.$RANDOM.err
-	timeout 5 "$LUMAPROXY" "$@" >"$IT_TMP/run.out" 2>"$RUN_ERR" </dev/null
+	timeout $((5 * IT_SLOW)) "$LUMAPROXY" "$@" >"$IT_TMP/run.out" 2>"$RUN_ERR" </dev/null
 	RUN_RC=$?
 }
 
@@ -586,9 +634,10 @@ EOF
 # ---------------------------------------------------------------- raw sockets
 
 # raw_http PORT OUTFILE: sends stdin on a new connection to PORT, then
-# copies what comes back into OUTFILE until the server closes (5 s at most).
+# copies what comes back into OUTFILE until the server closes (5 s times
+# IT_SLOW at most).
 raw_http() {
-	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+	timeout $((5 * IT_SLOW)) bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
 	    cat >&3; cat <&3 >"$2"' _ "$1" "$2" 2>/dev/null
 }
 
@@ -672,6 +721,13 @@ pattern_file() {
 # sha256_of FILE: the hex SHA-256 of the bytes of FILE.
 sha256_of() {
 	sha256sum <"$1" | cut -d' ' -f1
+}
+
+# wrapped: true when lumaproxy runs under LUMAPROXY_WRAPPER.  Checks of
+# its memory use or speed would measure the wrapper: they are skipped
+# (skip WHAT "$WRAPPED").
+wrapped() {
+	[ -n "$WRAPPED" ]
 }
 
 # vm_hwm_kb PID: the peak resident set size of PID (kB), from /proc; empty
