@@ -137,6 +137,10 @@ slot_keep(struct slot *s, int status, const char *job_status,
 	snprintf(s->kept_job, sizeof(s->kept_job), "%s", job_status);
 	s->kept_at = now;
 	s->kept_until = now + j->px->policy.pending_interval_ms;
+	/* A negative answer is said again for negative-ttl at most (SPEC 2.3). */
+	if (status != 200 && j->px->policy.negative_ttl_ms <
+	    j->px->policy.pending_interval_ms)
+		s->kept_until = now + j->px->policy.negative_ttl_ms;
 }
 
 int

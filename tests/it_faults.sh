@@ -333,6 +333,24 @@ check_upstream jneg tokA 1
 stop_proxy
 disk off
 
+tcase "writes fail: a negative answer kept in memory lasts negative-ttl, not the interval"
+must_start_proxy --pending-interval 30 --negative-ttl 1
+disk eio write 0 "$DB"
+t0=$(now_ms)
+get jneg
+check_status 404
+get jneg
+check_cache HIT
+check_upstream jneg tokA 2
+# The interval (30 s) has not passed; negative-ttl (1 s) has.
+sleep_until "$t0" 1100
+get jneg
+check_status 404
+check_cache MISS
+check_upstream jneg tokA 3
+stop_proxy
+disk off
+
 tcase "writes fail, pending-mode reject: 429 within the interval, then stored"
 must_start_proxy --pending-interval 2 --pending-mode reject
 disk eio write 0 "$DB"
