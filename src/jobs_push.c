@@ -522,10 +522,11 @@ jobs_push_fetched(struct slot *s, const struct record *rec,
 	}
 	/*
 	 * The watch ends with the job stored finished (one that could not be
-	 * stored is fetched again next interval), or when upstream will not
-	 * have it.
+	 * stored for want of a disk is fetched again next interval, until the
+	 * disk takes it), or when upstream will not have it.
 	 */
-	if (s->watch_from != 0 && (rec != NULL ? rec->terminal && stored >= 0 :
+	if (s->watch_from != 0 && (rec != NULL ? rec->terminal && (stored >= 0 ||
+	    cache_write_error(px->cache) == NULL) :
 	    upstream_status == 400 || upstream_status == 401 ||
 	    upstream_status == 403 ||
 	    (upstream_status == 404 && now - s->watch_from >= SUBMIT_GRACE_MS)))
