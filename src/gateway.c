@@ -625,9 +625,14 @@ gateway_job_fetched(struct gateway *g, const char *jobid,
 	odd = completed && gateway_credits(body, len, &credits) != 0;
 	rc = cache_team_finish(g->px->cache, jobid, rec->status, credits, now,
 	    owner, sizeof(owner));
-	if (rc < 0)
+	if (rc < 0) {
 		log_at(cache_failure_level(g->px->cache),
 		    "cache: cannot record the end of job %s", jobid);
+		/* Finished all the same: no longer running (SPEC 10). */
+		if (owner_of(g, jobid, owner, sizeof(owner)) == 1 &&
+		    (m = team_find_name(g->team, owner)) != NULL)
+			team_job_ended(m, jobid);
+	}
 	if (rc == 0 && (p = pending_find(g, jobid)) != NULL && !p->finished) {
 		p->finished = 1;	/* written with its owner row */
 		snprintf(p->status, sizeof(p->status), "%s", completed ?
