@@ -433,8 +433,9 @@ fit_connections(size_t want)
 	if (rl.rlim_cur == RLIM_INFINITY ||
 	    rl.rlim_cur >= want + FD_RESERVE + REFUSING_MAX)
 		return want;
-	room = rl.rlim_cur > 2 * (FD_RESERVE + REFUSING_MAX) ?
-	    rl.rlim_cur - FD_RESERVE - REFUSING_MAX : rl.rlim_cur / 2;
+	/* Room for the refused ones too, however small the limit. */
+	room = rl.rlim_cur > FD_RESERVE + REFUSING_MAX + 1 ?
+	    rl.rlim_cur - FD_RESERVE - REFUSING_MAX : 1;
 	log_warn("server: the file descriptor limit (%llu) allows %zu"
 	    " connections, not %zu", (unsigned long long)rl.rlim_cur, room, want);
 	return room;
