@@ -4,11 +4,11 @@
  * schema version we know and tables whose first rows read; the check reads
  * a bounded part of the file, never all of it.  Statements are prepared
  * once at open (with cache_media.c's, which owns the media rows); lookups
- * are one indexed query and never write.  Writes are short transactions on the miss path; a
- * terminal job is committed before its answer is sent.  A write that fails
- * for want of a disk (EIO, ENOSPC) starts a time of failing writes, logged
- * once, that a synced commit of jobs, or the write probe, ends
- * (cache_write_error()).
+ * are one indexed query and never write.  Writes are short transactions
+ * on the miss path; a terminal job is committed before its answer is
+ * sent.  A write that fails for want of a disk (EIO, ENOSPC) starts a
+ * time of failing writes, logged once, that a synced commit of jobs, or
+ * the write probe, ends (cache_write_error()).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -572,7 +572,7 @@ disk_failure(int rc)
  * failures counted since the last line.  A commit that stores jobs shows
  * the disk takes them: a start after it is said at once.  The end is
  * logged only when its start was.  The clock is the last one the probe
- * was given (the server's sweep calls it every second).
+ * was given (the server's sweep calls it every 100 ms).
  */
 
 /* Logs the start of a time of failing writes, unless said or too soon. */
