@@ -281,10 +281,10 @@ wait_line() {
 }
 
 # wait_for MS COMMAND...: runs COMMAND every 50 ms until it succeeds, MS
-# milliseconds (times IT_SLOW) at most; status 1 when it never did.  Instead
-# of "sleep, then check": wait for what the check needs, bounded, then check.  Only
-# COMMAND runs again: a $(...) among its words was expanded once, before
-# (put it in a function).
+# milliseconds (times IT_SLOW) at most; status 1 when it never did.
+# Instead of "sleep, then check": wait for what the check needs, bounded,
+# then check.  Only COMMAND runs again: a $(...) among its words was
+# expanded once, before (put it in a function).
 wait_for() {
 	local end=$(($(now_ms) + $1 * IT_SLOW))
 	shift
