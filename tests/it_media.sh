@@ -364,7 +364,7 @@ fake_job_file jm5 "owner=tokA" "$IT_TMP/jm5.json"
 V5SHA=$(cdn_sha "$V5")
 must_start_proxy --pending-interval 0 --media-dir "$MD"
 get jm5
-wait_for 5000 downloading "$MD"
+wait_for 15000 downloading "$MD"
 check "the download has started (a partial file)" downloading "$MD"
 check_not "nothing under the final name while it downloads" test -e "$MD/$V5SHA"
 stop_proxy TERM
@@ -372,7 +372,7 @@ check_eq "stopped cleanly" "$LP_RC" 0
 check "SIGTERM: the partial file is removed" no_partials "$MD"
 check_eq "the URL is still due" "$(media_field "$DB" "$V5" state)" pending
 must_start_proxy --pending-interval 0 --media-dir "$MD"
-wait_for 5000 downloading "$MD"
+wait_for 15000 downloading "$MD"
 stop_proxy KILL
 check_not "kill -9: a partial file is left behind" no_partials "$MD"
 must_start_proxy --pending-interval 0 --media-dir "$MD"
@@ -608,7 +608,7 @@ media_record jpd "$P1" >"$IT_TMP/jpd.json"
 fake_job_file jpd "owner=tokA" "$IT_TMP/jpd.json"
 LP_DB=$IT_TMP/m6.db must_start_proxy --pending-interval 0 --media-dir "$MD6"
 get jpd
-wait_for 5000 downloading "$MD6"
+wait_for 15000 downloading "$MD6"
 check "the download has started" downloading "$MD6"
 "$LUMAPROXY" purge --db "$IT_TMP/m6.db" jpd >/dev/null 2>&1
 check_eq "purge exit status" "$?" 0
@@ -630,7 +630,7 @@ stop_proxy
 "$LUMAPROXY" mirror --db "$DB7" --media-dir "$MD7" >"$IT_TMP/mirror7.out" 2>&1 &
 mpid=$!
 IT_PIDS+=("$mpid")
-wait_for 5000 downloading "$MD7"
+wait_for 15000 downloading "$MD7"
 check "the download has started" downloading "$MD7"
 kill -TERM "$mpid"
 wait "$mpid"
