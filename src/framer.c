@@ -538,12 +538,8 @@ requests_left(struct framer *f)
 	    evbuffer_get_length(bufferevent_get_input(f->under)) > 0;
 }
 
-/*
- * Whether evhttp still has the connection: in libevent 2.1 it clears all
- * three callbacks when it releases the bufferevent.
- */
-static int
-evhttp_holds(struct bufferevent *bev)
+int
+framer_evhttp_holds(struct bufferevent *bev)
 {
 	bufferevent_data_cb rd, wr;
 	bufferevent_event_cb ev;
@@ -570,7 +566,7 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 	/* The fast path's answers came first: they go first. */
 	if (evbuffer_get_length(f->fast_out) > 0 && !f->write_error) {
 		if ((n = evbuffer_write_atmost(f->fast_out, fd, WRITE_MAX)) > 0 &&
-		    evhttp_holds(bev))
+		    framer_evhttp_holds(bev))
 			keep_alive(f);
 		if (n < 0 &&
 		    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -589,7 +585,7 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 		fast_waiting(f);
 		kick(f);	/* requests may have waited for room */
 	}
-	if (!evhttp_holds(bev)) {
+	if (!framer_evhttp_holds(bev)) {
 		/* Released by evhttp: nobody waits for this output. */
 		evbuffer_drain(bufferevent_get_output(bev),
 		    evbuffer_get_length(bufferevent_get_output(bev)));
@@ -603,7 +599,7 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 	f->writing = 0;
 	/* Bytes left while evhttp still has the connection: not idle. */
 	if (evbuffer_get_length(bufferevent_get_output(bev)) < before &&
-	    evhttp_holds(bev))
+	    framer_evhttp_holds(bev))
 		keep_alive(f);
 	if (f->write_error) {
 		errno = f->write_error;

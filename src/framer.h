@@ -82,6 +82,12 @@ const char	*framer_peer(struct framer *);
 /* The framer of a bufferevent made by framer_bev_new(), or NULL. */
 struct framer	*framer_of(struct bufferevent *);
 
+/*
+ * Whether evhttp still has the connection of bev: in libevent 2.1 it
+ * clears all three callbacks when it releases the bufferevent.
+ */
+int	framer_evhttp_holds(struct bufferevent *);
+
 /* The framing of the current request. */
 enum framer_body framer_current(const struct framer *);
 

@@ -402,8 +402,14 @@ download_done(struct download *d, const char *reason, int err)
 	const char *sha;
 	int64_t now = util_now_ms(), next = -1;
 	int attempts = d->attempts + 1, rc;
+	/* The queue's download failed for want of a disk: no fault of it. */
+	int disk = reason != NULL && d->done == NULL && disk_errno(err);
 
 	util_log_url(d->url, lu, sizeof(lu));
+	if (disk && cannot_fit(d, err, reason, why, sizeof(why))) {
+		reason = why;	/* the file's fault after all: it counts */
+		disk = 0;
+	}
 	if (reason == NULL) {
 		sha = media_writer_sha256(d->w);
 		rc = cache_media_mirrored(m->cache, d->url, sha,
@@ -421,12 +427,9 @@ download_done(struct download *d, const char *reason, int err)
 		} else
 			log_info("media: mirrored %s (%llu bytes) as %s", lu,
 			    (unsigned long long)d->got, sha);
-	} else if (d->done == NULL && disk_errno(err) &&
-	    !cannot_fit(d, err, reason, why, sizeof(why)))
+	} else if (disk)
 		disk_failed(m, d, reason, now);
 	else {
-		if (d->done == NULL && disk_errno(err))
-			reason = why;	/* cannot_fit() said why */
 		next = media_next_attempt(attempts, now);
 		if (cache_media_failed(m->cache, d->url, reason, attempts, next,
 		    now) != 0)

@@ -266,13 +266,10 @@ request_cb(struct evhttp_request *req, void *arg)
 static void
 conn_release(struct server *sv)
 {
-	bufferevent_data_cb rd, wr;
-	bufferevent_event_cb ev;
 	size_t i = 0;
 
 	while (i < sv->nconns) {
-		bufferevent_getcb(sv->conns[i].bev, &rd, &wr, &ev, NULL);
-		if (rd == NULL && wr == NULL && ev == NULL) {
+		if (!framer_evhttp_holds(sv->conns[i].bev)) {
 			bufferevent_decref(sv->conns[i].bev);
 			if (sv->conns[i].refusing)
 				sv->nrefusing--;

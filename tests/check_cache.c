@@ -926,6 +926,20 @@ START_TEST(test_page_size)
 }
 END_TEST
 
+/* Another connection makes the grant of jobid j-bad fail, after its job row. */
+static void
+refuse_bad_grants(const char *path)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TRIGGER no_bad BEFORE INSERT"
+	    " ON grants WHEN NEW.jobid = 'j-bad' BEGIN"
+	    " SELECT RAISE(ABORT, 'refused'); END", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+}
+
 /*
  * Damage past the pages opening reads: the file opens, the damage shows
  * when a lookup reads it, and the ping fails from then on.
@@ -1106,18 +1120,12 @@ START_TEST(test_store_jobs_one_fails)
 	struct cache *c;
 	struct cache_put put[3], *pp[3];
 	struct record rec[3];
-	sqlite3 *db;
 
 	make_temp(path, sizeof(path), 0);
 	c = cache_open(path, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	/* The grant of j-bad fails after its job row was written. */
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "CREATE TRIGGER no_bad BEFORE INSERT"
-	    " ON grants WHEN NEW.jobid = 'j-bad' BEGIN"
-	    " SELECT RAISE(ABORT, 'refused'); END", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
+	refuse_bad_grants(path);
 	put_fill(c, &put[0], &rec[0], JOB1, TOK_A, completed_body, T);
 	put_fill(c, &put[1], &rec[1], "j-bad", TOK_A, failed_body, T);
 	put_fill(c, &put[2], &rec[2], JOB2, TOK_A, failed_body, T);
@@ -1287,19 +1295,13 @@ START_TEST(test_write_recovery_held)
 	struct cache_put put, *pp = &put;
 	struct record rec;
 	struct rlimit rl;
-	sqlite3 *db;
 
 	make_temp(path, sizeof(path), 0);
 	snprintf(logf, sizeof(logf), "%s.log", path);
 	stderr_to(logf);
 	c = cache_open(path, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "CREATE TRIGGER no_bad BEFORE INSERT"
-	    " ON grants WHEN NEW.jobid = 'j-bad' BEGIN"
-	    " SELECT RAISE(ABORT, 'refused'); END", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
+	refuse_bad_grants(path);
 	ck_assert_int_eq(cache_write_probe(c, T), 0);
 	store(c, JOB1, TOK_A, completed_body, T);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
